@@ -1,0 +1,281 @@
+"""The command line (DESIGN §10). Exit 0 success, 2 bad input or configuration, 1 failure."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.domain.access import Actor
+from bot.domain.case import CH_CLI
+from bot.domain.diary import parse_diary_number
+from bot.domain.redact import redact
+from bot.errors import BotError, ConfigError
+from bot.settings import Settings, load_settings
+from bot.store.lock import StoreLockedError
+from bot.texts import t
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input on the command line: exit 2 with one line on stderr."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or args.cmd == "run" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.cmd == "demo":
+            from bot.demo.script import run_demo
+            return run_demo(sys.stdout)
+        settings = load_settings(args.config, args.data)
+        return COMMANDS[args.cmd](settings, args)
+    except ConfigError as error:
+        print(f"avvikelsebot: fel i konfigurationen: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as error:
+        print(f"avvikelsebot: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StoreLockedError as error:
+        print(f"avvikelsebot: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BotError as error:
+        print(f"avvikelsebot: {redact(str(error))}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avvikelsebot",
+                                     description="Diarierar avvikelser från registratorns brevlåda.")
+    parser.add_argument("--config", help="organisationsfilen (AVVIKELSEBOT_CONFIG)")
+    parser.add_argument("--data", help="datakatalogen (AVVIKELSEBOT_DATA)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="logga mer")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="KOMMANDO")
+    sub.add_parser("run", help="bevaka brevlådan, skicka aviseringar, tills du stoppar (Ctrl-C)")
+    sub.add_parser("demo", help="hela processen med en exempelorganisation, utan nätverk")
+    ingest = sub.add_parser("ingest", help="kör .eml-filer genom intaget")
+    ingest.add_argument("files", nargs="+", metavar="FIL")
+    ingest.add_argument("--json", action="store_true")
+    status = sub.add_parser("status", help="ett ärende")
+    status.add_argument("number", nargs="+", metavar="DNR")
+    status.add_argument("--json", action="store_true")
+    listing = sub.add_parser("list", help="ärenden")
+    listing.add_argument("--open", action="store_true")
+    listing.add_argument("--overdue", action="store_true")
+    listing.add_argument("--unit")
+    listing.add_argument("--json", action="store_true")
+    outbox = sub.add_parser("outbox", help="aviseringar")
+    outbox.add_argument("--json", action="store_true")
+    report = sub.add_parser("report", help="statistik")
+    report.add_argument("--year", type=int)
+    report.add_argument("--json", action="store_true")
+    check = sub.add_parser("check-config", help="kontrollera konfigurationen")
+    check.add_argument("--json", action="store_true")
+    command = sub.add_parser("command", help="ett chattkommando, som en person")
+    command.add_argument("--as", dest="person", required=True, metavar="PERSON")
+    command.add_argument("text", nargs="+")
+    return parser
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _bot(settings: Settings, *, readonly: bool, command: str):
+    from bot.app import build
+    return build(settings, readonly=readonly, command=command)
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_run(settings: Settings, args) -> int:
+    bot = _bot(settings, readonly=False, command="run")
+    stop = asyncio.Event()
+
+    async def main_loop() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"Avvikelsebot bevakar {settings.data_dir / 'inbox'} – stoppa med Ctrl-C.",
+              file=sys.stderr)
+        await bot.run_forever(stop=stop)
+
+    try:
+        asyncio.run(main_loop())
+    finally:
+        bot.close()
+    print("Avvikelsebot har stoppat.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_ingest(settings: Settings, args) -> int:
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"filen finns inte: {', '.join(missing[:5])}")
+    bot = _bot(settings, readonly=False, command="ingest")
+    lang = settings.org.language
+    collected: list[dict] = []
+
+    def show(results: list[dict]) -> None:
+        offset = len(collected)
+        for path, result in zip(paths[offset:offset + len(results)], results):
+            result = {"file": str(path), **result}
+            collected.append(result)
+            if not args.json:
+                print(t(lang, "cli_ingested", file=path.name,
+                        outcome=t(lang, f"outcome_{result['outcome']}"),
+                        number=result["diary_number"] or "", reason=redact(result["reason"])))
+            sys.stdout.flush()
+
+    try:
+        bot.services.ingest_many(((p.read_bytes(), None, None) for p in paths), on_durable=show)
+    finally:
+        bot.close()
+    if args.json:
+        _print_json(collected)
+    return EXIT_OK
+
+
+def _case(bot, text: str, series: str):
+    number = parse_diary_number(text, series)
+    if number is None:
+        raise UsageError(f"«{text}» är inget diarienummer (t.ex. VOK 2026/0042)")
+    case = bot.store.get_case(number)
+    if case is None:
+        raise UsageError(f"ärendet {number.format(bot.settings.org.digits)} finns inte")
+    return case
+
+
+def cmd_status(settings: Settings, args) -> int:
+    bot = _bot(settings, readonly=True, command="status")
+    case = _case(bot, " ".join(args.number), settings.org.series)
+    if args.json:
+        _print_json(bot.services.status_json(case))
+    else:
+        print(bot.services.status_text(case))
+    return EXIT_OK
+
+
+def cmd_list(settings: Settings, args) -> int:
+    bot = _bot(settings, readonly=True, command="list")
+    org = settings.org
+    unit = None
+    if args.unit:
+        found = org.unit_by_name(args.unit)
+        if found is None:
+            raise UsageError(f"okänd enhet «{args.unit}»")
+        unit = found.id
+    cases = bot.store.open_cases() if (args.open or args.overdue) else list(bot.store.all_cases())
+    if unit:
+        cases = [c for c in cases if c.unit == unit]
+    if args.overdue:
+        cases = [c for c in cases if bot.services.is_overdue(c)]
+    cases.sort(key=lambda c: c.key)
+    if args.json:
+        _print_json([bot.services.status_json(c, events=False) for c in cases])
+    else:
+        print(bot.services._list_text(cases))
+    return EXIT_OK
+
+
+def cmd_outbox(settings: Settings, args) -> int:
+    bot = _bot(settings, readonly=True, command="outbox")
+    items = sorted(bot.store.outbox(), key=lambda n: n["created"])
+    fields = ("recipient", "channel", "diary_number", "event", "text", "state", "created")
+    if args.json:
+        _print_json([{k: (redact(n[k]) if k == "text" else n.get(k)) for k in fields} for n in items])
+        return EXIT_OK
+    lang = settings.org.language
+    for n in items:
+        print(t(lang, "cli_outbox_line", state=n["state"], created=n["created"],
+                recipient=n["recipient"], channel=n["channel"], number=n["diary_number"] or "–",
+                event=n["event"]))
+    if not items:
+        print(t(lang, "no_cases").replace("ärenden", "aviseringar"))
+    return EXIT_OK
+
+
+def cmd_report(settings: Settings, args) -> int:
+    bot = _bot(settings, readonly=True, command="report")
+    report = bot.services.report(args.year)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    print(f"Rapport {args.year or 'alla år'} – {report['cases']} ärenden")
+    for field, counts in report["counts"].items():
+        print(f"  {field}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for step, figures in report["steps"].items():
+        print(f"  steg {step}: median {figures['median_days']} dagar, "
+              f"90:e percentilen {figures['p90_days']} dagar ({figures['count']} ärenden)")
+    print(f"  försenade nu: {', '.join(report['overdue']) or 'inga'}")
+    return EXIT_OK
+
+
+def cmd_check_config(settings: Settings, args) -> int:
+    org = settings.org
+    channels = settings.channels()
+    warnings = []
+    if settings.env.get("TEAMS_ANONYMOUS", "").lower() in ("1", "true", "yes", "ja"):
+        warnings.append("TEAMS_ANONYMOUS=true: Teams-anrop kontrolleras INTE – bara för lokal utveckling!")
+    for unit in org.units.values():
+        if not unit.managers:
+            warnings.append(f"enheten {unit.id} har ingen chef: dess ärenden går till registrator")
+    for cp in org.counterparts.values():
+        if not cp.address:
+            warnings.append(f"motparten {cp.id} saknar address: `skicka` fungerar inte för den")
+    summary = {
+        "config": str(settings.config_path), "data": str(settings.data_dir),
+        "organisation": org.name, "language": org.language, "series": org.series,
+        "people": len(org.people), "units": len(org.units), "counterparts": len(org.counterparts),
+        "subscriptions": len(org.subscriptions), "mail_source": settings.mail_source,
+        "channels": channels, "warnings": warnings, "ok": True,
+    }
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    print(f"Konfigurationen {settings.config_path} är giltig.")
+    print(f"  {org.name}: {len(org.people)} personer, {len(org.units)} enheter, "
+          f"{len(org.counterparts)} motparter, diarieserie {org.series}")
+    print(f"  brevlåda: {settings.mail_source}"
+          + (f" ({settings.data_dir / 'inbox'})" if settings.mail_source == "maildir" else ""))
+    for name, on in channels.items():
+        print(f"  {name}: {'på' if on else 'av'}")
+    for warning in warnings:
+        print(f"  VARNING: {warning}")
+    return EXIT_OK
+
+
+def cmd_command(settings: Settings, args) -> int:
+    person = args.person
+    if person not in settings.org.people:
+        found = settings.org.person_by_email(person)
+        person = found.id if found else person
+    from handlers.commands import parse
+    text = " ".join(args.text)
+    # queries work beside a running bot; changes need the writer lock
+    bot = _bot(settings, readonly=parse(text, settings.org).read_only, command="command")
+    try:
+        reply = bot.services.handle_command(Actor.person(person), text, CH_CLI)
+    finally:
+        bot.close()
+    print(redact(reply.text))
+    return EXIT_OK if reply.ok else EXIT_BAD_INPUT
+
+
+COMMANDS = {
+    "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
+    "outbox": cmd_outbox, "report": cmd_report, "check-config": cmd_check_config,
+    "command": cmd_command,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Who may see and do what (DESIGN §7). Pure: the organisation, the actor and the case."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.case import Case
+from bot.domain.org import Organisation
+from bot.errors import PermissionDenied
+from bot.texts import t
+
+# what each operation needs
+MANAGE = "manage"          # registrerad, bedöm, åtgärd, rubrik, snooza: unit manager or oversight
+SEND = "send"              # skicka: the registrator
+MARK_SENT = "mark_sent"    # skickad: registrator, MA, SAS
+ROUTE = "route"            # enhet, motpart: registrator, MA, SAS
+CLOSE = "close"            # avsluta: manager at the closing step; oversight at any time
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a person of the directory, a unit's team channel, the mail intake or the bot."""
+    kind: str                  # person | channel | mail | system | unknown
+    id: str = ""
+
+    @classmethod
+    def person(cls, person_id: str) -> "Actor":
+        return cls("person", person_id)
+
+    @classmethod
+    def channel(cls, unit_id: str) -> "Actor":
+        return cls("channel", unit_id)
+
+    @classmethod
+    def mail(cls, address: str) -> "Actor":
+        return cls("mail", address)
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls("system", "avvikelsebot")
+
+    @property
+    def audit_name(self) -> str:
+        return self.id if self.kind == "person" else f"{self.kind}:{self.id}"
+
+
+def can_view(org: Organisation, actor: Actor, case: Case) -> bool:
+    if actor.kind in ("mail", "system"):
+        return True
+    if actor.kind == "channel":
+        return case.unit is not None and case.unit == actor.id
+    person = org.people.get(actor.id) if actor.kind == "person" else None
+    if person is None:
+        return False
+    if person.has_oversight:
+        return True
+    return case.unit is not None and person.id in org.managers_of(case.unit)
+
+
+def require_view(org: Organisation, actor: Actor, case: Case) -> None:
+    if not can_view(org, actor, case):
+        raise PermissionDenied(t(org.language, "denied_view", number=case.number))
+
+
+def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None:
+    """Raise PermissionDenied with a user-facing reason unless the actor may do it."""
+    if actor.kind in ("mail", "system"):
+        return
+    lang = org.language
+    person = org.people.get(actor.id) if actor.kind == "person" else None
+    if person is None:
+        raise PermissionDenied(t(lang, "denied_unknown"))
+    is_manager = case.unit is not None and person.id in org.managers_of(case.unit)
+    allowed = {
+        MANAGE: person.has_oversight or is_manager,
+        CLOSE: person.has_oversight or is_manager,
+        SEND: "registrator" in person.roles,
+        MARK_SENT: person.has_oversight,
+        ROUTE: person.has_oversight,
+    }[operation]
+    if not allowed:
+        raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))

@@ -1,0 +1,175 @@
+"""The organisation as plain data: people, units, counterparts, deadlines.
+
+Built once from the configuration (bot/settings.py) and handed to the pure rules.
+Nothing here reads files or the environment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+
+ROLES = ("manager", "ma", "sas", "registrator")
+OVERSIGHT_ROLES = frozenset({"registrator", "ma", "sas"})
+SEVERITIES = ("green", "yellow", "red")
+ALL_UNITS = "*"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    email: str
+    roles: frozenset[str]
+    slack: str | None = None
+    teams: str | None = None
+
+    @property
+    def has_oversight(self) -> bool:
+        """Registrator, MA and SAS see and may act on every case."""
+        return bool(self.roles & OVERSIGHT_ROLES)
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+    slack_channel: str | None = None
+    teams_channel: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    address: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Business days per step (DESIGN §3, §6)."""
+    register: int = 2
+    respond: dict[str, int] = field(
+        default_factory=lambda: {"red": 5, "yellow": 10, "green": 20, "unassessed": 10})
+    send_response: int = 1
+    close: int = 5
+    external_response: int = 20
+    escalate_after: int = 3
+    repeat_every: int = 2
+
+    def respond_days(self, severity: str | None) -> int:
+        return self.respond[severity or "unassessed"]
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    start: time = time(8, 0)
+    end: time = time(16, 30)
+    closed_days: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Subscription:
+    person: str
+    units: tuple[str, ...]
+
+    def covers(self, unit_id: str | None) -> bool:
+        return ALL_UNITS in self.units or (unit_id is not None and unit_id in self.units)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    internal_domains: tuple[str, ...]
+    mailbox: str
+    language: str = "sv"
+    timezone: str = "Europe/Stockholm"
+    series: str = "VOK"
+    digits: int = 4
+    office_hours: OfficeHours = OfficeHours()
+    deadlines: Deadlines = Deadlines()
+    people: dict[str, Person] = field(default_factory=dict)
+    units: dict[str, Unit] = field(default_factory=dict)
+    counterparts: dict[str, Counterpart] = field(default_factory=dict)
+    subscriptions: tuple[Subscription, ...] = ()
+
+    # --- people -------------------------------------------------------------
+    def person_by_email(self, address: str | None) -> Person | None:
+        if not address:
+            return None
+        address = address.strip().lower()
+        for person in self.people.values():
+            if person.email.lower() == address:
+                return person
+        return None
+
+    def with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people.values() if role in p.roles]
+
+    def registrators(self) -> list[str]:
+        return [p.id for p in self.with_role("registrator")]
+
+    def managers_of(self, unit_id: str | None) -> list[str]:
+        unit = self.units.get(unit_id or "")
+        return list(unit.managers) if unit else []
+
+    def units_managed_by(self, person_id: str) -> list[str]:
+        return [u.id for u in self.units.values() if person_id in u.managers]
+
+    def subscribers_of(self, unit_id: str | None,
+                       extra: tuple[Subscription, ...] = ()) -> list[str]:
+        """People who follow a unit *för kännedom* (configured and chat-made subscriptions)."""
+        seen: list[str] = []
+        for sub in (*self.subscriptions, *extra):
+            if sub.covers(unit_id) and sub.person not in seen:
+                seen.append(sub.person)
+        return seen
+
+    def escalation_targets(self, unit_id: str | None,
+                           extra: tuple[Subscription, ...] = ()) -> list[str]:
+        """MA and SAS subscribed to the unit (DESIGN §6)."""
+        return [pid for pid in self.subscribers_of(unit_id, extra)
+                if pid in self.people and self.people[pid].roles & {"ma", "sas"}]
+
+    # --- addresses ----------------------------------------------------------
+    @staticmethod
+    def domain_of(address: str | None) -> str:
+        return (address or "").rsplit("@", 1)[-1].strip().lower() if address and "@" in address else ""
+
+    def is_internal(self, address: str | None) -> bool:
+        domain = self.domain_of(address)
+        return bool(domain) and any(_domain_matches(domain, d) for d in self.internal_domains)
+
+    def counterpart_by_address(self, address: str | None) -> Counterpart | None:
+        domain = self.domain_of(address)
+        if not domain:
+            return None
+        for cp in self.counterparts.values():
+            if any(_domain_matches(domain, d) for d in cp.domains):
+                return cp
+        return None
+
+    def unit_by_name(self, text: str) -> Unit | None:
+        """A unit by id, name or alias, case-insensitively (for commands and override lines)."""
+        wanted = " ".join(text.split()).casefold()
+        for unit in self.units.values():
+            if wanted == unit.id.casefold() or wanted in (n.casefold() for n in unit.names):
+                return unit
+        return None
+
+
+def _domain_matches(domain: str, configured: str) -> bool:
+    """Subdomains match: mail.regionexempel.se belongs to regionexempel.se."""
+    configured = configured.lower().lstrip("@")
+    return domain == configured or domain.endswith("." + configured)

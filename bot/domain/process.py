@@ -1,0 +1,424 @@
+"""The two case processes of DESIGN §3 as one pure function.
+
+    apply(case, command, ctx) -> Outcome(case, notices)
+
+It checks permissions and status rules, records an audit event for every change and
+returns who must be told (Notice). It never mutates its input and does no I/O.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from bot.domain import access
+from bot.domain.access import Actor
+from bot.domain.case import (CLOSED, DOC_DEVIATION, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
+                             INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, iso)
+from bot.domain.org import SEVERITIES, Organisation, Subscription
+from bot.domain.redact import redact
+from bot.errors import DomainError
+from bot.texts import t
+
+
+class Calendar(Protocol):
+    def deadline(self, start: datetime, n: int) -> datetime: ...
+
+
+# --------------------------------------------------------------------------- steps
+@dataclass(frozen=True)
+class Step:
+    """The next thing to happen in a case: who owns it and from when its deadline runs."""
+    name: str
+    owners: tuple[str, ...]          # person ids; never empty (registrator when nobody else)
+    started: str                     # ISO time the deadline counts from
+    days: int                        # business days
+
+
+def current_step(case: Case, org: Organisation) -> Step | None:
+    if case.is_closed:
+        return None
+    d = org.deadlines
+    managers = tuple(org.managers_of(case.unit)) or tuple(org.registrators())
+    registrators = tuple(org.registrators())
+    since = case.status_since
+    table = {
+        (INCOMING, "diarised"): ("register", managers, case.created, d.register),
+        (INCOMING, "registered"): ("respond", managers, case.created, d.respond_days(case.severity)),
+        (INCOMING, "response_received"): ("send_response", registrators,
+                                          since.get("response_received", case.created), d.send_response),
+        (INCOMING, "response_sent"): ("close", managers, since.get("response_sent", case.created), d.close),
+        (OUTGOING, "diarised"): ("send", registrators, case.created, d.send_response),
+        (OUTGOING, "sent"): ("external_response", registrators, since.get("sent", case.created),
+                             d.external_response),
+        (OUTGOING, "response_received"): ("close", managers,
+                                          since.get("response_received", case.created), d.close),
+    }
+    name, owners, started, days = table[(case.kind, case.status)]
+    return Step(name, owners, started, days)
+
+
+def step_deadline(case: Case, org: Organisation, calendar: Calendar) -> datetime | None:
+    step = current_step(case, org)
+    if step is None:
+        return None
+    return calendar.deadline(datetime.fromisoformat(step.started), step.days)
+
+
+# --------------------------------------------------------------------------- commands
+@dataclass(frozen=True)
+class Register:
+    pass
+
+
+@dataclass(frozen=True)
+class Assess:
+    severity: str
+
+
+@dataclass(frozen=True)
+class MarkSent:
+    """`skickad`: the registrator sent it outside the bot."""
+
+
+@dataclass(frozen=True)
+class RecordSent:
+    """`skicka`: the bot sent the mail; the sent mail is diarised in the case."""
+    document: Document
+    recipient: str
+
+
+@dataclass(frozen=True)
+class Close:
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AddAction:
+    text: str
+    due: date | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class CompleteAction:
+    no: int
+
+
+@dataclass(frozen=True)
+class SetUnit:
+    unit: str
+
+
+@dataclass(frozen=True)
+class SetCounterpart:
+    counterpart: str
+
+
+@dataclass(frozen=True)
+class SetTitle:
+    title: str
+
+
+@dataclass(frozen=True)
+class SnoozeStep:
+    until: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddDocument:
+    """Mail intake files a mail in an existing case (response or supplement)."""
+    document: Document
+    sender_internal: bool
+    conversation_id: str | None = None
+
+
+# --------------------------------------------------------------------------- outcome
+@dataclass(frozen=True)
+class Recipient:
+    person: str
+    role: str                        # act | info
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Someone must be told something about a case; rendered later from the catalog."""
+    event: str
+    number: str
+    recipients: tuple[Recipient, ...]
+
+
+@dataclass
+class Outcome:
+    case: Case
+    notices: list[Notice] = field(default_factory=list)
+    message: str = ""                # a short confirmation for the person who acted
+
+
+@dataclass(frozen=True)
+class Context:
+    org: Organisation
+    actor: Actor
+    channel: str
+    now: datetime
+    subscriptions: tuple[Subscription, ...] = ()   # made in chat, on top of the configured ones
+
+
+def recipients(act: list[str], info: list[str], skip: str | None = None) -> tuple[Recipient, ...]:
+    """Act wins over info; nobody twice; the person who caused it gets no copy."""
+    result = [Recipient(p, "act") for p in dict.fromkeys(act)]
+    result += [Recipient(p, "info") for p in dict.fromkeys(info) if p not in act and p != skip]
+    return tuple(result)
+
+
+# --------------------------------------------------------------------------- new cases
+def open_case(*, number: str, key: int, kind: str, title: str, document: Document,
+              unit: str | None, counterpart: str | None, severity: str | None,
+              conversation_id: str | None, ctx: Context) -> Outcome:
+    """A new case from its first document (mail intake)."""
+    now = iso(ctx.now)
+    case = Case(number=number, key=key, kind=kind, title=redact(title), status="diarised",
+                created=document.received, unit=unit, counterpart=counterpart, severity=severity,
+                status_since={"diarised": document.received}, documents=[document])
+    if document.message_id:
+        case.message_ids.append(document.message_id)
+    if conversation_id:
+        case.conversation_ids.append(conversation_id)
+    case.events.append(Event(now, ctx.actor.audit_name, ctx.channel, "diarised", {
+        "kind": kind, "unit": unit, "counterpart": counterpart, "severity": severity,
+        "document": document.no}))
+    org = ctx.org
+    subscribers = org.subscribers_of(unit, ctx.subscriptions)
+    skip = ctx.actor.id if ctx.actor.kind == "person" else None
+    if kind == INCOMING:
+        act = org.managers_of(unit) or org.registrators()
+        event = "incoming_diarised" if unit else "incoming_diarised_no_unit"
+    else:
+        act = org.registrators()
+        event = "outgoing_diarised"
+    return Outcome(case, [Notice(event, number, recipients(act, subscribers, skip))])
+
+
+# --------------------------------------------------------------------------- apply
+def apply(case: Case, command: object, ctx: Context) -> Outcome:
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        raise TypeError(f"unknown command {command!r}")
+    operation = _OPERATIONS[type(command)]
+    if operation:
+        access.require(ctx.org, ctx.actor, operation, case)
+    if case.is_closed and type(command) not in (AddDocument,):
+        raise DomainError(t(ctx.org.language, "refused_closed", number=case.number))
+    new = copy.deepcopy(case)
+    return handler(new, command, ctx)
+
+
+def _event(case: Case, ctx: Context, what: str, **details) -> None:
+    case.events.append(Event(iso(ctx.now), ctx.actor.audit_name, ctx.channel, what, details))
+
+
+def _move(case: Case, ctx: Context, status: str) -> None:
+    previous = case.status
+    case.status = status
+    case.status_since[status] = iso(ctx.now)
+    _event(case, ctx, "status", **{"from": previous, "to": status})
+
+
+def _register(case: Case, cmd: Register, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if case.kind != INCOMING:
+        raise DomainError(t(lang, "refused_register_outgoing", number=case.number))
+    if case.status != "diarised":
+        raise DomainError(t(lang, "refused_already_registered", number=case.number))
+    _move(case, ctx, "registered")
+    return Outcome(case, message=t(lang, "done_registered", number=case.number))
+
+
+def _assess(case: Case, cmd: Assess, ctx: Context) -> Outcome:
+    if cmd.severity not in SEVERITIES:
+        raise DomainError(t(ctx.org.language, "refused_severity"))
+    previous = case.severity
+    case.severity = cmd.severity
+    _event(case, ctx, "assessed", **{"from": previous, "to": cmd.severity})
+    return Outcome(case, message=t(ctx.org.language, "done_assessed", number=case.number,
+                                   severity=t(ctx.org.language, f"severity_{cmd.severity}")))
+
+
+def _sent_target(case: Case, lang: str) -> str:
+    if case.kind == INCOMING and case.status in ("diarised", "registered", "response_received"):
+        return "response_sent"
+    if case.kind == OUTGOING and case.status == "diarised":
+        return "sent"
+    raise DomainError(t(lang, "refused_already_sent", number=case.number))
+
+
+def _mark_sent(case: Case, cmd: MarkSent, ctx: Context) -> Outcome:
+    _move(case, ctx, _sent_target(case, ctx.org.language))
+    return Outcome(case, message=t(ctx.org.language, "done_marked_sent", number=case.number))
+
+
+def _record_sent(case: Case, cmd: RecordSent, ctx: Context) -> Outcome:
+    target = _sent_target(case, ctx.org.language)
+    case.documents.append(cmd.document)
+    if cmd.document.message_id:
+        case.message_ids.append(cmd.document.message_id)
+    _event(case, ctx, "document", no=cmd.document.no, type=DOC_SENT)
+    _move(case, ctx, target)
+    return Outcome(case, message=t(ctx.org.language, "done_sent", number=case.number,
+                                   address=cmd.recipient))
+
+
+def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
+    lang, org = ctx.org.language, ctx.org
+    person = org.people.get(ctx.actor.id)
+    reason = (cmd.reason or "").strip() or None
+    at_closing_step = (case.kind, case.status) in ((INCOMING, "response_sent"),
+                                                    (OUTGOING, "response_received"))
+    if not at_closing_step:
+        if not (person and person.has_oversight):
+            raise DomainError(t(lang, "refused_close_early_role", number=case.number))
+        if not reason:
+            raise DomainError(t(lang, "refused_close_early_reason", number=case.number))
+    open_actions = case.open_actions()
+    if open_actions and not reason:
+        listing = "; ".join(f"{a.no}. {a.text}" for a in open_actions)
+        raise DomainError(t(lang, "refused_close_open_actions", number=case.number, actions=listing))
+    case.close_reason = redact(reason) if reason else None
+    _move(case, ctx, CLOSED)
+    if reason:
+        case.events[-1].details["reason"] = case.close_reason
+    return Outcome(case, message=t(lang, "done_closed", number=case.number))
+
+
+def _add_action(case: Case, cmd: AddAction, ctx: Context) -> Outcome:
+    text = redact(" ".join(cmd.text.split()))
+    if not text:
+        raise DomainError(t(ctx.org.language, "refused_action_text"))
+    owner = cmd.owner or (ctx.actor.id if ctx.actor.kind == "person" else None)
+    action = Action(no=len(case.actions) + 1, text=text, owner=owner,
+                    due=cmd.due.isoformat() if cmd.due else None, created=iso(ctx.now))
+    case.actions.append(action)
+    _event(case, ctx, "action_added", no=action.no, text=text, due=action.due)
+    return Outcome(case, message=t(ctx.org.language, "done_action_added", number=case.number,
+                                   no=action.no))
+
+
+def _complete_action(case: Case, cmd: CompleteAction, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    action = next((a for a in case.actions if a.no == cmd.no), None)
+    if action is None:
+        raise DomainError(t(lang, "refused_no_such_action", number=case.number, no=cmd.no))
+    if not action.is_open:
+        raise DomainError(t(lang, "refused_action_done", number=case.number, no=cmd.no))
+    action.done, action.done_by = iso(ctx.now), ctx.actor.audit_name
+    _event(case, ctx, "action_done", no=cmd.no)
+    return Outcome(case, message=t(lang, "done_action_done", number=case.number, no=cmd.no))
+
+
+def _set_unit(case: Case, cmd: SetUnit, ctx: Context) -> Outcome:
+    org = ctx.org
+    if cmd.unit not in org.units:
+        raise DomainError(t(org.language, "refused_unknown_unit", unit=cmd.unit))
+    previous = case.unit
+    case.unit = cmd.unit
+    _event(case, ctx, "unit", **{"from": previous, "to": cmd.unit})
+    notices = []
+    if previous != cmd.unit:
+        # the new unit's people hear of the case now; those who follow every unit already did
+        already = set(org.subscribers_of(previous, ctx.subscriptions)) if previous else set(
+            org.subscribers_of(None, ctx.subscriptions))
+        info = [p for p in org.subscribers_of(cmd.unit, ctx.subscriptions) if p not in already]
+        act = org.managers_of(cmd.unit) if case.kind == INCOMING or case.status == "response_received" else []
+        skip = ctx.actor.id
+        if act or info:
+            notices.append(Notice("unit_assigned", case.number, recipients(act, info, skip)))
+    return Outcome(case, notices, t(org.language, "done_unit", number=case.number,
+                                    unit=org.units[cmd.unit].name))
+
+
+def _set_counterpart(case: Case, cmd: SetCounterpart, ctx: Context) -> Outcome:
+    org = ctx.org
+    if cmd.counterpart not in org.counterparts:
+        raise DomainError(t(org.language, "refused_unknown_counterpart", counterpart=cmd.counterpart))
+    previous = case.counterpart
+    case.counterpart = cmd.counterpart
+    _event(case, ctx, "counterpart", **{"from": previous, "to": cmd.counterpart})
+    return Outcome(case, message=t(org.language, "done_counterpart", number=case.number,
+                                   counterpart=org.counterparts[cmd.counterpart].name))
+
+
+def _set_title(case: Case, cmd: SetTitle, ctx: Context) -> Outcome:
+    title = redact(" ".join(cmd.title.split()))
+    if not title:
+        raise DomainError(t(ctx.org.language, "refused_title"))
+    previous = case.title
+    case.title = title
+    _event(case, ctx, "title", **{"from": previous, "to": title})
+    return Outcome(case, message=t(ctx.org.language, "done_title", number=case.number))
+
+
+def _snooze(case: Case, cmd: SnoozeStep, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    step = current_step(case, ctx.org)
+    reason = redact(" ".join(cmd.reason.split()))
+    if not reason:
+        raise DomainError(t(lang, "refused_snooze_reason"))
+    if cmd.until <= ctx.now.date():
+        raise DomainError(t(lang, "refused_snooze_past"))
+    case.snoozes.append(Snooze(step=step.name, until=cmd.until.isoformat(), reason=reason,
+                               by=ctx.actor.audit_name))
+    _event(case, ctx, "snoozed", step=step.name, until=cmd.until.isoformat(), reason=reason)
+    return Outcome(case, message=t(lang, "done_snoozed", number=case.number,
+                                   until=cmd.until.isoformat()))
+
+
+def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
+    org, doc = ctx.org, cmd.document
+    case.documents.append(doc)
+    if doc.message_id and doc.message_id not in case.message_ids:
+        case.message_ids.append(doc.message_id)
+    if cmd.conversation_id and cmd.conversation_id not in case.conversation_ids:
+        case.conversation_ids.append(cmd.conversation_id)
+    _event(case, ctx, "document", no=doc.no, type=doc.type)
+    subscribers = org.subscribers_of(case.unit, ctx.subscriptions)
+    managers = org.managers_of(case.unit) or org.registrators()
+    notices: list[Notice] = []
+    if doc.type == DOC_RESPONSE and case.kind == INCOMING:
+        if case.status in ("diarised", "registered"):
+            _move(case, ctx, "response_received")
+        notices.append(Notice("response_incoming", case.number,
+                              recipients(org.registrators(), subscribers)))
+    elif doc.type == DOC_RESPONSE and case.kind == OUTGOING:
+        if case.status in ("diarised", "sent"):
+            _move(case, ctx, "response_received")
+        notices.append(Notice("response_outgoing", case.number, recipients(managers, subscribers)))
+    else:
+        notices.append(Notice("supplement", case.number, recipients(managers, [])))
+    return Outcome(case, notices)
+
+
+def document_type(case: Case, sender_internal: bool, sender_is_counterpart: bool) -> str:
+    """DESIGN §4: response from our side on an incoming case, from the counterpart on an outgoing one."""
+    if case.kind == INCOMING and sender_internal:
+        return DOC_RESPONSE
+    if case.kind == OUTGOING and sender_is_counterpart:
+        return DOC_RESPONSE
+    return DOC_SUPPLEMENT
+
+
+_HANDLERS = {
+    Register: _register, Assess: _assess, MarkSent: _mark_sent, RecordSent: _record_sent,
+    Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
+    SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
+    AddDocument: _add_document,
+}
+_OPERATIONS = {
+    Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
+    RecordSent: access.SEND, Close: access.CLOSE, AddAction: access.MANAGE,
+    CompleteAction: access.MANAGE, SetUnit: access.ROUTE, SetCounterpart: access.ROUTE,
+    SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
+}
+assert set(_HANDLERS) == set(_OPERATIONS)
+_ = (DOC_DEVIATION, CLOSED)  # re-exported names used by callers

@@ -1,0 +1,42 @@
+"""Exception hierarchy of the bot.
+
+Every error the bot raises on purpose derives from :class:`BotError`, so the
+boundaries (CLI, scheduler, chat handlers) can translate them into messages.
+"""
+
+
+class BotError(Exception):
+    """Base of all errors the bot translates at its boundaries."""
+
+
+class ConfigError(BotError):
+    """A configuration value is missing or invalid."""
+
+    def __init__(self, file, key, problem):
+        self.file = file
+        self.key = key
+        self.problem = problem
+        super().__init__(file, key, problem)
+
+    def __str__(self):
+        return f"{self.file}: {self.key}: {self.problem}"
+
+
+class MailSourceError(BotError):
+    """Fetching or parsing mail from the mailbox failed."""
+
+
+class DeliveryError(BotError):
+    """A notification could not be delivered."""
+
+
+class StoreError(BotError):
+    """The case diary storage failed or refused an operation."""
+
+
+class DomainError(BotError):
+    """A refused transition or command; the message is user-facing."""
+
+
+class PermissionDenied(DomainError):
+    """The user is not allowed to perform the command."""

@@ -1,0 +1,341 @@
+"""Mail intake rules (DESIGN §4), pure: a decoded mail + the organisation + what the diary
+knows -> one Decision with its outcome and the reason for it.
+
+The rules run in order: duplicate, automatic mail, registrator forward (unwrap and
+classify the original), reference to a case, new case, triage.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.domain.case import INCOMING, OUTGOING
+from bot.domain.diary import DiaryNumber, find_diary_numbers, strip_diary_numbers
+from bot.domain.org import Organisation
+from bot.domain.process import document_type
+from bot.domain.redact import redact
+from bot.mail.forward import find_inline_forward
+from bot.mail.message import InboundMail
+from bot.texts import t
+
+NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE = (
+    "new_case", "added_to_case", "duplicate", "ignored", "triage")
+OUTCOMES = (NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE)
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """What the rules need to know about an existing case."""
+    number: str
+    kind: str
+    unit: str | None
+    counterpart: str | None
+    closed: bool = False
+
+
+class CaseLookup(Protocol):
+    def seen(self, duplicate_key: str) -> bool: ...
+    def by_number(self, number: DiaryNumber) -> CaseRef | None: ...
+    def by_message_ids(self, ids: tuple[str, ...]) -> CaseRef | None: ...
+    def by_conversation(self, conversation_id: str) -> CaseRef | None: ...
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Lines in the registrator's own text that overrule detection."""
+    unit: str | None = None          # the text as written
+    case: DiaryNumber | None = None
+    kind: str | None = None
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    reason: str
+    case: CaseRef | None = None      # the case it went to (added) or the suggestion (triage)
+    kind: str | None = None
+    unit: str | None = None
+    unit_candidates: tuple[str, ...] = ()
+    counterpart: str | None = None
+    severity: str | None = None
+    title: str = ""
+    document: str | None = None      # deviation | response | supplement
+    sender: str = ""                 # the original sender (after unwrapping a forward)
+    sender_internal: bool = False
+    forwarded_by: str | None = None
+    thread_ids: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------- rule 2
+_AUTO_SUBJECTS = ("autosvar:", "automatiskt svar:", "automatic reply:", "autoreply:", "frånvaro",
+                  "out of office", "undeliverable:", "olevererbart:", "läst:", "read:",
+                  "delivery status notification", "returned mail:", "mail delivery failed")
+_AUTO_SENDERS = ("mailer-daemon", "postmaster")
+
+
+def automatic_reason(mail: InboundMail) -> str | None:
+    h = mail.headers
+    auto = h.get("auto-submitted", "").strip().lower()
+    if auto and not auto.startswith("no"):
+        return f"Auto-Submitted: {auto}"
+    for name in ("x-auto-response-suppress", "x-autoreply", "x-autorespond"):
+        if name in h:
+            return name
+    precedence = h.get("precedence", "").strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"Precedence: {precedence}"
+    for name in ("list-unsubscribe", "list-id"):
+        if name in h:
+            return name
+    if mail.content_type == "multipart/report" or mail.report_type:
+        return f"multipart/report {mail.report_type or ''}".strip()
+    local = mail.sender_address.split("@", 1)[0]
+    if local in _AUTO_SENDERS:
+        return f"avsändare {local}"
+    subject = mail.subject.strip().lower()
+    for prefix in _AUTO_SUBJECTS:
+        if subject.startswith(prefix):
+            return f"ämne «{mail.subject[:40]}»"
+    return None
+
+
+# --------------------------------------------------------------------------- rule 3
+_FORWARD_PREFIX = re.compile(r"^\s*(?:(?:vb|fwd?|vs|wg)\s*:)", re.IGNORECASE)
+_OVERRIDE = re.compile(
+    r"^\s*\**(?P<key>enhet|unit|ärende|arende|case|typ|type|allvarlighetsgrad|severity)\**\s*:\s*"
+    r"(?P<value>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_KIND_WORDS = {"utgående": OUTGOING, "utgaende": OUTGOING, "outgoing": OUTGOING,
+               "inkommande": INCOMING, "incoming": INCOMING}
+_SEVERITY_WORDS = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
+                   "grön": "green", "gron": "green", "green": "green"}
+
+
+def parse_overrides(text: str, series: str) -> Overrides:
+    values: dict[str, object] = {}
+    for m in _OVERRIDE.finditer(text or ""):
+        key, value = m["key"].lower(), m["value"].strip()
+        if key in ("enhet", "unit"):
+            values.setdefault("unit", value)
+        elif key in ("ärende", "arende", "case"):
+            numbers = find_diary_numbers(value, series)
+            if numbers:
+                values.setdefault("case", numbers[0])
+        elif key in ("typ", "type") and value.lower() in _KIND_WORDS:
+            values.setdefault("kind", _KIND_WORDS[value.lower()])
+        elif key in ("allvarlighetsgrad", "severity") and value.lower() in _SEVERITY_WORDS:
+            values.setdefault("severity", _SEVERITY_WORDS[value.lower()])
+    return Overrides(**values)
+
+
+@dataclass(frozen=True)
+class _Original:
+    """The mail that is classified: the mail itself, or what a registrator forwarded."""
+    sender: str
+    subject: str
+    text: str
+    thread_ids: tuple[str, ...]
+
+
+def _unwrap(mail: InboundMail) -> tuple[_Original | None, str]:
+    """The forwarded original and the registrator's own text, or (None, text) if none found."""
+    if mail.attached_messages:
+        inner = mail.attached_messages[0]
+        return _Original(inner.sender_address, inner.subject, inner.text, inner.thread_ids), mail.text
+    inline = find_inline_forward(mail.text)
+    if inline is not None:
+        return _Original(inline.sender_address, inline.subject, inline.body, ()), inline.own_text
+    return None, mail.text
+
+
+def _is_forward(mail: InboundMail) -> bool:
+    return bool(_FORWARD_PREFIX.match(mail.subject) or mail.attached_messages
+                or find_inline_forward(mail.text) is not None)
+
+
+# --------------------------------------------------------------------------- detection
+_DEVIATION = re.compile(r"\bavvikelse\w*|\bavvikande\b|\bavvikelserapport\w*", re.IGNORECASE)
+_SEVERITY = re.compile(
+    r"\b(?:allvarlighetsgrad\w*|kategori\w*|bedömd\w*|bedömning\w*|severity)\b\W+"
+    r"(?:\w+\W+){0,3}?(?P<word>röd|rött|gul|gult|grön|grönt|red|yellow|green)\b", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:sv|vb|re|fw|fwd|aw|wg|antw|svar|vs|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def _words_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+class Detector:
+    """Precompiled name patterns of one organisation (build once, use for every mail)."""
+
+    def __init__(self, org: Organisation):
+        self.org = org
+        self.units = [(u.id, _words_pattern(u.names)) for u in org.units.values()]
+        self.counterparts = [(c.id, _words_pattern(c.names)) for c in org.counterparts.values()]
+
+    def units_in(self, text: str) -> list[str]:
+        return [uid for uid, pattern in self.units if pattern.search(text)]
+
+    def counterparts_in(self, text: str) -> list[str]:
+        return [cid for cid, pattern in self.counterparts if pattern.search(text)]
+
+
+_SEVERITY_FORMS = {"röd": "red", "rött": "red", "red": "red", "gul": "yellow", "gult": "yellow",
+                   "yellow": "yellow", "grön": "green", "grönt": "green", "green": "green"}
+
+
+def detect_severity(text: str) -> str | None:
+    m = _SEVERITY.search(text or "")
+    return _SEVERITY_FORMS[m["word"].lower()] if m else None
+
+
+def make_title(subject: str, series: str, fallback: str) -> str:
+    title = _REPLY_PREFIX.sub("", subject or "")
+    title = strip_diary_numbers(title, series)
+    title = " ".join(title.split()).strip(" -–—:;,.")
+    title = redact(title)
+    return title or fallback
+
+
+def mentions_deviation(text: str) -> bool:
+    return bool(_DEVIATION.search(text or ""))
+
+
+# --------------------------------------------------------------------------- classify
+def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
+             detector: Detector | None = None) -> Decision:
+    lang = org.language
+    detector = detector or Detector(org)
+
+    # 1. duplicate
+    if lookup.seen(mail.duplicate_key):
+        return Decision(DUPLICATE, t(lang, "reason_duplicate", key=mail.duplicate_key[:80]))
+
+    # 2. automatic mail, and the bot's own mail
+    if mail.sender_address == org.mailbox:
+        return Decision(IGNORED, t(lang, "reason_own_address"))
+    why = automatic_reason(mail)
+    if why:
+        return Decision(IGNORED, t(lang, "reason_auto", why=why))
+
+    # 3. registrator forward: classify the original
+    sender_person = org.person_by_email(mail.sender_address)
+    forwarded_by = None
+    overrides = Overrides()
+    original = _Original(mail.sender_address, mail.subject, mail.text, mail.thread_ids)
+    if sender_person and "registrator" in sender_person.roles and _is_forward(mail):
+        unwrapped, own_text = _unwrap(mail)
+        overrides = parse_overrides(own_text, org.series)
+        forwarded_by = sender_person.id
+        if unwrapped is None or not unwrapped.sender:
+            if overrides.case is None and overrides.kind is None:
+                return Decision(TRIAGE, t(lang, "reason_forward_unreadable"),
+                                sender=mail.sender_address, forwarded_by=forwarded_by,
+                                title=make_title(mail.subject, org.series, ""))
+        else:
+            original = _Original(unwrapped.sender, unwrapped.subject or mail.subject,
+                                 unwrapped.text, unwrapped.thread_ids or mail.thread_ids)
+    elif sender_person and "registrator" in sender_person.roles:
+        overrides = parse_overrides(mail.text, org.series)
+
+    return _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector)
+
+
+def _classify_original(mail: InboundMail, original: _Original, overrides: Overrides,
+                       forwarded_by: str | None, org: Organisation, lookup: CaseLookup,
+                       detector: Detector) -> Decision:
+    lang = org.language
+    sender = original.sender
+    internal = org.is_internal(sender)
+    counterpart = org.counterpart_by_address(sender)
+    searchable = f"{original.subject}\n{original.text}"
+    common = dict(sender=sender, sender_internal=internal, forwarded_by=forwarded_by,
+                  thread_ids=original.thread_ids)
+
+    # 4. reference to a case
+    unit_override, bad_unit = _unit_override(overrides, org)
+    numbers = [overrides.case] if overrides.case else find_diary_numbers(searchable, org.series)
+    if numbers:
+        number = numbers[0]
+        ref = lookup.by_number(number)
+        if ref is None:
+            return Decision(TRIAGE, t(lang, "reason_unknown_number", number=number.format(org.digits)),
+                            title=make_title(original.subject, org.series, ""), **common)
+        return _to_case(ref, t(lang, "reason_number", number=ref.number), overrides, org,
+                        trusted=overrides.case is not None, counterpart=counterpart, **common)
+    ref = lookup.by_message_ids(original.thread_ids) if original.thread_ids else None
+    if ref is not None:
+        return _to_case(ref, t(lang, "reason_thread", number=ref.number), overrides, org,
+                        trusted=False, counterpart=counterpart, **common)
+    if mail.conversation_id:
+        ref = lookup.by_conversation(mail.conversation_id)
+        if ref is not None:
+            return _to_case(ref, t(lang, "reason_conversation", number=ref.number), overrides, org,
+                            trusted=False, counterpart=counterpart, **common)
+
+    # 5. new case
+    if bad_unit:
+        return Decision(TRIAGE, t(lang, "reason_override_unit", unit=overrides.unit),
+                        title=make_title(original.subject, org.series, ""), **common)
+    deviation = mentions_deviation(searchable)
+    kind = None
+    reason = ""
+    if overrides.kind:
+        kind, reason = overrides.kind, t(lang, "reason_new_outgoing" if overrides.kind == OUTGOING
+                                         else "reason_new_incoming", sender=sender)
+    elif counterpart is not None:
+        kind, reason = INCOMING, t(lang, "reason_new_counterpart", counterpart=counterpart.name)
+    elif deviation and sender and not internal:
+        kind, reason = INCOMING, t(lang, "reason_new_incoming", sender=sender)
+    elif deviation and internal:
+        kind, reason = OUTGOING, t(lang, "reason_new_outgoing", sender=sender)
+    if kind is None:
+        # 6. everything else
+        return Decision(TRIAGE, t(lang, "reason_not_deviation"),
+                        title=make_title(original.subject, org.series, ""), **common)
+
+    units = detector.units_in(searchable)
+    unit = unit_override or (units[0] if len(units) == 1 else None)
+    if kind == INCOMING:
+        cp_id = counterpart.id if counterpart else None
+    else:
+        mentioned = detector.counterparts_in(searchable)
+        cp_id = mentioned[0] if len(mentioned) == 1 else None
+    cp_name = org.counterparts[cp_id].name if cp_id else t(lang, "unknown_counterpart")
+    return Decision(
+        NEW_CASE, reason, kind=kind, unit=unit, unit_candidates=tuple(units), counterpart=cp_id,
+        severity=overrides.severity or detect_severity(searchable),
+        title=make_title(original.subject, org.series, f"Avvikelse från {cp_name}"
+                         if kind == INCOMING else f"Avvikelse till {cp_name}"),
+        document="deviation", **common)
+
+
+def _unit_override(overrides: Overrides, org: Organisation) -> tuple[str | None, bool]:
+    if not overrides.unit:
+        return None, False
+    unit = org.unit_by_name(overrides.unit)
+    return (unit.id, False) if unit else (None, True)
+
+
+def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation, *, trusted: bool,
+             counterpart, sender: str, sender_internal: bool, forwarded_by: str | None,
+             thread_ids: tuple[str, ...]) -> Decision:
+    """Rule 4's sender check: internal senders and the case's counterpart only."""
+    belongs = sender_internal or (counterpart is not None and counterpart.id == ref.counterpart)
+    common = dict(case=ref, sender=sender, sender_internal=sender_internal,
+                  forwarded_by=forwarded_by, thread_ids=thread_ids, kind=ref.kind,
+                  unit=ref.unit, counterpart=ref.counterpart)
+    if not belongs and not trusted:
+        return Decision(TRIAGE, t(org.language, "reason_foreign_sender", sender=sender or "?",
+                                  number=ref.number), **common)
+    from_counterpart = counterpart is not None and counterpart.id == ref.counterpart
+    doc = document_type(_KindOnly(ref.kind), sender_internal, from_counterpart)
+    return Decision(ADDED, reason, document=doc, severity=overrides.severity, **common)
+
+
+@dataclass(frozen=True)
+class _KindOnly:
+    kind: str

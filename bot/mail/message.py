@@ -1,0 +1,57 @@
+"""InboundMail: what intake needs to know about one mail, already decoded.
+
+Produced by bot.mail.parse.parse_mail() from raw bytes; consumed by the pure
+classification rules in bot.mail.classify. Plain data only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    # identity
+    message_id: str | None            # without angle brackets, as in the header; None when absent
+    content_hash: str                 # sha256 hex of the raw bytes (duplicate key without Message-ID)
+    in_reply_to: tuple[str, ...] = ()  # message ids without angle brackets
+    references: tuple[str, ...] = ()
+    conversation_id: str | None = None  # Graph conversationId when the source knows one
+
+    # people
+    sender_address: str = ""          # lower-cased bare address from From: ("" when missing)
+    sender_name: str = ""
+    to: tuple[str, ...] = ()          # lower-cased bare addresses (To + Cc)
+
+    # content, decoded (RFC 2047 headers, any charset, HTML already turned into text)
+    subject: str = ""
+    text: str = ""                    # the readable body as plain text
+    attachments: tuple[Attachment, ...] = ()
+
+    # times (timezone-aware)
+    date: datetime | None = None      # Date: header
+    received: datetime | None = None  # date of the topmost Received: header
+
+    # header facts for the automatic-mail rule
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased name -> first value
+    content_type: str = "text/plain"  # top-level content type, lower-case
+    report_type: str | None = None    # multipart/report's report-type (delivery-status, disposition-notification)
+
+    # forwards
+    attached_messages: tuple["InboundMail", ...] = ()  # parts of type message/rfc822, parsed
+    defects: tuple[str, ...] = ()     # what the parser had to repair; never raises instead
+
+    @property
+    def duplicate_key(self) -> str:
+        return f"mid:{self.message_id.lower()}" if self.message_id else f"sha:{self.content_hash}"
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.in_reply_to, *self.references)))

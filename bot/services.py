@@ -1,0 +1,487 @@
+"""The use cases: ingest mail, handle a command, deliver the outbox.
+
+Every entry point (CLI, Maildir watcher, Slack, Teams) calls one of these. The rules
+are pure (bot.domain, bot.mail.classify, handlers.commands); this module loads, applies,
+stores and commits, and turns domain errors into replies.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Iterable
+
+from bot.chat.render import case_labels, notification_view, plain_text, triage_view
+from bot.domain import access
+from bot.domain.access import Actor
+from bot.domain.case import (CH_MAIL, DOC_DEVIATION, DOC_SENT, INCOMING, Case, Document, iso)
+from bot.domain.org import ALL_UNITS, Organisation, Person
+from bot.domain import process as proc
+from bot.domain.process import Context, Notice, Outcome, current_step, step_deadline
+from bot.domain.redact import redact
+from bot.errors import BotError, DeliveryError, DomainError
+from bot.mail.classify import ADDED, DUPLICATE, NEW_CASE, TRIAGE, Decision, Detector, classify
+from bot.mail.parse import parse_mail
+from bot.ports import Clock, MailSender, Notifier
+from bot.store.repository import TinyDbCaseStore
+from bot.texts import long_date, t
+from handlers.commands import Command, parse
+from reminders.calendar import BusinessCalendar
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    ok: bool = True
+
+
+class Services:
+    def __init__(self, org: Organisation, store: TinyDbCaseStore, calendar: BusinessCalendar,
+                 clock: Clock, notifiers: dict[str, Notifier] | None = None,
+                 channels: dict[str, bool] | None = None, sender: MailSender | None = None):
+        self.org, self.store, self.calendar, self.clock = org, store, calendar, clock
+        self.notifiers = notifiers or {}
+        self.channels = channels or {"console": True}
+        self.sender = sender
+        self.detector = Detector(org)
+
+    # ================================================================== mail intake
+    def ingest_mail(self, raw: bytes, *, arrived: datetime | None = None,
+                    conversation_id: str | None = None, commit: bool = True) -> dict[str, Any]:
+        """One mail through intake; durable when this returns (unless commit=False)."""
+        result = self._ingest(raw, arrived, conversation_id)
+        if commit:
+            self.store.commit()
+        return result
+
+    def ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
+                    on_durable=None) -> list[dict[str, Any]]:
+        """Group commit: one durable write per GROUP_COMMIT mails; on_durable(results) after each."""
+        results, pending = [], []
+        for raw, arrived, conversation_id in items:
+            pending.append(self._ingest(raw, arrived, conversation_id))
+            if len(pending) >= GROUP_COMMIT:
+                self.store.commit()
+                if on_durable:
+                    on_durable(pending)
+                results += pending
+                pending = []
+        self.store.commit()
+        if on_durable and pending:
+            on_durable(pending)
+        return results + pending
+
+    def _ingest(self, raw: bytes, arrived: datetime | None,
+                conversation_id: str | None) -> dict[str, Any]:
+        now = self.clock.now()
+        mail = parse_mail(raw, conversation_id=conversation_id)
+        arrival = arrived or mail.received or mail.date or now
+        try:
+            decision = classify(mail, self.org, self.store, self.detector)
+        except Exception:  # a rule bug must not lose the mail: it goes to a person
+            log.exception("classification failed for %s", mail.duplicate_key)
+            decision = Decision(TRIAGE, "internt fel vid klassificering", sender=mail.sender_address,
+                                title=redact(mail.subject))
+        if decision.outcome == DUPLICATE:
+            log.info("duplicate %s", mail.duplicate_key)
+            return _result(mail, decision, None)
+        raw_path = self.store.keep_raw(raw, mail.content_hash, arrival)
+        document = Document(no=1, type=decision.document or DOC_DEVIATION, received=iso(arrival),
+                            sender=decision.sender or mail.sender_address,
+                            subject=redact(mail.subject), message_id=mail.message_id, raw=raw_path,
+                            attachments=[redact(a.filename) for a in mail.attachments])
+        ctx = self._context(Actor.mail(document.sender), CH_MAIL, now)
+        number = None
+        if decision.outcome == NEW_CASE:
+            number = self._new_case(decision, document, conversation_id, ctx)
+        elif decision.outcome == ADDED:
+            number = self._add_to_case(decision, document, conversation_id, ctx)
+        elif decision.outcome == TRIAGE:
+            self._triage(decision, mail, now)
+        self.store.record_mail({
+            "key": mail.duplicate_key, "outcome": decision.outcome, "number": number,
+            "message_id": mail.message_id, "conversation_id": conversation_id,
+            "received": iso(arrival), "at": iso(now), "raw": raw_path, "reason": decision.reason,
+            "sender": document.sender, "subject": document.subject})
+        log.info("intake %s -> %s %s", mail.duplicate_key[:60], decision.outcome, number or "")
+        return _result(mail, decision, number)
+
+    def _new_case(self, decision: Decision, document: Document, conversation_id: str | None,
+                  ctx: Context) -> str:
+        year = self.calendar.local(datetime.fromisoformat(document.received)).year
+        number = self.store.next_number(year)
+        outcome = proc.open_case(
+            number=number.format(self.org.digits), key=number.key, kind=decision.kind,
+            title=decision.title, document=document, unit=decision.unit,
+            counterpart=decision.counterpart, severity=decision.severity,
+            conversation_id=conversation_id, ctx=ctx)
+        self._save(outcome, ctx.now)
+        return outcome.case.number
+
+    def _add_to_case(self, decision: Decision, document: Document, conversation_id: str | None,
+                     ctx: Context) -> str:
+        case = self.store.get_case_by_text(decision.case.number)
+        document.no = len(case.documents) + 1
+        outcome = proc.apply(case, proc.AddDocument(document, decision.sender_internal,
+                                                    conversation_id), ctx)
+        if decision.severity and not outcome.case.severity:
+            outcome.case.severity = decision.severity
+        self._save(outcome, ctx.now)
+        return case.number
+
+    def _triage(self, decision: Decision, mail, now: datetime) -> None:
+        view = triage_view(self.org, sender=decision.sender or mail.sender_address,
+                           subject=mail.subject, reason=decision.reason,
+                           suggestion=decision.case.number if decision.case else None,
+                           key=mail.duplicate_key,
+                           units=list(decision.unit_candidates) or list(self.org.units))
+        for person in self.org.registrators():
+            self._queue(person, "triage", view, f"triage:{mail.duplicate_key}:{person}", now)
+
+    # ================================================================== outbox
+    def _save(self, outcome: Outcome, now: datetime) -> None:
+        """The case and its notifications in the same (uncommitted) write."""
+        self.store.put_case(outcome.case)
+        for notice in outcome.notices:
+            self._queue_notice(outcome.case, notice, now)
+
+    def _queue_notice(self, case: Case, notice: Notice, now: datetime) -> None:
+        deadline = step_deadline(case, self.org, self.calendar)
+        for recipient in notice.recipients:
+            view = notification_view(self.org, case, notice.event, recipient.role, deadline,
+                                     self.calendar.local)
+            key = f"{case.number}:{notice.event}:{len(case.events)}:{recipient.person}"
+            self._queue(recipient.person, notice.event, view, key, now)
+
+    def _queue(self, person_id: str, event: str, view: dict, key: str, now: datetime) -> None:
+        person = self.org.people.get(person_id)
+        if person is None:
+            return
+        self.store.add_notification({
+            "id": key, "recipient": person_id, "channel": self.channel_for(person),
+            "diary_number": view.get("number"), "event": event,
+            "text": plain_text(self.org, view), "view": view, "state": "pending",
+            "created": iso(now), "attempts": 0, "next_attempt": iso(now)})
+
+    def channel_for(self, person: Person) -> str:
+        """The first channel the person has that is configured (DESIGN §5)."""
+        if person.slack and self.channels.get("slack"):
+            return "slack"
+        if person.teams and self.channels.get("teams"):
+            return "teams"
+        if self.channels.get("email"):
+            return "email"
+        return "console"
+
+    def deliver_outbox(self) -> dict[str, int]:
+        """Send what is due; each result is committed before the next send."""
+        now = self.clock.now()
+        counts = {"sent": 0, "retry": 0, "failed": 0}
+        for item in sorted(self.store.outbox("pending"), key=lambda n: n["created"]):
+            if item["next_attempt"] > iso(now):
+                continue
+            notifier = self.notifiers.get(item["channel"]) or self.notifiers.get("console")
+            try:
+                if notifier is None:
+                    raise DeliveryError(f"ingen kanal {item['channel']}")
+                notifier.send(item)
+            except DeliveryError as exc:
+                attempts = item["attempts"] + 1
+                state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+                delay = timedelta(seconds=min(30 * 2 ** attempts, 3600))
+                self.store.update_notification(item["id"], {
+                    "attempts": attempts, "state": state, "error": str(exc)[:200],
+                    "next_attempt": iso(now + delay)})
+                counts["failed" if state == "failed" else "retry"] += 1
+                log.warning("delivery of %s failed (%d): %s", item["id"], attempts, exc)
+            else:
+                self.store.update_notification(item["id"], {"state": "sent", "sent_at": iso(now),
+                                                            "attempts": item["attempts"] + 1})
+                counts["sent"] += 1
+            self.store.commit()
+        return counts
+
+    # ================================================================== commands
+    def _context(self, actor: Actor, channel: str, now: datetime) -> Context:
+        return Context(self.org, actor, channel, now, self.store.subscriptions())
+
+    def handle_command(self, actor: Actor, text: str, channel: str) -> Reply:
+        lang = self.org.language
+        command = parse(text, self.org)
+        if command.name == "help":
+            body = t(lang, "help")
+            return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
+        if actor.kind == "person" and actor.id not in self.org.people:
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        if actor.kind == "unknown":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        try:
+            return self._run_command(actor, command, channel)
+        except DomainError as refusal:
+            if self.store.dirty:
+                self.store.rollback()
+            return Reply(str(refusal), ok=False)
+        except BotError as error:
+            if self.store.dirty:
+                self.store.rollback()
+            log.error("command %s failed: %s", command.name, error)
+            return Reply(str(error), ok=False)
+
+    def _run_command(self, actor: Actor, command: Command, channel: str) -> Reply:
+        lang, now = self.org.language, self.clock.now()
+        if command.name in ("mine", "open", "overdue"):
+            return Reply(self._list_text(self._query(actor, command)))
+        if command.name in ("subscribe", "unsubscribe"):
+            return self._subscription(actor, command)
+        case = self.store.get_case(command.number)
+        if case is None:
+            raise DomainError(t(lang, "refused_no_case", number=command.number.format(self.org.digits)))
+        access.require_view(self.org, actor, case)
+        if command.name == "status":
+            return Reply(self.status_text(case))
+        ctx = self._context(actor, channel, now)
+        if command.name == "send":
+            outcome = self._send(case, ctx)
+        else:
+            outcome = proc.apply(case, _domain_command(command), ctx)
+        self._save(outcome, now)
+        self.store.commit()
+        return Reply(outcome.message)
+
+    def _subscription(self, actor: Actor, command: Command) -> Reply:
+        lang = self.org.language
+        if actor.kind != "person":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        unit = command.args["unit"]
+        units = t(lang, "all_units") if unit == ALL_UNITS else self.org.units[unit].name
+        if command.name == "subscribe":
+            self.store.subscribe(actor.id, unit)
+            self.store.commit()
+            return Reply(t(lang, "done_subscribed", units=units))
+        if self.store.unsubscribe(actor.id, unit):
+            self.store.commit()
+            return Reply(t(lang, "done_unsubscribed", units=units))
+        return Reply(t(lang, "not_subscribed", units=units), ok=False)
+
+    def _send(self, case: Case, ctx: Context) -> Outcome:
+        lang = self.org.language
+        access.require(self.org, ctx.actor, access.SEND, case)
+        counterpart = self.org.counterparts.get(case.counterpart or "")
+        if counterpart is None or not counterpart.address:
+            raise DomainError(t(lang, "refused_no_counterpart_address", number=case.number))
+        if self.sender is None:
+            raise DomainError(t(lang, "refused_no_sender", number=case.number))
+        message = build_outgoing_mail(self.org, case, counterpart.address, self.store.data_dir,
+                                      self.calendar)
+        message_id = self.sender.send(message)
+        document = Document(no=len(case.documents) + 1, type=DOC_SENT, received=iso(ctx.now),
+                            sender=self.org.mailbox, subject=redact(str(message["Subject"])),
+                            message_id=message_id.strip("<>"))
+        return proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
+
+    # ================================================================== queries
+    def visible_cases(self, actor: Actor, *, include_closed: bool = False) -> list[Case]:
+        source = self.store.all_cases() if include_closed else self.store.open_cases()
+        return [c for c in source if access.can_view(self.org, actor, c)]
+
+    def _query(self, actor: Actor, command: Command) -> list[Case]:
+        cases = self.visible_cases(actor)
+        if command.name == "mine":
+            cases = [c for c in cases if actor.id in self._responsible(c)]
+        elif command.name == "open" and command.args.get("unit"):
+            cases = [c for c in cases if c.unit == command.args["unit"]]
+        elif command.name == "overdue":
+            cases = [c for c in cases if self.is_overdue(c)]
+        return sorted(cases, key=lambda c: (not self.is_overdue(c), c.key))
+
+    def _responsible(self, case: Case) -> set[str]:
+        step = current_step(case, self.org)
+        return set(step.owners if step else ()) | set(self.org.managers_of(case.unit))
+
+    def is_overdue(self, case: Case, now: datetime | None = None) -> bool:
+        deadline = step_deadline(case, self.org, self.calendar)
+        return deadline is not None and (now or self.clock.now()) > deadline
+
+    def _list_text(self, cases: list[Case]) -> str:
+        lang = self.org.language
+        if not cases:
+            return t(lang, "no_cases")
+        lines = [t(lang, "list_header", count=len(cases))]
+        for case in cases:
+            labels = case_labels(self.org, case)
+            mark = f" – {t(lang, 'overdue_mark')}" if self.is_overdue(case) else ""
+            lines.append(f"{case.number} «{labels['title']}» · {labels['unit']} · "
+                         f"{labels['status']}{mark}")
+        return "\n".join(lines)
+
+    def deadline_text(self, case: Case) -> str | None:
+        step = current_step(case, self.org)
+        deadline = step_deadline(case, self.org, self.calendar)
+        if step is None or deadline is None:
+            return None
+        lang = self.org.language
+        key = "status_deadline_overdue" if self.is_overdue(case) else "status_deadline"
+        return t(lang, key, step=t(lang, f"step_{step.name}"),
+                 deadline=long_date(lang, self.calendar.local(deadline).date()))
+
+    def status_text(self, case: Case) -> str:
+        lang = self.org.language
+        labels = case_labels(self.org, case)
+        lines = [f"«{labels['title']}»",
+                 f"{case.number} · {labels['kind']} · {t(lang, 'label_status')}: {labels['status']}",
+                 f"{t(lang, 'label_unit')}: {labels['unit']} · "
+                 f"{t(lang, 'label_counterpart')}: {labels['counterpart']} · "
+                 f"{t(lang, 'label_severity')}: {labels['severity']}"]
+        deadline = self.deadline_text(case)
+        if deadline:
+            lines.append(f"{t(lang, 'label_deadline')}: {deadline}")
+        lines.append(f"{t(lang, 'label_documents')}:")
+        for doc in case.documents:
+            lines.append(f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
+                         f"{self.calendar.local(datetime.fromisoformat(doc.received)):%Y-%m-%d %H:%M}"
+                         f" från {doc.sender}")
+        if case.actions:
+            lines.append(f"{t(lang, 'label_actions')}:")
+            for action in case.actions:
+                state = "klar" if action.done else (f"senast {action.due}" if action.due else "öppen")
+                lines.append(f"  {action.no}. {action.text} ({state})")
+        return redact("\n".join(lines))
+
+    def status_json(self, case: Case, *, events: bool = True) -> dict[str, Any]:
+        step = current_step(case, self.org)
+        deadline = step_deadline(case, self.org, self.calendar)
+        data = {
+            "diary_number": case.number, "kind": case.kind, "title": redact(case.title),
+            "status": case.status, "unit": case.unit, "counterpart": case.counterpart,
+            "severity": case.severity, "managers": self.org.managers_of(case.unit),
+            "created": case.created,
+            "deadline": {"step": step.name, "owners": list(step.owners), "due": iso(deadline),
+                         "overdue": self.is_overdue(case)} if step else None,
+            "documents": [{"no": d.no, "type": d.type, "received": d.received, "sender": d.sender,
+                           "subject": redact(d.subject), "message_id": d.message_id}
+                          for d in case.documents],
+            "actions": [{"no": a.no, "text": a.text, "owner": a.owner, "due": a.due,
+                         "done": a.done} for a in case.actions],
+            "close_reason": case.close_reason,
+        }
+        if events:
+            data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,
+                               "details": e.details} for e in case.events]
+        return data
+
+    # ================================================================== report
+    def report(self, year: int | None = None) -> dict[str, Any]:
+        cases = list(self.store.all_cases(year))
+        counts: dict[str, dict[str, int]] = {"kind": {}, "unit": {}, "counterpart": {},
+                                             "severity": {}, "status": {}}
+        durations: dict[str, list[float]] = {}
+        for case in cases:
+            for field, value in (("kind", case.kind), ("unit", case.unit or "okänd"),
+                                 ("counterpart", case.counterpart or "okänd"),
+                                 ("severity", case.severity or "unassessed"),
+                                 ("status", case.status)):
+                counts[field][value] = counts[field].get(value, 0) + 1
+            for step, days in _step_durations(case):
+                durations.setdefault(step, []).append(days)
+        steps = {step: {"count": len(v), "median_days": round(statistics.median(v), 1),
+                        "p90_days": round(_percentile(v, 90), 1)}
+                 for step, v in sorted(durations.items())}
+        overdue = sorted(c.number for c in cases if not c.is_closed and self.is_overdue(c))
+        return {"year": year, "cases": len(cases), "counts": counts, "steps": steps,
+                "overdue": overdue}
+
+
+# ---------------------------------------------------------------------------- helpers
+def _result(mail, decision: Decision, number: str | None) -> dict[str, Any]:
+    return {"message_id": mail.message_id, "outcome": decision.outcome, "diary_number": number,
+            "kind": decision.kind, "unit": decision.unit, "counterpart": decision.counterpart,
+            "severity": decision.severity, "document": decision.document
+            if decision.outcome in (NEW_CASE, ADDED) else None, "reason": decision.reason}
+
+
+def _domain_command(command: Command):
+    a = command.args
+    return {
+        "register": lambda: proc.Register(),
+        "assess": lambda: proc.Assess(a["severity"]),
+        "mark_sent": lambda: proc.MarkSent(),
+        "close": lambda: proc.Close(a.get("reason")),
+        "action": lambda: proc.AddAction(a["text"], a.get("due")),
+        "action_done": lambda: proc.CompleteAction(a["no"]),
+        "unit": lambda: proc.SetUnit(a["unit"]),
+        "counterpart": lambda: proc.SetCounterpart(a["counterpart"]),
+        "title": lambda: proc.SetTitle(a["title"]),
+        "snooze": lambda: proc.SnoozeStep(a["until"], a["reason"]),
+    }[command.name]()
+
+
+_STEP_SPANS = {  # (kind, from status, to status) -> step name, for the report
+    (INCOMING, "diarised", "registered"): "register",
+    (INCOMING, "diarised", "response_received"): "respond",
+    (INCOMING, "response_received", "response_sent"): "send_response",
+    (INCOMING, "response_sent", "closed"): "close",
+    ("outgoing", "diarised", "sent"): "send",
+    ("outgoing", "sent", "response_received"): "external_response",
+    ("outgoing", "response_received", "closed"): "close",
+}
+
+
+def _step_durations(case: Case) -> list[tuple[str, float]]:
+    result = []
+    for (kind, start, end), step in _STEP_SPANS.items():
+        if kind == case.kind and start in case.status_since and end in case.status_since:
+            began = datetime.fromisoformat(case.status_since[start])
+            ended = datetime.fromisoformat(case.status_since[end])
+            result.append((step, max((ended - began).total_seconds() / 86400, 0.0)))
+    return result
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def build_outgoing_mail(org: Organisation, case: Case, to: str, data_dir, calendar) -> EmailMessage:
+    """The mail `skicka` sends: diary number in the subject, the case's own documents
+    attached, threaded to the counterpart's mail, marked as automatic (DESIGN §8)."""
+    message = EmailMessage()
+    message["From"] = org.mailbox
+    message["To"] = to
+    message["Subject"] = f"{case.number} {redact(case.title)}"
+    message["Message-ID"] = make_msgid(domain=org.mailbox.split("@")[1])
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    thread = [d.message_id for d in case.documents
+              if d.message_id and not org.is_internal(d.sender) and d.type != DOC_SENT]
+    if thread:
+        message["In-Reply-To"] = f"<{thread[-1]}>"
+        message["References"] = " ".join(f"<{m}>" for m in thread)
+    labels = case_labels(org, case)
+    lang = org.language
+    message.set_content("\n".join([
+        f"{labels['kind']} {case.number}: {labels['title']}",
+        f"{t(lang, 'label_unit')}: {labels['unit']}",
+        f"{t(lang, 'label_severity')}: {labels['severity']}",
+        "",
+        "Handlingarna i ärendet bifogas." if lang == "sv" else "The case's documents are attached.",
+        f"Ange {case.number} i ämnesraden när ni svarar." if lang == "sv"
+        else f"Please keep {case.number} in the subject when you reply.",
+        "", org.name]))
+    for doc in case.documents:
+        # our own documents go out; the counterpart already has what it sent us
+        if doc.raw and (org.is_internal(doc.sender) or case.kind != INCOMING):
+            raw = (data_dir / doc.raw).read_bytes()
+            attached = email.message_from_bytes(raw, policy=email.policy.default)
+            message.add_attachment(attached)   # message/rfc822, as mail clients forward
+    return message

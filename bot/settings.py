@@ -1,0 +1,385 @@
+"""Settings: the organisation file and the environment, loaded and validated once.
+
+Nothing else in the bot reads os.environ or the TOML file. A bad file is refused
+with ConfigError(file, key, problem), which the CLI turns into exit code 2.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from bot.domain.org import (ALL_UNITS, ROLES, Counterpart, Deadlines, OfficeHours, Organisation,
+                            Person, Subscription, Unit)
+from bot.errors import ConfigError
+
+ENV_NAMES = (
+    "AVVIKELSEBOT_CONFIG", "AVVIKELSEBOT_DATA", "MAIL_SOURCE",
+    "IMAP_HOST", "IMAP_PORT", "IMAP_SECURITY", "IMAP_USER", "IMAP_PASSWORD", "IMAP_FOLDER",
+    "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USER", "SMTP_PASSWORD",
+    "GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE_PATH",
+    "GRAPH_CERTIFICATE_THUMBPRINT", "GRAPH_MAILBOX", "GRAPH_POLL_SECONDS", "GRAPH_BASE_URL",
+    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_PORT", "SLACK_API_URL",
+    "TEAMS_CLIENT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_TENANT_ID", "TEAMS_PORT", "TEAMS_ANONYMOUS",
+)
+SECRET_NAMES = frozenset({"IMAP_PASSWORD", "SMTP_PASSWORD", "GRAPH_CLIENT_SECRET",
+                          "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
+                          "TEAMS_CLIENT_SECRET"})
+MAIL_SOURCES = ("maildir", "imap", "graph")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
+
+_ALLOWED = {
+    "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
+         "counterparts", "subscriptions"},
+    "organisation": {"name", "language", "timezone", "internal_domains", "mailbox"},
+    "diary": {"series", "digits"},
+    "office_hours": {"start", "end", "closed_days"},
+    "deadlines": {"register", "respond", "send_response", "close", "external_response",
+                  "escalate_after", "repeat_every"},
+    "people": {"id", "name", "email", "slack", "teams", "roles"},
+    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
+    "counterparts": {"id", "name", "aliases", "domains", "address"},
+    "subscriptions": {"person", "units"},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    data_dir: Path
+    org: Organisation
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # secrets: never print
+
+    @property
+    def mail_source(self) -> str:
+        return self.env.get("MAIL_SOURCE") or "maildir"
+
+    def channels(self) -> dict[str, bool]:
+        """Which channels are configured (DESIGN §9: a channel without variables is off)."""
+        e = self.env
+        return {
+            "slack": bool(e.get("SLACK_BOT_TOKEN") and (e.get("SLACK_APP_TOKEN")
+                                                        or e.get("SLACK_SIGNING_SECRET"))),
+            "teams": bool(e.get("TEAMS_CLIENT_ID") or _truthy(e.get("TEAMS_ANONYMOUS"))),
+            "email": bool(e.get("SMTP_HOST") or self.mail_source == "graph"),
+            "console": True,
+        }
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "ja", "on"}
+
+
+# --------------------------------------------------------------------------- loading
+def load_environment(environ: Mapping[str, str] | None = None,
+                     dotenv_path: Path | None = None) -> dict[str, str]:
+    """The bot's variables from .env overlaid by the real environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    path = dotenv_path or Path.cwd() / ".env"
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if k in ENV_NAMES and v})
+    values.update({k: v for k, v in environ.items() if k in ENV_NAMES and v})
+    return values
+
+
+def load_settings(config: str | Path | None, data: str | Path | None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    env = load_environment(environ)
+    config_path = Path(config or env.get("AVVIKELSEBOT_CONFIG") or "")
+    if not str(config_path) or str(config_path) == ".":
+        raise ConfigError("--config", "AVVIKELSEBOT_CONFIG",
+                          "ingen organisationsfil angiven (kopiera config/organisation.example.toml)")
+    data_dir = Path(data or env.get("AVVIKELSEBOT_DATA") or "data")
+    org = load_organisation(config_path)
+    source = env.get("MAIL_SOURCE") or "maildir"
+    if source not in MAIL_SOURCES:
+        raise ConfigError("miljön", "MAIL_SOURCE", f"'{source}' är inte en av {', '.join(MAIL_SOURCES)}")
+    return Settings(config_path=config_path, data_dir=data_dir, org=org, env=env)
+
+
+def load_organisation(path: Path) -> Organisation:
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(name, "-", "filen finns inte") from None
+    except OSError as exc:
+        raise ConfigError(name, "-", f"kan inte läsas: {exc.strerror}") from exc
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(name, "-", "filen är inte UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(name, "-", f"ogiltig TOML: {exc}") from exc
+    return _OrganisationReader(name, doc).read()
+
+
+class _OrganisationReader:
+    """Turns the TOML document into an Organisation, naming the key of every problem."""
+
+    def __init__(self, file: str, doc: dict[str, Any]):
+        self.file = file
+        self.doc = doc
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, key, problem)
+
+    # --- typed getters ----------------------------------------------------------
+    def _check_keys(self, section: str, table: dict, key_prefix: str) -> None:
+        allowed = _ALLOWED[section]
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{key_prefix}{key}",
+                                f"okänd nyckel (tillåtna: {', '.join(sorted(allowed))})")
+
+    def _table(self, key: str, required: bool = True) -> dict:
+        value = self.doc.get(key)
+        if value is None:
+            if required:
+                raise self.fail(f"[{key}]", "avsnittet saknas")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(f"[{key}]", "ska vara en tabell")
+        self._check_keys(key, value, f"{key}.")
+        return value
+
+    def _array(self, key: str) -> list[dict]:
+        value = self.doc.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(f"[[{key}]]", "ska vara en lista av tabeller ([[...]])")
+        for i, item in enumerate(value):
+            self._check_keys(key, item, f"{key}[{i}].")
+        return value
+
+    def _str(self, table: dict, key: str, path: str, *, required: bool = True,
+             default: str | None = None) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(path, "saknas")
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, "ska vara en icke-tom text")
+        return value.strip()
+
+    def _str_list(self, table: dict, key: str, path: str, *, required: bool = False) -> list[str]:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(path, "saknas")
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(path, "ska vara en lista av texter")
+        return [v.strip() for v in value]
+
+    def _int(self, table: dict, key: str, path: str, default: int, low: int, high: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(path, f"ska vara ett heltal mellan {low} och {high}, inte {value!r}")
+        return value
+
+    def _time(self, table: dict, key: str, path: str, default: time) -> time:
+        value = table.get(key)
+        if value is None:
+            return default
+        if isinstance(value, time):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+            hours, minutes = (int(p) for p in value.strip().split(":"))
+            if hours < 24 and minutes < 60:
+                return time(hours, minutes)
+        raise self.fail(path, f"ska vara en tid som \"08:00\", inte {value!r}")
+
+    # --- sections -----------------------------------------------------------------
+    def read(self) -> Organisation:
+        self._check_keys("", self.doc, "")
+        org = self._table("organisation")
+        diary = self._table("diary", required=False)
+        hours = self._table("office_hours", required=False)
+        deadlines = self._table("deadlines", required=False)
+
+        language = self._str(org, "language", "organisation.language", required=False, default="sv")
+        if language not in ("sv", "en"):
+            raise self.fail("organisation.language", f"ska vara \"sv\" eller \"en\", inte {language!r}")
+        timezone = self._str(org, "timezone", "organisation.timezone", required=False,
+                             default="Europe/Stockholm")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail("organisation.timezone", f"okänd tidszon {timezone!r}") from None
+        domains = [d.lower() for d in self._str_list(org, "internal_domains",
+                                                     "organisation.internal_domains", required=True)]
+        if not domains:
+            raise self.fail("organisation.internal_domains", "minst en domän behövs")
+        for i, d in enumerate(domains):
+            if not _DOMAIN.match(d):
+                raise self.fail(f"organisation.internal_domains[{i}]", f"{d!r} är ingen domän")
+        mailbox = self._str(org, "mailbox", "organisation.mailbox").lower()
+        if not _EMAIL.match(mailbox):
+            raise self.fail("organisation.mailbox", f"{mailbox!r} är ingen e-postadress")
+
+        series = self._str(diary, "series", "diary.series", required=False, default="VOK")
+        if not _SERIES.match(series):
+            raise self.fail("diary.series", "ska vara 1–10 versaler, t.ex. \"VOK\"")
+        digits = self._int(diary, "digits", "diary.digits", 4, 1, 8)
+
+        office = OfficeHours(
+            start=self._time(hours, "start", "office_hours.start", time(8, 0)),
+            end=self._time(hours, "end", "office_hours.end", time(16, 30)),
+            closed_days=frozenset(self._closed_days(hours)),
+        )
+        if office.end <= office.start:
+            raise self.fail("office_hours.end", "ska vara senare än office_hours.start")
+
+        people = self._people()
+        units = self._units(people)
+        return Organisation(
+            name=self._str(org, "name", "organisation.name"),
+            internal_domains=tuple(domains), mailbox=mailbox, language=language,
+            timezone=timezone, series=series, digits=digits, office_hours=office,
+            deadlines=self._deadlines(deadlines), people=people, units=units,
+            counterparts=self._counterparts(set(domains)),
+            subscriptions=self._subscriptions(people, units),
+        )
+
+    def _closed_days(self, hours: dict) -> list[date]:
+        result = []
+        raw = hours.get("closed_days", [])
+        if not isinstance(raw, list):
+            raise self.fail("office_hours.closed_days", "ska vara en lista av datum")
+        for i, value in enumerate(raw):
+            if isinstance(value, date):
+                result.append(value)
+                continue
+            try:
+                result.append(date.fromisoformat(str(value)))
+            except ValueError:
+                raise self.fail(f"office_hours.closed_days[{i}]",
+                                f"{value!r} är inget datum ÅÅÅÅ-MM-DD") from None
+        return result
+
+    def _deadlines(self, table: dict) -> Deadlines:
+        days = {key: self._int(table, key, f"deadlines.{key}", getattr(Deadlines(), key), 0, 365)
+                for key in ("register", "send_response", "close", "external_response",
+                            "escalate_after")}
+        days["repeat_every"] = self._int(table, "repeat_every", "deadlines.repeat_every", 2, 1, 365)
+        respond = dict(Deadlines().respond)
+        given = table.get("respond", {})
+        if not isinstance(given, dict):
+            raise self.fail("deadlines.respond", "ska vara en tabell { red = 5, yellow = 10, ... }")
+        for key in given:
+            if key not in respond:
+                raise self.fail(f"deadlines.respond.{key}",
+                                "okänd allvarlighetsgrad (red, yellow, green, unassessed)")
+            respond[key] = self._int(given, key, f"deadlines.respond.{key}", 10, 0, 365)
+        return Deadlines(respond=respond, **days)
+
+    def _unique_id(self, item: dict, path: str, seen: set[str]) -> str:
+        ident = self._str(item, "id", f"{path}.id")
+        if not _ID.match(ident):
+            raise self.fail(f"{path}.id", f"{ident!r}: använd gemener, siffror, - och _")
+        if ident in seen:
+            raise self.fail(f"{path}.id", f"{ident!r} finns redan")
+        seen.add(ident)
+        return ident
+
+    def _people(self) -> dict[str, Person]:
+        people: dict[str, Person] = {}
+        emails: set[str] = set()
+        for i, item in enumerate(self._array("people")):
+            path = f"people[{i}]"
+            ident = self._unique_id(item, path, set(people))
+            email = self._str(item, "email", f"{path}.email").lower()
+            if not _EMAIL.match(email):
+                raise self.fail(f"{path}.email", f"{email!r} är ingen e-postadress")
+            if email in emails:
+                raise self.fail(f"{path}.email", f"{email!r} används redan av en annan person")
+            emails.add(email)
+            roles = self._str_list(item, "roles", f"{path}.roles")
+            for role in roles:
+                if role not in ROLES:
+                    raise self.fail(f"{path}.roles", f"okänd roll {role!r} (tillåtna: {', '.join(ROLES)})")
+            people[ident] = Person(
+                id=ident, name=self._str(item, "name", f"{path}.name"), email=email,
+                roles=frozenset(roles),
+                slack=self._str(item, "slack", f"{path}.slack", required=False),
+                teams=self._str(item, "teams", f"{path}.teams", required=False))
+        if not any("registrator" in p.roles for p in people.values()):
+            raise self.fail("[[people]]", "minst en person med rollen \"registrator\" behövs "
+                                          "(triage och saknad enhet går till registrator)")
+        return people
+
+    def _units(self, people: dict[str, Person]) -> dict[str, Unit]:
+        units: dict[str, Unit] = {}
+        names: dict[str, str] = {}
+        for i, item in enumerate(self._array("units")):
+            path = f"units[{i}]"
+            ident = self._unique_id(item, path, set(units))
+            managers = self._str_list(item, "managers", f"{path}.managers")
+            for manager in managers:
+                if manager not in people:
+                    raise self.fail(f"{path}.managers", f"okänd person {manager!r}")
+                if "manager" not in people[manager].roles:
+                    raise self.fail(f"{path}.managers", f"{manager!r} har inte rollen manager")
+            unit = Unit(id=ident, name=self._str(item, "name", f"{path}.name"),
+                        aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
+                        managers=tuple(managers),
+                        slack_channel=self._str(item, "slack_channel", f"{path}.slack_channel",
+                                                required=False),
+                        teams_channel=self._str(item, "teams_channel", f"{path}.teams_channel",
+                                                required=False))
+            for name in unit.names:
+                other = names.setdefault(name.casefold(), ident)
+                if other != ident:
+                    raise self.fail(f"{path}.aliases", f"namnet {name!r} används redan av enheten {other!r}")
+            units[ident] = unit
+        if not units:
+            raise self.fail("[[units]]", "minst en enhet behövs")
+        return units
+
+    def _counterparts(self, internal: set[str]) -> dict[str, Counterpart]:
+        result: dict[str, Counterpart] = {}
+        for i, item in enumerate(self._array("counterparts")):
+            path = f"counterparts[{i}]"
+            ident = self._unique_id(item, path, set(result))
+            domains = [d.lower().lstrip("@") for d in self._str_list(item, "domains", f"{path}.domains")]
+            for d in domains:
+                if not _DOMAIN.match(d):
+                    raise self.fail(f"{path}.domains", f"{d!r} är ingen domän")
+                if d in internal:
+                    raise self.fail(f"{path}.domains", f"{d!r} är en av organisationens egna domäner")
+            address = self._str(item, "address", f"{path}.address", required=False)
+            if address and not _EMAIL.match(address):
+                raise self.fail(f"{path}.address", f"{address!r} är ingen e-postadress")
+            result[ident] = Counterpart(
+                id=ident, name=self._str(item, "name", f"{path}.name"),
+                aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
+                domains=tuple(domains), address=address.lower() if address else None)
+        return result
+
+    def _subscriptions(self, people: dict[str, Person],
+                       units: dict[str, Unit]) -> tuple[Subscription, ...]:
+        result = []
+        for i, item in enumerate(self._array("subscriptions")):
+            path = f"subscriptions[{i}]"
+            person = self._str(item, "person", f"{path}.person")
+            if person not in people:
+                raise self.fail(f"{path}.person", f"okänd person {person!r}")
+            unit_ids = self._str_list(item, "units", f"{path}.units", required=True)
+            for unit_id in unit_ids:
+                if unit_id != ALL_UNITS and unit_id not in units:
+                    raise self.fail(f"{path}.units", f"okänd enhet {unit_id!r} (använd \"*\" för alla)")
+            result.append(Subscription(person=person, units=tuple(unit_ids)))
+        return tuple(result)

@@ -1,0 +1,218 @@
+"""The chat command grammar (DESIGN §7), shared by Slack, Teams and the CLI.
+
+parse(text, org) -> Command, pure. A mistyped or incomplete command gives a Command
+named "help" whose `error` says what was wrong and suggests the nearest word; callers
+answer with that, never with a traceback.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.domain.diary import DiaryNumber, parse_diary_number
+from bot.domain.org import ALL_UNITS, Organisation
+from bot.texts import t
+
+# canonical name -> words people type (Swedish first, English aliases)
+VERBS: dict[str, tuple[str, ...]] = {
+    "status": ("status", "läge"),
+    "mine": ("mina", "mine", "my"),
+    "open": ("öppna", "oppna", "open"),
+    "overdue": ("försenade", "forsenade", "overdue", "late"),
+    "register": ("registrerad", "registrera", "registered", "register"),
+    "assess": ("bedöm", "bedom", "assess"),
+    "send": ("skicka", "send"),
+    "mark_sent": ("skickad", "sent"),
+    "close": ("avsluta", "close"),
+    "action": ("åtgärd", "atgard", "action"),
+    "unit": ("enhet", "unit"),
+    "counterpart": ("motpart", "counterpart"),
+    "title": ("rubrik", "title"),
+    "snooze": ("snooza", "snooze"),
+    "subscribe": ("prenumerera", "subscribe"),
+    "unsubscribe": ("avprenumerera", "unsubscribe"),
+    "help": ("hjälp", "hjalp", "help", "?"),
+}
+_WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
+USAGE = {
+    "status": "status <dnr>", "register": "registrerad <dnr>",
+    "assess": "bedöm <dnr> röd|gul|grön", "send": "skicka <dnr>", "mark_sent": "skickad <dnr>",
+    "close": "avsluta <dnr> [orsak]",
+    "action": "åtgärd <dnr> <text> [senast ÅÅÅÅ-MM-DD] · åtgärd klar <dnr> <nr>",
+    "unit": "enhet <dnr> <enhet>", "counterpart": "motpart <dnr> <motpart>",
+    "title": "rubrik <dnr> <text>", "snooze": "snooza <dnr> <ÅÅÅÅ-MM-DD> <orsak>",
+    "subscribe": "prenumerera <enhet|alla>", "unsubscribe": "avprenumerera <enhet|alla>",
+    "open": "öppna [enhet]",
+}
+_SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
+             "grön": "green", "gron": "green", "green": "green"}
+_ALL = ("alla", "all", "*")
+READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help"})
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    number: DiaryNumber | None = None
+    args: dict = field(default_factory=dict)
+    error: str | None = None          # with name "help": what was wrong
+
+    @property
+    def read_only(self) -> bool:
+        return self.name in READ_ONLY
+
+
+class _Refusal(Exception):
+    pass
+
+
+def parse(text: str, org: Organisation) -> Command:
+    text = _strip_mention(" ".join((text or "").split()))
+    if not text:
+        return Command("help")
+    word, _, rest = text.partition(" ")
+    verb = _WORD_TO_VERB.get(word.casefold().strip(":,"))
+    lang = org.language
+    if verb is None:
+        return Command("help", error=_unknown_word(lang, word))
+    try:
+        return _PARSERS[verb](verb, rest.strip(), org)
+    except _Refusal as refusal:
+        message = str(refusal)
+        if verb in USAGE:
+            message += " " + t(lang, "usage", usage=USAGE[verb])
+        return Command("help", error=message)
+
+
+def _strip_mention(text: str) -> str:
+    """`@Avvikelsebot status …`, `<@U123> status …`, `/avvikelse status …` -> `status …`."""
+    return re.sub(r"^(?:<@[^>]+>|@\S+|/avvikelse)\s*", "", text, flags=re.IGNORECASE)
+
+
+def _unknown_word(lang: str, word: str) -> str:
+    message = t(lang, "unknown_command", word=word)
+    close = difflib.get_close_matches(word.casefold(), list(_WORD_TO_VERB), n=1, cutoff=0.6)
+    if close:
+        message += " " + t(lang, "did_you_mean", suggestion=close[0])
+    return message
+
+
+_NUMBER_AT_START = re.compile(r"^(?P<num>(?:[A-Za-zÅÄÖåäö]{1,10}[\s_-]*)?\d{4}\s*[/-]\s*\d{1,8})(?:\s+|$)")
+
+
+def _take_number(rest: str, org: Organisation) -> tuple[DiaryNumber, str]:
+    m = _NUMBER_AT_START.match(rest)
+    number = parse_diary_number(m["num"], org.series) if m else None
+    if number is None:
+        shown = rest.split(" ")[0] if rest else "–"
+        raise _Refusal(t(org.language, "bad_number", text=shown))
+    return number, rest[m.end():].strip()
+
+
+def _date(text: str, lang: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _Refusal(t(lang, "bad_date", text=text)) from None
+
+
+def _unit_id(text: str, org: Organisation, allow_all: bool = False) -> str:
+    if allow_all and text.casefold() in _ALL:
+        return ALL_UNITS
+    unit = org.unit_by_name(text)
+    if unit is None:
+        raise _Refusal(t(org.language, "bad_unit", text=text or "–",
+                         units=", ".join(u.name for u in org.units.values())))
+    return unit.id
+
+
+def _no_args(verb: str, rest: str, org: Organisation) -> Command:
+    return Command(verb)
+
+
+def _number_only(verb: str, rest: str, org: Organisation) -> Command:
+    number, _ = _take_number(rest, org)
+    return Command(verb, number)
+
+
+def _open(verb: str, rest: str, org: Organisation) -> Command:
+    return Command(verb, args={"unit": _unit_id(rest, org) if rest else None})
+
+
+def _assess(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    severity = _SEVERITY.get(rest.casefold())
+    if severity is None:
+        raise _Refusal(t(org.language, "refused_severity"))
+    return Command(verb, number, {"severity": severity})
+
+
+def _close(verb: str, rest: str, org: Organisation) -> Command:
+    number, reason = _take_number(rest, org)
+    return Command(verb, number, {"reason": reason or None})
+
+
+_DUE = re.compile(r"\s+(?:senast|due|by)\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def _action(verb: str, rest: str, org: Organisation) -> Command:
+    first, _, after = rest.partition(" ")
+    if first.casefold() in ("klar", "done"):
+        number, rest = _take_number(after.strip(), org)
+        if not rest.isdigit():
+            raise _Refusal(t(org.language, "usage", usage="åtgärd klar <dnr> <nr>"))
+        return Command("action_done", number, {"no": int(rest)})
+    number, rest = _take_number(rest, org)
+    due = None
+    m = _DUE.search(rest)
+    if m:
+        due, rest = _date(m[1], org.language), rest[:m.start()].strip()
+    if not rest:
+        raise _Refusal(t(org.language, "refused_action_text"))
+    return Command(verb, number, {"text": rest, "due": due})
+
+
+def _unit(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    return Command(verb, number, {"unit": _unit_id(rest, org)})
+
+
+def _counterpart(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    wanted = rest.casefold()
+    for cp in org.counterparts.values():
+        if wanted == cp.id or wanted in (n.casefold() for n in cp.names):
+            return Command(verb, number, {"counterpart": cp.id})
+    raise _Refusal(t(org.language, "bad_counterpart", text=rest or "–",
+                     counterparts=", ".join(c.name for c in org.counterparts.values())))
+
+
+def _title(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_title"))
+    return Command(verb, number, {"title": rest})
+
+
+def _snooze(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    when, _, reason = rest.partition(" ")
+    until = _date(when, org.language)
+    if not reason.strip():
+        raise _Refusal(t(org.language, "refused_snooze_reason"))
+    return Command(verb, number, {"until": until, "reason": reason.strip()})
+
+
+def _subscription(verb: str, rest: str, org: Organisation) -> Command:
+    return Command(verb, args={"unit": _unit_id(rest, org, allow_all=True)})
+
+
+_PARSERS = {
+    "status": _number_only, "mine": _no_args, "open": _open, "overdue": _no_args,
+    "register": _number_only, "assess": _assess, "send": _number_only,
+    "mark_sent": _number_only, "close": _close, "action": _action, "unit": _unit,
+    "counterpart": _counterpart, "title": _title, "snooze": _snooze,
+    "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
+}
