@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except Exception:  # the unexpected: logged once, with its trace, for support
+        logging.getLogger("avvikelsebot").exception("oväntat fel i %s", args.cmd)
+        return EXIT_FAILURE
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -50,7 +50,7 @@ SV: dict[str, str] = {
     "todo_supplement": "Läs kompletteringen i verksamhetssystemet eller hos registrator.",
     "todo_respond": "Utred, bedöm och svara senast {deadline}.",
     "todo_counterpart_unknown": "Motparten är okänd: ange den med `motpart {number} <motpart>`.",
-    "info_line": "För kännedom – du behöver inte göra något.",
+    "info_line": "du behöver inte göra något.",
     "cmd_register": "registrerad {number}",
     "cmd_assess": "bedöm {number} röd|gul|grön",
     "cmd_send": "skicka {number}",
@@ -123,7 +123,7 @@ SV: dict[str, str] = {
     "all_units": "alla enheter",
     # --- chat answers ------------------------------------------------------------------------
     "no_cases": "Inga ärenden.",
-    "list_header": "{count} ärenden:",
+    "list_header": "Ärenden ({count}):",
     "overdue_mark": "FÖRSENAT",
     "help": (
         "Så här pratar du med Avvikelsebot:\n"
@@ -194,7 +194,7 @@ EN: dict[str, str] = {
     "todo_send_response": "Send the response on to {counterpart} by {deadline}.",
     "todo_close": "Enter the response in the operations system and close the case by {deadline}.",
     "todo_respond": "Investigate, assess and respond by {deadline}.",
-    "info_line": "For information – nothing for you to do.",
+    "info_line": "nothing for you to do.",
     "help": "Commands (Swedish words, English aliases): status, mine, open, overdue, registered, assess, send, sent, close, action, unit, counterpart, title, snooze, subscribe, unsubscribe, help.",
     "unknown_command": "I did not understand «{word}».",
     "did_you_mean": "Did you mean «{suggestion}»?",

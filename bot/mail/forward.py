@@ -142,8 +142,31 @@ def find_inline_forward(text: str) -> InlineForward | None:
             i += 1
             continue
         fields, end = found
-        return _build(lines, i, end, fields)
+        if _plausible(lines, i, fields):
+            return _build(lines, i, end, fields)
+        i = end
     return None
+
+
+def _plausible(lines: list[_Line], start: int, fields: dict[str, str]) -> bool:
+    """Guard against form-like text ("Från: Hemtjänst Norr / Ämne: Läkemedel") that is no forward:
+    a real block has an address in From:, or a separator line above it, or the full Outlook set."""
+    if _EMAIL_RE.search(fields.get("from", "")):
+        return True
+    if "sent" in fields and "to" in fields:
+        return True
+    return _separator_above(lines, start) < start
+
+
+def _separator_above(lines: list[_Line], start: int) -> int:
+    """Index of the topmost separator line directly above `start` (blank lines allowed), else start."""
+    cut = start
+    k = start - 1
+    while k >= 0 and (_is_blank(lines[k]) or _is_separator(lines[k])):
+        if _is_separator(lines[k]):
+            cut = k
+        k -= 1
+    return cut
 
 
 def _read_block(lines: list[_Line], start: int) -> tuple[dict[str, str], int] | None:
@@ -187,12 +210,7 @@ def _read_block(lines: list[_Line], start: int) -> tuple[dict[str, str], int] | 
 
 def _build(lines: list[_Line], start: int, end: int, fields: dict[str, str]) -> InlineForward:
     # own text ends before the separator line(s) directly above the block
-    cut = start
-    k = start - 1
-    while k >= 0 and (_is_blank(lines[k]) or _is_separator(lines[k])):
-        if _is_separator(lines[k]):
-            cut = k
-        k -= 1
+    cut = _separator_above(lines, start)
     own_text = "\n".join(ln.raw for ln in lines[:cut]).strip()
 
     prefix = lines[start].prefix
@@ -219,7 +237,7 @@ def _build(lines: list[_Line], start: int, end: int, fields: dict[str, str]) -> 
 
 def _split_address(value: str) -> tuple[str, str]:
     """'Lisa Larsson <lisa@x.se>', '"L" <l@x>', 'Lisa [mailto:l@x]', 'l@x', 'Lisa' -> (name, addr)."""
-    value = value.strip().replace("*", "") if value.count("*") >= 2 and value.startswith("*") else value.strip()
+    value = value.strip().strip("*").strip()
     m = _EMAIL_RE.search(value)
     address = m.group(0).strip(".").lower() if m else ""
     name = re.split(r"[<\[(]", value, maxsplit=1)[0]

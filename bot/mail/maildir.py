@@ -54,8 +54,9 @@ class MaildirMailSource:
     def pending(self) -> int:
         return sum(1 for sub in ("new", "cur") for e in os.scandir(self.root / sub) if e.is_file())
 
-    def deliver(self, raw: bytes, name: str | None = None) -> Path:
-        """Put a mail into the inbox as an MDA would (tmp/ then rename into new/)."""
+    def deliver(self, raw: bytes, name: str | None = None, when: datetime | None = None) -> Path:
+        """Put a mail into the inbox as an MDA would (tmp/ then rename into new/);
+        `when` sets the delivery time (the file's mtime), which is the arrival time."""
         import uuid
         name = name or f"{datetime.now(timezone.utc).timestamp():.6f}.{uuid.uuid4().hex}.avvikelsebot"
         tmp = self.root / "tmp" / name
@@ -65,6 +66,8 @@ class MaildirMailSource:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if when is not None:
+            os.utime(tmp, (when.timestamp(), when.timestamp()))
         target = self.root / "new" / name
         os.replace(tmp, target)
         return target

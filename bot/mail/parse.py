@@ -385,10 +385,13 @@ def html_to_text(markup: str, f: _Fields | None = None) -> str:
     markup = markup.replace("\x00", "")
     try:
         from inscriptis import get_text
+        from inscriptis.css_profiles import CSS_PROFILES
+        from inscriptis.model.config import ParserConfig
 
         # lxml refuses str input that carries an XML encoding declaration
         markup_ = re.sub(r"^\s*<\?xml[^>]*\?>", "", markup)
-        text = get_text(markup_) or ""
+        # "strict": no indentation for every <div> (Outlook wraps everything in divs)
+        text = get_text(markup_, ParserConfig(css=CSS_PROFILES["strict"])) or ""
     except Exception as exc:  # noqa: BLE001
         if f is not None:
             f.defect(f"html-conversion-failed:{type(exc).__name__}")
@@ -588,6 +591,12 @@ def _addresses(msg: Message, name: str, f: _Fields) -> list[tuple[str, str]]:
                     addr = _bare(a.addr_spec)
                     if addr and "@" not in addr and _EMAIL_RE.search(raw):
                         continue  # parser lost the address in junk; fall back below
+                    if addr and "@" not in addr and re.search(r'[\s"]', addr):
+                        # "From: Lisa Larsson": a name, not an address (MAILER-DAEMON stays an address)
+                        name_only = _fix_surrogates(a.display_name or str(a.username or "")).strip().strip('"')
+                        out.append((" ".join(name_only.split()), ""))
+                        found = True
+                        continue
                     out.append((_fix_surrogates(a.display_name or "").strip(), addr))
                     found = True
         except Exception as exc:  # noqa: BLE001

@@ -1,0 +1,1 @@
+"""The sample organisation and .env template, shipped with the package for `demo`."""

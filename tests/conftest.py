@@ -1,0 +1,61 @@
+"""Shared fixtures: the sample organisation, a bot on a temporary data directory with a
+fixed clock and a recording notifier, and the public corpora."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.app import build
+from bot.ports import FixedClock
+from bot.settings import Settings, load_organisation
+from tests.fakes.mail import FakeMailSender
+from tests.fakes.notifier import FakeNotifier
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = REPO / "config" / "organisation.example.toml"
+CORPORA = REPO.parent / "shared" / "corpora"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Monday 16 November 2026, 09:30 in Stockholm
+MONDAY = datetime(2026, 11, 16, 8, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def org():
+    return load_organisation(EXAMPLE_CONFIG)
+
+
+@pytest.fixture
+def settings(org, tmp_path) -> Settings:
+    return Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "data", org=org, env={})
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY)
+
+
+@pytest.fixture
+def notifier() -> FakeNotifier:
+    return FakeNotifier()
+
+
+@pytest.fixture
+def sender() -> FakeMailSender:
+    return FakeMailSender()
+
+
+@pytest.fixture
+def bot(settings, clock, notifier, sender):
+    """A wired bot on the embedded default with fakes at the edges."""
+    wired = build(settings, notifiers={"console": notifier}, clock=clock, sender=sender)
+    yield wired
+    wired.close()
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        pytest.fail(f"the public test corpora are missing: expected {CORPORA}")
+    return CORPORA
