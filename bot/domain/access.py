@@ -56,7 +56,14 @@ def can_view(org: Organisation, actor: Actor, case: Case) -> bool:
     return case.unit is not None and person.id in org.managers_of(case.unit)
 
 
+def _stranger(org: Organisation, actor: Actor) -> bool:
+    """Someone not in the directory: they get one polite refusal and learn nothing of cases."""
+    return actor.kind == "unknown" or (actor.kind == "person" and actor.id not in org.people)
+
+
 def require_view(org: Organisation, actor: Actor, case: Case) -> None:
+    if _stranger(org, actor):
+        raise PermissionDenied(t(org.language, "denied_unknown"))
     if not can_view(org, actor, case):
         raise PermissionDenied(t(org.language, "denied_view", number=case.number))
 
@@ -66,9 +73,11 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
     if actor.kind in ("mail", "system"):
         return
     lang = org.language
-    person = org.people.get(actor.id) if actor.kind == "person" else None
-    if person is None:
+    if _stranger(org, actor):
         raise PermissionDenied(t(lang, "denied_unknown"))
+    if actor.kind != "person":   # a unit channel may look (can_view) but changes need a person
+        raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))
+    person = org.people[actor.id]
     is_manager = case.unit is not None and person.id in org.managers_of(case.unit)
     allowed = {
         MANAGE: person.has_oversight or is_manager,

@@ -155,10 +155,10 @@ class Organisation:
         domain = self.domain_of(address)
         if not domain:
             return None
-        for cp in self.counterparts.values():
-            if any(_domain_matches(domain, d) for d in cp.domains):
-                return cp
-        return None
+        # the most specific domain wins: sjukhus.regionexempel.se before regionexempel.se
+        matches = [(len(d), cp) for cp in self.counterparts.values() for d in cp.domains
+                   if _domain_matches(domain, d)]
+        return max(matches, key=lambda m: m[0])[1] if matches else None
 
     def unit_by_name(self, text: str) -> Unit | None:
         """A unit by id, name or alias, case-insensitively (for commands and override lines)."""

@@ -11,11 +11,13 @@ import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.case import (CLOSED, DOC_DEVIATION, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
-                             INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, iso)
+                             INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, from_iso,
+                             iso)
 from bot.domain.org import SEVERITIES, Organisation, Subscription
 from bot.domain.redact import redact
 from bot.errors import DomainError
@@ -166,6 +168,17 @@ class Context:
     subscriptions: tuple[Subscription, ...] = ()   # made in chat, on top of the configured ones
 
 
+def acting_person(ctx: Context) -> str | None:
+    """The person behind the actor: a chat user, or the sender of a mail (MA mailing in an
+    outgoing deviation, a manager mailing the unit's response), so they get no copy of it."""
+    if ctx.actor.kind == "person":
+        return ctx.actor.id
+    if ctx.actor.kind == "mail":
+        person = ctx.org.person_by_email(ctx.actor.id)
+        return person.id if person else None
+    return None
+
+
 def recipients(act: list[str], info: list[str], skip: str | None = None) -> tuple[Recipient, ...]:
     """Act wins over info; nobody twice; the person who caused it gets no copy."""
     result = [Recipient(p, "act") for p in dict.fromkeys(act)]
@@ -191,7 +204,7 @@ def open_case(*, number: str, key: int, kind: str, title: str, document: Documen
         "document": document.no}))
     org = ctx.org
     subscribers = org.subscribers_of(unit, ctx.subscriptions)
-    skip = ctx.actor.id if ctx.actor.kind == "person" else None
+    skip = acting_person(ctx)
     if kind == INCOMING:
         act = org.managers_of(unit) or org.registrators()
         event = "incoming_diarised" if unit else "incoming_diarised_no_unit"
@@ -331,9 +344,9 @@ def _set_unit(case: Case, cmd: SetUnit, ctx: Context) -> Outcome:
             org.subscribers_of(None, ctx.subscriptions))
         info = [p for p in org.subscribers_of(cmd.unit, ctx.subscriptions) if p not in already]
         act = org.managers_of(cmd.unit) if case.kind == INCOMING or case.status == "response_received" else []
-        skip = ctx.actor.id
         if act or info:
-            notices.append(Notice("unit_assigned", case.number, recipients(act, info, skip)))
+            notices.append(Notice("unit_assigned", case.number,
+                                  recipients(act, info, acting_person(ctx))))
     return Outcome(case, notices, t(org.language, "done_unit", number=case.number,
                                     unit=org.units[cmd.unit].name))
 
@@ -359,13 +372,18 @@ def _set_title(case: Case, cmd: SetTitle, ctx: Context) -> Outcome:
     return Outcome(case, message=t(ctx.org.language, "done_title", number=case.number))
 
 
+def _local_today(ctx: Context) -> date:
+    """Today in the organisation's time zone (naive times are UTC, as everywhere)."""
+    return from_iso(iso(ctx.now)).astimezone(ZoneInfo(ctx.org.timezone)).date()
+
+
 def _snooze(case: Case, cmd: SnoozeStep, ctx: Context) -> Outcome:
     lang = ctx.org.language
     step = current_step(case, ctx.org)
     reason = redact(" ".join(cmd.reason.split()))
     if not reason:
         raise DomainError(t(lang, "refused_snooze_reason"))
-    if cmd.until <= ctx.now.date():
+    if cmd.until <= _local_today(ctx):
         raise DomainError(t(lang, "refused_snooze_past"))
     case.snoozes.append(Snooze(step=step.name, until=cmd.until.isoformat(), reason=reason,
                                by=ctx.actor.audit_name))
@@ -384,16 +402,18 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
     _event(case, ctx, "document", no=doc.no, type=doc.type)
     subscribers = org.subscribers_of(case.unit, ctx.subscriptions)
     managers = org.managers_of(case.unit) or org.registrators()
+    skip = acting_person(ctx)
     notices: list[Notice] = []
     if doc.type == DOC_RESPONSE and case.kind == INCOMING:
         if case.status in ("diarised", "registered"):
             _move(case, ctx, "response_received")
         notices.append(Notice("response_incoming", case.number,
-                              recipients(org.registrators(), subscribers)))
+                              recipients(org.registrators(), subscribers, skip)))
     elif doc.type == DOC_RESPONSE and case.kind == OUTGOING:
         if case.status in ("diarised", "sent"):
             _move(case, ctx, "response_received")
-        notices.append(Notice("response_outgoing", case.number, recipients(managers, subscribers)))
+        notices.append(Notice("response_outgoing", case.number,
+                              recipients(managers, subscribers, skip)))
     else:
         notices.append(Notice("supplement", case.number, recipients(managers, [])))
     return Outcome(case, notices)

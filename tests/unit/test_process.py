@@ -229,12 +229,18 @@ ON_CLOSED = [
 @pytest.mark.parametrize("make", ON_CLOSED, ids=[
     "register", "assess", "mark_sent", "record_sent", "close", "close_reason", "add_action",
     "complete_action", "set_unit", "set_counterpart", "set_title", "snooze"])
-@pytest.mark.parametrize("who", ["rut", "maria"])
-def test_nothing_but_documents_on_a_closed_case(org, kind, make, who):
+def test_nothing_but_documents_on_a_closed_case(org, kind, make):
     case = reach(org, kind, CLOSED)
     now = T0 + timedelta(days=20)
-    message = refused(case, make(case, now), ctx(org, who, now))
+    message = refused(case, make(case, now), ctx(org, "rut", now))
     assert message == f"{NUMBER} är redan avslutat."
+
+
+@pytest.mark.parametrize("who,command", [("anna", Register()), ("anna", AddAction("Ring")),
+                                         ("maria", MarkSent()), ("sven", SetUnit("solgarden"))])
+def test_everyone_allowed_is_told_the_case_is_closed(org, who, command):
+    case = reach(org, INCOMING, CLOSED)
+    assert refused(case, command, ctx(org, who)) == f"{NUMBER} är redan avslutat."
 
 
 @pytest.mark.parametrize("kind", [INCOMING, OUTGOING])

@@ -1,0 +1,73 @@
+"""A bad organisation file is refused naming the file, the key and the problem."""
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.settings import load_environment, load_organisation, load_settings
+from tests.conftest import EXAMPLE_CONFIG
+
+GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+
+
+def _load(tmp_path, text: str):
+    path = tmp_path / "org.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_organisation(path), path
+
+
+def test_the_example_is_a_realistic_organisation(org):
+    assert len(org.units) >= 5 and all(u.aliases for u in org.units.values())
+    assert len(org.counterparts) >= 4 and all(c.domains for c in org.counterparts.values())
+    roles = {role for p in org.people.values() for role in p.roles}
+    assert roles == {"manager", "ma", "sas", "registrator"}
+    assert org.subscriptions and org.deadlines.respond["red"] == 5
+    assert org.counterpart_by_address("x@sjukhus.regionexempel.se").id == "sjukhuset"
+    assert org.counterpart_by_address("x@mail.ftvexempel.se").id == "folktandvarden"
+
+
+@pytest.mark.parametrize("old, new, key, problem", [
+    ('start = "08:00"', 'start = "8 på morgonen"', "office_hours.start", "tid"),
+    ('series = "VOK"', 'series = "vok 1"', "diary.series", "versaler"),
+    ('language = "sv"', 'language = "fi"', "organisation.language", "sv"),
+    ('timezone = "Europe/Stockholm"', 'timezone = "Europe/Sthlm"', "organisation.timezone", "tidszon"),
+    ('managers = ["anna"]\n', 'managers = ["annna"]\n', "units[0].managers", "okänd person 'annna'"),
+    ('roles = ["ma"]', 'roles = ["läkare"]', "people[1].roles", "okänd roll"),
+    ('register = 2', 'register = "två"', "deadlines.register", "heltal"),
+    ('respond = { red = 5,', 'respond = { rod = 5,', "deadlines.respond.rod", "allvarlighetsgrad"),
+    ('closed_days = ["2026-12-23"]', 'closed_days = ["23/12"]', "office_hours.closed_days[0]", "datum"),
+    ('units = ["*"]', 'units = ["solgarden", "hemtjanst-vaster"]', "subscriptions[0].units", "okänd enhet"),
+    ('mailbox = "registrator.vok@exempelby.se"', 'mailbox = "registrator"', "organisation.mailbox", "e-postadress"),
+    ('digits = 4', 'digits = 4\nsiffror = 5', "diary.siffror", "okänd nyckel"),
+    ('roles = ["registrator"]', 'roles = ["manager"]', "[[people]]", "registrator"),
+    ('domains = ["vctorget.se"]', 'domains = ["exempelby.se"]', "counterparts[3].domains", "egna domäner"),
+])
+def test_bad_values_name_the_file_the_key_and_the_problem(tmp_path, old, new, key, problem):
+    assert old in GOOD, old
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, GOOD.replace(old, new, 1))
+    error = caught.value
+    assert str(tmp_path / "org.toml") == error.file
+    assert error.key == key
+    assert problem in error.problem
+    assert str(error).startswith(f"{error.file}: {key}: ")
+
+
+def test_broken_toml_and_missing_file_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="ogiltig TOML"):
+        _load(tmp_path, GOOD + "\n[organisation\n")
+    with pytest.raises(ConfigError, match="finns inte"):
+        load_organisation(tmp_path / "saknas.toml")
+
+
+def test_environment_overrides_dotenv_and_ignores_strangers(tmp_path, monkeypatch):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("MAIL_SOURCE=imap\nIMAP_HOST=imap.example\nOTHER=x\n", encoding="utf-8")
+    env = load_environment({"MAIL_SOURCE": "graph", "PATH": "/bin"}, dotenv)
+    assert env == {"MAIL_SOURCE": "graph", "IMAP_HOST": "imap.example"}
+
+
+def test_unknown_mail_source_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        load_settings(EXAMPLE_CONFIG, "/tmp/x", environ={"MAIL_SOURCE": "pop3"})
+    assert caught.value.key == "MAIL_SOURCE"
