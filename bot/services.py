@@ -217,14 +217,13 @@ class Services:
 
     def handle_command(self, actor: Actor, text: str, channel: str) -> Reply:
         lang = self.org.language
+        # anyone not in the directory gets nothing but a polite refusal (DESIGN §7)
+        if actor.kind == "unknown" or (actor.kind == "person" and actor.id not in self.org.people):
+            return Reply(t(lang, "denied_unknown"), ok=False)
         command = parse(text, self.org)
         if command.name == "help":
             body = t(lang, "help")
             return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
-        if actor.kind == "person" and actor.id not in self.org.people:
-            return Reply(t(lang, "denied_unknown"), ok=False)
-        if actor.kind == "unknown":
-            return Reply(t(lang, "denied_unknown"), ok=False)
         try:
             return self._run_command(actor, command, channel)
         except DomainError as refusal:
@@ -283,10 +282,11 @@ class Services:
             raise DomainError(t(lang, "refused_no_sender", number=case.number))
         message = build_outgoing_mail(self.org, case, counterpart.address, self.store.data_dir,
                                       self.calendar)
-        message_id = self.sender.send(message)
         document = Document(no=len(case.documents) + 1, type=DOC_SENT, received=iso(ctx.now),
-                            sender=self.org.mailbox, subject=redact(str(message["Subject"])),
-                            message_id=message_id.strip("<>"))
+                            sender=self.org.mailbox, subject=redact(str(message["Subject"])))
+        # apply is pure: a trial run refuses (already sent, closed) before anything leaves
+        proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
+        document.message_id = self.sender.send(message).strip("<>")
         return proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
 
     # ================================================================== queries

@@ -13,6 +13,7 @@ from datetime import date
 
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import ALL_UNITS, Organisation
+from bot.domain.redact import redact
 from bot.texts import t
 
 # canonical name -> words people type (Swedish first, English aliases)
@@ -76,14 +77,14 @@ def parse(text: str, org: Organisation) -> Command:
     verb = _WORD_TO_VERB.get(word.casefold().strip(":,"))
     lang = org.language
     if verb is None:
-        return Command("help", error=_unknown_word(lang, word))
+        return Command("help", error=redact(_unknown_word(lang, word)))
     try:
         return _PARSERS[verb](verb, rest.strip(), org)
     except _Refusal as refusal:
         message = str(refusal)
         if verb in USAGE:
             message += " " + t(lang, "usage", usage=USAGE[verb])
-        return Command("help", error=message)
+        return Command("help", error=redact(message))   # errors quote what was typed
 
 
 def _strip_mention(text: str) -> str:
@@ -91,31 +92,40 @@ def _strip_mention(text: str) -> str:
     return re.sub(r"^(?:<@[^>]+>|@\S+|/avvikelse)\s*", "", text, flags=re.IGNORECASE)
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """What was typed, quoted back in an error: never a whole pasted mail."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _unknown_word(lang: str, word: str) -> str:
-    message = t(lang, "unknown_command", word=word)
+    message = t(lang, "unknown_command", word=_shown(word))
     close = difflib.get_close_matches(word.casefold(), list(_WORD_TO_VERB), n=1, cutoff=0.6)
     if close:
         message += " " + t(lang, "did_you_mean", suggestion=close[0])
     return message
 
 
-_NUMBER_AT_START = re.compile(r"^(?P<num>(?:[A-Za-zÅÄÖåäö]{1,10}[\s_-]*)?\d{4}\s*[/-]\s*\d{1,8})(?:\s+|$)")
+_NUMBER_AT_START = re.compile(
+    r"^(?P<num>(?:[A-Za-zÅÄÖåäö]{1,10}[\s_-]*)?\d{4}\s*[/-]\s*\d{1,8})[.,;:!?]*(?:\s+|$)")
 
 
 def _take_number(rest: str, org: Organisation) -> tuple[DiaryNumber, str]:
+    if not rest:
+        raise _Refusal(t(org.language, "missing_number"))
     m = _NUMBER_AT_START.match(rest)
     number = parse_diary_number(m["num"], org.series) if m else None
     if number is None:
-        shown = rest.split(" ")[0] if rest else "–"
-        raise _Refusal(t(org.language, "bad_number", text=shown))
+        raise _Refusal(t(org.language, "bad_number", text=_shown(rest.split(" ")[0])))
     return number, rest[m.end():].strip()
 
 
 def _date(text: str, lang: str) -> date:
+    if not text:
+        raise _Refusal(t(lang, "missing_date"))
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _Refusal(t(lang, "bad_date", text=text)) from None
+        raise _Refusal(t(lang, "bad_date", text=_shown(text))) from None
 
 
 def _unit_id(text: str, org: Organisation, allow_all: bool = False) -> str:
@@ -123,8 +133,10 @@ def _unit_id(text: str, org: Organisation, allow_all: bool = False) -> str:
         return ALL_UNITS
     unit = org.unit_by_name(text)
     if unit is None:
-        raise _Refusal(t(org.language, "bad_unit", text=text or "–",
-                         units=", ".join(u.name for u in org.units.values())))
+        units = ", ".join(u.name for u in org.units.values())
+        if not text:
+            raise _Refusal(t(org.language, "missing_unit", units=units))
+        raise _Refusal(t(org.language, "bad_unit", text=_shown(text), units=units))
     return unit.id
 
 
@@ -154,15 +166,16 @@ def _close(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, number, {"reason": reason or None})
 
 
-_DUE = re.compile(r"\s+(?:senast|due|by)\s+(\S+)\s*$", re.IGNORECASE)
+_DUE = re.compile(r"(?:^|\s+)(?:senast|due|by)\s+(\S+)\s*$", re.IGNORECASE)
 
 
 def _action(verb: str, rest: str, org: Organisation) -> Command:
     first, _, after = rest.partition(" ")
     if first.casefold() in ("klar", "done"):
         number, rest = _take_number(after.strip(), org)
-        if not rest.isdigit():
-            raise _Refusal(t(org.language, "usage", usage="åtgärd klar <dnr> <nr>"))
+        if not re.fullmatch(r"[0-9]{1,6}", rest):
+            raise _Refusal(t(org.language, "bad_action_no", text=_shown(rest)) if rest
+                           else t(org.language, "missing_action_no"))
         return Command("action_done", number, {"no": int(rest)})
     number, rest = _take_number(rest, org)
     due = None
@@ -185,7 +198,7 @@ def _counterpart(verb: str, rest: str, org: Organisation) -> Command:
     for cp in org.counterparts.values():
         if wanted == cp.id or wanted in (n.casefold() for n in cp.names):
             return Command(verb, number, {"counterpart": cp.id})
-    raise _Refusal(t(org.language, "bad_counterpart", text=rest or "–",
+    raise _Refusal(t(org.language, "bad_counterpart", text=_shown(rest) or "–",
                      counterparts=", ".join(c.name for c in org.counterparts.values())))
 
 

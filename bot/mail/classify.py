@@ -155,7 +155,8 @@ def _is_forward(mail: InboundMail) -> bool:
 
 
 # --------------------------------------------------------------------------- detection
-_DEVIATION = re.compile(r"\bavvikelse\w*|\bavvikande\b|\bavvikelserapport\w*", re.IGNORECASE)
+# any inflection, and compounds: "avvikelsen", "avvikelser", "läkemedelsavvikelse", "avvikelserapport"
+_DEVIATION = re.compile(r"avvikelse\w*|\bavvikande\b", re.IGNORECASE)
 _SEVERITY = re.compile(
     r"\b(?:allvarlighetsgrad\w*|kategori\w*|bedömd\w*|bedömning\w*|severity)\b\W+"
     r"(?:\w+\W+){0,3}?(?P<word>röd|rött|gul|gult|grön|grönt|red|yellow|green)\b", re.IGNORECASE)

@@ -20,12 +20,14 @@ import hashlib
 import math
 import os
 import tempfile
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import orjson
 from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
+from tinydb.table import Table
 
 from bot.errors import StoreError
 
@@ -269,6 +271,54 @@ class ExplicitFlushCaching(CachingMiddleware):
             self.storage.close()
 
 
+class _IntKeyView(MutableMapping):
+    """The raw table dict (str keys, as stored) seen with TinyDB's int document ids."""
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+
+    def __getitem__(self, key):
+        return self.raw[str(key)]
+
+    def __setitem__(self, key, value):
+        self.raw[str(key)] = value
+
+    def __delitem__(self, key):
+        del self.raw[str(key)]
+
+    def __iter__(self):
+        return (int(key) for key in list(self.raw))
+
+    def __len__(self):
+        return len(self.raw)
+
+    def __contains__(self, key):
+        return str(key) in self.raw
+
+
+class InPlaceTable(Table):
+    """A Table whose writes change the cached table in place.
+
+    Stock TinyDB copies the whole table twice on every insert or update (to convert the
+    document ids to int and back), which makes each write O(table size): 5,000 open cases
+    turned one mail's intake into tens of milliseconds. The updaters only index by id,
+    so a key-converting view over the same dict gives identical results in O(1).
+    """
+
+    def _update_table(self, updater) -> None:
+        tables = self._storage.read()
+        if tables is None:
+            tables = {}
+        raw = tables.setdefault(self.name, {})
+        updater(_IntKeyView(raw))
+        self._storage.write(tables)
+        self.clear_cache()
+
+
+class DiaryDB(TinyDB):
+    table_class = InPlaceTable
+
+
 def open_db(path, *, readonly: bool = False) -> TinyDB:
     """Open the diary at *path*.
 
@@ -276,7 +326,7 @@ def open_db(path, *, readonly: bool = False) -> TinyDB:
     ``readonly=True`` the file is read once, nothing is ever created and any
     write raises :class:`ReadonlyStoreError`.
     """
-    return TinyDB(
+    return DiaryDB(
         os.fspath(path),
         readonly=readonly,
         storage=ExplicitFlushCaching(AtomicOrjsonStorage),

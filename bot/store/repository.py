@@ -139,8 +139,8 @@ class TinyDbCaseStore:
 
     def _highest_archived(self, year: int) -> int:
         # a live.json lost or replaced by hand must never make numbers be reused
-        archive = self._archive(year)
-        keys = [int(k) for k in archive.table("cases")._read_table()] if archive else []
+        archive = self._archive(year)   # (a TinyDB is falsy when its default table is empty)
+        keys = [int(k) for k in archive.table("cases")._read_table()] if archive is not None else []
         return max((k % 1_000_000 for k in keys), default=0)
 
     # ------------------------------------------------------------------ cases
@@ -152,7 +152,7 @@ class TinyDbCaseStore:
         doc = self.cases.get(doc_id=number.key)
         if doc is None:
             archive = self._archive(number.year)
-            doc = archive.table("cases").get(doc_id=number.key) if archive else None
+            doc = archive.table("cases").get(doc_id=number.key) if archive is not None else None
         return Case.from_dict(dict(doc)) if doc else None
 
     def get_case_by_text(self, number: str) -> Case | None:

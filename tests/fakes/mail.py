@@ -1,9 +1,14 @@
 """FakeMailSender and a small builder for realistic test mails."""
 from __future__ import annotations
 
+import email.policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
+
+# Mail clients fold long headers at spaces; the stdlib's default (78) instead RFC 2047-encodes
+# a long In-Reply-To/References (Exchange message ids are ~90 characters), which no client does.
+_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class FakeMailSender:
@@ -18,7 +23,7 @@ class FakeMailSender:
 def make_mail(*, sender: str, subject: str, body: str, to: str = "registrator.vok@exempelby.se",
               date: datetime | None = None, message_id: str | None = "auto",
               headers: dict[str, str] | None = None, in_reply_to: str | None = None) -> bytes:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
