@@ -27,6 +27,7 @@ from bot.domain.case import Case, Document, Event, iso  # noqa: E402
 from bot.ports import FixedClock  # noqa: E402
 from bot.settings import Settings, load_organisation  # noqa: E402
 from bot.store.atomic import AtomicOrjsonStorage  # noqa: E402
+from bot.store.repository import _pack  # noqa: E402
 from tests.fakes.mail import make_mail  # noqa: E402
 from tests.fakes.notifier import FakeNotifier  # noqa: E402
 
@@ -93,7 +94,7 @@ def seed(data: Path, *, years: int, per_year: int, open_cases: int) -> None:
                 live["cases"][str(case.key)] = case.to_dict()
                 live["mails"][str(mail_id)] = record
             else:
-                archived[str(case.key)] = case.to_dict()
+                archived[str(case.key)] = _pack(case.to_dict())
                 archived_mails[str(mail_id)] = record
         live["diary"][str(year)] = {"year": year, "last": per_year}
         if archived:

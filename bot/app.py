@@ -48,6 +48,8 @@ class Bot:
     async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
         """One event loop: the mail watcher and the outbox; blocking work in threads."""
         stop = stop or asyncio.Event()
+        from reminders.scheduler import start_scheduler
+        scheduler = start_scheduler(self)
         log.info("avvikelsebot kör: källa=%s data=%s", self.settings.mail_source,
                  self.settings.data_dir)
         while not stop.is_set():
@@ -63,6 +65,7 @@ class Bot:
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
             except asyncio.TimeoutError:
                 pass
+        scheduler.shutdown(wait=False)
 
 
 def build(settings: Settings, *, mail: MailSource | None = None,

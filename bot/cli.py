@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="statistik")
     report.add_argument("--year", type=int)
     report.add_argument("--json", action="store_true")
+    reminders = sub.add_parser("reminders", help="vilka påminnelser som skulle gå ut vid TID (torrkörning)")
+    reminders.add_argument("--at", required=True, metavar="TID",
+                           help="ÅÅÅÅ-MM-DD[THH:MM] i organisationens tidszon (ett datum = kontorets start)")
+    reminders.add_argument("--json", action="store_true")
     check = sub.add_parser("check-config", help="kontrollera konfigurationen")
     check.add_argument("--json", action="store_true")
     command = sub.add_parser("command", help="ett chattkommando, som en person")
@@ -223,6 +227,38 @@ def cmd_report(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def _moment(text: str, bot) -> "datetime":
+    from datetime import date, datetime
+    try:
+        if len(text) == 10:
+            return bot.calendar.office_start(date.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"«{text}» är ingen tid: skriv ÅÅÅÅ-MM-DD eller ÅÅÅÅ-MM-DDTHH:MM") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=bot.calendar.tz)
+
+
+def cmd_reminders(settings: Settings, args) -> int:
+    bot = _bot(settings, readonly=True, command="reminders")
+    moment = _moment(args.at, bot)
+    due = bot.services.run_reminders(moment, dry_run=True)
+    fields = ("diary_number", "recipient", "step", "level", "due", "already_sent")
+    if args.json:
+        _print_json([{k: d[k] for k in fields} for d in due])
+        return EXIT_OK
+    lang = settings.org.language
+    if not bot.calendar.in_office_hours(moment):
+        print(f"{args.at} ligger utanför kontorstid: inget skickas då.")
+    for d in due:
+        level = t(lang, f"level_{d['level']}") if d["level"] != "digest" else "veckoöversikt"
+        sent = " (redan skickad)" if d["already_sent"] else ""
+        print(f"{d['due'][:16]} {level} till {d['recipient']}: {d['diary_number'] or '–'} "
+              f"{d['step']}{sent}")
+    if not due:
+        print("Inga påminnelser.")
+    return EXIT_OK
+
+
 def cmd_check_config(settings: Settings, args) -> int:
     org = settings.org
     channels = settings.channels()
@@ -276,7 +312,7 @@ def cmd_command(settings: Settings, args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
-    "outbox": cmd_outbox, "report": cmd_report, "check-config": cmd_check_config,
+    "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command,
 }
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import logging
+import threading
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +18,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, Iterable
 
-from bot.chat.render import case_labels, notification_view, plain_text, triage_view
+from bot.chat.render import (case_labels, digest_view, notification_view, plain_text,
+                             reminder_view, triage_view)
 from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.case import (CH_MAIL, DOC_DEVIATION, DOC_SENT, INCOMING, Case, Document, iso)
@@ -32,11 +35,21 @@ from bot.store.repository import TinyDbCaseStore
 from bot.texts import long_date, t
 from handlers.commands import Command, parse
 from reminders.calendar import BusinessCalendar
+from reminders.rules import digest_key, due_reminders, weekly_digest_due
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+
+
+def _serialised(method):
+    """The store is not thread-safe: one use case at a time (the run loop calls from threads)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,10 @@ class Services:
         self.channels = channels or {"console": True}
         self.sender = sender
         self.detector = Detector(org)
+        self.lock = threading.RLock()
 
     # ================================================================== mail intake
+    @_serialised
     def ingest_mail(self, raw: bytes, *, arrived: datetime | None = None,
                     conversation_id: str | None = None, commit: bool = True) -> dict[str, Any]:
         """One mail through intake; durable when this returns (unless commit=False)."""
@@ -64,6 +79,7 @@ class Services:
             self.store.commit()
         return result
 
+    @_serialised
     def ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
                     on_durable=None) -> list[dict[str, Any]]:
         """Group commit: one durable write per GROUP_COMMIT mails; on_durable(results) after each."""
@@ -183,6 +199,7 @@ class Services:
             return "email"
         return "console"
 
+    @_serialised
     def deliver_outbox(self) -> dict[str, int]:
         """Send what is due; each result is committed before the next send."""
         now = self.clock.now()
@@ -215,6 +232,7 @@ class Services:
     def _context(self, actor: Actor, channel: str, now: datetime) -> Context:
         return Context(self.org, actor, channel, now, self.store.subscriptions())
 
+    @_serialised
     def handle_command(self, actor: Actor, text: str, channel: str) -> Reply:
         lang = self.org.language
         # anyone not in the directory gets nothing but a polite refusal (DESIGN §7)
@@ -317,12 +335,13 @@ class Services:
         if not cases:
             return t(lang, "no_cases")
         lines = [t(lang, "list_header", count=len(cases))]
-        for case in cases:
-            labels = case_labels(self.org, case)
-            mark = f" – {t(lang, 'overdue_mark')}" if self.is_overdue(case) else ""
-            lines.append(f"{case.number} «{labels['title']}» · {labels['unit']} · "
-                         f"{labels['status']}{mark}")
+        lines += [self._list_line(case) for case in cases]
         return "\n".join(lines)
+
+    def _list_line(self, case: Case, now: datetime | None = None) -> str:
+        labels = case_labels(self.org, case)
+        mark = f" – {t(self.org.language, 'overdue_mark')}" if self.is_overdue(case, now) else ""
+        return f"{case.number} «{labels['title']}» · {labels['unit']} · {labels['status']}{mark}"
 
     def deadline_text(self, case: Case) -> str | None:
         step = current_step(case, self.org)
@@ -378,6 +397,69 @@ class Services:
             data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,
                                "details": e.details} for e in case.events]
         return data
+
+    # ================================================================== reminders
+    @_serialised
+    def run_reminders(self, now: datetime | None = None, *, dry_run: bool = False) -> list[dict]:
+        """Queue every reminder, escalation and weekly digest due at `now` that was not queued
+        before. Marker and notification land in the same write: a restart never sends one
+        twice, and a downtime only delays it to the next scan in office hours."""
+        now = now or self.clock.now()
+        subscriptions = self.store.subscriptions()
+        results: list[dict] = []
+        open_cases = self.store.open_cases()
+        for case in open_cases:
+            for due in due_reminders(case, now, self.calendar, self.org, subscriptions):
+                already = self.store.has_marker(due.key)
+                results.append({"diary_number": due.number, "recipient": due.recipient,
+                                "step": due.step, "level": due.level, "due": iso(due.due),
+                                "deadline": iso(due.deadline), "already_sent": already})
+                if not dry_run and not already:
+                    self._queue_reminder(case, due, now)
+        results += self._digests(open_cases, now, subscriptions, dry_run)
+        if not dry_run:
+            self.store.commit()
+        return results
+
+    def _queue_reminder(self, case: Case, due, now: datetime) -> None:
+        step = current_step(case, self.org)
+        owners = list(step.owners) if step else []
+        view = reminder_view(self.org, case, step=due.step, level=due.level, deadline=due.deadline,
+                             calendar_local=self.calendar.local, owners=owners)
+        self._queue(due.recipient, due.level, view, due.key, now)
+        self.store.set_marker(due.key, {"at": iso(now)})
+
+    def _digests(self, open_cases: list[Case], now: datetime, subscriptions,
+                 dry_run: bool) -> list[dict]:
+        monday = weekly_digest_due(now, self.calendar)
+        if monday is None:
+            return []
+        results = []
+        for person in self.org.people.values():
+            if not person.roles & {"manager", "ma", "sas"}:
+                continue
+            mine = [c for c in open_cases if self._in_digest(person, c, subscriptions)]
+            if not mine:
+                continue  # nobody is pinged for nothing
+            key = digest_key(person.id, monday)
+            already = self.store.has_marker(key)
+            results.append({"diary_number": None, "recipient": person.id, "step": "digest",
+                            "level": "digest", "due": iso(self.calendar.office_start(monday)),
+                            "deadline": None, "already_sent": already})
+            if dry_run or already:
+                continue
+            mine.sort(key=lambda c: (not self.is_overdue(c, now), c.key))
+            overdue = sum(1 for c in mine if self.is_overdue(c, now))
+            lines = [self._list_line(c, now) for c in mine]
+            self._queue(person.id, "digest", digest_view(self.org, lines, len(mine), overdue), key, now)
+            self.store.set_marker(key, {"at": iso(now)})
+        return results
+
+    def _in_digest(self, person: Person, case: Case, subscriptions) -> bool:
+        if "manager" in person.roles and person.id in self.org.managers_of(case.unit):
+            return True
+        return bool(person.roles & {"ma", "sas"}) and person.id in self.org.subscribers_of(
+            case.unit, subscriptions)
 
     # ================================================================== report
     def report(self, year: int | None = None) -> dict[str, Any]:

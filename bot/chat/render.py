@@ -90,8 +90,8 @@ def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
 def plain_text(org: Organisation, view: dict[str, Any]) -> str:
     """The console and e-mail rendering: title first, then the facts, then what to do."""
     lang = org.language
-    if view["event"] == "triage":
-        return "\n".join([view["headline"], view["text"], view["todo"]])
+    if view["event"] in ("triage", "digest"):
+        return redact("\n".join([view["headline"], view["text"], view["todo"]]))
     lines = [
         f"«{view['title']}»",
         f"{view['headline']}: {view['number']}",
@@ -105,3 +105,61 @@ def plain_text(org: Organisation, view: dict[str, Any]) -> str:
     if view["commands"]:
         lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
     return redact("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------- reminders
+_STEP_COMMANDS = {
+    "register": ("cmd_register", "cmd_assess", "cmd_snooze"),
+    "respond": ("cmd_assess", "cmd_status", "cmd_snooze"),
+    "send_response": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
+    "close": ("cmd_close", "cmd_snooze"),
+    "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
+    "external_response": ("cmd_status", "cmd_snooze", "cmd_close"),
+}
+_STEP_TODO = {"register": "todo_register", "respond": "todo_respond",
+              "send_response": "todo_send_response", "close": "todo_close", "send": "todo_send",
+              "external_response": "todo_external_response"}
+
+
+def _step_words(lang: str, case: Case, step: str) -> str:
+    if step.startswith("action:"):
+        no = int(step.split(":", 1)[1])
+        action = next((a for a in case.actions if a.no == no), None)
+        return t(lang, "action_step", no=no, text=action.text if action else "")
+    return t(lang, f"step_{step}")
+
+
+def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadline: datetime,
+                  calendar_local, owners: list[str]) -> dict[str, Any]:
+    """A reminder to the step's owner or an escalation to MA/SAS: title, which step is
+    overdue and since when ("svar senast 30 november"), what to do, the commands for it."""
+    lang = org.language
+    labels = case_labels(org, case)
+    local = calendar_local(deadline)
+    words = _step_words(lang, case, step)
+    deadline_text = long_date(lang, local.date())
+    line = t(lang, "reminder_line" if level == "reminder" else "escalation_line",
+             step_cap=words[:1].upper() + words[1:], deadline=deadline_text, since=deadline_text,
+             owners=", ".join(org.people[p].name for p in owners if p in org.people) or "–")
+    if level == "escalation":
+        todo = t(lang, "todo_escalation")
+    elif step.startswith("action:"):
+        todo = t(lang, "todo_action")
+    else:
+        todo = t(lang, _STEP_TODO[step], deadline=deadline_text, counterpart=labels["counterpart"],
+                 number=case.number)
+    if step.startswith("action:"):
+        commands = [t(lang, "cmd_action_done", number=case.number, no=step.split(":")[1])]
+    else:
+        commands = [t(lang, key, number=case.number) for key in _STEP_COMMANDS[step]]
+    headline = t(lang, f"event_{level}", step=words, unit=labels["unit"])
+    return {**labels, "event": level, "role": "act", "headline": headline,
+            "todo": f"{line} {todo}", "deadline": local.date().isoformat(), "step": step,
+            "commands": commands}
+
+
+def digest_view(org: Organisation, lines: list[str], count: int, overdue: int) -> dict[str, Any]:
+    lang = org.language
+    return {"event": "digest", "role": "act", "number": None, "title": "",
+            "headline": t(lang, "event_digest", count=count, overdue=overdue),
+            "todo": t(lang, "todo_digest"), "text": "\n".join(lines), "commands": []}

@@ -232,10 +232,11 @@ def _event(case: Case, ctx: Context, what: str, **details) -> None:
     case.events.append(Event(iso(ctx.now), ctx.actor.audit_name, ctx.channel, what, details))
 
 
-def _move(case: Case, ctx: Context, status: str) -> None:
+def _move(case: Case, ctx: Context, status: str, since: str | None = None) -> None:
+    """`since` starts the next deadline: a mail's arrival (DESIGN §4), else now."""
     previous = case.status
     case.status = status
-    case.status_since[status] = iso(ctx.now)
+    case.status_since[status] = since or iso(ctx.now)
     _event(case, ctx, "status", **{"from": previous, "to": status})
 
 
@@ -274,6 +275,9 @@ def _mark_sent(case: Case, cmd: MarkSent, ctx: Context) -> Outcome:
 
 def _record_sent(case: Case, cmd: RecordSent, ctx: Context) -> Outcome:
     target = _sent_target(case, ctx.org.language)
+    if case.kind == INCOMING and not any(d.type == DOC_RESPONSE for d in case.documents):
+        # the bot sends the unit's response on; before it arrives there is nothing to send
+        raise DomainError(t(ctx.org.language, "refused_no_response", number=case.number))
     case.documents.append(cmd.document)
     if cmd.document.message_id:
         case.message_ids.append(cmd.document.message_id)
@@ -406,12 +410,12 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
     notices: list[Notice] = []
     if doc.type == DOC_RESPONSE and case.kind == INCOMING:
         if case.status in ("diarised", "registered"):
-            _move(case, ctx, "response_received")
+            _move(case, ctx, "response_received", since=doc.received)
         notices.append(Notice("response_incoming", case.number,
                               recipients(org.registrators(), subscribers, skip)))
     elif doc.type == DOC_RESPONSE and case.kind == OUTGOING:
         if case.status in ("diarised", "sent"):
-            _move(case, ctx, "response_received")
+            _move(case, ctx, "response_received", since=doc.received)
         notices.append(Notice("response_outgoing", case.number,
                               recipients(managers, subscribers, skip)))
     else:

@@ -69,9 +69,12 @@ class Decision:
 
 
 # --------------------------------------------------------------------------- rule 2
-_AUTO_SUBJECTS = ("autosvar:", "automatiskt svar:", "automatic reply:", "autoreply:", "frånvaro",
-                  "out of office", "undeliverable:", "olevererbart:", "läst:", "read:",
-                  "delivery status notification", "returned mail:", "mail delivery failed")
+# what mail clients put before (or instead of) the original subject of an automatic mail;
+# "Frånvaro" only as such a prefix, so that "Frånvaro av kvällsbesök" stays a deviation
+_AUTO_SUBJECT = re.compile(
+    r"(?:autosvar|automatiskt svar|automatic reply|autoreply|frånvaro|undeliverable|olevererbart"
+    r"|läst|read|returned mail)\s*:|frånvaromeddelande|frånvaro\s*$|out of office"
+    r"|delivery status notification|mail delivery failed", re.IGNORECASE)
 _AUTO_SENDERS = ("mailer-daemon", "postmaster")
 
 
@@ -94,38 +97,52 @@ def automatic_reason(mail: InboundMail) -> str | None:
     local = mail.sender_address.split("@", 1)[0]
     if local in _AUTO_SENDERS:
         return f"avsändare {local}"
-    subject = mail.subject.strip().lower()
-    for prefix in _AUTO_SUBJECTS:
-        if subject.startswith(prefix):
-            return f"ämne «{mail.subject[:40]}»"
+    if _AUTO_SUBJECT.match(mail.subject.strip()):
+        return f"ämne «{mail.subject[:40]}»"
     return None
 
 
 # --------------------------------------------------------------------------- rule 3
 _FORWARD_PREFIX = re.compile(r"^\s*(?:(?:vb|fwd?|vs|wg)\s*:)", re.IGNORECASE)
+_OVERRIDE_KEYS = {
+    "enhet": "unit", "unit": "unit",
+    "ärende": "case", "arende": "case", "case": "case", "dnr": "case", "diarienummer": "case",
+    "diarienr": "case",
+    "typ": "kind", "type": "kind",
+    "allvarlighetsgrad": "severity", "severity": "severity",
+}
+# "Enhet: X", "**Enhet:** X", "*Enhet*: X" on a line of its own
 _OVERRIDE = re.compile(
-    r"^\s*\**(?P<key>enhet|unit|ärende|arende|case|typ|type|allvarlighetsgrad|severity)\**\s*:\s*"
-    r"(?P<value>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+    rf"^[ \t]*\**(?P<key>{'|'.join(_OVERRIDE_KEYS)})\**[ \t]*:[ \t]*\**[ \t]*"
+    r"(?P<value>.+?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 _KIND_WORDS = {"utgående": OUTGOING, "utgaende": OUTGOING, "outgoing": OUTGOING,
                "inkommande": INCOMING, "incoming": INCOMING}
 _SEVERITY_WORDS = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
                    "grön": "green", "gron": "green", "green": "green"}
+_TRAILING = " \t.,;:!"
+
+
+def _first_word(value: str) -> str:
+    """'utgående avvikelse' -> 'utgående', 'Röd (MA:s bedömning)' -> 'röd'."""
+    words = value.split()
+    return words[0].strip(_TRAILING + "()").lower() if words else ""
 
 
 def parse_overrides(text: str, series: str) -> Overrides:
+    """The registrator's override lines; the first line of each kind counts."""
     values: dict[str, object] = {}
     for m in _OVERRIDE.finditer(text or ""):
-        key, value = m["key"].lower(), m["value"].strip()
-        if key in ("enhet", "unit"):
+        what, value = _OVERRIDE_KEYS[m["key"].lower()], m["value"].strip(_TRAILING + "*")
+        if what == "unit" and value:
             values.setdefault("unit", value)
-        elif key in ("ärende", "arende", "case"):
+        elif what == "case":
             numbers = find_diary_numbers(value, series)
             if numbers:
                 values.setdefault("case", numbers[0])
-        elif key in ("typ", "type") and value.lower() in _KIND_WORDS:
-            values.setdefault("kind", _KIND_WORDS[value.lower()])
-        elif key in ("allvarlighetsgrad", "severity") and value.lower() in _SEVERITY_WORDS:
-            values.setdefault("severity", _SEVERITY_WORDS[value.lower()])
+        elif what == "kind" and _first_word(value) in _KIND_WORDS:
+            values.setdefault("kind", _KIND_WORDS[_first_word(value)])
+        elif what == "severity" and _first_word(value) in _SEVERITY_WORDS:
+            values.setdefault("severity", _SEVERITY_WORDS[_first_word(value)])
     return Overrides(**values)
 
 
@@ -157,16 +174,24 @@ def _is_forward(mail: InboundMail) -> bool:
 # --------------------------------------------------------------------------- detection
 # any inflection, and compounds: "avvikelsen", "avvikelser", "läkemedelsavvikelse", "avvikelserapport"
 _DEVIATION = re.compile(r"avvikelse\w*|\bavvikande\b", re.IGNORECASE)
+# the colour within a few words after the keyword; "bedöm" in every form and compound
+# (bedömd, bedömts, bedömer, bedömning, riskbedömning, allvarlighetsbedömning)
 _SEVERITY = re.compile(
-    r"\b(?:allvarlighetsgrad\w*|kategori\w*|bedömd\w*|bedömning\w*|severity)\b\W+"
+    r"(?:\ballvarlighetsgrad\w*|\bkategori\w*|bedöm\w*|\bseverity)\b\W+"
     r"(?:\w+\W+){0,3}?(?P<word>röd|rött|gul|gult|grön|grönt|red|yellow|green)\b", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:sv|vb|re|fw|fwd|aw|wg|antw|svar|vs|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
+def _name_pattern(name: str) -> str:
+    """A name whose words may be split by any whitespace (wrapped lines, no-break spaces)."""
+    return r"\s+".join(re.escape(word) for word in name.split())
+
+
 def _words_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    """Whole words, case-insensitive, also in the genitive ("Solgårdens", "Hemtjänst Norrs")."""
+    alternatives = "|".join(_name_pattern(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})s?(?!\w)", re.IGNORECASE)
 
 
 class Detector:
@@ -193,10 +218,15 @@ def detect_severity(text: str) -> str | None:
     return _SEVERITY_FORMS[m["word"].lower()] if m else None
 
 
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+
+
 def make_title(subject: str, series: str, fallback: str) -> str:
+    """The subject without reply prefixes, our diary numbers (and the brackets or prefixes
+    they leave behind) and personal identity numbers."""
     title = _REPLY_PREFIX.sub("", subject or "")
-    title = strip_diary_numbers(title, series)
-    title = " ".join(title.split()).strip(" -–—:;,.")
+    title = _EMPTY_BRACKETS.sub(" ", strip_diary_numbers(title, series))
+    title = _REPLY_PREFIX.sub("", " ".join(title.split()).strip(" -–—:;,."))
     title = redact(title)
     return title or fallback
 

@@ -214,6 +214,14 @@ def test_skicka_never_sends_what_the_case_refuses(bot, case, sender):
     assert sender.sent == []
 
 
+def test_skicka_before_the_units_response_sends_nothing(bot, case, sender):
+    assert say(bot, "anna", "registrerad 2026/1").ok
+    before = snapshot(bot)
+    reply = say(bot, "rut", "skicka 2026/1")
+    assert not reply.ok and NUMBER in reply.text and "skickad" in reply.text
+    assert sender.sent == [] and snapshot(bot) == before
+
+
 def test_skicka_an_outgoing_deviation(bot, sender):
     result = ingest(bot, sender="Maria Medicinsson <maria.medicinsson@exempelby.se>",
                     subject="Avvikelse till Sjukhuset: utskrivning utan läkemedelslista, Solgården",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,18 @@ def open_outgoing_case(bot) -> None:
 
 def region_mail(subject: str, body: str, **kwargs) -> bytes:
     return make_mail(sender=REGION, subject=subject, body=body, **kwargs)
+
+
+def registrator_forward(own_text: str, *, original_from: str = REGION,
+                        subject: str = "Avvikelse – utebliven hemtjänstinsats, Hemtjänst Norr",
+                        body: str = "Hej,\n\nBrukaren fick inget kvällsbesök av Hemtjänst Norr "
+                                    "den 12 november.\n\nLisa Larsson\nRegion Exempel\n") -> bytes:
+    """An inline forward as Outlook writes it, with the registrator's own text above it."""
+    text = (f"{own_text}\n\n________________________________\n"
+            f"Från: {original_from}\nSkickat: den 13 november 2026 11:20\n"
+            f"Till: Rut Registrator <rut.registrator@exempelby.se>\nÄmne: {subject}\n\n{body}")
+    return make_mail(sender="Rut Registrator <rut.registrator@exempelby.se>",
+                     subject=f"VB: {subject}", body=text)
 
 
 # ============================================================================ rule 5: new cases
@@ -152,6 +164,15 @@ def test_every_form_of_the_word_counts(bot, subject, body):
     assert ("david", "incoming_diarised") in queued
 
 
+def test_internal_mail_without_the_word_goes_to_triage(bot):
+    raw = make_mail(sender=ANNA, subject="Semesterlistan för jul",
+                    body="Hej Rut,\n\nHar du fått semesterlistan från Hemtjänst Norr?\n\nAnna\n")
+    result, queued = ingest(bot, raw)
+    assert result["outcome"] == "triage"
+    assert queued == {("rut", "triage")}
+    assert case_count(bot) == 0
+
+
 def test_external_sender_without_the_word_goes_to_triage(bot):
     result, queued = ingest(bot, fixture("external_question.eml"))
 
@@ -160,7 +181,9 @@ def test_external_sender_without_the_word_goes_to_triage(bot):
     assert "inget som liknar en avvikelse" in result["reason"]
     assert case_count(bot) == 0
     assert queued == {("rut", "triage")}
-    assert "eva.persson1957@gmail.com" in outbox_text(bot, "rut")
+    triage = bot.store.outbox()[0]
+    assert "eva.persson1957@gmail.com" in triage["text"]
+    assert set(triage["view"]["unit_choices"]) == set(bot.settings.org.units)
 
 
 # ============================================================================ outgoing cases
@@ -291,6 +314,14 @@ def test_loose_diary_number_formats(bot, written, where):
     assert case_count(bot) == 1
 
 
+@pytest.mark.parametrize("text", ["Regionens dnr RS 2026/0001.", "Socialnämndens SN 2026/0001.",
+                                  "Telefon 2026/0001, tid 08.00.", "Ref. XVOK 2026/0001"])
+def test_numbers_of_other_series_are_not_ours(bot, text):
+    result, _ = ingest(bot, region_mail("Avvikelse Hemtjänst Norr",
+                                        f"Vi rapporterar en avvikelse. {text}\n"))
+    assert (result["outcome"], result["diary_number"]) == ("new_case", CASE1)
+
+
 def test_diary_number_that_does_not_exist_goes_to_triage(bot):
     open_incoming_case(bot)
     result, queued = ingest(bot, fixture("unknown_number.eml"))
@@ -333,6 +364,7 @@ def test_auto_replies_are_ignored(bot, name):
     "Autosvar: Avvikelse – utebliven insulindos, Hemtjänst Norr",
     "Automatiskt svar: Avvikelse – utebliven insulindos, Hemtjänst Norr",
     "Frånvaro: Avvikelse – utebliven insulindos",
+    "Frånvaro",
     "Frånvaromeddelande – Lisa Larsson",
     "Automatic reply: Avvikelse – utebliven insulindos",
     "Out of Office: Avvikelse – utebliven insulindos",
@@ -349,6 +381,17 @@ def test_automatic_subjects_are_ignored(bot, subject):
     assert result["outcome"] == "ignored"
     assert queued == set()
     assert case_count(bot) == 0
+
+
+@pytest.mark.parametrize("subject", [
+    "Frånvaro av kvällsbesök – Hemtjänst Norr",
+    "Läsglasögon borttappade vid flytt, Hemtjänst Norr",
+    "Readmission efter utskrivning, Hemtjänst Norr",
+])
+def test_ordinary_subjects_that_look_like_automatic_ones(bot, subject):
+    result, queued = ingest(bot, region_mail(subject, "Vi rapporterar en avvikelse.\n"))
+    assert (result["outcome"], result["unit"]) == ("new_case", "hemtjanst-norr")
+    assert ("anna", "incoming_diarised") in queued
 
 
 @pytest.mark.parametrize("name, value", [
@@ -488,6 +531,60 @@ def test_forward_override_unit(bot):
                       ("sven", "incoming_diarised")}
 
 
+def test_forward_overrides_in_an_html_only_forward_from_outlook_mobile(bot):
+    result, queued = ingest(bot, fixture("forward_inline_html_only.eml"))
+
+    assert (result["outcome"], result["kind"], result["counterpart"]) == (
+        "new_case", "incoming", "region-exempel")
+    assert (result["unit"], result["severity"]) == ("hemtjanst-soder", "red")
+    assert case1(bot).title == "Avvikelse – utebliven hemtjänstinsats, Hemtjänst Norr"
+    assert queued == {("bengt", "incoming_diarised"), ("maria", "incoming_diarised"),
+                      ("sven", "incoming_diarised")}
+
+
+@pytest.mark.parametrize("line, unit", [
+    ("Enhet: HT Söder", "hemtjanst-soder"),
+    ("enhet: hemtjänst söder.", "hemtjanst-soder"),
+    ("**Enhet:** Solgårdens SÄBO", "solgarden"),
+    ("Enhet: hemsjukvard", "hemsjukvard"),
+])
+def test_forward_override_unit_is_written_loosely(bot, line, unit):
+    result, queued = ingest(bot, registrator_forward(f"{line}\n\n/Rut"))
+    assert (result["outcome"], result["unit"]) == ("new_case", unit)
+    managers = set(bot.settings.org.managers_of(unit))
+    assert {r for r, event in queued if event == "incoming_diarised"} - {"maria", "sven"} == managers
+
+
+def test_forward_override_with_an_unknown_unit_goes_to_triage(bot):
+    result, queued = ingest(bot, registrator_forward("Enhet: Hemtjänst Väster\n\n/Rut"))
+    assert result["outcome"] == "triage"
+    assert "Hemtjänst Väster" in result["reason"]
+    assert queued == {("rut", "triage")}
+
+
+@pytest.mark.parametrize("line", ["Ärende: VOK 2026/0001", "Dnr: VOK 2026/1",
+                                  "Diarienummer: vok-2026-0001", "ärende: VOK 2026/0001."])
+def test_forward_override_case_is_written_loosely(bot, line):
+    open_incoming_case(bot)
+    raw = registrator_forward(f"{line}\n\nAnnas svar kom till mig.\n/Rut",
+                              original_from=ANNA, subject="Svar insulindos",
+                              body="Hej Rut,\n\nVårt svar: rutinen är ändrad.\n\nAnna\n")
+    result, _ = ingest(bot, raw)
+    assert (result["outcome"], result["diary_number"], result["document"]) == (
+        "added_to_case", CASE1, "response")
+
+
+@pytest.mark.parametrize("line, kind, severity", [
+    ("Typ: utgående avvikelse", "outgoing", None),
+    ("Typ: Utgående", "outgoing", None),
+    ("Allvarlighetsgrad: Röd (MA:s bedömning)", "incoming", "red"),
+    ("Allvarlighetsgrad: grön.", "incoming", "green"),
+])
+def test_forward_override_kind_and_severity_are_written_loosely(bot, line, kind, severity):
+    result, _ = ingest(bot, registrator_forward(f"{line}\n\n/Rut"))
+    assert (result["outcome"], result["kind"], result["severity"]) == ("new_case", kind, severity)
+
+
 def test_forward_override_case_attaches_the_original_to_that_case(bot):
     open_incoming_case(bot)
     result, queued = ingest(bot, fixture("forward_override_case.eml"))
@@ -615,6 +712,37 @@ def test_unknown_unit_asks_the_registrator(bot, source):
     assert f"enhet {CASE1} <enhet>" in rut["view"]["commands"]
 
 
+@pytest.mark.parametrize("text, unit", [
+    ("Händelsen gäller hemtjänst norr.", "hemtjanst-norr"),
+    ("Händelsen gäller en brukare inom Hemtjänst\nNorr, kvällspatrullen.", "hemtjanst-norr"),
+    ("Händelsen gäller Hemtjänst Norrs nattpatrull.", "hemtjanst-norr"),
+    ("Händelsen inträffade i Solgårdens matsal.", "solgarden"),
+    ("Händelsen inträffade på Solgårdens\nsärskilda boende.", "solgarden"),
+    ("Rapporterat av HT Söder.", "hemtjanst-soder"),
+    ("Hemsjukvården (HSV) kontaktades.", "hemsjukvard"),
+    ("Brukaren bor i Hemtjänst Norrköping.", None),
+    ("Brukaren flyttade från Björkhagen till Solgården.", None),
+])
+def test_unit_detection(bot, text, unit):
+    result, _ = ingest(bot, region_mail("Avvikelse", f"Hej,\n\n{text}\n\nLisa\n"))
+    assert (result["outcome"], result["unit"]) == ("new_case", unit)
+
+
+@pytest.mark.parametrize("text, counterpart", [
+    ("Receptet förnyades inte av Vårdcentralen\nTorget.", "vardcentralen"),
+    ("Sjukhusets utskrivningsmeddelande kom aldrig.", "sjukhuset"),
+    ("Regionens läkare ordinerade fel dos.", "region-exempel"),
+    ("Dosapoteket och Apoteket levererade fel.", "apoteket"),
+    ("Ingen extern part är inblandad.", None),
+])
+def test_outgoing_counterpart_detection(bot, text, counterpart):
+    raw = make_mail(sender=MARIA, subject="Avvikelse Björkhagen",
+                    body=f"Hej Rut,\n\nEn avvikelse att skicka: {text}\n\nMaria\n")
+    result, _ = ingest(bot, raw)
+    assert (result["outcome"], result["kind"], result["counterpart"]) == (
+        "new_case", "outgoing", counterpart)
+
+
 # ============================================================================ detection: severity
 @pytest.mark.parametrize("text, severity", [
     ("Allvarlighetsgrad: röd", "red"),
@@ -623,6 +751,10 @@ def test_unknown_unit_asks_the_registrator(bot, source):
     ("Kategori: grön", "green"),
     ("Vår bedömning: GRÖN", "green"),
     ("Severity: red", "red"),
+    ("Vi bedömer händelsen som gul.", "yellow"),
+    ("Händelsen har bedömts som röd.", "red"),
+    ("Riskbedömning: grön", "green"),
+    ("Allvarlighetsbedömning:\nGul", "yellow"),
     ("Kategori: läkemedel. Ingen skada uppstod.", None),
     ("Ingen bedömning är gjord ännu.", None),
     ("", None),
@@ -662,25 +794,27 @@ def test_title_without_the_diary_number(subject):
 
 # ============================================================================ arrival time
 @pytest.mark.parametrize("source, expected", [
-    ("topmost Received", "2026-11-16T07:12:40+00:00"),
-    ("Date only", "2026-11-13T14:05:00+00:00"),
-    ("given", "2026-11-14T10:00:00+00:00"),
+    ("topmost Received (Exchange)", "2026-11-16T07:12:40+00:00"),
+    ("topmost Received (Postfix, with zone comment)", "2026-11-16T09:41:09+00:00"),
+    ("Date only", "2026-11-13T15:05:00+00:00"),
+    ("given by the mailbox", "2026-11-14T10:00:00+00:00"),
 ])
 def test_arrival_time(bot, source, expected):
-    arrived = None
+    kwargs = {}
     if source == "Date only":
         raw = region_mail("Avvikelse Hemtjänst Norr", "Vi rapporterar en avvikelse.\n",
-                          date=datetime(2026, 11, 13, 15, 5, tzinfo=timezone.utc).astimezone())
+                          date=datetime(2026, 11, 13, 16, 5, tzinfo=timezone(timedelta(hours=1))))
+        assert b"Received:" not in raw
+    elif source.startswith("topmost Received (Postfix"):
+        raw = fixture("incoming_unknown_external.eml")
     else:
         raw = fixture("incoming_region.eml")
-        if source == "given":
-            arrived = datetime(2026, 11, 14, 10, 0, tzinfo=timezone.utc)
-    result, _ = ingest(bot, raw, arrived=arrived) if arrived else ingest(bot, raw)
+        if source == "given by the mailbox":
+            kwargs["arrived"] = datetime(2026, 11, 14, 10, 0, tzinfo=timezone.utc)
+    result, _ = ingest(bot, raw, **kwargs)
 
     assert result["outcome"] == "new_case"
     case = case1(bot)
-    if source == "Date only":
-        expected = "2026-11-13T15:05:00+00:00"
     assert case.created == expected
     assert case.documents[0].received == expected
     record = [r for r in bot.store.mail_records() if r["number"] == CASE1][0]

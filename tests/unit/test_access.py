@@ -12,8 +12,9 @@ import pytest
 
 from bot.domain import access
 from bot.domain.access import Actor
-from bot.domain.case import DOC_DEVIATION, DOC_SENT, INCOMING, Case, Document, iso
-from bot.domain.process import (AddAction, Assess, Close, Context, MarkSent, RecordSent, Register,
+from bot.domain.case import (DOC_DEVIATION, DOC_RESPONSE, DOC_SENT, INCOMING, Case, Document,
+                             iso)
+from bot.domain.process import (AddAction, AddDocument, Assess, Close, Context, MarkSent, RecordSent, Register,
                                 SetCounterpart, SetTitle, SetUnit, apply, open_case)
 from bot.errors import PermissionDenied
 
@@ -180,4 +181,10 @@ def test_apply_checks_permissions_and_changes_nothing(org, who, command):
 ])
 def test_apply_lets_the_right_people_act(org, who, command):
     unit = "hemsjukvard" if who == "david" else "hemtjanst-norr"
-    apply(case_for(org, unit), command, ctx(org, who))
+    case = case_for(org, unit)
+    if isinstance(command, RecordSent):     # the bot sends the unit's response on
+        answer = Document(no=2, type=DOC_RESPONSE, received=iso(NOW),
+                          sender="anna.andersson@exempelby.se", subject="SV: VOK 2026/0042")
+        case = apply(case, AddDocument(answer, sender_internal=True),
+                     Context(org, Actor.mail(answer.sender), "mail", NOW)).case
+    apply(case, command, ctx(org, who))

@@ -192,6 +192,9 @@ REFUSED = [
     (OUTGOING, "sent", "rut", lambda c, n: sent_document(c, n), [N, "redan skickat"]),
     (OUTGOING, "response_received", "rut", lambda c, n: MarkSent(), [N, "redan skickat"]),
     (INCOMING, "closed", "rut", lambda c, n: Close("dubblett"), [N, "redan avslutat"]),
+    # the bot sends the unit's response on: before it has arrived there is nothing to send
+    (INCOMING, "diarised", "rut", lambda c, n: sent_document(c, n), [N, "inget att skicka", "skickad"]),
+    (INCOMING, "registered", "rut", lambda c, n: sent_document(c, n), [N, "inget att skicka"]),
     (INCOMING, "registered", "anna", lambda c, n: Assess("purple"), ["röd, gul eller grön"]),
     (INCOMING, "registered", "anna", lambda c, n: Assess("röd"), ["röd, gul eller grön"]),
     (INCOMING, "registered", "anna", lambda c, n: CompleteAction(7), [N, "ingen åtgärd nr 7"]),
@@ -582,6 +585,24 @@ def test_deadline_counts_from_the_local_date(org, cal):
     late = datetime(2026, 12, 22, 23, 30, tzinfo=timezone.utc)
     case = reach(org, INCOMING, "diarised", received=late)
     assert step_deadline(case, org, cal) == local_end_of_day("2026-12-29")   # 28, 29
+
+
+@pytest.mark.parametrize("kind,sender,step,deadline", [
+    (INCOMING, ANNA_MAIL, "send_response", "2026-11-19"),      # arrived Wed 18 + 1
+    (OUTGOING, LISA, "close", "2026-11-25"),                   # arrived Wed 18 + 5
+])
+def test_a_response_starts_its_deadline_on_arrival_not_on_processing(org, cal, kind, sender, step,
+                                                                     deadline):
+    # a backlog is ingested a week late: the diary's inkom date is the mailbox's arrival time
+    case = reach(org, kind, "registered" if kind == INCOMING else "sent")
+    arrived = datetime(2026, 11, 18, 9, 0, tzinfo=timezone.utc)
+    processed = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    outcome = apply(case, response(case, sender=sender, received=arrived),
+                    ctx(org, mail_actor(sender), processed, channel="mail"))
+    assert outcome.case.status_since["response_received"] == iso(arrived)
+    assert outcome.case.events[-1].at == iso(processed), "the audit trail says when the bot did it"
+    assert current_step(outcome.case, org).name == step
+    assert step_deadline(outcome.case, org, cal) == local_end_of_day(deadline)
 
 
 def test_send_response_counts_from_response_received(org, cal):

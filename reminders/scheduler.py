@@ -1,0 +1,42 @@
+"""APScheduler wiring: one idempotent reminder scan inside `run`.
+
+The scan itself (Services.run_reminders) decides what is due from the rules and the
+sent markers in the store, so the job can run often, late or twice without harm.
+Deliberately no per-case `date` jobs: APScheduler 3.x drops a date job whose moment
+passed while the process was down (misfire_grace_time), which would lose a reminder.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+SCAN_JOB = "scan_reminders"
+
+
+def start_scheduler(bot, *, minutes: float = 5.0) -> AsyncIOScheduler:
+    """Start the scan on the running event loop: now, then every `minutes`."""
+    scheduler = AsyncIOScheduler(timezone=bot.settings.org.timezone)
+
+    async def scan() -> None:
+        try:
+            queued = await asyncio.to_thread(bot.services.run_reminders)
+            fresh = [r for r in queued if not r["already_sent"]]
+            if fresh:
+                log.info("påminnelser: %d nya", len(fresh))
+                await asyncio.to_thread(bot.services.deliver_outbox)
+        except Exception:  # the next scan tries again; nothing is marked sent unless queued
+            log.exception("påminnelsesökningen misslyckades")
+
+    scheduler.add_job(scan, "interval", minutes=minutes, id=SCAN_JOB, replace_existing=True,
+                      coalesce=True, max_instances=1, misfire_grace_time=None,
+                      next_run_time=_now(bot))
+    scheduler.start()
+    return scheduler
+
+
+def _now(bot):
+    return bot.clock.now()
