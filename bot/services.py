@@ -281,6 +281,11 @@ class Services:
             return Reply(t(lang, "denied_unknown"), ok=False)
         unit = command.args["unit"]
         units = t(lang, "all_units") if unit == ALL_UNITS else self.org.units[unit].name
+        person = self.org.people[actor.id]
+        may_follow = person.has_oversight or unit in self.org.units_managed_by(person.id)
+        if command.name == "subscribe" and not may_follow:
+            # a copy carries title, unit and counterpart: only for cases the person may see
+            return Reply(t(lang, "denied_subscribe", units=units), ok=False)
         if command.name == "subscribe":
             self.store.subscribe(actor.id, unit)
             self.store.commit()
@@ -537,7 +542,9 @@ def _percentile(values: list[float], pct: int) -> float:
 def build_outgoing_mail(org: Organisation, case: Case, to: str, data_dir, calendar) -> EmailMessage:
     """The mail `skicka` sends: diary number in the subject, the case's own documents
     attached, threaded to the counterpart's mail, marked as automatic (DESIGN §8)."""
-    message = EmailMessage()
+    # 998, not 78: the stock policy would RFC 2047-encode a long In-Reply-To, which breaks
+    # threading in the counterpart's mail client
+    message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     message["From"] = org.mailbox
     message["To"] = to
     message["Subject"] = f"{case.number} {redact(case.title)}"

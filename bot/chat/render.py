@@ -116,9 +116,6 @@ _STEP_COMMANDS = {
     "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
     "external_response": ("cmd_status", "cmd_snooze", "cmd_close"),
 }
-_STEP_TODO = {"register": "todo_register", "respond": "todo_respond",
-              "send_response": "todo_send_response", "close": "todo_close", "send": "todo_send",
-              "external_response": "todo_external_response"}
 
 
 def _step_words(lang: str, case: Case, step: str) -> str:
@@ -145,9 +142,10 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         todo = t(lang, "todo_escalation")
     elif step.startswith("action:"):
         todo = t(lang, "todo_action")
+    elif step == "external_response":
+        todo = t(lang, "todo_external_response")
     else:
-        todo = t(lang, _STEP_TODO[step], deadline=deadline_text, counterpart=labels["counterpart"],
-                 number=case.number)
+        todo = t(lang, "todo_reminder")
     if step.startswith("action:"):
         commands = [t(lang, "cmd_action_done", number=case.number, no=step.split(":")[1])]
     else:

@@ -178,11 +178,26 @@ class Demo:
         self.say("14. Ett stavfel ger hjälp, inte ett felmeddelande")
         self.command("bengt", "statsu VOK 2026/3")
 
-    def overdue(self) -> None:
-        self.say("15. Tre veckor senare: vad är försenat?")
-        self.at(START + timedelta(days=30))
+    def reminders(self) -> None:
+        self.say("15. Måndag morgon: David har inte registrerat VOK 2026/0003 – påminnelse och veckoöversikt")
+        self.scan(datetime(2026, 12, 7, 7, 0, tzinfo=timezone.utc))    # 08:00 i Stockholm
+        self.say("16. Tisdag: inget nytt att påminna om – ingen blir störd")
+        self.scan(datetime(2026, 12, 8, 7, 0, tzinfo=timezone.utc))
+        self.say("17. Onsdag: en ny påminnelse till David, och eskalering till MA")
+        self.scan(datetime(2026, 12, 9, 7, 0, tzinfo=timezone.utc))
+        self.say("18. Registrator ser vad som är försenat; David snoozar med en orsak")
+        self.at(datetime(2026, 12, 9, 9, 0, tzinfo=timezone.utc))
         self.command("rut", "försenade")
-        self.command("david", "mina")
+        self.command("david", "snooza VOK 2026/3 2026-12-14 väntar på journalkopia från tandvården")
+        self.scan(datetime(2026, 12, 11, 7, 0, tzinfo=timezone.utc))
+
+    def scan(self, moment: datetime) -> None:
+        """What the scheduler's scan does at that moment (fast-forwarded)."""
+        self.at(moment)
+        fresh = [r for r in self.bot.services.run_reminders() if not r["already_sent"]]
+        if not fresh:
+            self.out.write("Inga nya påminnelser.\n\n")
+        self.bot.services.deliver_outbox()
 
 
 def run_demo(out: TextIO) -> int:
@@ -194,7 +209,7 @@ def run_demo(out: TextIO) -> int:
             demo.incoming()
             demo.outgoing()
             demo.edge_cases()
-            demo.overdue()
+            demo.reminders()
         finally:
             demo.bot.close()
         out.write("\nDemo klar.\n")

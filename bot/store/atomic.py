@@ -152,9 +152,12 @@ class AtomicOrjsonStorage(Storage):
             raise StoreError(
                 f"{self._path} innehåller inte ett JSON-objekt; filen lämnas orörd."
             )
-        self._known_state = (
-            st.st_ino, st.st_size, st.st_mtime_ns, hashlib.blake2b(raw).digest()
-        )
+        # only a writer needs the digest (to skip rewriting identical content); a reader
+        # such as `status` on a year's archive should not hash megabytes for nothing
+        if not self._readonly:
+            self._known_state = (
+                st.st_ino, st.st_size, st.st_mtime_ns, hashlib.blake2b(raw).digest()
+            )
         return data
 
     # -- writing -----------------------------------------------------------

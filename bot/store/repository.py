@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 LIVE = "live.json"
 CASELESS_MAIL_DAYS = 90      # ignored/duplicate mail records stay this long in live.json
 SENT_NOTIFICATION_DAYS = 30  # delivered notifications stay this long in the outbox
-ARCHIVE_CACHE_YEARS = 2      # archive years kept in memory for status look-ups
+ARCHIVE_CACHE_YEARS = 12     # archive years kept in memory (packed: about the file size each)
 
 
 class TinyDbCaseStore:

@@ -241,28 +241,32 @@ def test_skicka_an_outgoing_deviation(bot, sender):
 
 # --------------------------------------------------------------------------- subscriptions
 def test_prenumerera_gives_info_copies(bot, notifier):
-    reply = say(bot, "bengt", "prenumerera Solgården")
+    refused = say(bot, "bengt", "prenumerera Solgården")   # not his unit: he may not see it
+    assert not refused.ok and "egna enheter" in refused.text
+    reply = say(bot, "sven", "prenumerera Solgården")
     assert reply.ok and reply.text == "Du får nu kopior för kännedom från Solgårdens särskilda boende."
     result = ingest(bot, sender=LISA, subject="Avvikelse Solgården: fel kost serverad",
                     body="Avvikelse gällande Solgårdens särskilda boende.")
     assert result["unit"] == "solgarden", result
     bot.services.deliver_outbox()
-    copies = notifier.to("bengt")
+    copies = notifier.to("sven")
     assert [(n["event"], n["view"]["role"]) for n in copies] == [("incoming_diarised", "info")]
     assert result["diary_number"] in copies[0]["text"]
     assert [n["view"]["role"] for n in notifier.to("cecilia")] == ["act"]
 
-    assert say(bot, "bengt", "avprenumerera Solgården").ok
-    again = say(bot, "bengt", "avprenumerera Solgården")
+    assert say(bot, "sven", "avprenumerera Solgården").ok
+    again = say(bot, "sven", "avprenumerera Solgården")
     assert not again.ok and again.text == "Du prenumererar inte på Solgårdens särskilda boende."
     ingest(bot, sender=LISA, subject="Ny avvikelse Solgården: fall", body="Avvikelse.")
     bot.services.deliver_outbox()
-    assert len(notifier.to("bengt")) == 1
+    assert len(notifier.to("sven")) == 1
+    assert notifier.to("bengt") == []
 
 
 def test_prenumerera_alla(bot):
-    reply = say(bot, "cecilia", "prenumerera alla")
+    reply = say(bot, "sven", "prenumerera alla")
     assert reply.ok and "alla enheter" in reply.text
+    assert not say(bot, "cecilia", "prenumerera alla").ok
 
 
 # --------------------------------------------------------------------------- help, typos, strangers
