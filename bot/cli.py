@@ -190,7 +190,7 @@ def cmd_list(settings: Settings, args) -> int:
     if args.json:
         _print_json([bot.services.status_json(c, events=False) for c in cases])
     else:
-        print(bot.services._list_text(cases))
+        print(bot.services.list_text(cases))
     return EXIT_OK
 
 

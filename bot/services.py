@@ -257,7 +257,7 @@ class Services:
     def _run_command(self, actor: Actor, command: Command, channel: str) -> Reply:
         lang, now = self.org.language, self.clock.now()
         if command.name in ("mine", "open", "overdue"):
-            return Reply(self._list_text(self._query(actor, command)))
+            return Reply(self.list_text(self._query(actor, command)))
         if command.name in ("subscribe", "unsubscribe"):
             return self._subscription(actor, command)
         case = self.store.get_case(command.number)
@@ -335,7 +335,7 @@ class Services:
         deadline = step_deadline(case, self.org, self.calendar)
         return deadline is not None and (now or self.clock.now()) > deadline
 
-    def _list_text(self, cases: list[Case]) -> str:
+    def list_text(self, cases: list[Case]) -> str:
         lang = self.org.language
         if not cases:
             return t(lang, "no_cases")

@@ -423,11 +423,11 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
     return Outcome(case, notices)
 
 
-def document_type(case: Case, sender_internal: bool, sender_is_counterpart: bool) -> str:
+def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool) -> str:
     """DESIGN §4: response from our side on an incoming case, from the counterpart on an outgoing one."""
-    if case.kind == INCOMING and sender_internal:
+    if kind == INCOMING and sender_internal:
         return DOC_RESPONSE
-    if case.kind == OUTGOING and sender_is_counterpart:
+    if kind == OUTGOING and sender_is_counterpart:
         return DOC_RESPONSE
     return DOC_SUPPLEMENT
 

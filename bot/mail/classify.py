@@ -363,10 +363,6 @@ def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation,
         return Decision(TRIAGE, t(org.language, "reason_foreign_sender", sender=sender or "?",
                                   number=ref.number), **common)
     from_counterpart = counterpart is not None and counterpart.id == ref.counterpart
-    doc = document_type(_KindOnly(ref.kind), sender_internal, from_counterpart)
+    doc = document_type(ref.kind, sender_internal, from_counterpart)
     return Decision(ADDED, reason, document=doc, severity=overrides.severity, **common)
 
-
-@dataclass(frozen=True)
-class _KindOnly:
-    kind: str

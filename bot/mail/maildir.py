@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.errors import MailSourceError
+from bot.files import write_durably
 
 ACK_FOLDER = ".Diarierat"
 
@@ -59,15 +60,5 @@ class MaildirMailSource:
         `when` sets the delivery time (the file's mtime), which is the arrival time."""
         import uuid
         name = name or f"{datetime.now(timezone.utc).timestamp():.6f}.{uuid.uuid4().hex}.avvikelsebot"
-        tmp = self.root / "tmp" / name
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, raw)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if when is not None:
-            os.utime(tmp, (when.timestamp(), when.timestamp()))
-        target = self.root / "new" / name
-        os.replace(tmp, target)
-        return target
+        return write_durably(self.root / "new" / name, raw, temp=self.root / "tmp" / name,
+                             mtime=when.timestamp() if when else None)

@@ -6,9 +6,10 @@ MTA can take it. The mail is complete: headers, diary number, attachments.
 """
 from __future__ import annotations
 
-import os
 from email.message import EmailMessage
 from pathlib import Path
+
+from bot.files import write_durably
 
 
 class PickupFolderMailSender:
@@ -19,11 +20,5 @@ class PickupFolderMailSender:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         message_id = str(message["Message-ID"])
         name = message_id.strip("<>").replace("/", "_").replace("@", "_at_") + ".eml"
-        path = self.folder / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, bytes(message))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_durably(self.folder / name, bytes(message))
         return message_id

@@ -17,7 +17,6 @@ that the next writer finishes moving.
 from __future__ import annotations
 
 import logging
-import os
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,11 +27,12 @@ from tinydb import TinyDB
 from tinydb.table import Document
 
 from bot.domain.case import Case, from_iso
-from bot.domain.diary import DiaryNumber
+from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
 from bot.mail.classify import CaseRef
 from bot.store.atomic import open_db, remove_orphan_temp_files
 from bot.store.lock import WriterLock
+from bot.files import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,6 @@ class TinyDbCaseStore:
         return Case.from_dict(dict(doc))
 
     def get_case_by_text(self, number: str) -> Case | None:
-        from bot.domain.diary import parse_diary_number
         parsed = parse_diary_number(number, self.series)
         return self.get_case(parsed) if parsed else None
 
@@ -287,14 +286,7 @@ class TinyDbCaseStore:
         path = self.data_dir / relative
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".tmp-{sha}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, raw)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+            write_durably(path, raw)
         return str(relative)
 
     # ------------------------------------------------------------------ archive

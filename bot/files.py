@@ -1,0 +1,24 @@
+"""Writing a file so that it is either complete or absent, and private (0600)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_durably(target: Path, data: bytes, *, temp: Path | None = None,
+                  mtime: float | None = None) -> Path:
+    """Write `data` to `temp` (default: a hidden name beside `target`), fsync, set the
+    modification time if given, then rename into place. A crash leaves no half file."""
+    temp = temp or target.with_name(f".tmp-{target.name}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:                      # os.write may write less than asked
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if mtime is not None:
+        os.utime(temp, (mtime, mtime))
+    os.replace(temp, target)
+    return target
