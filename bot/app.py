@@ -1,7 +1,6 @@
 """The composition root: settings in, a wired bot out. Tests pass fakes for any part."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +44,9 @@ class Bot:
             self.mail.acknowledge(source_id)
         return results
 
-    async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
+    async def run_forever(self, poll_seconds: float = 1.0, stop: "asyncio.Event | None" = None) -> None:
         """One event loop: the mail watcher and the outbox; blocking work in threads."""
+        import asyncio  # only `run` needs the event loop; read-only commands start faster
         stop = stop or asyncio.Event()
         from reminders.scheduler import start_scheduler
         scheduler = start_scheduler(self)

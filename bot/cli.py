@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
@@ -104,6 +103,7 @@ def _bot(settings: Settings, *, readonly: bool, command: str):
 
 # ---------------------------------------------------------------------------- commands
 def cmd_run(settings: Settings, args) -> int:
+    import asyncio
     bot = _bot(settings, readonly=False, command="run")
     stop = asyncio.Event()
 

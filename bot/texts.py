@@ -189,6 +189,7 @@ SV: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    # --- words -------------------------------------------------------------------------
     "kind_incoming": "Incoming deviation", "kind_outgoing": "Outgoing deviation",
     "severity_red": "Red", "severity_yellow": "Yellow", "severity_green": "Green",
     "severity_none": "Not assessed",
@@ -196,13 +197,18 @@ EN: dict[str, str] = {
     "status_response_received": "Response received", "status_response_sent": "Response sent",
     "status_sent": "Sent to the counterpart", "status_closed": "Closed",
     "unknown_unit": "unknown unit", "unknown_counterpart": "unknown counterpart",
-    "label_kind": "Kind", "label_counterpart": "Counterpart", "label_unit": "Unit",
-    "label_severity": "Severity", "label_status": "Status", "label_todo": "To do",
-    "label_info": "For information", "label_commands": "Commands", "label_deadline": "Next step",
+    "doc_deviation": "deviation", "doc_response": "response", "doc_supplement": "supplement",
+    "doc_sent": "sent",
     "step_register": "register in the operations system", "step_respond": "investigate, assess and respond",
     "step_send_response": "send the response to the counterpart", "step_close": "follow up and close",
     "step_send": "send the deviation to the counterpart", "step_external_response": "the counterpart's response",
+    "label_kind": "Kind", "label_counterpart": "Counterpart", "label_unit": "Unit",
+    "label_severity": "Severity", "label_status": "Status", "label_todo": "To do",
+    "label_info": "For information", "label_commands": "Commands",
+    "label_deadline": "Next step", "label_documents": "Documents", "label_actions": "Actions",
+    "label_events": "Events",
     "date_format": "{weekday} {day} {month}",
+    # --- notifications: the first line per event --------------------------------------------
     "event_incoming_diarised": "New deviation from {counterpart} diarised for {unit}",
     "event_incoming_diarised_no_unit": "New deviation from {counterpart} diarised – unit unknown",
     "event_outgoing_diarised": "Outgoing deviation diarised for {unit}",
@@ -211,23 +217,151 @@ EN: dict[str, str] = {
     "event_supplement": "Supplement diarised for {unit}",
     "event_unit_assigned": "Deviation from {counterpart} moved to {unit}",
     "event_triage": "A mail needs your decision",
+    # --- notifications: what the recipient is asked to do ------------------------------------
     "todo_register": "Register the deviation in the operations system by {deadline}, and assess its severity.",
     "todo_pick_unit": "Pick the unit, so its manager gets the deviation.",
     "todo_send": "Send the deviation to {counterpart} by {deadline}.",
     "todo_send_response": "Send the response on to {counterpart} by {deadline}.",
     "todo_close": "Enter the response in the operations system and close the case by {deadline}.",
+    "todo_supplement": "Read the supplement in the operations system or ask the registrar.",
     "todo_respond": "Investigate, assess and respond by {deadline}.",
+    "todo_counterpart_unknown": "The counterpart is unknown: set it with `counterpart {number} <counterpart>`.",
     "info_line": "nothing for you to do.",
+    "cmd_register": "registered {number}",
+    "cmd_assess": "assess {number} red|yellow|green",
+    "cmd_send": "send {number}",
+    "cmd_mark_sent": "sent {number}",
+    "cmd_close": "close {number}",
+    "cmd_unit": "unit {number} <unit>",
+    "cmd_status": "status {number}",
+    # --- reminders, escalations, digest -------------------------------------------------------
     "event_reminder": "Reminder: {step} is overdue",
     "event_escalation": "Escalation: {step} for {unit} is overdue",
     "event_digest": "Weekly overview – open cases: {count}, overdue: {overdue}",
     "reminder_line": "{step_cap} was due by {deadline}.",
     "todo_reminder": "Do it now – or pause the reminders with snooze and a reason.",
     "escalation_line": "{step_cap} was due by {deadline}; owner: {owners}. Reminders were sent without result.",
-    "help": "Commands (Swedish words, English aliases): status, mine, open, overdue, registered, assess, send, sent, close, action, unit, counterpart, title, snooze, subscribe, unsubscribe, help.",
+    "action_step": "action {no} «{text}»",
+    "todo_action": "Do the action and mark it as done.",
+    "todo_external_response": "The counterpart has not responded. Remind them, or close with a reason.",
+    "todo_escalation": "Check with the person responsible, or do the step yourself.",
+    "todo_digest": "Overdue cases first.",
+    "cmd_snooze": "snooze {number} YYYY-MM-DD <reason>",
+    "cmd_action_done": "action done {number} {no}",
+    "cli_reminder_line": "{due} {level} to {recipient}: {number} step {step} (due {deadline})",
+    "level_reminder": "reminder", "level_escalation": "escalation",
+    # --- triage ----------------------------------------------------------------------------
+    "triage_text": "Mail from {sender} with the subject «{subject}» could not be diarised automatically: {reason}.",
+    "triage_todo": "Choose: diarise as a new deviation, add to a case, or mark as not a deviation.",
+    "triage_suggest": "Suggested case: {number}.",
+    # --- intake reasons ----------------------------------------------------------------------
+    "reason_duplicate": "the same mail has already been handled ({key})",
+    "reason_own_address": "sent from the bot's own address",
+    "reason_auto": "automatic mail ({why})",
+    "reason_new_incoming": "deviation from external sender {sender}",
+    "reason_new_counterpart": "the sender belongs to the counterpart {counterpart}",
+    "reason_new_outgoing": "deviation from internal sender {sender}",
+    "reason_number": "diary number {number} in the mail",
+    "reason_thread": "reply in the same thread as case {number}",
+    "reason_conversation": "same conversation as case {number}",
+    "reason_unknown_number": "the diary number {number} does not exist",
+    "reason_foreign_sender": "the sender {sender} does not belong to case {number}",
+    "reason_not_deviation": "nothing that looks like a deviation, and the sender is not a known counterpart",
+    "reason_forward_unreadable": "forwarded by the registrar, but the original could not be extracted",
+    "reason_override_unit": "the unit {unit} given by the registrar is unknown",
+    "reason_closed_case": "case {number} is closed",
+    # --- refusals (DomainError / PermissionDenied) --------------------------------------------
+    "denied_unknown": "You are not in the organisation's directory, so I cannot show or change cases. Contact the registrar.",
+    "denied_view": "You do not have access to {number}.",
+    "denied_manage": "Only the unit's manager, the registrar, MA or SAS may change {number}.",
+    "denied_close": "Only the unit's manager, the registrar, MA or SAS may close {number}.",
+    "denied_send": "Only the registrar sends {number} to the counterpart.",
+    "denied_mark_sent": "Only the registrar, MA or SAS can mark {number} as sent.",
+    "denied_route": "Only the registrar, MA or SAS can change the unit or counterpart of {number}.",
+    "refused_closed": "{number} is already closed.",
+    "refused_register_outgoing": "{number} is an outgoing deviation; it is not registered by the unit.",
+    "refused_already_registered": "{number} is already registered.",
+    "refused_severity": "The severity must be red, yellow or green.",
+    "refused_already_sent": "{number} has already been sent.",
+    "refused_no_response": "The unit's response in {number} has not come in yet, so there is nothing to send. If the response went out some other way: write `sent {number}`.",
+    "refused_close_early_role": "{number} cannot be closed yet. Only the registrar, MA or SAS can close early, with a reason.",
+    "refused_close_early_reason": "Give a reason when closing {number} early, e.g. `close {number} diarised by mistake`.",
+    "refused_close_open_actions": "{number} has open actions: {actions}. Mark them as done or give a reason to close anyway.",
+    "refused_action_text": "Write what the action is.",
+    "refused_no_such_action": "{number} has no action no. {no}.",
+    "refused_action_done": "Action {no} in {number} is already done.",
+    "refused_unknown_unit": "The unit «{unit}» does not exist.",
+    "refused_unknown_counterpart": "The counterpart «{counterpart}» does not exist.",
+    "refused_title": "The title cannot be empty.",
+    "refused_snooze_reason": "Give a reason for pausing the reminders.",
+    "refused_snooze_past": "The date must be in the future.",
+    "refused_no_case": "Case {number} does not exist.",
+    "refused_no_counterpart_address": "{number} has no counterpart with an email address; set the counterpart first.",
+    "refused_no_sender": "No email sending is configured. Send it yourself and write `sent {number}`.",
+    # --- confirmations ---------------------------------------------------------------------------
+    "done_registered": "{number} is marked as registered in the operations system.",
+    "done_assessed": "{number} is assessed as {severity}.",
+    "done_marked_sent": "{number} is marked as sent.",
+    "done_sent": "{number} has been sent to {address}.",
+    "done_closed": "{number} is closed.",
+    "done_action_added": "Action {no} has been added to {number}.",
+    "done_action_done": "Action {no} in {number} is done.",
+    "done_unit": "{number} now belongs to {unit}.",
+    "done_counterpart": "{number} now has the counterpart {counterpart}.",
+    "done_title": "The title of {number} has been changed.",
+    "done_snoozed": "Reminders for {number} are paused until {until}.",
+    "done_subscribed": "You now get copies for information from {units}.",
+    "done_unsubscribed": "You no longer get copies from {units}.",
+    "not_subscribed": "You are not subscribed to {units}.",
+    "denied_subscribe": "You cannot follow {units}: a manager follows their own units; the registrar, MA and SAS can follow all.",
+    "all_units": "all units",
+    # --- chat answers ------------------------------------------------------------------------
+    "no_cases": "No cases.",
+    "list_header": "Cases ({count}):",
+    "overdue_mark": "OVERDUE",
+    "help": (
+        "How to talk to Avvikelsebot:\n"
+        "  status <number> – the state of a case\n"
+        "  mine – my open cases\n"
+        "  open [unit] – open cases\n"
+        "  overdue – cases whose next step is overdue\n"
+        "  registered <number> – the deviation is registered in the operations system\n"
+        "  assess <number> red|yellow|green – set the severity\n"
+        "  send <number> – (registrar) send to the counterpart\n"
+        "  sent <number> – mark as sent outside the bot\n"
+        "  close <number> [reason] – close the case\n"
+        "  action <number> <text> [by YYYY-MM-DD] – add an action\n"
+        "  action done <number> <no> – mark an action as done\n"
+        "  unit <number> <unit> – change the unit\n"
+        "  counterpart <number> <counterpart> – set the counterpart\n"
+        "  title <number> <text> – change the title\n"
+        "  snooze <number> <date> <reason> – pause reminders until a date\n"
+        "  subscribe <unit|all> – get copies for information\n"
+        "  unsubscribe <unit|all> – stop getting copies\n"
+        "  help – this text\n"
+        "Diary numbers can be written VOK 2026/0042, 2026/42 or vok-2026-0042."
+    ),
     "unknown_command": "I did not understand «{word}».",
     "did_you_mean": "Did you mean «{suggestion}»?",
-    "no_cases": "No cases.",
+    "usage": "Like this: {usage}",
+    "bad_number": "«{text}» is not a diary number. Write e.g. VOK 2026/0042 or 2026/42.",
+    "bad_date": "«{text}» is not a date. Write YYYY-MM-DD.",
+    "bad_unit": "The unit «{text}» does not exist. Units: {units}.",
+    "bad_action_no": "«{text}» is not an action number.",
+    "missing_number": "Give a diary number, e.g. VOK 2026/0042 or 2026/42.",
+    "missing_date": "Give a date, YYYY-MM-DD.",
+    "missing_unit": "Give a unit. Units: {units}.",
+    "missing_action_no": "Give the action's number.",
+    "bad_counterpart": "The counterpart «{text}» does not exist. Counterparts: {counterparts}.",
+    "status_deadline": "{step} by {deadline}",
+    "status_deadline_overdue": "{step} by {deadline} – OVERDUE",
+    # --- CLI -------------------------------------------------------------------------------------
+    "cli_ingested": "{file}: {outcome} {number} – {reason}",
+    "cli_outbox_line": "[{state}] {created} to {recipient} ({channel}) {number}: {event}",
+    "cli_console_to": "── To {name} ({role}) via {channel} ──",
+    "role_act": "to do", "role_info": "for information",
+    "outcome_new_case": "new case", "outcome_added_to_case": "added to case",
+    "outcome_duplicate": "duplicate", "outcome_ignored": "ignored", "outcome_triage": "triage",
 }
 
 CATALOG = {"sv": SV, "en": EN}
