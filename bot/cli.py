@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config, args.data)
         return COMMANDS[args.cmd](settings, args)
     except ConfigError as error:
-        print(f"avvikelsebot: fel i konfigurationen: {error}", file=sys.stderr)
+        # the organisation's language is unknown when its file is bad: Swedish, the default
+        print(f"avvikelsebot: {t('sv', 'cli_config_error', error=error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except UsageError as error:
         print(f"avvikelsebot: {error}", file=sys.stderr)
@@ -111,7 +112,7 @@ def cmd_run(settings: Settings, args) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print(f"Avvikelsebot bevakar {settings.data_dir / 'inbox'} – stoppa med Ctrl-C.",
+        print(t(settings.org.language, "cli_watching", inbox=settings.data_dir / "inbox"),
               file=sys.stderr)
         await bot.run_forever(stop=stop)
 
@@ -119,7 +120,7 @@ def cmd_run(settings: Settings, args) -> int:
         asyncio.run(main_loop())
     finally:
         bot.close()
-    print("Avvikelsebot har stoppat.", file=sys.stderr)
+    print(t(settings.org.language, "cli_stopped"), file=sys.stderr)
     return EXIT_OK
 
 
@@ -127,7 +128,7 @@ def cmd_ingest(settings: Settings, args) -> int:
     paths = [Path(p) for p in args.files]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise UsageError(f"filen finns inte: {', '.join(missing[:5])}")
+        raise UsageError(t(settings.org.language, "cli_missing_file", files=", ".join(missing[:5])))
     bot = _bot(settings, readonly=False, command="ingest")
     lang = settings.org.language
     collected: list[dict] = []
@@ -155,10 +156,11 @@ def cmd_ingest(settings: Settings, args) -> int:
 def _case(bot, text: str, series: str):
     number = parse_diary_number(text, series)
     if number is None:
-        raise UsageError(f"«{text}» är inget diarienummer (t.ex. VOK 2026/0042)")
+        raise UsageError(t(bot.settings.org.language, "cli_bad_number", text=text))
     case = bot.store.get_case(number)
     if case is None:
-        raise UsageError(f"ärendet {number.format(bot.settings.org.digits)} finns inte")
+        raise UsageError(t(bot.settings.org.language, "cli_no_case",
+                           number=number.format(bot.settings.org.digits)))
     return case
 
 
@@ -179,7 +181,7 @@ def cmd_list(settings: Settings, args) -> int:
     if args.unit:
         found = org.unit_by_name(args.unit)
         if found is None:
-            raise UsageError(f"okänd enhet «{args.unit}»")
+            raise UsageError(t(org.language, "cli_unknown_unit", unit=args.unit))
         unit = found.id
     cases = bot.store.open_cases() if (args.open or args.overdue) else list(bot.store.all_cases())
     if unit:
@@ -207,7 +209,7 @@ def cmd_outbox(settings: Settings, args) -> int:
                 recipient=n["recipient"], channel=n["channel"], number=n["diary_number"] or "–",
                 event=n["event"]))
     if not items:
-        print(t(lang, "no_cases").replace("ärenden", "aviseringar"))
+        print(t(lang, "cli_outbox_empty"))
     return EXIT_OK
 
 
@@ -217,13 +219,16 @@ def cmd_report(settings: Settings, args) -> int:
     if args.json:
         _print_json(report)
         return EXIT_OK
-    print(f"Rapport {args.year or 'alla år'} – {report['cases']} ärenden")
+    lang = settings.org.language
+    print(t(lang, "cli_report_header", year=args.year or t(lang, "cli_report_all_years"),
+            count=report["cases"]))
     for field, counts in report["counts"].items():
         print(f"  {field}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for step, figures in report["steps"].items():
-        print(f"  steg {step}: median {figures['median_days']} dagar, "
-              f"90:e percentilen {figures['p90_days']} dagar ({figures['count']} ärenden)")
-    print(f"  försenade nu: {', '.join(report['overdue']) or 'inga'}")
+        print("  " + t(lang, "cli_report_step", step=step, median=figures["median_days"],
+                       p90=figures["p90_days"], count=figures["count"]))
+    print("  " + t(lang, "cli_report_overdue",
+                   numbers=", ".join(report["overdue"]) or t(lang, "cli_none")))
     return EXIT_OK
 
 
@@ -234,7 +239,7 @@ def _moment(text: str, bot) -> "datetime":
             return bot.calendar.office_start(date.fromisoformat(text))
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"«{text}» är ingen tid: skriv ÅÅÅÅ-MM-DD eller ÅÅÅÅ-MM-DDTHH:MM") from None
+        raise UsageError(t(bot.settings.org.language, "cli_bad_time", text=text)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=bot.calendar.tz)
 
 
@@ -248,29 +253,29 @@ def cmd_reminders(settings: Settings, args) -> int:
         return EXIT_OK
     lang = settings.org.language
     if not bot.calendar.in_office_hours(moment):
-        print(f"{args.at} ligger utanför kontorstid: inget skickas då.")
+        print(t(lang, "cli_outside_hours", moment=args.at))
     for d in due:
-        level = t(lang, f"level_{d['level']}") if d["level"] != "digest" else "veckoöversikt"
-        sent = " (redan skickad)" if d["already_sent"] else ""
-        print(f"{d['due'][:16]} {level} till {d['recipient']}: {d['diary_number'] or '–'} "
-              f"{d['step']}{sent}")
+        print(t(lang, "cli_reminder", due=d["due"][:16], level=t(lang, f"level_{d['level']}"),
+                recipient=d["recipient"], number=d["diary_number"] or "–", step=d["step"],
+                sent=t(lang, "cli_already_sent") if d["already_sent"] else ""))
     if not due:
-        print("Inga påminnelser.")
+        print(t(lang, "cli_no_reminders"))
     return EXIT_OK
 
 
 def cmd_check_config(settings: Settings, args) -> int:
     org = settings.org
     channels = settings.channels()
+    lang = org.language
     warnings = []
     if settings.env.get("TEAMS_ANONYMOUS", "").lower() in ("1", "true", "yes", "ja"):
-        warnings.append("TEAMS_ANONYMOUS=true: Teams-anrop kontrolleras INTE – bara för lokal utveckling!")
+        warnings.append(t(lang, "cli_warn_teams_anonymous"))
     for unit in org.units.values():
         if not unit.managers:
-            warnings.append(f"enheten {unit.id} har ingen chef: dess ärenden går till registrator")
+            warnings.append(t(lang, "cli_warn_no_manager", unit=unit.id))
     for cp in org.counterparts.values():
         if not cp.address:
-            warnings.append(f"motparten {cp.id} saknar address: `skicka` fungerar inte för den")
+            warnings.append(t(lang, "cli_warn_no_address", counterpart=cp.id))
     summary = {
         "config": str(settings.config_path), "data": str(settings.data_dir),
         "organisation": org.name, "language": org.language, "series": org.series,
@@ -281,15 +286,17 @@ def cmd_check_config(settings: Settings, args) -> int:
     if args.json:
         _print_json(summary)
         return EXIT_OK
-    print(f"Konfigurationen {settings.config_path} är giltig.")
-    print(f"  {org.name}: {len(org.people)} personer, {len(org.units)} enheter, "
-          f"{len(org.counterparts)} motparter, diarieserie {org.series}")
-    print(f"  brevlåda: {settings.mail_source}"
-          + (f" ({settings.data_dir / 'inbox'})" if settings.mail_source == "maildir" else ""))
+    print(t(lang, "cli_config_ok", path=settings.config_path))
+    print("  " + t(lang, "cli_config_summary", name=org.name, people=len(org.people),
+                   units=len(org.units), counterparts=len(org.counterparts), series=org.series))
+    source = settings.mail_source
+    if source == "maildir":
+        source += f" ({settings.data_dir / 'inbox'})"
+    print("  " + t(lang, "cli_mailbox", source=source))
     for name, on in channels.items():
-        print(f"  {name}: {'på' if on else 'av'}")
+        print("  " + t(lang, "cli_channel", name=name, state=t(lang, "cli_on" if on else "cli_off")))
     for warning in warnings:
-        print(f"  VARNING: {warning}")
+        print("  " + t(lang, "cli_warning", warning=warning))
     return EXIT_OK
 
 

@@ -37,16 +37,8 @@ VERBS: dict[str, tuple[str, ...]] = {
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
-USAGE = {
-    "status": "status <dnr>", "register": "registrerad <dnr>",
-    "assess": "bedöm <dnr> röd|gul|grön", "send": "skicka <dnr>", "mark_sent": "skickad <dnr>",
-    "close": "avsluta <dnr> [orsak]",
-    "action": "åtgärd <dnr> <text> [senast ÅÅÅÅ-MM-DD] · åtgärd klar <dnr> <nr>",
-    "unit": "enhet <dnr> <enhet>", "counterpart": "motpart <dnr> <motpart>",
-    "title": "rubrik <dnr> <text>", "snooze": "snooza <dnr> <ÅÅÅÅ-MM-DD> <orsak>",
-    "subscribe": "prenumerera <enhet|alla>", "unsubscribe": "avprenumerera <enhet|alla>",
-    "open": "öppna [enhet]",
-}
+USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
+         "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -83,7 +75,7 @@ def parse(text: str, org: Organisation) -> Command:
     except _Refusal as refusal:
         message = str(refusal)
         if verb in USAGE:
-            message += " " + t(lang, "usage", usage=USAGE[verb])
+            message += " " + t(lang, "usage", usage=t(lang, f"usage_{verb}"))
         return Command("help", error=redact(message))   # errors quote what was typed
 
 
