@@ -29,7 +29,6 @@ from bot.domain.process import Context, Notice, Outcome, current_step, step_dead
 from bot.domain.redact import redact
 from bot.errors import BotError, DeliveryError, DomainError
 from bot.mail.classify import ADDED, DUPLICATE, NEW_CASE, TRIAGE, Decision, Detector, classify
-from bot.mail.parse import parse_mail
 from bot.ports import Clock, MailSender, Notifier
 from bot.store.repository import TinyDbCaseStore
 from bot.texts import long_date, t
@@ -99,6 +98,7 @@ class Services:
 
     def _ingest(self, raw: bytes, arrived: datetime | None,
                 conversation_id: str | None) -> dict[str, Any]:
+        from bot.mail.parse import parse_mail  # MIME and HTML libraries: only intake needs them
         now = self.clock.now()
         mail = parse_mail(raw, conversation_id=conversation_id)
         arrival = arrived or mail.received or mail.date or now
