@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.chat.console import ConsoleNotifier
 from bot.mail.maildir import MaildirMailSource
@@ -13,6 +13,9 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.store.repository import TinyDbCaseStore
 from reminders.calendar import BusinessCalendar
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class Bot:
             self.mail.acknowledge(source_id)
         return results
 
-    async def run_forever(self, poll_seconds: float = 1.0, stop: "asyncio.Event | None" = None) -> None:
+    async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
         """One event loop: the mail watcher and the outbox; blocking work in threads."""
         import asyncio  # only `run` needs the event loop; read-only commands start faster
         stop = stop or asyncio.Event()

@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -232,8 +233,7 @@ def cmd_report(settings: Settings, args) -> int:
     return EXIT_OK
 
 
-def _moment(text: str, bot) -> "datetime":
-    from datetime import date, datetime
+def _moment(text: str, bot) -> datetime:
     try:
         if len(text) == 10:
             return bot.calendar.office_start(date.fromisoformat(text))

@@ -303,14 +303,14 @@ class Services:
             raise DomainError(t(lang, "refused_no_counterpart_address", number=case.number))
         if self.sender is None:
             raise DomainError(t(lang, "refused_no_sender", number=case.number))
-        message = build_outgoing_mail(self.org, case, counterpart.address, self.store.data_dir,
-                                      self.calendar)
+        message = build_outgoing_mail(self.org, case, counterpart.address, self.store.data_dir)
         document = Document(no=len(case.documents) + 1, type=DOC_SENT, received=iso(ctx.now),
-                            sender=self.org.mailbox, subject=redact(str(message["Subject"])))
-        # apply is pure: a trial run refuses (already sent, closed) before anything leaves
-        proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
-        document.message_id = self.sender.send(message).strip("<>")
-        return proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
+                            sender=self.org.mailbox, subject=redact(str(message["Subject"])),
+                            message_id=str(message["Message-ID"]).strip("<>"))
+        # apply is pure and refuses (already sent, closed) before anything leaves
+        outcome = proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
+        self.sender.send(message)
+        return outcome
 
     # ================================================================== queries
     def visible_cases(self, actor: Actor, *, include_closed: bool = False) -> list[Case]:
@@ -539,7 +539,7 @@ def _percentile(values: list[float], pct: int) -> float:
     return ordered[index]
 
 
-def build_outgoing_mail(org: Organisation, case: Case, to: str, data_dir, calendar) -> EmailMessage:
+def build_outgoing_mail(org: Organisation, case: Case, to: str, data_dir) -> EmailMessage:
     """The mail `skicka` sends: diary number in the subject, the case's own documents
     attached, threaded to the counterpart's mail, marked as automatic (DESIGN §8)."""
     # 998, not 78: the stock policy would RFC 2047-encode a long In-Reply-To, which breaks

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import access
 from bot.domain.access import Actor
-from bot.domain.case import (CLOSED, DOC_DEVIATION, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
+from bot.domain.case import (CLOSED, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
                              INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, from_iso,
                              iso)
 from bot.domain.org import SEVERITIES, Organisation, Subscription
@@ -445,4 +445,3 @@ _OPERATIONS = {
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
 }
 assert set(_HANDLERS) == set(_OPERATIONS)
-_ = (DOC_DEVIATION, CLOSED)  # re-exported names used by callers

@@ -26,7 +26,7 @@ import orjson
 from tinydb import TinyDB
 from tinydb.table import Document
 
-from bot.domain.case import Case, from_iso
+from bot.domain.case import Case
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
 from bot.mail.classify import CaseRef
@@ -56,6 +56,8 @@ class TinyDbCaseStore:
                 folder.mkdir(parents=True, exist_ok=True, mode=0o700)
                 remove_orphan_temp_files(folder)
         self._archives: OrderedDict[int, TinyDB] = OrderedDict()
+        self._case_closed = False
+        self._housekept = None
         self._open_live()
         if not readonly:
             self._finish_archiving()
@@ -130,9 +132,12 @@ class TinyDbCaseStore:
 
     # ------------------------------------------------------------------ transactions
     def commit(self) -> None:
-        """Make every change since the last commit durable in one write, then archive."""
+        """Make every change since the last commit durable in one write, then archive
+        (only when a case was closed, or once a day for old mail records and notifications:
+        the scan of live.json stays off the path of every mail and command)."""
         self.db.storage.flush()
-        self._finish_archiving()
+        if self._case_closed or self._housekept != datetime.now(timezone.utc).date():
+            self._finish_archiving()
 
     def rollback(self) -> None:
         """Forget uncommitted changes (a command failed half-way)."""
@@ -158,6 +163,7 @@ class TinyDbCaseStore:
 
     # ------------------------------------------------------------------ cases
     def put_case(self, case: Case) -> None:
+        self._case_closed = self._case_closed or case.is_closed
         self.cases.upsert(Document(case.to_dict(), doc_id=case.key))
         self._index_case(case.to_dict())
 
@@ -308,6 +314,8 @@ class TinyDbCaseStore:
         """Move closed cases (with their mail records) and old case-less records out of live.json."""
         if self.readonly:
             return
+        self._case_closed = False
+        self._housekept = datetime.now(timezone.utc).date()
         closed = [doc for doc in self.cases._read_table().values() if doc["status"] == "closed"]
         now = now or datetime.now(timezone.utc)
         old_mail = (now - timedelta(days=CASELESS_MAIL_DAYS)).isoformat()
@@ -375,5 +383,3 @@ def _parse(number: str, series: str) -> DiaryNumber:
     year, seq = number.split()[-1].split("/")
     return DiaryNumber(int(year), int(seq), series)
 
-
-__all__ = ["TinyDbCaseStore", "from_iso"]
