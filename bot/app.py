@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bot.chat.console import ConsoleNotifier
 from bot.mail.maildir import MaildirMailSource
 from bot.mail.pickup import PickupFolderMailSender
-from bot.ports import Clock, MailSender, MailSource, Notifier, SystemClock
+from bot.ports import ChatFrontend, Clock, MailSender, MailSource, Notifier, SystemClock
 from bot.services import Services
 from bot.settings import Settings
 from bot.store.repository import TinyDbCaseStore
@@ -29,6 +29,7 @@ class Bot:
     calendar: BusinessCalendar
     clock: Clock
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    frontends: list[ChatFrontend] = field(default_factory=list)
 
     def close(self) -> None:
         self.store.close()
@@ -48,45 +49,98 @@ class Bot:
         return results
 
     async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
-        """One event loop: the mail watcher and the outbox; blocking work in threads."""
+        """One event loop: the chat frontends, the mail watcher and the outbox; blocking work
+        in threads."""
         import asyncio  # only `run` needs the event loop; read-only commands start faster
         stop = stop or asyncio.Event()
         from reminders.scheduler import start_scheduler
         scheduler = start_scheduler(self)
-        log.info("avvikelsebot kör: källa=%s data=%s", self.settings.mail_source,
-                 self.settings.data_dir)
-        while not stop.is_set():
-            try:
-                results = await asyncio.to_thread(self.poll_mailbox)
-                for result in results:
-                    log.info("%s %s %s", result["outcome"], result["diary_number"] or "",
-                             result["reason"])
-                await asyncio.to_thread(self.services.deliver_outbox)
-            except Exception:  # keep watching: one bad round must not stop the bot
-                log.exception("fel i bevakningen; försöker igen")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
-                pass
-        scheduler.shutdown(wait=False)
+        for frontend in self.frontends:
+            await frontend.start()
+        log.info("avvikelsebot kör: källa=%s data=%s kanaler=%s", self.settings.mail_source,
+                 self.settings.data_dir, ",".join(f.channel for f in self.frontends) or "konsol")
+        try:
+            while not stop.is_set():
+                try:
+                    results = await asyncio.to_thread(self.poll_mailbox)
+                    for result in results:
+                        log.info("%s %s %s", result["outcome"], result["diary_number"] or "",
+                                 result["reason"])
+                    await asyncio.to_thread(self.services.deliver_outbox)
+                except Exception:  # keep watching: one bad round must not stop the bot
+                    log.exception("fel i bevakningen; försöker igen")
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            scheduler.shutdown(wait=False)
+            for frontend in reversed(self.frontends):
+                await frontend.stop()
 
 
 def build(settings: Settings, *, mail: MailSource | None = None,
           notifiers: dict[str, Notifier] | None = None, store: TinyDbCaseStore | None = None,
           clock: Clock | None = None, sender: MailSender | None = None, readonly: bool = False,
-          command: str = "avvikelsebot") -> Bot:
+          command: str = "avvikelsebot", frontends: list[ChatFrontend] | None = None) -> Bot:
+    """Wire the bot. Parts not passed in come from the settings: the mail source and sender
+    of MAIL_SOURCE, and a chat frontend per configured channel (DESIGN §9)."""
     org = settings.org
     clock = clock or SystemClock()
     calendar = BusinessCalendar(org.timezone, org.office_hours.start, org.office_hours.end,
                                 org.office_hours.closed_days)
     store = store or TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits,
                                      readonly=readonly, command=command)
+    from_settings = notifiers is None and not readonly
     if notifiers is None:
         notifiers = {"console": ConsoleNotifier(org)}
-    channels = {name: on for name, on in settings.channels().items() if name in notifiers}
-    if mail is None and not readonly and settings.mail_source == "maildir":
-        mail = MaildirMailSource(settings.data_dir / "inbox")
+    if mail is None and not readonly:
+        mail = _mail_source(settings)
     if sender is None and not readonly:
-        sender = PickupFolderMailSender(settings.data_dir / "utkorg")
+        sender = _mail_sender(settings)
+    channels = {name: on for name, on in settings.channels().items() if name in notifiers}
     services = Services(org, store, calendar, clock, notifiers, channels, sender)
-    return Bot(settings, store, services, mail, calendar, clock, notifiers)
+    frontends = list(frontends or [])
+    if from_settings:
+        frontends += _chat_frontends(settings, services)
+        if settings.channels()["email"] and sender is not None:
+            from bot.chat.email import EmailNotifier
+            notifiers["email"] = EmailNotifier(org, sender)
+            services.channels["email"] = True
+    for frontend in frontends:
+        notifiers[frontend.channel] = frontend.notifier
+        services.channels[frontend.channel] = True
+    return Bot(settings, store, services, mail, calendar, clock, notifiers, frontends)
+
+
+def _mail_source(settings: Settings) -> MailSource:
+    if settings.mail_source == "imap":
+        from bot.mail.imap import ImapMailSource
+        return ImapMailSource.from_settings(settings)
+    if settings.mail_source == "graph":
+        from bot.mail.graph import GraphMailSource
+        return GraphMailSource.from_settings(settings)
+    return MaildirMailSource(settings.data_dir / "inbox")
+
+
+def _mail_sender(settings: Settings) -> MailSender:
+    """Send through the configured mailbox; without one, `skicka` fills a pickup folder."""
+    if settings.mail_source == "graph":
+        from bot.mail.graph import GraphMailSender
+        return GraphMailSender.from_settings(settings)
+    if settings.env.get("SMTP_HOST"):
+        from bot.mail.smtp import SmtpMailSender
+        return SmtpMailSender.from_settings(settings)
+    return PickupFolderMailSender(settings.data_dir / "utkorg")
+
+
+def _chat_frontends(settings: Settings, services: Services) -> list[ChatFrontend]:
+    configured = settings.channels()
+    frontends: list[ChatFrontend] = []
+    if configured["slack"]:
+        from handlers.slack import create_slack
+        frontends.append(create_slack(settings, services))
+    if configured["teams"]:
+        from handlers.teams import create_teams
+        frontends.append(create_teams(settings, services))
+    return frontends

@@ -27,7 +27,17 @@ class MailSourceError(BotError):
 
 
 class DeliveryError(BotError):
-    """A notification could not be delivered."""
+    """A notification could not be delivered now; the outbox retries it with back-off,
+    or after `retry_after` seconds when the service said so (HTTP 429 Retry-After)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unreachable(DeliveryError):
+    """The person cannot be reached on this channel at all (e.g. Teams: the app was never
+    installed for them). The outbox falls back to e-mail and tells the registrator once."""
 
 
 class StoreError(BotError):

@@ -48,3 +48,14 @@ class MailSource(Protocol):
     def fetch(self) -> list[tuple[bytes, datetime, str, str | None]]: ...
 
     def acknowledge(self, source_id: str) -> None: ...
+
+
+class ChatFrontend(Protocol):
+    """A chat app served inside `run` (Slack, Teams). Its notifier delivers the outbox items
+    of its channel; start/stop run on the one event loop of `run`."""
+    channel: str
+    notifier: Notifier
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -222,6 +222,9 @@ SV: dict[str, str] = {
     "cli_channel": "{name}: {state}",
     "cli_on": "på", "cli_off": "av",
     "cli_warning": "VARNING: {warning}",
+    # --- mail sources and e-mail notifications (Graph, IMAP/SMTP) -------------------------
+    # --- Slack ----------------------------------------------------------------------------
+    # --- Teams ----------------------------------------------------------------------------
 }
 
 EN: dict[str, str] = {
@@ -434,6 +437,9 @@ EN: dict[str, str] = {
     "cli_channel": "{name}: {state}",
     "cli_on": "on", "cli_off": "off",
     "cli_warning": "WARNING: {warning}",
+    # --- mail sources and e-mail notifications (Graph, IMAP/SMTP) -------------------------
+    # --- Slack ----------------------------------------------------------------------------
+    # --- Teams ----------------------------------------------------------------------------
 }
 
 CATALOG = {"sv": SV, "en": EN}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
-from tinydb import TinyDB
+from tinydb import Query, TinyDB
 from tinydb.table import Document
 
 from bot.domain.case import Case
@@ -71,6 +71,7 @@ class TinyDbCaseStore:
         self.counters = self.db.table("diary")
         self.markers = self.db.table("markers")
         self.subs = self.db.table("subscriptions")
+        self.state = self.db.table("state")
         self._build_indexes()
 
     def _build_indexes(self) -> None:
@@ -267,6 +268,20 @@ class TinyDbCaseStore:
         if key not in self._markers:
             self._markers[key] = self.markers.insert({"key": key, **value})
 
+    # ------------------------------------------------------------------ adapter state
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        """Small state an adapter keeps with the diary (Teams conversation references, the
+        mailbox health); written with the next commit, like everything else."""
+        found = self.state.get(_KEY == key)
+        return dict(found["value"]) if found else None
+
+    def set_state(self, key: str, value: dict[str, Any]) -> None:
+        self.state.upsert({"key": key, "value": value}, _KEY == key)
+
+    def states(self, prefix: str = "") -> dict[str, dict[str, Any]]:
+        return {d["key"]: dict(d["value"]) for d in self.state._read_table().values()
+                if d["key"].startswith(prefix)}
+
     # ------------------------------------------------------------------ chat-made subscriptions
     def subscriptions(self) -> tuple[Subscription, ...]:
         return tuple(Subscription(person=s["person"], units=(s["unit"],))
@@ -361,6 +376,9 @@ class TinyDbCaseStore:
             self._outbox_ids = {n["id"]: int(i) for i, n in self.outbox_table._read_table().items()}
         self.db.storage.flush()
         log.info("archived %d closed cases, %d mail records", len(closed), len(moving_mail))
+
+
+_KEY = Query().key
 
 
 def _pack(doc: dict) -> dict:
