@@ -19,7 +19,7 @@ from email.utils import make_msgid
 from typing import Any, Iterable
 
 from bot.chat.render import (case_labels, digest_view, notification_view, plain_text,
-                             reminder_view, triage_view)
+                             reminder_view, triage_view, unreachable_view)
 from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.case import (CH_MAIL, DOC_DEVIATION, DOC_SENT, INCOMING, Case, Document, iso)
@@ -27,7 +27,7 @@ from bot.domain.org import ALL_UNITS, Organisation, Person
 from bot.domain import process as proc
 from bot.domain.process import Context, Notice, Outcome, current_step, step_deadline
 from bot.domain.redact import redact
-from bot.errors import BotError, DeliveryError, DomainError
+from bot.errors import BotError, DeliveryError, DomainError, PermissionDenied, Unreachable
 from bot.mail.classify import ADDED, DUPLICATE, NEW_CASE, TRIAGE, Decision, Detector, classify
 from bot.ports import Clock, MailSender, Notifier
 from bot.store.repository import TinyDbCaseStore
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+# case events a unit's team channel is told about (for information)
+UNIT_POST_EVENTS = frozenset({"incoming_diarised", "unit_assigned", "outgoing_diarised",
+                              "response_incoming", "response_outgoing"})
 
 
 def _serialised(method):
@@ -122,10 +125,13 @@ class Services:
             number = self._new_case(decision, document, conversation_id, ctx)
         elif decision.outcome == ADDED:
             number = self._add_to_case(decision, document, conversation_id, ctx)
-        elif decision.outcome == TRIAGE:
-            self._triage(decision, mail, now)
+        triage_id = None
+        if decision.outcome == TRIAGE:
+            triage_id = "T" + mail.content_hash[:8]
+            self._triage(decision, mail, triage_id, now)
         self.store.record_mail({
             "key": mail.duplicate_key, "outcome": decision.outcome, "number": number,
+            "triage_id": triage_id,
             "message_id": mail.message_id, "conversation_id": conversation_id,
             "received": iso(arrival), "at": iso(now), "raw": raw_path, "reason": decision.reason,
             "sender": document.sender, "subject": document.subject})
@@ -155,11 +161,11 @@ class Services:
         self._save(outcome, ctx.now)
         return case.number
 
-    def _triage(self, decision: Decision, mail, now: datetime) -> None:
+    def _triage(self, decision: Decision, mail, triage_id: str, now: datetime) -> None:
         view = triage_view(self.org, sender=decision.sender or mail.sender_address,
                            subject=mail.subject, reason=decision.reason,
                            suggestion=decision.case.number if decision.case else None,
-                           key=mail.duplicate_key,
+                           key=mail.duplicate_key, triage_id=triage_id,
                            units=list(decision.unit_candidates) or list(self.org.units))
         for person in self.org.registrators():
             self._queue(person, "triage", view, f"triage:{mail.duplicate_key}:{person}", now)
@@ -178,6 +184,24 @@ class Services:
                                      self.calendar.local)
             key = f"{case.number}:{notice.event}:{len(case.events)}:{recipient.person}"
             self._queue(recipient.person, notice.event, view, key, now)
+        if notice.event in UNIT_POST_EVENTS:
+            self._queue_unit_post(case, notice.event, deadline, now)
+
+    def _queue_unit_post(self, case: Case, event: str, deadline, now: datetime) -> None:
+        """The unit's team channel sees its cases come and go (DESIGN §5), for information."""
+        unit = self.org.units.get(case.unit or "")
+        if unit is None:
+            return
+        channel = ("slack" if unit.slack_channel and self.channels.get("slack") else
+                   "teams" if unit.teams_channel and self.channels.get("teams") else None)
+        if channel is None:
+            return
+        view = notification_view(self.org, case, event, "info", deadline, self.calendar.local)
+        self.store.add_notification({
+            "id": f"{case.number}:{event}:{len(case.events)}:unit:{unit.id}",
+            "recipient": f"unit:{unit.id}", "channel": channel, "diary_number": case.number,
+            "event": event, "text": plain_text(self.org, view), "view": view, "state": "pending",
+            "created": iso(now), "attempts": 0, "next_attempt": iso(now)})
 
     def _queue(self, person_id: str, event: str, view: dict, key: str, now: datetime) -> None:
         person = self.org.people.get(person_id)
@@ -211,22 +235,45 @@ class Services:
             try:
                 if notifier is None:
                     raise DeliveryError(f"ingen kanal {item['channel']}")
-                notifier.send(item)
+                delivery = notifier.send(item)
+            except Unreachable as exc:
+                self._fall_back(item, exc, now)
+                counts["retry"] += 1
             except DeliveryError as exc:
                 attempts = item["attempts"] + 1
                 state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-                delay = timedelta(seconds=min(30 * 2 ** attempts, 3600))
+                delay = (exc.retry_after if exc.retry_after is not None
+                         else min(30 * 2 ** attempts, 3600))
                 self.store.update_notification(item["id"], {
                     "attempts": attempts, "state": state, "error": str(exc)[:200],
-                    "next_attempt": iso(now + delay)})
+                    "next_attempt": iso(now + timedelta(seconds=delay))})
                 counts["failed" if state == "failed" else "retry"] += 1
                 log.warning("delivery of %s failed (%d): %s", item["id"], attempts, exc)
             else:
-                self.store.update_notification(item["id"], {"state": "sent", "sent_at": iso(now),
-                                                            "attempts": item["attempts"] + 1})
+                fields = {"state": "sent", "sent_at": iso(now), "attempts": item["attempts"] + 1}
+                if delivery:
+                    fields["delivery"] = delivery   # e.g. where the chat message is, to update it
+                self.store.update_notification(item["id"], fields)
                 counts["sent"] += 1
             self.store.commit()
         return counts
+
+    def _fall_back(self, item: dict, exc: Unreachable, now: datetime) -> None:
+        """The person cannot be reached on the chat channel (yet): e-mail instead, and the
+        registrator is told once per person and channel, so someone can fix it."""
+        fallback = "email" if self.channels.get("email") else "console"
+        log.warning("%s not reachable on %s (%s): falling back to %s", item["recipient"],
+                    item["channel"], exc, fallback)
+        self.store.update_notification(item["id"], {
+            "channel": fallback, "fallback_from": item["channel"], "error": str(exc)[:200]})
+        person = self.org.people.get(item["recipient"])
+        if person is None or item.get("fallback_from"):
+            return
+        view = unreachable_view(self.org, person.name, item["channel"], fallback)
+        for registrator in self.org.registrators():
+            if registrator != person.id:
+                self._queue(registrator, "unreachable", view,
+                            f"unreachable:{person.id}:{item['channel']}:{registrator}", now)
 
     # ================================================================== commands
     def _context(self, actor: Actor, channel: str, now: datetime) -> Context:
@@ -260,6 +307,8 @@ class Services:
             return Reply(self.list_text(self._query(actor, command)))
         if command.name in ("subscribe", "unsubscribe"):
             return self._subscription(actor, command)
+        if command.name.startswith("triage_"):
+            return self._resolve_triage(actor, command, channel, now)
         case = self.store.get_case(command.number)
         if case is None:
             raise DomainError(t(lang, "refused_no_case", number=command.number.format(self.org.digits)))
@@ -294,6 +343,81 @@ class Services:
             self.store.commit()
             return Reply(t(lang, "done_unsubscribed", units=units))
         return Reply(t(lang, "not_subscribed", units=units), ok=False)
+
+    # ------------------------------------------------------------------ triage
+    def _resolve_triage(self, actor: Actor, command: Command, channel: str,
+                        now: datetime) -> Reply:
+        """The registrator's choice for a mail intake could not place: diarise it as a new
+        case, add it to a case, or dismiss it. Decided once; the mail's record keeps who and
+        when, and the raw mail stays where intake kept it."""
+        lang, triage_id = self.org.language, command.args["triage"]
+        person = self.org.people.get(actor.id) if actor.kind == "person" else None
+        if person is None or not person.has_oversight:
+            raise PermissionDenied(t(lang, "denied_triage"))
+        record = self.store.triage_record(triage_id)
+        if record is None:
+            raise DomainError(t(lang, "refused_no_triage", id=triage_id))
+        if record.get("resolved"):
+            done = record["resolved"]
+            who = self.org.people[done["by"]].name if done["by"] in self.org.people else done["by"]
+            raise DomainError(t(lang, "refused_triage_done", id=triage_id, what=done["what"], who=who))
+        ctx = self._context(actor, channel, now)
+        if command.name == "triage_dismiss":
+            number, what = None, t(lang, "triage_done_dismiss")
+            reply = t(lang, "done_triage_dismiss", id=triage_id)
+        elif command.name == "triage_new":
+            number = self._diarise_triaged(record, command.args["unit"], ctx)
+            what, reply = (t(lang, "triage_done_new", number=number),
+                           t(lang, "done_triage_new", id=triage_id, number=number))
+        else:
+            number = self._attach_triaged(record, command.number, ctx)
+            what, reply = (t(lang, "triage_done_attach", number=number),
+                           t(lang, "done_triage_attach", id=triage_id, number=number))
+        record.update(number=number, resolved={
+            "by": actor.id, "at": iso(now), "channel": channel, "action": command.name,
+            "what": what, "reason": command.args.get("reason")})
+        self.store.record_mail(record)
+        self.store.commit()
+        return Reply(reply)
+
+    def _triaged_document(self, record: dict):
+        from bot.mail.parse import parse_mail
+        raw = (self.store.data_dir / record["raw"]).read_bytes()
+        mail = parse_mail(raw, conversation_id=record.get("conversation_id"))
+        document = Document(no=1, type=DOC_DEVIATION, received=record["received"],
+                            sender=record.get("sender") or mail.sender_address,
+                            subject=redact(mail.subject), message_id=mail.message_id,
+                            raw=record["raw"], attachments=[redact(a.filename) for a in mail.attachments])
+        return mail, document
+
+    def _diarise_triaged(self, record: dict, unit: str | None, ctx: Context) -> str:
+        """A new case as the registrator says: incoming from an outside sender, outgoing from
+        one of ours; the counterpart from the sender's domain when it is one we know."""
+        from bot.mail.classify import make_title
+        mail, document = self._triaged_document(record)
+        internal = self.org.is_internal(document.sender)
+        counterpart = None if internal else self.org.counterpart_by_address(document.sender)
+        kind = "outgoing" if internal else INCOMING
+        decision = Decision(NEW_CASE, "", kind=kind, unit=unit,
+                            counterpart=counterpart.id if counterpart else None,
+                            title=make_title(mail.subject, self.org.series, mail.subject or "–"),
+                            document=DOC_DEVIATION, sender=document.sender)
+        return self._new_case(decision, document, record.get("conversation_id"), ctx)
+
+    def _attach_triaged(self, record: dict, number, ctx: Context) -> str:
+        case = self.store.get_case(number)
+        if case is None:
+            raise DomainError(t(self.org.language, "refused_no_case",
+                                number=number.format(self.org.digits)))
+        access.require_view(self.org, ctx.actor, case)
+        _, document = self._triaged_document(record)
+        internal = self.org.is_internal(document.sender)
+        counterpart = self.org.counterpart_by_address(document.sender)
+        document.type = proc.document_type(case.kind, internal, counterpart is not None
+                                           and counterpart.id == case.counterpart)
+        decision = Decision(ADDED, "", case=self.store.by_number(number), document=document.type,
+                            sender=document.sender, sender_internal=internal)
+        return self._add_to_case(decision, document, record.get("conversation_id"), ctx)
 
     def _send(self, case: Case, ctx: Context) -> Outcome:
         lang = self.org.language

@@ -162,6 +162,9 @@ SV: dict[str, str] = {
         "  snooza <dnr> <datum> <orsak> – pausa påminnelser till ett datum\n"
         "  prenumerera <enhet|alla> – få kopior för kännedom\n"
         "  avprenumerera <enhet|alla> – sluta få kopior\n"
+        "  diarisera <triage-id> [enhet] – (registrator, MA, SAS) diarieför ett mejl i triage\n"
+        "  koppla <triage-id> <dnr> – lägg ett mejl i triage till ett ärende\n"
+        "  avfärda <triage-id> [orsak] – ett mejl i triage är ingen avvikelse\n"
         "  hjälp – den här texten\n"
         "Diarienummer kan skrivas VOK 2026/0042, 2026/42 eller vok-2026-0042."
     ),
@@ -222,6 +225,34 @@ SV: dict[str, str] = {
     "cli_channel": "{name}: {state}",
     "cli_on": "på", "cli_off": "av",
     "cli_warning": "VARNING: {warning}",
+    # --- triage and buttons ---------------------------------------------------------------
+    "usage_triage_new": "diarisera <triage-id> [enhet]",
+    "usage_triage_attach": "koppla <triage-id> <dnr>",
+    "usage_triage_dismiss": "avfärda <triage-id> [orsak]",
+    "missing_triage_id": "Ange mejlets triage-id, till exempel T1a2b3c4d.",
+    "bad_triage_id": "«{text}» är inget triage-id (till exempel T1a2b3c4d).",
+    "refused_no_triage": "Det finns inget mejl i triage med id {id}.",
+    "refused_triage_done": "Mejlet {id} är redan hanterat ({what}, {who}).",
+    "denied_triage": "Bara registrator, MA och SAS kan hantera mejl i triage.",
+    "triage_done_new": "diarierat som {number}", "triage_done_attach": "lagt till i {number}",
+    "triage_done_dismiss": "ingen avvikelse",
+    "done_triage_new": "Mejlet {id} är diariefört som {number}.",
+    "done_triage_attach": "Mejlet {id} är tillagt i {number}.",
+    "done_triage_dismiss": "Mejlet {id} är markerat som ingen avvikelse.",
+    "triage_id_line": "Triage-id: {id}.",
+    "cmd_triage_new": "diarisera {id} <enhet>", "cmd_triage_attach": "koppla {id} <dnr>",
+    "cmd_triage_dismiss": "avfärda {id}",
+    "btn_register": "Registrerad", "btn_assess_green": "Bedöm Grön",
+    "btn_assess_yellow": "Bedöm Gul", "btn_assess_red": "Bedöm Röd", "btn_send": "Skicka",
+    "btn_mark_sent": "Skickad på annat sätt", "btn_close": "Avsluta", "btn_snooze": "Snooza",
+    "btn_unit": "Välj enhet", "btn_action_done": "Åtgärd {no} klar",
+    "btn_triage_new": "Diarieför som ny avvikelse", "btn_triage_attach": "Lägg till i {number}",
+    "btn_triage_dismiss": "Ingen avvikelse",
+    "snooze_default_reason": "snoozad från chatten",
+    "event_unreachable": "{name} kan inte nås i {channel}",
+    "unreachable_text": "{name} har inte öppnat Avvikelsebot i {channel} än, så boten kan inte skriva dit. Notiserna till {name} går med {fallback} tills vidare.",
+    "todo_unreachable": "Be {name} att öppna Avvikelsebot i {channel} en gång (eller kontrollera personens id i organisationsfilen).",
+    "channel_slack": "Slack", "channel_teams": "Teams", "channel_email": "e-post", "channel_console": "konsolen",
     # --- mail sources and e-mail notifications (Graph, IMAP/SMTP) -------------------------
     # --- Slack ----------------------------------------------------------------------------
     # --- Teams ----------------------------------------------------------------------------
@@ -375,6 +406,9 @@ EN: dict[str, str] = {
         "  counterpart <number> <counterpart> – set the counterpart\n"
         "  title <number> <text> – change the title\n"
         "  snooze <number> <date> <reason> – pause reminders until a date\n"
+        "  diarise <triage-id> [unit] – (registrar, MA, SAS) diarise a mail in triage\n"
+        "  attach <triage-id> <number> – add a mail in triage to a case\n"
+        "  dismiss <triage-id> [reason] – a mail in triage is not a deviation\n"
         "  subscribe <unit|all> – get copies for information\n"
         "  unsubscribe <unit|all> – stop getting copies\n"
         "  help – this text\n"
@@ -437,6 +471,34 @@ EN: dict[str, str] = {
     "cli_channel": "{name}: {state}",
     "cli_on": "on", "cli_off": "off",
     "cli_warning": "WARNING: {warning}",
+    # --- triage and buttons ---------------------------------------------------------------
+    "usage_triage_new": "diarise <triage-id> [unit]",
+    "usage_triage_attach": "attach <triage-id> <number>",
+    "usage_triage_dismiss": "dismiss <triage-id> [reason]",
+    "missing_triage_id": "Give the mail's triage id, for example T1a2b3c4d.",
+    "bad_triage_id": "«{text}» is not a triage id (for example T1a2b3c4d).",
+    "refused_no_triage": "There is no mail in triage with id {id}.",
+    "refused_triage_done": "The mail {id} has already been handled ({what}, {who}).",
+    "denied_triage": "Only the registrar, MA and SAS can handle mail in triage.",
+    "triage_done_new": "diarised as {number}", "triage_done_attach": "added to {number}",
+    "triage_done_dismiss": "not a deviation",
+    "done_triage_new": "The mail {id} is diarised as {number}.",
+    "done_triage_attach": "The mail {id} is added to {number}.",
+    "done_triage_dismiss": "The mail {id} is marked as not a deviation.",
+    "triage_id_line": "Triage id: {id}.",
+    "cmd_triage_new": "diarise {id} <unit>", "cmd_triage_attach": "attach {id} <number>",
+    "cmd_triage_dismiss": "dismiss {id}",
+    "btn_register": "Registered", "btn_assess_green": "Assess Green",
+    "btn_assess_yellow": "Assess Yellow", "btn_assess_red": "Assess Red", "btn_send": "Send",
+    "btn_mark_sent": "Sent elsewhere", "btn_close": "Close", "btn_snooze": "Snooze",
+    "btn_unit": "Pick the unit", "btn_action_done": "Action {no} done",
+    "btn_triage_new": "Diarise as a new deviation", "btn_triage_attach": "Add to {number}",
+    "btn_triage_dismiss": "Not a deviation",
+    "snooze_default_reason": "snoozed from chat",
+    "event_unreachable": "{name} cannot be reached in {channel}",
+    "unreachable_text": "{name} has not opened Avvikelsebot in {channel} yet, so the bot cannot write there. Notifications to {name} go by {fallback} for now.",
+    "todo_unreachable": "Ask {name} to open Avvikelsebot in {channel} once (or check the person's id in the organisation file).",
+    "channel_slack": "Slack", "channel_teams": "Teams", "channel_email": "e-mail", "channel_console": "the console",
     # --- mail sources and e-mail notifications (Graph, IMAP/SMTP) -------------------------
     # --- Slack ----------------------------------------------------------------------------
     # --- Teams ----------------------------------------------------------------------------

@@ -34,11 +34,15 @@ VERBS: dict[str, tuple[str, ...]] = {
     "snooze": ("snooza", "snooze"),
     "subscribe": ("prenumerera", "subscribe"),
     "unsubscribe": ("avprenumerera", "unsubscribe"),
+    "triage_new": ("diarisera", "diarise", "diarize"),
+    "triage_attach": ("koppla", "attach"),
+    "triage_dismiss": ("avfärda", "avfarda", "dismiss"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
-         "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open"}  # usage_<verb> texts
+         "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
+         "triage_new", "triage_attach", "triage_dismiss"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -214,10 +218,40 @@ def _subscription(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, args={"unit": _unit_id(rest, org, allow_all=True)})
 
 
+_TRIAGE_ID = re.compile(r"^T[0-9a-f]{8}$", re.IGNORECASE)
+
+
+def _take_triage_id(rest: str, org: Organisation) -> tuple[str, str]:
+    """A mail in triage is named by its short id (shown in the triage prompt): T1a2b3c4d."""
+    first, _, after = rest.partition(" ")
+    if not first:
+        raise _Refusal(t(org.language, "missing_triage_id"))
+    if not _TRIAGE_ID.match(first):
+        raise _Refusal(t(org.language, "bad_triage_id", text=_shown(first)))
+    return "T" + first[1:].lower(), after.strip()
+
+
+def _triage_new(verb: str, rest: str, org: Organisation) -> Command:
+    triage_id, rest = _take_triage_id(rest, org)
+    return Command(verb, args={"triage": triage_id, "unit": _unit_id(rest, org) if rest else None})
+
+
+def _triage_attach(verb: str, rest: str, org: Organisation) -> Command:
+    triage_id, rest = _take_triage_id(rest, org)
+    number, _ = _take_number(rest, org)
+    return Command(verb, number, {"triage": triage_id})
+
+
+def _triage_dismiss(verb: str, rest: str, org: Organisation) -> Command:
+    triage_id, reason = _take_triage_id(rest, org)
+    return Command(verb, args={"triage": triage_id, "reason": reason or None})
+
+
 _PARSERS = {
     "status": _number_only, "mine": _no_args, "open": _open, "overdue": _no_args,
     "register": _number_only, "assess": _assess, "send": _number_only,
     "mark_sent": _number_only, "close": _close, "action": _action, "unit": _unit,
     "counterpart": _counterpart, "title": _title, "snooze": _snooze,
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
+    "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
 }

@@ -70,28 +70,38 @@ def notification_view(org: Organisation, case: Case, event: str, role: str,
         todo = t(lang, "info_line")
         commands = [t(lang, "cmd_status", number=case.number)]
     step = current_step(case, org)
+    actions = case_actions(org, case, _EVENT_BUTTONS.get(event, ())) if role == "act" else []
     return {**labels, "event": event, "role": role, "headline": headline, "todo": todo,
             "deadline": local_deadline.date().isoformat() if local_deadline else None,
-            "step": step.name if step else None, "commands": commands}
+            "step": step.name if step else None, "commands": commands, "actions": actions}
 
 
 def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
-                suggestion: str | None, key: str, units: list[str]) -> dict[str, Any]:
+                suggestion: str | None, key: str, units: list[str], triage_id: str) -> dict[str, Any]:
     lang = org.language
     lines = t(lang, "triage_text", sender=sender or "?", subject=redact(subject) or "–",
               reason=redact(reason))
     if suggestion:
         lines += " " + t(lang, "triage_suggest", number=suggestion)
+    lines += " " + t(lang, "triage_id_line", id=triage_id)
+    commands = [t(lang, "cmd_triage_new", id=triage_id)]
+    if suggestion:
+        commands.append(t(lang, "cmd_triage_attach", id=triage_id))
+    commands.append(t(lang, "cmd_triage_dismiss", id=triage_id))
     return {"event": "triage", "role": "act", "number": suggestion, "title": redact(subject),
             "headline": t(lang, "event_triage"), "todo": t(lang, "triage_todo"), "text": lines,
-            "mail_key": key, "unit_choices": units, "commands": []}
+            "mail_key": key, "triage_id": triage_id, "unit_choices": units, "commands": commands,
+            "actions": triage_actions(org, triage_id, suggestion, units)}
 
 
 def plain_text(org: Organisation, view: dict[str, Any]) -> str:
     """The console and e-mail rendering: title first, then the facts, then what to do."""
     lang = org.language
-    if view["event"] in ("triage", "digest"):
-        return redact("\n".join([view["headline"], view["text"], view["todo"]]))
+    if view["event"] in ("triage", "digest", "unreachable"):
+        lines = [view["headline"], view["text"], view["todo"]]
+        if view["commands"]:
+            lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
+        return redact("\n".join(lines))
     lines = [
         f"«{view['title']}»",
         f"{view['headline']}: {view['number']}",
@@ -151,13 +161,108 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
     else:
         commands = [t(lang, key, number=case.number) for key in _STEP_COMMANDS[step]]
     headline = t(lang, f"event_{level}", step=words, unit=labels["unit"])
+    if step.startswith("action:"):
+        actions = [action_done_button(lang, case, int(step.split(":")[1]))]
+    elif level == "escalation":
+        actions = []   # MA/SAS are told; the owner acts
+    else:
+        actions = case_actions(org, case, _STEP_BUTTONS[step])
     return {**labels, "event": level, "role": "act", "headline": headline,
             "todo": f"{line} {todo}", "deadline": local.date().isoformat(), "step": step,
-            "commands": commands}
+            "commands": commands, "actions": actions}
 
 
 def digest_view(org: Organisation, lines: list[str], count: int, overdue: int) -> dict[str, Any]:
     lang = org.language
     return {"event": "digest", "role": "act", "number": None, "title": "",
             "headline": t(lang, "event_digest", count=count, overdue=overdue),
-            "todo": t(lang, "todo_digest"), "text": "\n".join(lines), "commands": []}
+            "todo": t(lang, "todo_digest"), "text": "\n".join(lines), "commands": [],
+            "actions": []}
+
+
+def unreachable_view(org: Organisation, name: str, channel: str, fallback: str) -> dict[str, Any]:
+    """To the registrator: a person cannot be reached in chat, their notifications go by mail."""
+    lang = org.language
+    words = {"name": name, "channel": t(lang, f"channel_{channel}"),
+             "fallback": t(lang, f"channel_{fallback}")}
+    return {"event": "unreachable", "role": "act", "number": None, "title": "",
+            "headline": t(lang, "event_unreachable", **words),
+            "todo": t(lang, "todo_unreachable", **words), "text": t(lang, "unreachable_text", **words),
+            "commands": [], "actions": []}
+
+
+# ---------------------------------------------------------------------------- buttons
+# A button is a command of the shared grammar (always the Swedish words, which every
+# language accepts), so a press goes through the same parsing and permission checks as a
+# typed command. "{unit}", "{until}" and "{reason}" are filled in by the chat frontend
+# from the input it shows ("input": "unit" or "snooze").
+_EVENT_BUTTONS = {
+    "incoming_diarised": ("register", "assess", "snooze"),
+    "unit_assigned": ("register", "assess", "snooze"),
+    "incoming_diarised_no_unit": ("unit",),
+    "outgoing_diarised": ("send", "mark_sent"),
+    "response_incoming": ("send", "mark_sent"),
+    "response_outgoing": ("close",),
+}
+_STEP_BUTTONS = {
+    "register": ("register", "assess", "snooze"),
+    "respond": ("assess", "snooze"),
+    "send_response": ("send", "mark_sent", "snooze"),
+    "close": ("close", "snooze"),
+    "send": ("send", "mark_sent", "snooze"),
+    "external_response": ("snooze", "close"),
+}
+_SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
+
+
+def _button(action_id: str, label: str, command: str, style: str | None = None,
+            **extra: Any) -> dict[str, Any]:
+    return {"id": action_id, "label": label, "command": command, "style": style, **extra}
+
+
+def unit_choices(org: Organisation, unit_ids: list[str] | None = None) -> list[dict[str, str]]:
+    ids = unit_ids or list(org.units)
+    return [{"value": u, "label": org.units[u].name} for u in ids if u in org.units]
+
+
+def case_actions(org: Organisation, case: Case, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    lang, n = org.language, case.number
+    buttons: list[dict[str, Any]] = []
+    for kind in kinds:
+        if kind == "register":
+            buttons.append(_button("register", t(lang, "btn_register"), f"registrerad {n}", "primary"))
+        elif kind == "assess":
+            buttons += [_button(f"assess_{sev}", t(lang, f"btn_assess_{sev}"), f"bedöm {n} {word}",
+                                "danger" if sev == "red" else None)
+                        for sev, word in _SEVERITY_WORDS]
+        elif kind == "send":
+            buttons.append(_button("send", t(lang, "btn_send"), f"skicka {n}", "primary"))
+        elif kind == "mark_sent":
+            buttons.append(_button("mark_sent", t(lang, "btn_mark_sent"), f"skickad {n}"))
+        elif kind == "close":
+            buttons.append(_button("close", t(lang, "btn_close"), f"avsluta {n}", "primary"))
+        elif kind == "snooze":
+            buttons.append(_button("snooze", t(lang, "btn_snooze"), f"snooza {n} {{until}} {{reason}}",
+                                   input="snooze"))
+        elif kind == "unit":
+            buttons.append(_button("unit", t(lang, "btn_unit"), f"enhet {n} {{unit}}", "primary",
+                                   input="unit", choices=unit_choices(org)))
+    return buttons
+
+
+def action_done_button(lang: str, case: Case, no: int) -> dict[str, Any]:
+    return _button("action_done", t(lang, "btn_action_done", no=no),
+                   f"åtgärd klar {case.number} {no}", "primary")
+
+
+def triage_actions(org: Organisation, triage_id: str, suggestion: str | None,
+                   units: list[str]) -> list[dict[str, Any]]:
+    lang = org.language
+    buttons = [_button("triage_new", t(lang, "btn_triage_new"), f"diarisera {triage_id} {{unit}}",
+                       "primary", input="unit", choices=unit_choices(org, units))]
+    if suggestion:
+        buttons.append(_button("triage_attach", t(lang, "btn_triage_attach", number=suggestion),
+                               f"koppla {triage_id} {suggestion}"))
+    buttons.append(_button("triage_dismiss", t(lang, "btn_triage_dismiss"),
+                           f"avfärda {triage_id}", "danger"))
+    return buttons

@@ -241,6 +241,13 @@ class TinyDbCaseStore:
         doc_id = self._mail_ids.get(key)
         return dict(self.mails.get(doc_id=doc_id)) if doc_id else None
 
+    def triage_record(self, triage_id: str) -> dict | None:
+        """A mail waiting in triage (they stay in live.json until resolved)."""
+        for record in self.mails._read_table().values():
+            if record.get("triage_id") == triage_id:
+                return dict(record)
+        return None
+
     def mail_records(self) -> list[dict]:
         return [dict(r) for r in self.mails._read_table().values()]
 
@@ -337,7 +344,8 @@ class TinyDbCaseStore:
         closed_numbers = {doc["number"] for doc in closed}
         moving_mail = [(int(i), r) for i, r in self.mails._read_table().items()
                        if r.get("number") in closed_numbers
-                       or (not r.get("number") and r.get("outcome") != "triage"
+                       or (not r.get("number") and (r.get("outcome") != "triage"
+                                                    or r.get("resolved"))
                            and r.get("at", "") < old_mail)]
         old_sent = (now - timedelta(days=SENT_NOTIFICATION_DAYS)).isoformat()
         stale_outbox = [int(i) for i, n in self.outbox_table._read_table().items()

@@ -7,16 +7,19 @@ from bot.errors import DeliveryError
 
 
 class FakeNotifier:
-    def __init__(self, channel: str = "console", fail_times: int = 0):
+    def __init__(self, channel: str = "console", fail_times: int = 0,
+                 error: DeliveryError | None = None):
         self.channel = channel
         self.sent: list[dict[str, Any]] = []
         self.fail_times = fail_times
+        self.error = error or DeliveryError("kanalen svarar inte (test)")
 
-    def send(self, notification: dict[str, Any]) -> None:
+    def send(self, notification: dict[str, Any]) -> dict[str, Any]:
         if self.fail_times > 0:
             self.fail_times -= 1
-            raise DeliveryError("kanalen svarar inte (test)")
+            raise self.error
         self.sent.append(notification)
+        return {"message": len(self.sent)}
 
     def to(self, person: str) -> list[dict[str, Any]]:
         return [n for n in self.sent if n["recipient"] == person]
