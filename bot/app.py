@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bot.chat.console import ConsoleNotifier
 from bot.mail.maildir import MaildirMailSource
 from bot.mail.pickup import PickupFolderMailSender
+from bot.errors import BotError
 from bot.ports import ChatFrontend, Clock, MailSender, MailSource, Notifier, SystemClock
 from bot.services import Services
 from bot.settings import Settings
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     import asyncio
 
 log = logging.getLogger(__name__)
+
+MAIL_WAIT_SECONDS = 25 * 60        # the longest IDLE (or poll wait) before a fresh fetch
+MAX_BACKOFF_SECONDS = 60.0
+MAILBOX_LOG_SECONDS = 300.0
 
 
 @dataclass
@@ -49,8 +54,8 @@ class Bot:
         return results
 
     async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
-        """One event loop: the chat frontends, the mail watcher and the outbox; blocking work
-        in threads."""
+        """One event loop: the chat frontends, the mail watcher, the outbox and the reminder
+        scan; blocking work (the store, IMAP, Graph) in threads."""
         import asyncio  # only `run` needs the event loop; read-only commands start faster
         stop = stop or asyncio.Event()
         from reminders.scheduler import start_scheduler
@@ -59,24 +64,89 @@ class Bot:
             await frontend.start()
         log.info("avvikelsebot kör: källa=%s data=%s kanaler=%s", self.settings.mail_source,
                  self.settings.data_dir, ",".join(f.channel for f in self.frontends) or "konsol")
+        tasks = [asyncio.create_task(self._watch_mailbox(poll_seconds, stop)),
+                 asyncio.create_task(self._deliver_outbox(poll_seconds, stop))]
         try:
-            while not stop.is_set():
-                try:
-                    results = await asyncio.to_thread(self.poll_mailbox)
-                    for result in results:
-                        log.info("%s %s %s", result["outcome"], result["diary_number"] or "",
-                                 result["reason"])
-                    await asyncio.to_thread(self.services.deliver_outbox)
-                except Exception:  # keep watching: one bad round must not stop the bot
-                    log.exception("fel i bevakningen; försöker igen")
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-                except asyncio.TimeoutError:
-                    pass
+            await stop.wait()
         finally:
+            interrupt = getattr(self.mail, "interrupt", None)
+            if interrupt:
+                interrupt()            # ends an IDLE at once
+            await asyncio.gather(*tasks, return_exceptions=True)
             scheduler.shutdown(wait=False)
             for frontend in reversed(self.frontends):
                 await frontend.stop()
+            close = getattr(self.mail, "close", None)
+            if close:
+                await asyncio.to_thread(close)
+
+    async def _watch_mailbox(self, poll_seconds: float, stop: asyncio.Event) -> None:
+        """Fetch, diarise, acknowledge; then wait for the server to say there is more (IMAP
+        IDLE) or for the poll interval. A mailbox that cannot be read is retried with
+        back-off, and its health is reported to the registrator."""
+        import asyncio
+        failures, last_report = 0, 0.0
+        wait_for_mail = getattr(self.mail, "wait_for_mail", None)
+        while not stop.is_set():
+            try:
+                results = await asyncio.to_thread(self.poll_mailbox)
+                for result in results:
+                    log.info("%s %s %s", result["outcome"], result["diary_number"] or "",
+                             result["reason"])
+                if results:
+                    await asyncio.to_thread(self.services.deliver_outbox)
+                if failures:
+                    log.info("brevlådan går att läsa igen efter %d försök", failures)
+                failures = 0
+                await asyncio.to_thread(self.services.record_mailbox_health, True)
+                last_report = self._log_mailbox(last_report)
+                if wait_for_mail is not None:
+                    await asyncio.to_thread(wait_for_mail, MAIL_WAIT_SECONDS)
+                    continue
+                delay = poll_seconds
+            except Exception as exc:  # keep watching: the mail stays in the mailbox meanwhile
+                failures += 1
+                delay = min(poll_seconds * 2 ** failures, MAX_BACKOFF_SECONDS)
+                if isinstance(exc, BotError):
+                    log.warning("brevlådan: %s; nytt försök om %.1f s", exc, delay)
+                else:
+                    log.exception("fel i bevakningen; nytt försök om %.1f s", delay)
+                try:
+                    await asyncio.to_thread(self.services.record_mailbox_health, False,
+                                            str(exc), self._mailbox_name())
+                except Exception:
+                    log.exception("kunde inte spara brevlådans hälsa")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _deliver_outbox(self, poll_seconds: float, stop: asyncio.Event) -> None:
+        import asyncio
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.services.deliver_outbox)
+            except Exception:
+                log.exception("fel vid utskick; försöker igen")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    def _mailbox_name(self) -> str:
+        describe = getattr(self.mail, "describe", None)
+        return str(describe().get("mailbox", "")) if describe else ""
+
+    def _log_mailbox(self, last_report: float) -> float:
+        """Every few minutes: source, cursor and lag, so an operator sees the watcher lives."""
+        import time
+        describe = getattr(self.mail, "describe", None)
+        if describe is None or time.monotonic() - last_report < MAILBOX_LOG_SECONDS:
+            return last_report
+        info = describe()
+        log.info("brevlåda %s: %s markör=%s eftersläpning=%ss", info.get("source"),
+                 info.get("mailbox"), info.get("cursor"), info.get("lag_seconds"))
+        return time.monotonic()
 
 
 def build(settings: Settings, *, mail: MailSource | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import functools
+import hashlib
 import logging
 import threading
 import statistics
@@ -19,13 +20,14 @@ from email.utils import make_msgid
 from typing import Any, Iterable
 
 from bot.chat.render import (case_labels, digest_view, notification_view, plain_text,
-                             reminder_view, triage_view, unreachable_view)
+                             mailbox_view, reminder_view, triage_view, unreachable_view)
 from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.case import (CH_MAIL, DOC_DEVIATION, DOC_SENT, INCOMING, Case, Document, iso)
 from bot.domain.org import ALL_UNITS, Organisation, Person
 from bot.domain import process as proc
 from bot.domain.process import Context, Notice, Outcome, current_step, step_deadline
+from bot.domain.health import MailboxHealth, next_health
 from bot.domain.redact import redact
 from bot.errors import BotError, DeliveryError, DomainError, PermissionDenied, Unreachable
 from bot.mail.classify import ADDED, DUPLICATE, NEW_CASE, TRIAGE, Decision, Detector, classify
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+HEALTH_KEY = "health:mailbox"
 # case events a unit's team channel is told about (for information)
 UNIT_POST_EVENTS = frozenset({"incoming_diarised", "unit_assigned", "outgoing_diarised",
                               "response_incoming", "response_outgoing"})
@@ -275,6 +278,29 @@ class Services:
                 self._queue(registrator, "unreachable", view,
                             f"unreachable:{person.id}:{item['channel']}:{registrator}", now)
 
+    # ================================================================== mailbox health
+    @_serialised
+    def record_mailbox_health(self, ok: bool, error: str = "", mailbox: str = "") -> str | None:
+        """After each mailbox round: tell the registrator once when the mailbox has been
+        unreadable for organisation.mailbox_alert_minutes, and once when it recovers."""
+        now = self.clock.now()
+        before = MailboxHealth.from_dict(self.store.get_state(HEALTH_KEY))
+        after, event = next_health(before, ok=ok, error=redact(error)[:200], now=now,
+                                   alert_after=timedelta(minutes=self.org.mailbox_alert_minutes))
+        if after == before:
+            return None
+        self.store.set_state(HEALTH_KEY, after.to_dict())
+        if event:
+            since = before.failing_since or after.failing_since
+            local = self.calendar.local(datetime.fromisoformat(since))
+            view = mailbox_view(self.org, event, mailbox=mailbox or self.org.mailbox,
+                                since=f"{local:%Y-%m-%d %H:%M}", error=after.error or before.error)
+            for registrator in self.org.registrators():
+                self._queue(registrator, event, view, f"{event}:{since}:{registrator}", now)
+            log.warning("brevlådan: %s (%s)", event, after.error or before.error)
+        self.store.commit()
+        return event
+
     # ================================================================== commands
     def _context(self, actor: Actor, channel: str, now: datetime) -> Context:
         return Context(self.org, actor, channel, now, self.store.subscriptions())
@@ -434,6 +460,9 @@ class Services:
         # apply is pure and refuses (already sent, closed) before anything leaves
         outcome = proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
         self.sender.send(message)
+        # the diary keeps what went out, byte for byte, like what came in
+        raw = message.as_bytes()
+        document.raw = self.store.keep_raw(raw, hashlib.sha256(raw).hexdigest(), ctx.now)
         return outcome
 
     # ================================================================== queries

@@ -42,7 +42,8 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions"},
-    "organisation": {"name", "language", "timezone", "internal_domains", "mailbox"},
+    "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
+                     "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
     "office_hours": {"start", "end", "closed_days"},
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
@@ -252,6 +253,8 @@ class _OrganisationReader:
             deadlines=self._deadlines(deadlines), people=people, units=units,
             counterparts=self._counterparts(set(domains)),
             subscriptions=self._subscriptions(people, units),
+            mailbox_alert_minutes=self._int(org, "mailbox_alert_minutes",
+                                            "organisation.mailbox_alert_minutes", 15, 1, 24 * 60),
         )
 
     def _closed_days(self, hours: dict) -> list[date]:

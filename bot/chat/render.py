@@ -97,7 +97,7 @@ def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
 def plain_text(org: Organisation, view: dict[str, Any]) -> str:
     """The console and e-mail rendering: title first, then the facts, then what to do."""
     lang = org.language
-    if view["event"] in ("triage", "digest", "unreachable"):
+    if view["event"] in ("triage", "digest", "unreachable", "mailbox_down", "mailbox_up"):
         lines = [view["headline"], view["text"], view["todo"]]
         if view["commands"]:
             lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
@@ -189,6 +189,16 @@ def unreachable_view(org: Organisation, name: str, channel: str, fallback: str) 
             "headline": t(lang, "event_unreachable", **words),
             "todo": t(lang, "todo_unreachable", **words), "text": t(lang, "unreachable_text", **words),
             "commands": [], "actions": []}
+
+
+def mailbox_view(org: Organisation, event: str, *, mailbox: str, since: str,
+                 error: str) -> dict[str, Any]:
+    """To the registrator: the mailbox cannot be read (or can again)."""
+    lang = org.language
+    return {"event": event, "role": "act", "number": None, "title": "",
+            "headline": t(lang, f"event_{event}"),
+            "text": redact(t(lang, f"{event}_text", mailbox=mailbox, since=since, error=error)),
+            "todo": t(lang, f"todo_{event}"), "commands": [], "actions": []}
 
 
 # ---------------------------------------------------------------------------- buttons

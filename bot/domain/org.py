@@ -103,6 +103,8 @@ class Organisation:
     units: dict[str, Unit] = field(default_factory=dict)
     counterparts: dict[str, Counterpart] = field(default_factory=dict)
     subscriptions: tuple[Subscription, ...] = ()
+    # the registrator is told when the mailbox could not be read for this long
+    mailbox_alert_minutes: int = 15
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:
