@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     reminders.add_argument("--json", action="store_true")
     check = sub.add_parser("check-config", help="kontrollera konfigurationen")
     check.add_argument("--json", action="store_true")
+    check.add_argument("--online", action="store_true",
+                       help="prova inloggningarna mot brevlådan och e-postservern")
     command = sub.add_parser("command", help="ett chattkommando, som en person")
     command.add_argument("--as", dest="person", required=True, metavar="PERSON")
     command.add_argument("text", nargs="+")
@@ -270,6 +272,9 @@ def cmd_check_config(settings: Settings, args) -> int:
     warnings = []
     if settings.env.get("TEAMS_ANONYMOUS", "").lower() in ("1", "true", "yes", "ja"):
         warnings.append(t(lang, "cli_warn_teams_anonymous"))
+    if channels["teams"]:
+        from handlers.teams import teams_config   # a missing TEAMS_* value: ConfigError, exit 2
+        teams_config(settings)
     for unit in org.units.values():
         if not unit.managers:
             warnings.append(t(lang, "cli_warn_no_manager", unit=unit.id))
@@ -283,9 +288,13 @@ def cmd_check_config(settings: Settings, args) -> int:
         "subscriptions": len(org.subscriptions), "mail_source": settings.mail_source,
         "channels": channels, "warnings": warnings, "ok": True,
     }
+    online = _online_checks(settings) if getattr(args, "online", False) else []
+    if online:
+        summary["online"] = [{"ok": ok, "check": text} for ok, text in online]
+        summary["ok"] = all(ok for ok, _ in online)
     if args.json:
         _print_json(summary)
-        return EXIT_OK
+        return EXIT_OK if summary["ok"] else EXIT_BAD_INPUT
     print(t(lang, "cli_config_ok", path=settings.config_path))
     print("  " + t(lang, "cli_config_summary", name=org.name, people=len(org.people),
                    units=len(org.units), counterparts=len(org.counterparts), series=org.series))
@@ -297,7 +306,32 @@ def cmd_check_config(settings: Settings, args) -> int:
         print("  " + t(lang, "cli_channel", name=name, state=t(lang, "cli_on" if on else "cli_off")))
     for warning in warnings:
         print("  " + t(lang, "cli_warning", warning=warning))
+    for ok, text in online:
+        print("  " + t(lang, "cli_online_ok" if ok else "cli_online_failed", check=text))
+    if not summary["ok"]:
+        failed = next(text for ok, text in online if not ok)
+        print(t(lang, "cli_online_summary", check=failed), file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _online_checks(settings: Settings) -> list[tuple[bool, str]]:
+    """Try the mailbox and the mail server with the configured credentials (nothing is
+    fetched, moved or sent); each line says what works or exactly what is missing."""
+    lang = settings.org.language
+    results: list[tuple[bool, str]] = []
+    if settings.mail_source == "imap":
+        from bot.mail.imap import ImapMailSource
+        results += ImapMailSource.from_settings(settings).check(lang)
+    elif settings.mail_source == "graph":
+        from bot.mail.graph import check_online
+        results += check_online(settings)
+    else:
+        results.append((True, t(lang, "cli_online_maildir", inbox=settings.data_dir / "inbox")))
+    if settings.mail_source != "graph" and settings.env.get("SMTP_HOST"):
+        from bot.mail.smtp import SmtpMailSender
+        results.append(SmtpMailSender.from_settings(settings).check())
+    return results
 
 
 def cmd_command(settings: Settings, args) -> int:

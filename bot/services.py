@@ -270,13 +270,19 @@ class Services:
         self.store.update_notification(item["id"], {
             "channel": fallback, "fallback_from": item["channel"], "error": str(exc)[:200]})
         person = self.org.people.get(item["recipient"])
-        if person is None or item.get("fallback_from"):
+        recipient = item["recipient"]
+        unit = self.org.units.get(recipient[5:]) if recipient.startswith("unit:") else None
+        if unit is not None:
+            # a team channel has no e-mail: the post is dropped, the registrator told
+            self.store.update_notification(item["id"], {"state": "failed"})
+        if item.get("fallback_from") or (person or unit) is None:
             return
-        view = unreachable_view(self.org, person.name, item["channel"], fallback)
+        name = person.name if person else unit.name
+        view = unreachable_view(self.org, name, item["channel"], fallback)
         for registrator in self.org.registrators():
-            if registrator != person.id:
+            if person is None or registrator != person.id:
                 self._queue(registrator, "unreachable", view,
-                            f"unreachable:{person.id}:{item['channel']}:{registrator}", now)
+                            f"unreachable:{item['recipient']}:{item['channel']}:{registrator}", now)
 
     # ================================================================== mailbox health
     @_serialised

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ARCHIVE_FOLDER = "Diarierat"
 # RFC 2177: servers may drop an IDLE after 30 minutes; re-issue well before
 IDLE_RENEW_SECONDS = 25 * 60
+IDLE_RECHECK_SECONDS = 3.0
 FETCH_CHUNK = 50
 SECURITIES = ("ssl", "starttls", "none")
 
@@ -95,7 +96,10 @@ class ImapMailSource:
                                 ssl_context=ssl.create_default_context(), timeout=a.timeout)
             if a.security == "starttls":
                 client.starttls(ssl.create_default_context())
-            client.login(a.user, a.password)
+            if (a.user + a.password).isascii():
+                client.login(a.user, a.password)
+            else:   # LOGIN is ASCII-only; AUTHENTICATE PLAIN carries UTF-8 ("lösenord")
+                client.plain_login(a.user, a.password)
             if not client.folder_exists(self.archive_folder):
                 client.create_folder(self.archive_folder)
                 log.info("skapade mappen %s i %s", self.archive_folder, a.user)
@@ -175,24 +179,42 @@ class ImapMailSource:
 
     def wait_for_mail(self, timeout: float) -> None:
         """IDLE until the server reports a change, `timeout` passes or interrupt() is called.
-        Checks in one-second slices within one IDLE, so a stop is noticed quickly."""
+
+        A mail appended just as the IDLE starts can go unreported by the server (Dovecot
+        reports it only with its next "Still here", two minutes later). So after the first
+        seconds of quiet the IDLE is ended once and a NOOP asks again, then the long IDLE
+        follows."""
         client = self._connect()
         deadline = time.monotonic() + min(timeout, IDLE_RENEW_SECONDS)
         try:
-            client.idle()
-            try:
-                while time.monotonic() < deadline and not self._interrupted.is_set():
-                    responses = client.idle_check(timeout=min(1.0, max(deadline - time.monotonic(), 0.01)))
-                    if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
-                        return
-                    if not responses and _closed_by_peer(client.socket()):
-                        # imapclient's idle_check swallows EOF: without this check a server
-                        # that went away would look like a quiet mailbox forever
-                        raise ConnectionError("servern stängde förbindelsen")
-            finally:
-                client.idle_done()
+            if self._idle(client, min(deadline, time.monotonic() + IDLE_RECHECK_SECONDS)):
+                return
+            if time.monotonic() >= deadline or self._interrupted.is_set():
+                return
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in client.noop()[1]):
+                return
+            self._idle(client, deadline)
         except Exception as exc:
             raise self._failed("IDLE", exc) from exc
+
+    def _idle(self, client, until: float) -> bool:
+        """One IDLE, checked in one-second slices so a stop is noticed quickly; True when
+        the server reported new mail."""
+        client.idle()
+        try:
+            if _arrived_while_entering_idle(client):
+                return True
+            while time.monotonic() < until and not self._interrupted.is_set():
+                responses = client.idle_check(timeout=min(1.0, max(until - time.monotonic(), 0.01)))
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    return True
+                if not responses and _closed_by_peer(client.socket()):
+                    # imapclient's idle_check swallows EOF: without this check a server
+                    # that went away would look like a quiet mailbox forever
+                    raise ConnectionError("servern stängde förbindelsen")
+            return False
+        finally:
+            client.idle_done()
 
     def interrupt(self) -> None:
         """The bot is stopping: end the current IDLE and do not start another."""
@@ -223,6 +245,14 @@ class ImapMailSource:
         finally:
             self.close()
         return results
+
+
+def _arrived_while_entering_idle(client) -> bool:
+    """A mail that arrives between our SEARCH and the server's "+ idling" is reported
+    before the continuation; imapclient's idle() leaves that report in imaplib's buffer,
+    where idle_check never looks. Without this, such a mail waits for the next one."""
+    buffered = client._imap.untagged_responses
+    return bool(buffered.pop("EXISTS", None) or buffered.pop("RECENT", None))
 
 
 def _closed_by_peer(sock) -> bool:

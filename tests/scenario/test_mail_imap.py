@@ -225,3 +225,30 @@ def test_skicka_round_trip_reply_lands_in_the_same_case(org, tmp_path, dovecot, 
     finally:
         bot.mail.close()
         bot.close()
+
+
+def check_config_online(tmp_path, env: dict[str, str]):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    cli = str(Path(sys.executable).with_name("avvikelsebot"))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("IMAP_", "SMTP_", "MAIL_"))}
+    return subprocess.run([cli, "--config", str(EXAMPLE_CONFIG), "--data", str(tmp_path / "d"),
+                           "check-config", "--online"], capture_output=True, text=True,
+                          env={**clean, **env}, timeout=60)
+
+
+def test_check_config_online_tries_imap_and_smtp(tmp_path, dovecot, smtp):
+    env = {"MAIL_SOURCE": "imap", "IMAP_HOST": "127.0.0.1", "IMAP_PORT": str(dovecot.port),
+           "IMAP_SECURITY": "none", "IMAP_USER": USER, "IMAP_PASSWORD": PASSWORD,
+           "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_SECURITY": "none"}
+    good = check_config_online(tmp_path, env)
+    assert good.returncode == 0, good.stderr
+    assert "✔ IMAP: inloggning som registrator.vok" in good.stdout and "✔ SMTP 127.0.0.1" in good.stdout
+    assert PASSWORD not in good.stdout + good.stderr
+
+    bad = check_config_online(tmp_path, {**env, "IMAP_PASSWORD": "fel-lösenord"})
+    assert bad.returncode == 2
+    assert "IMAP_USER/IMAP_PASSWORD" in bad.stdout and len(bad.stderr.strip().splitlines()) == 1
+    assert "fel-lösenord" not in bad.stdout + bad.stderr
