@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAIL_WAIT_SECONDS = 25 * 60        # the longest IDLE (or poll wait) before a fresh fetch
+# the longest IDLE (or poll wait) before a fresh fetch: a safety net for a change
+# notification the server never sent, well inside IDLE's 29 minutes
+MAIL_WAIT_SECONDS = 5 * 60
 MAX_BACKOFF_SECONDS = 60.0
 MAILBOX_LOG_SECONDS = 300.0
 
