@@ -118,10 +118,7 @@ class Bot:
                                             str(exc), self._mailbox_name())
                 except Exception:
                     log.exception("kunde inte spara brevlådans hälsa")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except asyncio.TimeoutError:
-                pass
+            await _pause(stop, delay)
 
     async def _deliver_outbox(self, poll_seconds: float, stop: asyncio.Event) -> None:
         import asyncio
@@ -130,10 +127,7 @@ class Bot:
                 await asyncio.to_thread(self.services.deliver_outbox)
             except Exception:
                 log.exception("fel vid utskick; försöker igen")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
-                pass
+            await _pause(stop, poll_seconds)
 
     def _mailbox_name(self) -> str:
         describe = getattr(self.mail, "describe", None)
@@ -149,6 +143,15 @@ class Bot:
         log.info("brevlåda %s: %s markör=%s eftersläpning=%ss", info.get("source"),
                  info.get("mailbox"), info.get("cursor"), info.get("lag_seconds"))
         return time.monotonic()
+
+
+async def _pause(stop, seconds: float) -> None:
+    """Sleep, but wake at once when the bot is told to stop."""
+    import asyncio
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
 
 
 def build(settings: Settings, *, mail: MailSource | None = None,

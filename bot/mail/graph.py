@@ -512,8 +512,8 @@ class GraphMailSource:
         self._wake.wait(max(0.0, min(self.config.poll_seconds, timeout)))
         self._wake.clear()
 
-    def wake(self) -> None:
-        """End a wait_for_mail early (shutdown)."""
+    def interrupt(self) -> None:
+        """End a wait_for_mail early (the bot is stopping)."""
         self._wake.set()
 
     def describe(self) -> dict[str, Any]:
@@ -533,7 +533,7 @@ class GraphMailSource:
         }
 
     def close(self) -> None:
-        self.wake()
+        self.interrupt()
         self.client.close()
 
     # ------------------------------------------------------------------ rounds

@@ -14,7 +14,6 @@ import copy
 import json
 import logging
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest

@@ -22,7 +22,6 @@ import base64
 import binascii
 import datetime as dt
 import http.server
-import ipaddress
 import itertools
 import json
 import re
@@ -35,11 +34,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from tests.realparts.tls import make_certificate
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 TENANT = "6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e"
 CLIENT_ID = "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"
@@ -117,7 +113,7 @@ class FakeGraphServer:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeGraphServer:
         self._dir = Path(tempfile.mkdtemp(prefix="fake-graph-"))
-        cert, key = _self_signed_certificate(self._dir)
+        cert, key = make_certificate(self._dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         handler = type("Handler", (_Handler,), {"graph": self})
@@ -509,23 +505,3 @@ def _error(code: str, message: str) -> dict:
 def _header(headers: str, name: str) -> str | None:
     found = re.search(rf"^{name}:[ \t]*(.*(?:\r?\n[ \t].*)*)", headers, re.IGNORECASE | re.MULTILINE)
     return " ".join(found.group(1).split()) if found else None
-
-
-def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own CA: clients trust it via `ca_path`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-graph.test")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path

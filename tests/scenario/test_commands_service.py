@@ -2,8 +2,6 @@
 clock, recording notifier and mail sender): answers, permissions, what is sent and stored."""
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import datetime, timezone
 
 import pytest

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time as _time
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
