@@ -115,8 +115,9 @@ def cmd_run(settings: Settings, args) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print(t(settings.org.language, "cli_watching", inbox=settings.data_dir / "inbox"),
-              file=sys.stderr)
+        describe = getattr(bot.mail, "describe", None)
+        watched = (describe().get("mailbox") if describe else None) or settings.data_dir / "inbox"
+        print(t(settings.org.language, "cli_watching", inbox=watched), file=sys.stderr)
         await bot.run_forever(stop=stop)
 
     try:

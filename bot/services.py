@@ -532,11 +532,13 @@ class Services:
         for doc in case.documents:
             lines.append(f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
                          f"{self.calendar.local(datetime.fromisoformat(doc.received)):%Y-%m-%d %H:%M}"
-                         f" från {doc.sender}")
+                         f" {t(lang, 'status_from', sender=doc.sender)}")
         if case.actions:
             lines.append(f"{t(lang, 'label_actions')}:")
             for action in case.actions:
-                state = "klar" if action.done else (f"senast {action.due}" if action.due else "öppen")
+                state = (t(lang, "action_state_done") if action.done else
+                         t(lang, "action_state_due", due=action.due) if action.due else
+                         t(lang, "action_state_open"))
                 lines.append(f"  {action.no}. {action.text} ({state})")
         return redact("\n".join(lines))
 
