@@ -230,10 +230,12 @@ def scenario_scan(args) -> dict:
 
 
 def _latency_run(bot, deliver, count: int) -> dict:
-    """Run the bot's loop; deliver `count` mails one by one, each when the previous one's
-    notification was delivered; time arrival → in the outbox → delivered to chat."""
+    """Run the bot's loop; deliver `count` mails one by one, each a random 0–1 s after the
+    previous one's notification was delivered (mail arrives independently of what the bot
+    is doing); time arrival → in the outbox → delivered to chat."""
     import asyncio
     notifier = bot.notifiers["console"]
+    rng = random.Random(7)
 
     def queued_for(subject: str) -> bool:
         with bot.services.lock:
@@ -250,6 +252,7 @@ def _latency_run(bot, deliver, count: int) -> dict:
             raw = make_mail(sender="Lisa Larsson <lisa.larsson@regionexempel.se>", subject=subject,
                             body="Vi anmäler en avvikelse.")
             before = len(notifier.sent)
+            await asyncio.sleep(rng.random())
             await asyncio.to_thread(deliver, raw)
             t0 = time.perf_counter()
             while not await asyncio.to_thread(queued_for, subject):

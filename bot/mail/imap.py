@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 ARCHIVE_FOLDER = "Diarierat"
 # RFC 2177: servers may drop an IDLE after 30 minutes; re-issue well before
 IDLE_RENEW_SECONDS = 25 * 60
-IDLE_RECHECK_SECONDS = 3.0
+IDLE_RECHECK_SECONDS = 1.0
 FETCH_CHUNK = 50
 SECURITIES = ("ssl", "starttls", "none")
 
