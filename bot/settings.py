@@ -63,6 +63,17 @@ class Settings:
     org: Organisation
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # secrets: never print
 
+    def port(self, name: str, default: int) -> int:
+        """A port from the environment (0–65535; 0 = any free port); the default when unset."""
+        from bot.texts import t
+        value = (self.env.get(name) or "").strip()
+        if not value:
+            return default
+        if not value.isdigit() or int(value) > 65535:
+            lang = self.org.language
+            raise ConfigError(t(lang, "env_label"), name, t(lang, "env_bad_port", value=value))
+        return int(value)
+
     @property
     def mail_source(self) -> str:
         return self.env.get("MAIL_SOURCE") or "maildir"

@@ -290,6 +290,7 @@ SV: dict[str, str] = {
     "online_imap_login": "IMAP: inloggning som {user} på {host}:{port} fungerar",
     "online_imap_folder": "IMAP: mappen {folder} går att läsa och {archive} finns",
     "online_imap_no_idle": "IMAP: servern stöder inte IDLE; boten frågar i stället med jämna mellanrum",
+    "env_label": "miljön (.env)", "env_bad_port": "«{value}» är inget portnummer (0–65535)",
     "cli_online_ok": "✔ {check}", "cli_online_failed": "✘ {check}",
     "cli_online_summary": "kontrollen mot tjänsterna misslyckades: {check}",
     "cli_online_maildir": "Maildir: {inbox} (inget att logga in på)",
@@ -322,7 +323,6 @@ SV: dict[str, str] = {
     "slack_button_unsubscribe": "Avprenumerera",
     "slack_env": "miljön (.env)",
     "slack_token_refused": "Slack godtar inte token ({error})",
-    "slack_bad_port": "«{value}» är inget portnummer (0–65535)",
     # --- Teams ----------------------------------------------------------------------------
     "teams_welcome": "Hej! Jag är Avvikelsebot. Här får du besked när något diarieförs för dig, och du kan fråga om ärenden. Skriv hjälp för att se vad jag kan.",
     "teams_welcome_unit": "Hej! Här visar jag när avvikelser för {unit} diarieförs. Nämn mig och skriv till exempel status VOK 2026/0042.",
@@ -341,7 +341,6 @@ SV: dict[str, str] = {
     "teams_connect_failed": "kunde inte nå Teams ({error})",
     "teams_not_started": "Teams-kopplingen är inte startad",
     "teams_config_missing": "saknas (krävs för Teams; TEAMS_ANONYMOUS=true bara vid lokal utveckling)",
-    "teams_config_port": "ska vara ett portnummer 0–65535, inte {value!r}",
 }
 
 EN: dict[str, str] = {
@@ -622,6 +621,7 @@ EN: dict[str, str] = {
     "online_imap_login": "IMAP: logging in as {user} at {host}:{port} works",
     "online_imap_folder": "IMAP: the folder {folder} can be read and {archive} exists",
     "online_imap_no_idle": "IMAP: the server does not support IDLE; the bot polls instead",
+    "env_label": "the environment (.env)", "env_bad_port": "«{value}» is not a port number (0–65535)",
     "cli_online_ok": "✔ {check}", "cli_online_failed": "✘ {check}",
     "cli_online_summary": "the check against the services failed: {check}",
     "cli_online_maildir": "Maildir: {inbox} (nothing to log in to)",
@@ -654,7 +654,6 @@ EN: dict[str, str] = {
     "slack_button_unsubscribe": "Unsubscribe",
     "slack_env": "the environment (.env)",
     "slack_token_refused": "Slack does not accept the token ({error})",
-    "slack_bad_port": "«{value}» is not a port number (0–65535)",
     # --- Teams ----------------------------------------------------------------------------
     "teams_welcome": "Hi! I am Avvikelsebot. You will hear from me here when something is diarised for you, and you can ask me about cases. Type help to see what I can do.",
     "teams_welcome_unit": "Hi! I will show here when deviations for {unit} are diarised. Mention me and type, for example, status VOK 2026/0042.",
@@ -673,7 +672,6 @@ EN: dict[str, str] = {
     "teams_connect_failed": "could not reach Teams ({error})",
     "teams_not_started": "the Teams connection is not started",
     "teams_config_missing": "missing (needed for Teams; TEAMS_ANONYMOUS=true only for local development)",
-    "teams_config_port": "must be a port number 0–65535, not {value!r}",
 }
 
 CATALOG = {"sv": SV, "en": EN}

@@ -442,22 +442,10 @@ def create_slack(settings: Settings, services: Services, *, host: str = "0.0.0.0
                           process_before_response=process_before_response)
     return SlackFrontend(app, SlackNotifier(settings.org, sync_client, directory),
                          app_token=env.get("SLACK_APP_TOKEN") or None,
-                         port=_port(env.get("SLACK_PORT"), lang), host=host, lang=lang)
+                         port=settings.port("SLACK_PORT", DEFAULT_PORT), host=host, lang=lang)
 
 
 def _api_url(value: str | None) -> str:
     """slack_sdk needs the trailing slash."""
     url = (value or WebClient.BASE_URL).strip()
     return url if url.endswith("/") else url + "/"
-
-
-def _port(value: str | None, lang: str) -> int:
-    if not value:
-        return DEFAULT_PORT
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise ConfigError(t(lang, "slack_env"), "SLACK_PORT", t(lang, "slack_bad_port", value=value))
-    return port

@@ -83,15 +83,8 @@ def teams_config(settings: Settings) -> TeamsConfig:
         auth_type=AuthTypes.client_secret, client_id=values["TEAMS_CLIENT_ID"],
         tenant_id=values["TEAMS_TENANT_ID"], client_secret=values["TEAMS_CLIENT_SECRET"],
         connection_name="SERVICE_CONNECTION", anonymous_allowed=anonymous)
-    return TeamsConfig(port=_port(env.get("TEAMS_PORT"), lang), anonymous=anonymous, auth=auth)
-
-
-def _port(value: str | None, lang: str) -> int:
-    if not value:
-        return DEFAULT_PORT
-    if not value.strip().isdigit() or int(value) > 65535:
-        raise ConfigError("miljön", "TEAMS_PORT", t(lang, "teams_config_port", value=value))
-    return int(value)
+    return TeamsConfig(port=settings.port("TEAMS_PORT", DEFAULT_PORT), anonymous=anonymous,
+                       auth=auth)
 
 
 # ---------------------------------------------------------------------------- the frontend

@@ -59,3 +59,12 @@ def corpora() -> Path:
     if not CORPORA.is_dir():
         pytest.fail(f"the public test corpora are missing: expected {CORPORA}")
     return CORPORA
+
+
+@pytest.fixture
+def dovecot():
+    """A real Dovecot on 127.0.0.1 for this test; fails, never skips, when it cannot start."""
+    from tests.realparts.dovecot import Dovecot
+    server = Dovecot().start()
+    yield server
+    server.cleanup()

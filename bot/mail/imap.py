@@ -55,17 +55,9 @@ class ImapAccount:
         security = (env.get("IMAP_SECURITY") or "ssl").lower()
         if security not in SECURITIES:
             raise ConfigError("miljön", "IMAP_SECURITY", f"'{security}' är inte en av ssl, starttls, none")
-        port = _port(env.get("IMAP_PORT"), 993 if security == "ssl" else 143, "IMAP_PORT")
+        port = settings.port("IMAP_PORT", 993 if security == "ssl" else 143)
         return cls(host, port, security, user, env.get("IMAP_PASSWORD") or "",
                    env.get("IMAP_FOLDER") or "INBOX")
-
-
-def _port(value: str | None, default: int, name: str) -> int:
-    if not value:
-        return default
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise ConfigError("miljön", name, f"'{value}' är inget portnummer")
-    return int(value)
 
 
 class ImapMailSource:

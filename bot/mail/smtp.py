@@ -42,10 +42,7 @@ class SmtpAccount:
         security = (env.get("SMTP_SECURITY") or "starttls").lower()
         if security not in SECURITIES:
             raise ConfigError("miljön", "SMTP_SECURITY", f"'{security}' är inte en av ssl, starttls, none")
-        port_text = env.get("SMTP_PORT")
-        if port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
-            raise ConfigError("miljön", "SMTP_PORT", f"'{port_text}' är inget portnummer")
-        port = int(port_text) if port_text else _DEFAULT_PORT[security]
+        port = settings.port("SMTP_PORT", _DEFAULT_PORT[security])
         return cls(host, port, security, env.get("SMTP_USER") or "", env.get("SMTP_PASSWORD") or "")
 
 

@@ -15,13 +15,6 @@ from tests.realparts.dovecot import PASSWORD, Dovecot
 USER = "registrator"
 
 
-@pytest.fixture
-def dovecot():
-    server = Dovecot().start()
-    yield server
-    server.cleanup()
-
-
 def source(server: Dovecot, **kw) -> ImapMailSource:
     return ImapMailSource(ImapAccount("127.0.0.1", server.port, "none", USER, PASSWORD,
                                       timeout=5, **kw))

@@ -20,18 +20,11 @@ from bot.settings import Settings
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.mail import make_mail
 from tests.fakes.notifier import FakeNotifier
-from tests.realparts.dovecot import PASSWORD, Dovecot
+from tests.realparts.dovecot import PASSWORD
 from tests.realparts.smtp import SmtpServer
 
 USER = "registrator.vok"
 LISA = "Lisa Larsson <lisa.larsson@regionexempel.se>"
-
-
-@pytest.fixture
-def dovecot():
-    server = Dovecot().start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture

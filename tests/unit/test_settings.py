@@ -71,3 +71,15 @@ def test_unknown_mail_source_is_refused():
     with pytest.raises(ConfigError) as caught:
         load_settings(EXAMPLE_CONFIG, "/tmp/x", environ={"MAIL_SOURCE": "pop3"})
     assert caught.value.key == "MAIL_SOURCE"
+
+
+@pytest.mark.parametrize("name", ["IMAP_PORT", "SMTP_PORT", "SLACK_PORT", "TEAMS_PORT"])
+def test_a_port_that_is_no_port_is_refused_naming_the_variable(org, tmp_path, name):
+    from bot.errors import ConfigError
+    from bot.settings import Settings
+    settings = Settings(config_path=tmp_path / "org.toml", data_dir=tmp_path, org=org,
+                        env={name: "99999"})
+    with pytest.raises(ConfigError) as error:
+        settings.port(name, 1)
+    assert error.value.key == name and "99999" in error.value.problem
+    assert Settings(config_path=tmp_path, data_dir=tmp_path, org=org, env={}).port(name, 143) == 143
