@@ -39,6 +39,7 @@ class Bot:
     frontends: list[ChatFrontend] = field(default_factory=list)
 
     def close(self) -> None:
+        self.services.close()
         self.store.close()
 
     # ---------------------------------------------------------------- the run loop
@@ -95,8 +96,8 @@ class Bot:
                 for result in results:
                     log.info("%s %s %s", result["outcome"], result["diary_number"] or "",
                              result["reason"])
-                if results:
-                    await asyncio.to_thread(self.services.deliver_outbox)
+                if results:    # claims at once; the sends go on in the outbox's own threads
+                    await asyncio.to_thread(self.services.deliver_outbox, wait=False)
                 if failures:
                     log.info("brevlådan går att läsa igen efter %d försök", failures)
                 failures = 0
@@ -124,7 +125,7 @@ class Bot:
         import asyncio
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.services.deliver_outbox)
+                await asyncio.to_thread(self.services.deliver_outbox, wait=False)
             except Exception:
                 log.exception("fel vid utskick; försöker igen")
             await _pause(stop, poll_seconds)
@@ -173,6 +174,9 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         mail = _mail_source(settings)
     if sender is None and not readonly:
         sender = _mail_sender(settings)
+    if sender is not None:
+        from bot.chat.counterpart import CounterpartMailer
+        notifiers.setdefault(CounterpartMailer.channel, CounterpartMailer(sender, store.read_raw))
     channels = {name: on for name, on in settings.channels().items() if name in notifiers}
     services = Services(org, store, calendar, clock, notifiers, channels, sender)
     frontends = list(frontends or [])

@@ -202,7 +202,9 @@ def cmd_list(settings: Settings, args) -> int:
 
 def cmd_outbox(settings: Settings, args) -> int:
     bot = _bot(settings, readonly=True, command="outbox")
-    items = sorted(bot.store.outbox(), key=lambda n: n["created"])
+    live = {n["id"]: n for n in bot.store.outbox()}
+    earlier = [n for n in bot.store.outbox_history() if n["id"] not in live]
+    items = sorted([*earlier, *live.values()], key=lambda n: n["created"])
     fields = ("recipient", "channel", "diary_number", "event", "text", "state", "created")
     if args.json:
         _print_json([{k: (redact(n[k]) if k == "text" else n.get(k)) for k in fields} for n in items])
@@ -340,12 +342,16 @@ def cmd_command(settings: Settings, args) -> int:
     if person not in settings.org.people:
         found = settings.org.person_by_email(person)
         person = found.id if found else person
-    from handlers.commands import parse
+    from bot.commands import parse
     text = " ".join(args.text)
     # queries work beside a running bot; changes need the writer lock
     bot = _bot(settings, readonly=parse(text, settings.org).read_only, command="command")
     try:
         reply = bot.services.handle_command(Actor.person(person), text, CH_CLI)
+        if reply.ok and not bot.store.readonly:
+            # `skicka` from the command line: the mail goes now (run is not running: we
+            # hold the writer lock); notifications wait for run as before
+            bot.services.deliver_outbox(only={"counterpart"})
     finally:
         bot.close()
     print(redact(reply.text))

@@ -22,3 +22,27 @@ def write_durably(target: Path, data: bytes, *, temp: Path | None = None,
         os.utime(temp, (mtime, mtime))
     os.replace(temp, target)
     return target
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in `directory` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def append_durably(target: Path, data: bytes) -> None:
+    """Append `data` to `target` (created 0600) and fsync it: an append-only log."""
+    created = not target.exists()
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_directory(target.parent)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -28,6 +29,8 @@ import traceback
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -82,14 +85,20 @@ class SlackListeners:
         self.services, self.directory = services, directory
         self.org = services.org
         self.lang = services.org.language
+        # Slack's own threads: a busy Teams or a slow delivery never takes them (DESIGN §11)
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack")
+
+    async def _blocking(self, function, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     # ------------------------------------------------------------------ the one way in
     async def ask(self, user_id: str | None, text: str) -> tuple[Reply, Person | None]:
         """Who is asking, then the command as that person (or as nobody: a polite refusal)."""
         try:
-            person = await asyncio.to_thread(self.directory.person_for, user_id)
+            person = await self._blocking(self.directory.person_for, user_id)
             actor = Actor.person(person.id) if person else Actor("unknown")
-            reply = await asyncio.to_thread(self.services.handle_command, actor, text, CHANNEL)
+            reply = await self._blocking(self.services.handle_command, actor, text, CHANNEL)
             return reply, person
         except Exception:   # Slack or the store failed: say so, keep serving
             log.exception("a Slack request from %s failed", user_id)
@@ -181,7 +190,7 @@ class SlackListeners:
     async def publish_home(self, client, user: str | None, notice: str | None = None) -> None:
         if not user:
             return
-        view = await asyncio.to_thread(self.home, user, notice)
+        view = await self._blocking(self.home, user, notice)
         await client.views_publish(user_id=user, view=view)
         log.info("slack views.publish home of %s", user)
 
@@ -189,9 +198,8 @@ class SlackListeners:
         person = self.directory.person_for(user)
         if person is None:
             return home_view(self.lang, None, [], notice)
-        with self.services.lock:    # the store is read by one use case at a time
-            cases = self._my_cases(person)
-            subscriptions = self._my_subscriptions(person)
+        cases = self._my_cases(person)
+        subscriptions = self._my_subscriptions(person)
         return home_view(self.lang, cases, subscriptions, notice)
 
     def _my_cases(self, person: Person) -> list[HomeCase]:
@@ -209,10 +217,11 @@ class SlackListeners:
         return result
 
     def _my_subscriptions(self, person: Person) -> list[HomeSubscription]:
-        made_in_chat = {unit for s in self.services.store.subscriptions() if s.person == person.id
-                        for unit in s.units}
+        chat = [s for s in self.services.store.subscriptions() if s.person == person.id]
+        made_in_chat = {unit for s in chat if not s.paused for unit in s.units}
+        paused = {unit for s in chat if s.paused for unit in s.units}
         configured = {unit for s in self.org.subscriptions if s.person == person.id
-                      for unit in s.units}
+                      for unit in s.units} - paused
         followable = [unit.id for unit in self.org.units.values()
                       if person.has_oversight or person.id in unit.managers]
         keys = ([ALL_UNITS] if person.has_oversight or ALL_UNITS in made_in_chat | configured

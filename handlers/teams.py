@@ -43,7 +43,7 @@ from bot.services import Reply, Services
 from bot.settings import Settings
 from bot.store.teams_refs import TeamsConversationRefs
 from bot.texts import t
-from handlers.commands import parse
+from bot.commands import parse
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class TeamsFrontend:
             connections_configurations={"SERVICE_CONNECTION": self.config.auth})
         self.adapter = CloudAdapter(connection_manager=connections)
         self.adapter.on_turn_error = _log_turn_error   # the default echoes the exception to the user
-        self.refs = TeamsConversationRefs(services.store, services.lock)
+        self.refs = TeamsConversationRefs(services.uow)
         self.notifier = TeamsNotifier(services.org, self.refs, self.adapter)
         self.bot = TeamsBot(services, self.refs)
         self.app = self.bot.application(connections)
@@ -292,9 +292,7 @@ class TeamsBot:
         return done_card(self.org, item["view"] if same_card else None, line)
 
     def _notification(self, notification_id: str) -> dict[str, Any] | None:
-        with self.services.lock:
-            return next((n for n in self.services.store.outbox() if n["id"] == notification_id),
-                        None)
+        return self.services.store.notification(notification_id)
 
 
 # ---------------------------------------------------------------------------- helpers

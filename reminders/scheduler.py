@@ -27,7 +27,7 @@ def start_scheduler(bot, *, minutes: float = 5.0) -> AsyncIOScheduler:
             fresh = [r for r in queued if not r["already_sent"]]
             if fresh:
                 log.info("påminnelser: %d nya", len(fresh))
-                await asyncio.to_thread(bot.services.deliver_outbox)
+                await asyncio.to_thread(bot.services.deliver_outbox, wait=False)
         except Exception:  # the next scan tries again; nothing is marked sent unless queued
             log.exception("påminnelsesökningen misslyckades")
 

@@ -7,9 +7,9 @@ mailbox, marked automatic so out-of-office replies do not come back into the dia
 from __future__ import annotations
 
 import email.policy
+import hashlib
 import logging
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 from bot.domain.org import Organisation
@@ -19,6 +19,11 @@ from bot.ports import MailSender
 from bot.texts import t
 
 log = logging.getLogger(__name__)
+
+
+def notification_message_id(notification_id: str, mailbox: str) -> str:
+    digest = hashlib.sha256(notification_id.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}.avisering@{mailbox.split('@')[1]}>"
 
 
 class EmailNotifier:
@@ -40,7 +45,9 @@ class EmailNotifier:
         message["From"] = self.org.mailbox
         message["To"] = person.email
         message["Subject"] = redact(f"{number} {headline}" if number else headline)
-        message["Message-ID"] = make_msgid(domain=self.org.mailbox.split("@")[1])
+        # fixed by the outbox id: a resend after a crash is the same message to the
+        # recipient's server and mail client, never a second one
+        message["Message-ID"] = notification_message_id(notification["id"], self.org.mailbox)
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "All"
         # the idempotency key travels along, so a mail client (or a person) can spot a repeat

@@ -97,7 +97,8 @@ def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
 def plain_text(org: Organisation, view: dict[str, Any]) -> str:
     """The console and e-mail rendering: title first, then the facts, then what to do."""
     lang = org.language
-    if view["event"] in ("triage", "digest", "unreachable", "mailbox_down", "mailbox_up"):
+    if view["event"] in ("triage", "digest", "unreachable", "mailbox_down", "mailbox_up",
+                         "send_failed"):
         lines = [view["headline"], view["text"], view["todo"]]
         if view["commands"]:
             lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
@@ -189,6 +190,15 @@ def unreachable_view(org: Organisation, name: str, channel: str, fallback: str) 
             "headline": t(lang, "event_unreachable", **words),
             "todo": t(lang, "todo_unreachable", **words), "text": t(lang, "unreachable_text", **words),
             "commands": [], "actions": []}
+
+
+def send_failed_view(org: Organisation, number: str, address: str, error: str) -> dict[str, Any]:
+    """To the registrator: `skicka` did not reach the counterpart after every retry."""
+    lang = org.language
+    return {"event": "send_failed", "role": "act", "number": number, "title": "",
+            "headline": t(lang, "event_send_failed", number=number),
+            "text": redact(t(lang, "send_failed_text", number=number, address=address, error=error)),
+            "todo": t(lang, "todo_send_failed", number=number), "commands": [], "actions": []}
 
 
 def mailbox_view(org: Organisation, event: str, *, mailbox: str, since: str,

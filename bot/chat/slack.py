@@ -363,10 +363,10 @@ def notification_ref(notification_id: str) -> str:
 class SlackNotifier:
     """Delivers outbox items: a DM to a person, or a post in a unit's channel.
 
-    Idempotency: every message carries the outbox id (hashed) as message metadata. A retry
-    (attempts > 0) first looks in the conversation's recent history for that metadata and
-    reports the earlier message instead of posting again, so a post whose answer was lost
-    (timeout, 5xx) is not shown twice. HTTP 429 becomes DeliveryError(retry_after=…) and
+    Idempotency: every message carries the outbox id (hashed) as message metadata. An item
+    in doubt (its earlier attempt may have landed: timeout, 5xx, a crash mid-post) is first
+    looked up in the conversation's recent history by that metadata (`delivered`), so it is
+    not shown twice. HTTP 429 becomes DeliveryError(retry_after=…) and
     the outbox waits that long; a recipient Slack cannot reach raises Unreachable.
     """
     channel = "slack"
@@ -381,13 +381,20 @@ class SlackNotifier:
         number = notification.get("diary_number") or "-"
         with _translated(number):
             channel = self._conversation(notification["recipient"], number)
-            ref = notification_ref(notification["id"])
-            if notification.get("attempts", 0) > 0:
-                earlier = self._earlier_post(channel, ref, notification, number)
-                if earlier:
-                    log.info("slack %s already posted in %s (ts %s): not again", number, channel, earlier)
-                    return {"channel": channel, "ts": earlier}
-            return self._post(channel, ref, notification, number)
+            return self._post(channel, notification_ref(notification["id"]), notification, number)
+
+    def delivered(self, notification: dict[str, Any]) -> dict[str, str] | None:
+        """After an attempt whose answer was lost (a timeout, a 5xx, a crash mid-post): the
+        earlier message, found by the item's metadata in the conversation's history."""
+        number = notification.get("diary_number") or "-"
+        with _translated(number):
+            channel = self._conversation(notification["recipient"], number)
+            earlier = self._earlier_post(channel, notification_ref(notification["id"]),
+                                         notification, number)
+        if earlier:
+            log.info("slack %s already posted in %s (ts %s): not again", number, channel, earlier)
+            return {"channel": channel, "ts": earlier}
+        return None
 
     def _conversation(self, recipient: str, number: str) -> str:
         if recipient.startswith("unit:"):

@@ -83,6 +83,7 @@ class OfficeHours:
 class Subscription:
     person: str
     units: tuple[str, ...]
+    paused: bool = False      # chat said "avprenumerera" to one from the organisation file
 
     def covers(self, unit_id: str | None) -> bool:
         return ALL_UNITS in self.units or (unit_id is not None and unit_id in self.units)
@@ -132,10 +133,15 @@ class Organisation:
     def subscribers_of(self, unit_id: str | None,
                        extra: tuple[Subscription, ...] = ()) -> list[str]:
         """People who follow a unit *för kännedom* (configured and chat-made subscriptions)."""
+        paused = {(s.person, u) for s in extra if s.paused for u in s.units}
         seen: list[str] = []
         for sub in (*self.subscriptions, *extra):
-            if sub.covers(unit_id) and sub.person not in seen:
-                seen.append(sub.person)
+            if sub.paused or not sub.covers(unit_id) or sub.person in seen:
+                continue
+            if (sub.person, unit_id) in paused or (
+                    ALL_UNITS in sub.units and (sub.person, ALL_UNITS) in paused):
+                continue
+            seen.append(sub.person)
         return seen
 
     def escalation_targets(self, unit_id: str | None,

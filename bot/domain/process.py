@@ -135,6 +135,7 @@ class AddDocument:
     document: Document
     sender_internal: bool
     conversation_id: str | None = None
+    severity: str | None = None      # a registrator's "Allvarlighetsgrad:" line on the mail
 
 
 # --------------------------------------------------------------------------- outcome
@@ -404,6 +405,9 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
     if cmd.conversation_id and cmd.conversation_id not in case.conversation_ids:
         case.conversation_ids.append(cmd.conversation_id)
     _event(case, ctx, "document", no=doc.no, type=doc.type)
+    if cmd.severity in SEVERITIES and not case.severity:
+        case.severity = cmd.severity
+        _event(case, ctx, "assessed", **{"from": None, "to": cmd.severity, "source": "mail"})
     subscribers = org.subscribers_of(case.unit, ctx.subscriptions)
     managers = org.managers_of(case.unit) or org.registrators()
     skip = acting_person(ctx)

@@ -20,14 +20,12 @@ import hashlib
 import math
 import os
 import tempfile
-from collections.abc import MutableMapping
 from pathlib import Path
 
 import orjson
 from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
-from tinydb.table import Table
 
 from bot.errors import StoreError
 
@@ -99,8 +97,9 @@ class AtomicOrjsonStorage(Storage):
         self._basename = os.path.basename(self._path)
         self._readonly = bool(readonly)
         self._mode = mode
-        #: Number of completed atomic replaces made by this instance.
+        #: Number of completed atomic replaces made by this instance, and the last one's size.
         self.write_count = 0
+        self.last_size = 0
         # Identity of the file as we last read or wrote it:
         # (st_ino, st_size, st_mtime_ns, digest of content).  Lets write()
         # skip rewriting identical content.
@@ -192,6 +191,7 @@ class AtomicOrjsonStorage(Storage):
         except OSError as exc:
             raise StoreError(f"Kunde inte skriva {self._path}: {exc}") from exc
         self.write_count += 1
+        self.last_size = len(payload)
         self._known_state = (st.st_ino, st.st_size, st.st_mtime_ns, digest)
 
     def _replace_atomically(self, payload: bytes) -> os.stat_result:
@@ -237,6 +237,7 @@ class ExplicitFlushCaching(CachingMiddleware):
     def __init__(self, storage_cls):
         super().__init__(storage_cls)
         self._loaded = False
+        self.memory_writes = False
 
     @property
     def dirty(self) -> bool:
@@ -250,7 +251,7 @@ class ExplicitFlushCaching(CachingMiddleware):
         return self.cache
 
     def write(self, data) -> None:
-        if getattr(self.storage, "readonly", False):
+        if getattr(self.storage, "readonly", False) and not self.memory_writes:
             # Fail at once instead of at the (possibly much later) flush.
             raise ReadonlyStoreError(
                 "Databasen är öppnad skrivskyddat; ändringar vägras."
@@ -274,66 +275,17 @@ class ExplicitFlushCaching(CachingMiddleware):
             self.storage.close()
 
 
-class _IntKeyView(MutableMapping):
-    """The raw table dict (str keys, as stored) seen with TinyDB's int document ids."""
-
-    def __init__(self, raw: dict):
-        self.raw = raw
-
-    def __getitem__(self, key):
-        return self.raw[str(key)]
-
-    def __setitem__(self, key, value):
-        self.raw[str(key)] = value
-
-    def __delitem__(self, key):
-        del self.raw[str(key)]
-
-    def __iter__(self):
-        return (int(key) for key in list(self.raw))
-
-    def __len__(self):
-        return len(self.raw)
-
-    def __contains__(self, key):
-        return str(key) in self.raw
-
-
-class InPlaceTable(Table):
-    """A Table whose writes change the cached table in place.
-
-    Stock TinyDB copies the whole table twice on every insert or update (to convert the
-    document ids to int and back), which makes each write O(table size): 5,000 open cases
-    turned one mail's intake into tens of milliseconds. The updaters only index by id,
-    so a key-converting view over the same dict gives identical results in O(1).
-    """
-
-    def _update_table(self, updater) -> None:
-        tables = self._storage.read()
-        if tables is None:
-            tables = {}
-        raw = tables.setdefault(self.name, {})
-        updater(_IntKeyView(raw))
-        self._storage.write(tables)
-        self.clear_cache()
-
-
-class DiaryDB(TinyDB):
-    table_class = InPlaceTable
-
-
-def open_db(path, *, readonly: bool = False) -> TinyDB:
+def open_db(path, *, readonly: bool = False, memory_writes: bool = False) -> TinyDB:
     """Open the diary at *path*.
 
     Changes are kept in memory until :func:`durable` is called.  With
     ``readonly=True`` the file is read once, nothing is ever created and any
-    write raises :class:`ReadonlyStoreError`.
+    write raises :class:`ReadonlyStoreError` -- unless ``memory_writes`` is set: then
+    changes stay in memory (a reader replaying the journal) and only a flush raises.
     """
-    return DiaryDB(
-        os.fspath(path),
-        readonly=readonly,
-        storage=ExplicitFlushCaching(AtomicOrjsonStorage),
-    )
+    middleware = ExplicitFlushCaching(AtomicOrjsonStorage)
+    middleware.memory_writes = memory_writes
+    return TinyDB(os.fspath(path), readonly=readonly, storage=middleware)
 
 
 def durable(db: TinyDB) -> bool:

@@ -1,107 +1,118 @@
-"""TinyDbCaseStore: the case diary, the mail index and the outbox on disk.
+"""TinyDbCaseStore: the case diary, the mail index and the outbox on disk (the CaseStore port).
 
 Layout of a data directory:
-    live.json                  open cases, mail index of open cases, outbox, diary counters,
-                               reminder markers, chat-made subscriptions
-    archive/cases-YYYY.json    closed cases of diary year YYYY
-    archive/mails-YYYY.json    mail index records of archived cases and old case-less mails
+    live.json                  checkpoint of the live set (TinyDB): open cases, the mail
+                               records of open cases and unresolved triage, the outbox until
+                               delivered, diary counters, one reminder marker per case, step,
+                               level and recipient, chat-made subscriptions, adapter state
+    journal.log                every commit since that checkpoint, one fsync'd line each
+    archive/cases/<year>/…     closed cases (append-only, by diary year and number)
+    index/…                    the mail index of everything that left the live set
+    outbox/…                   delivered notifications (append-only)
     raw/YYYY/MM/<sha>.eml      every mail's raw bytes (0600)
     writer.lock                one writer process at a time
 
-Every change made between two commit() calls becomes durable in ONE atomic write of
-live.json: a new case, its diary number counter, its mail record and its notifications
-land together or not at all. Closed cases are moved to the archive after the commit, by
-an idempotent step (copy, flush, then delete), so a crash in between only leaves a copy
-that the next writer finishes moving.
+A commit appends what changed to the journal and fsyncs it: one case, its diary number, its
+mail record and its notifications become durable together, at the cost of their own size.
+Changes are made in an overlay and reach the TinyDB tables only when committed, so a rollback
+forgets them whatever went wrong. Closed cases, old mail records and delivered notifications
+leave the live set in `housekeep` (copy durably first, then forget), so live.json and every
+read of it stay bounded by what is open, however many years the diary holds.
 """
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
-import orjson
-from tinydb import Query, TinyDB
+from tinydb import TinyDB
 from tinydb.table import Document
 
-from bot.domain.case import Case
+from bot.domain.case import Case, iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
-from bot.mail.classify import CaseRef
-from bot.store.atomic import open_db, remove_orphan_temp_files
-from bot.store.lock import WriterLock
+from bot.errors import StoreError
 from bot.files import write_durably
+from bot.store.archive import CaseArchive, KeyIndex, OutboxLog, key_hash
+from bot.store.atomic import open_db, remove_orphan_temp_files
+from bot.store.journal import Journal, Op
+from bot.store.lock import WriterLock
 
 log = logging.getLogger(__name__)
 
 LIVE = "live.json"
-CASELESS_MAIL_DAYS = 90      # ignored/duplicate mail records stay this long in live.json
-SENT_NOTIFICATION_DAYS = 30  # delivered notifications stay this long in the outbox
-ARCHIVE_CACHE_YEARS = 12     # archive years kept in memory (packed: about the file size each)
+JOURNAL = "journal.log"
+FORMAT = 2                       # the data directory's format; a newer one is refused
+CHECKPOINT_BYTES = 8 * 1024 * 1024
+SENT_KEEP = timedelta(days=2)    # delivered notifications stay live this long (button updates)
+FAILED_KEEP = timedelta(days=30)
+DIGEST_KEEP = timedelta(days=21)
+TABLES = ("cases", "mails", "outbox", "counters", "markers", "subs", "state", "meta")
+META_ID = 1
 
 
 class TinyDbCaseStore:
-    """The CaseStore port on TinyDB. Open with readonly=True beside a running writer."""
+    """The CaseStore port on TinyDB. Open with readonly=True beside a running writer.
+
+    Thread safety: every public method takes the store's re-entrant lock; the unit of work
+    (bot.usecases.uow.UnitOfWork) holds the same lock for a whole transaction."""
 
     def __init__(self, data_dir: Path, *, series: str = "VOK", digits: int = 4,
                  readonly: bool = False, command: str = "avvikelsebot"):
         self.data_dir = Path(data_dir)
         self.series, self.digits, self.readonly = series, digits, readonly
-        self.lock: WriterLock | None = None
+        self.lock = threading.RLock()
+        self.writer_lock: WriterLock | None = None
         if not readonly:
-            self.lock = WriterLock(self.data_dir, command=command).acquire()
-            for folder in (self.data_dir, self.data_dir / "archive"):
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                remove_orphan_temp_files(folder)
-        self._archives: OrderedDict[int, TinyDB] = OrderedDict()
-        self._case_closed = False
-        self._housekept = None
-        self._open_live()
-        if not readonly:
-            self._finish_archiving()
+            self.writer_lock = WriterLock(self.data_dir, command=command).acquire()
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            remove_orphan_temp_files(self.data_dir)
+        self.cases_archive = CaseArchive(self.data_dir / "archive" / "cases", readonly=readonly)
+        self.mail_index = KeyIndex(self.data_dir / "index", "mails", readonly=readonly)
+        self.outbox_log = OutboxLog(self.data_dir / "outbox", readonly=readonly)
+        self.journal = Journal(self.data_dir / JOURNAL)
+        self._pending: dict[tuple[str, int], dict[str, Any] | None] = {}
+        self.bytes_written = 0          # journal + checkpoints + archives (the benchmark's figure)
+        self._open()
 
     # ------------------------------------------------------------------ lifecycle
-    def _open_live(self) -> None:
-        self.db = open_db(self.data_dir / LIVE, readonly=self.readonly)
-        self.cases = self.db.table("cases")
-        self.mails = self.db.table("mails")
-        self.outbox_table = self.db.table("outbox")
-        self.counters = self.db.table("diary")
-        self.markers = self.db.table("markers")
-        self.subs = self.db.table("subscriptions")
-        self.state = self.db.table("state")
+    def _open(self) -> None:
+        for attempt in range(20):
+            self.db = open_db(self.data_dir / LIVE, readonly=self.readonly,
+                              memory_writes=self.readonly)   # a reader replays the journal
+            self.tables = {name: self.db.table(name) for name in TABLES}
+            meta = self.tables["meta"].get(doc_id=META_ID) or {}
+            if meta.get("format", FORMAT) > FORMAT:
+                raise StoreError(
+                    f"{self.data_dir} har format {meta['format']}, nyare än den här versionen "
+                    f"av avvikelsebot ({FORMAT}); uppgradera avvikelsebot.")
+            self._seq = int(meta.get("seq", 0))
+            base, entries = self.journal.read()
+            if base is None or base <= self._seq:
+                break
+            # the writer made a checkpoint after we read live.json: read both again
+            if not self.readonly:
+                raise StoreError(f"{JOURNAL} börjar efter {LIVE}: datakatalogen är inkonsistent")
+        replay = [(seq, ops) for seq, ops in entries if seq > self._seq]
+        if replay:
+            self._apply([op for _, ops in replay for op in ops])
+            self._seq = replay[-1][0]
         self._build_indexes()
+        if not self.readonly:
+            self._checkpoint()
 
     def _build_indexes(self) -> None:
-        """Cheap look-ups at once; the mail index (every mail ever seen) on first need."""
-        self._mail_ids = {record["key"]: int(i) for i, record in self.mails._read_table().items()}
-        self._outbox_ids = {n["id"]: int(i) for i, n in self.outbox_table._read_table().items()}
-        self._markers = {m["key"]: int(i) for i, m in self.markers._read_table().items()}
-        self._mail_index_ready = False
-
-    def _ensure_mail_index(self) -> None:
-        """Duplicate keys, thread ids and conversations across live.json and the archive.
-        Only intake needs it, so `status` beside a running bot never pays for it."""
-        if self._mail_index_ready:
-            return
-        self._seen: dict[str, str | None] = {}
+        """Message-ID and conversation of the live mails and cases (bounded by what is open)."""
         self._by_message_id: dict[str, str] = {}
         self._by_conversation: dict[str, str] = {}
-        self._mail_index_ready = True
-        for path in sorted((self.data_dir / "archive").glob("mails-*.json")):
-            for record in open_db(path, readonly=True).table("mails")._read_table().values():
-                self._index_mail(record)
-        for record in self.mails._read_table().values():
+        for record in self._all("mails"):
             self._index_mail(record)
-        for doc in self.cases._read_table().values():
+        for doc in self._all("cases"):
             self._index_case(doc)
 
     def _index_mail(self, record: dict) -> None:
-        if not self._mail_index_ready:
-            return
-        self._seen[record["key"]] = record.get("number")
         number = record.get("number")
         if number and record.get("message_id"):
             self._by_message_id[record["message_id"].lower()] = number
@@ -109,21 +120,22 @@ class TinyDbCaseStore:
             self._by_conversation[record["conversation_id"]] = number
 
     def _index_case(self, doc: dict) -> None:
-        if not self._mail_index_ready:
-            return
         for mid in doc.get("message_ids", []):
             self._by_message_id[mid.lower()] = doc["number"]
         for cid in doc.get("conversation_ids", []):
             self._by_conversation[cid] = doc["number"]
 
     def close(self) -> None:
-        """Closes without writing: only commit() makes changes durable."""
-        for db in self._archives.values():
-            db.storage.storage.close()
-        self._archives.clear()
-        if self.lock:
-            self.lock.release()
-            self.lock = None
+        """Closes without writing uncommitted changes; a clean stop leaves a fresh checkpoint."""
+        with self.lock:
+            if self.writer_lock:
+                self._pending.clear()
+                try:
+                    self._checkpoint()
+                finally:
+                    self.journal.close()
+                    self.writer_lock.release()
+                    self.writer_lock = None
 
     def __enter__(self) -> "TinyDbCaseStore":
         return self
@@ -133,179 +145,277 @@ class TinyDbCaseStore:
 
     # ------------------------------------------------------------------ transactions
     def commit(self) -> None:
-        """Make every change since the last commit durable in one write, then archive
-        (only when a case was closed, or once a day for old mail records and notifications:
-        the scan of live.json stays off the path of every mail and command)."""
-        self.db.storage.flush()
-        if self._case_closed or self._housekept != datetime.now(timezone.utc).date():
-            self._finish_archiving()
+        """Make every change since the last commit durable in one journal append."""
+        with self.lock:
+            if not self._pending:
+                return
+            if self.readonly:
+                raise StoreError("datakatalogen är öppnad skrivskyddat")
+            ops: list[Op] = [(table, doc_id, doc) for (table, doc_id), doc in self._pending.items()]
+            self.bytes_written += self.journal.append(self._seq + 1, ops)
+            self._seq += 1
+            self._pending.clear()
+            self._apply(ops)
+            if self.journal.size > CHECKPOINT_BYTES:
+                self._checkpoint()
 
     def rollback(self) -> None:
-        """Forget uncommitted changes (a command failed half-way)."""
-        self._open_live()
+        """Forget uncommitted changes (a use case failed half-way)."""
+        with self.lock:
+            if self._pending:
+                self._pending.clear()
+                self._build_indexes()
+
+    def savepoint(self) -> dict:
+        with self.lock:
+            return dict(self._pending)
+
+    def restore(self, savepoint: dict) -> None:
+        with self.lock:
+            self._pending = dict(savepoint)
+            self._build_indexes()
 
     @property
     def dirty(self) -> bool:
-        return self.db.storage.dirty
+        return bool(self._pending)
+
+    def _apply(self, ops: list[Op]) -> None:
+        """Committed changes into the TinyDB tables: one remove and one insert per table."""
+        latest: dict[tuple[str, int], dict[str, Any] | None] = {}
+        for table, doc_id, doc in ops:
+            latest[(table, int(doc_id))] = doc
+        by_table: dict[str, dict[int, dict[str, Any] | None]] = {}
+        for (table, doc_id), doc in latest.items():
+            by_table.setdefault(table, {})[doc_id] = doc
+        for name, docs in by_table.items():
+            table = self.tables[name]
+            present = [doc_id for doc_id in docs if table.contains(doc_id=doc_id)]
+            if present:
+                table.remove(doc_ids=present)
+            fresh = [Document(doc, doc_id=doc_id) for doc_id, doc in docs.items() if doc is not None]
+            if fresh:
+                table.insert_multiple(fresh)
+
+    def _checkpoint(self) -> None:
+        """live.json anew (atomic), then a journal that continues from it."""
+        self.tables["meta"].upsert(Document({"format": FORMAT, "seq": self._seq}, doc_id=META_ID))
+        if self.db.storage.flush():
+            self.bytes_written += self.db.storage.storage.last_size
+        self.journal.restart(self._seq)
+
+    # ------------------------------------------------------------------ documents
+    def _get(self, table: str, doc_id: int) -> dict[str, Any] | None:
+        key = (table, doc_id)
+        if key in self._pending:
+            return self._pending[key]
+        found = self.tables[table].get(doc_id=doc_id)
+        return dict(found) if found is not None else None
+
+    def _put(self, table: str, doc_id: int, doc: dict[str, Any] | None) -> None:
+        if self.readonly:
+            raise StoreError("datakatalogen är öppnad skrivskyddat")
+        self._pending[(table, doc_id)] = doc
+
+    def _all(self, table: str) -> Iterator[dict[str, Any]]:
+        overlay = {doc_id: doc for (name, doc_id), doc in self._pending.items() if name == table}
+        for doc in self.tables[table]:
+            if doc.doc_id not in overlay:
+                yield doc
+        for doc in overlay.values():
+            if doc is not None:
+                yield doc
 
     # ------------------------------------------------------------------ diary numbers
     def next_number(self, year: int) -> DiaryNumber:
         """The next free number of the year; durable only with the commit of its case."""
-        current = self.counters.get(doc_id=year)
-        last = current["last"] if current else self._highest_archived(year)
-        self.counters.upsert(Document({"year": year, "last": last + 1}, doc_id=year))
-        return DiaryNumber(year, last + 1, self.series)
-
-    def _highest_archived(self, year: int) -> int:
-        # a live.json lost or replaced by hand must never make numbers be reused
-        archive = self._archive(year)   # (a TinyDB is falsy when its default table is empty)
-        keys = [int(k) for k in archive.table("cases")._read_table()] if archive is not None else []
-        return max((k % 1_000_000 for k in keys), default=0)
+        with self.lock:
+            current = self._get("counters", year)
+            last = current["last"] if current else self.cases_archive.highest_seq(year)
+            self._put("counters", year, {"year": year, "last": last + 1})
+            return DiaryNumber(year, last + 1, self.series)
 
     # ------------------------------------------------------------------ cases
     def put_case(self, case: Case) -> None:
-        self._case_closed = self._case_closed or case.is_closed
-        self.cases.upsert(Document(case.to_dict(), doc_id=case.key))
-        self._index_case(case.to_dict())
+        with self.lock:
+            doc = case.to_dict()
+            self._put("cases", case.key, doc)
+            self._index_case(doc)
 
     def get_case(self, number: DiaryNumber) -> Case | None:
-        doc = self.cases.get(doc_id=number.key)
-        if doc is None:
-            archive = self._archive(number.year)
-            doc = archive.table("cases").get(doc_id=number.key) if archive is not None else None
-            return Case.from_dict(_unpack(doc)) if doc else None
-        return Case.from_dict(dict(doc))
+        with self.lock:
+            doc = self._get("cases", number.key)
+            if doc is None:
+                doc = self.cases_archive.get(number.key)
+            return Case.from_dict(doc) if doc else None
 
     def get_case_by_text(self, number: str) -> Case | None:
         parsed = parse_diary_number(number, self.series)
         return self.get_case(parsed) if parsed else None
 
-    def live_cases(self) -> Iterator[Case]:
+    def live_cases(self) -> list[Case]:
         """Open cases (and closed ones not yet moved to the archive)."""
-        for doc in self.cases._read_table().values():
-            yield Case.from_dict(doc)
+        with self.lock:
+            return [Case.from_dict(doc) for doc in self._all("cases")]
 
     def open_cases(self) -> list[Case]:
         return [c for c in self.live_cases() if not c.is_closed]
 
     def all_cases(self, year: int | None = None) -> Iterator[Case]:
-        seen: set[int] = set()
-        for case in self.live_cases():
-            if year is None or case.year == year:
-                seen.add(case.key)
-                yield case
+        """Every case, streamed year by year (live ones win over an archived copy)."""
+        live = {c.key: c for c in self.live_cases() if year is None or c.year == year}
+        yield from live.values()
         for archive_year in self.archive_years():
             if year is not None and archive_year != year:
                 continue
-            archive = self._archive(archive_year)
-            for doc_id, doc in archive.table("cases")._read_table().items():
-                if int(doc_id) not in seen:
-                    yield Case.from_dict(_unpack(doc))
+            for doc in self.cases_archive.iter_year(archive_year):
+                if doc["key"] not in live:
+                    yield Case.from_dict(doc)
 
     def archive_years(self) -> list[int]:
-        return sorted(int(p.stem.split("-")[1]) for p in (self.data_dir / "archive").glob("cases-*.json"))
+        return self.cases_archive.years()
 
-    # ------------------------------------------------------------------ mail index (CaseLookup)
-    def seen(self, duplicate_key: str) -> bool:
-        self._ensure_mail_index()
-        return duplicate_key in self._seen
+    # ------------------------------------------------------------------ mail index
+    def mail_seen(self, duplicate_key: str) -> dict[str, Any] | None:
+        """The record of a mail with this duplicate key, if one was handled."""
+        with self.lock:
+            record = self._get("mails", key_hash("k:" + duplicate_key))
+            return record or self.mail_index.get("k:" + duplicate_key)
 
-    def by_number(self, number: DiaryNumber) -> CaseRef | None:
-        case = self.get_case(number)
-        return _ref(case) if case else None
-
-    def by_message_ids(self, ids: tuple[str, ...]) -> CaseRef | None:
-        self._ensure_mail_index()
-        for mid in reversed(ids):  # the nearest reference first
-            number = self._by_message_id.get(mid.lower())
+    def case_for_message_id(self, message_id: str) -> str | None:
+        with self.lock:
+            number = self._by_message_id.get(message_id.lower())
             if number:
-                return self.by_number(_parse(number, self.series))
-        return None
+                return number
+            found = self.mail_index.get("m:" + message_id.lower())
+            return found["n"] if found else None
 
-    def by_conversation(self, conversation_id: str) -> CaseRef | None:
-        self._ensure_mail_index()
-        number = self._by_conversation.get(conversation_id)
-        return self.by_number(_parse(number, self.series)) if number else None
+    def case_for_conversation(self, conversation_id: str) -> str | None:
+        with self.lock:
+            number = self._by_conversation.get(conversation_id)
+            if number:
+                return number
+            found = self.mail_index.get("c:" + conversation_id)
+            return found["n"] if found else None
 
     def record_mail(self, record: dict[str, Any]) -> None:
         """One mail's outcome; `key` is its duplicate key."""
-        doc_id = self._mail_ids.get(record["key"])
-        if doc_id is None:
-            doc_id = self.mails.insert(record)
-            self._mail_ids[record["key"]] = doc_id
-        else:
-            self.mails.update(record, doc_ids=[doc_id])
-        self._index_mail(record)
+        with self.lock:
+            self._put("mails", key_hash("k:" + record["key"]), dict(record))
+            self._index_mail(record)
 
     def mail_record(self, key: str) -> dict | None:
-        doc_id = self._mail_ids.get(key)
-        return dict(self.mails.get(doc_id=doc_id)) if doc_id else None
+        return self.mail_seen(key)
 
     def triage_record(self, triage_id: str) -> dict | None:
-        """A mail waiting in triage (they stay in live.json until resolved)."""
-        for record in self.mails._read_table().values():
-            if record.get("triage_id") == triage_id:
-                return dict(record)
-        return None
+        """A mail waiting in triage (they stay live until resolved)."""
+        with self.lock:
+            for record in self._all("mails"):
+                if record.get("triage_id") == triage_id:
+                    return dict(record)
+            found = self.mail_index.get("t:" + triage_id)
+            return self.mail_seen(found["key"]) if found else None
 
     def mail_records(self) -> list[dict]:
-        return [dict(r) for r in self.mails._read_table().values()]
+        with self.lock:
+            return [dict(r) for r in self._all("mails")]
 
     # ------------------------------------------------------------------ outbox
     def add_notification(self, notification: dict[str, Any]) -> bool:
         """Queue one notification; its id is the idempotency key (False if already queued)."""
-        if notification["id"] in self._outbox_ids:
-            return False
-        self._outbox_ids[notification["id"]] = self.outbox_table.insert(notification)
-        return True
+        with self.lock:
+            doc_id = key_hash(notification["id"])
+            if self._get("outbox", doc_id) is not None or self.outbox_log.get(notification["id"]):
+                return False
+            self._put("outbox", doc_id, dict(notification))
+            return True
 
     def update_notification(self, notification_id: str, fields: dict[str, Any]) -> None:
-        self.outbox_table.update(fields, doc_ids=[self._outbox_ids[notification_id]])
+        with self.lock:
+            doc_id = key_hash(notification_id)
+            item = self._get("outbox", doc_id)
+            if item is None:
+                raise StoreError(f"okänd avisering {notification_id}")
+            self._put("outbox", doc_id, {**item, **fields})
 
     def outbox(self, state: str | None = None) -> list[dict]:
-        items = [dict(n) for n in self.outbox_table._read_table().values()]
-        return [n for n in items if state is None or n["state"] == state]
+        """The live outbox: pending, in flight, failed, and recently delivered."""
+        with self.lock:
+            return [dict(n) for n in self._all("outbox") if state is None or n["state"] == state]
+
+    def notification(self, notification_id: str) -> dict | None:
+        with self.lock:
+            item = self._get("outbox", key_hash(notification_id))
+            return dict(item) if item is not None else self.outbox_log.get(notification_id)
+
+    def outbox_history(self) -> Iterator[dict]:
+        """Every notification that left the live outbox, month by month."""
+        for month in self.outbox_log.months():
+            yield from self.outbox_log.iter_month(month)
 
     # ------------------------------------------------------------------ reminder markers
-    def has_marker(self, key: str) -> bool:
-        """A reminder, escalation or digest with this key was already queued."""
-        return key in self._markers
+    def reminder_sent(self, slot: str, day: str) -> bool:
+        """A reminder, escalation or digest for this slot was queued for `day` or later."""
+        with self.lock:
+            marker = self._get("markers", key_hash(slot))
+            return marker is not None and marker["day"] >= day
 
-    def set_marker(self, key: str, value: dict[str, Any]) -> None:
-        if key not in self._markers:
-            self._markers[key] = self.markers.insert({"key": key, **value})
+    def mark_reminder(self, slot: str, day: str, at: str) -> None:
+        with self.lock:
+            self._put("markers", key_hash(slot), {"slot": slot, "day": day, "at": at})
 
     # ------------------------------------------------------------------ adapter state
     def get_state(self, key: str) -> dict[str, Any] | None:
         """Small state an adapter keeps with the diary (Teams conversation references, the
         mailbox health); written with the next commit, like everything else."""
-        found = self.state.get(_KEY == key)
-        return dict(found["value"]) if found else None
+        with self.lock:
+            found = self._get("state", key_hash(key))
+            return dict(found["value"]) if found else None
 
     def set_state(self, key: str, value: dict[str, Any]) -> None:
-        self.state.upsert({"key": key, "value": value}, _KEY == key)
+        with self.lock:
+            self._put("state", key_hash(key), {"key": key, "value": value})
 
     def states(self, prefix: str = "") -> dict[str, dict[str, Any]]:
-        return {d["key"]: dict(d["value"]) for d in self.state._read_table().values()
-                if d["key"].startswith(prefix)}
+        with self.lock:
+            return {d["key"]: dict(d["value"]) for d in self._all("state")
+                    if d["key"].startswith(prefix)}
 
     # ------------------------------------------------------------------ chat-made subscriptions
     def subscriptions(self) -> tuple[Subscription, ...]:
-        return tuple(Subscription(person=s["person"], units=(s["unit"],))
-                     for s in self.subs._read_table().values())
+        with self.lock:
+            return tuple(Subscription(person=s["person"], units=(s["unit"],),
+                                      paused=bool(s.get("paused")))
+                         for s in self._all("subs"))
+
+    def subscription_overrides(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(person, unit) -> what chat said about it, including pauses of the file's ones."""
+        with self.lock:
+            return {(s["person"], s["unit"]): dict(s) for s in self._all("subs")}
 
     def subscribe(self, person: str, unit: str) -> bool:
-        if any(s["person"] == person and s["unit"] == unit for s in self.subs._read_table().values()):
-            return False
-        self.subs.insert({"person": person, "unit": unit})
-        return True
+        with self.lock:
+            doc_id = key_hash(f"{person}\n{unit}")
+            current = self._get("subs", doc_id)
+            if current is not None and not current.get("paused"):
+                return False
+            self._put("subs", doc_id, {"person": person, "unit": unit})
+            return True
 
-    def unsubscribe(self, person: str, unit: str) -> bool:
-        ids = [int(i) for i, s in self.subs._read_table().items()
-               if s["person"] == person and s["unit"] == unit]
-        if ids:
-            self.subs.remove(doc_ids=ids)
-        return bool(ids)
+    def unsubscribe(self, person: str, unit: str, *, pause: bool = False) -> bool:
+        """End a chat-made subscription, or (pause=True) stop one from the organisation
+        file, which stays the default until the person subscribes again."""
+        with self.lock:
+            doc_id = key_hash(f"{person}\n{unit}")
+            current = self._get("subs", doc_id)
+            if pause:
+                if current is not None and current.get("paused"):
+                    return False
+                self._put("subs", doc_id, {"person": person, "unit": unit, "paused": True})
+                return True
+            if current is None or current.get("paused"):
+                return False
+            self._put("subs", doc_id, None)
+            return True
 
     # ------------------------------------------------------------------ raw mail
     def keep_raw(self, raw: bytes, sha: str, arrived: datetime) -> str:
@@ -315,97 +425,76 @@ class TinyDbCaseStore:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_durably(path, raw)
+            self.bytes_written += len(raw)
         return str(relative)
 
-    # ------------------------------------------------------------------ archive
-    def _archive(self, year: int) -> TinyDB | None:
-        if year in self._archives:
-            self._archives.move_to_end(year)
-            return self._archives[year]
-        path = self.data_dir / "archive" / f"cases-{year}.json"
-        if self.readonly and not path.exists():
-            return None
-        db = open_db(path, readonly=self.readonly)
-        self._archives[year] = db
-        while len(self._archives) > ARCHIVE_CACHE_YEARS:
-            _, old = self._archives.popitem(last=False)
-            old.storage.flush()
-        return db
+    def read_raw(self, relative: str) -> bytes:
+        return (self.data_dir / relative).read_bytes()
 
-    def _finish_archiving(self, now: datetime | None = None) -> None:
-        """Move closed cases (with their mail records) and old case-less records out of live.json."""
-        if self.readonly:
-            return
-        self._case_closed = False
-        self._housekept = datetime.now(timezone.utc).date()
-        closed = [doc for doc in self.cases._read_table().values() if doc["status"] == "closed"]
-        now = now or datetime.now(timezone.utc)
-        old_mail = (now - timedelta(days=CASELESS_MAIL_DAYS)).isoformat()
-        closed_numbers = {doc["number"] for doc in closed}
-        moving_mail = [(int(i), r) for i, r in self.mails._read_table().items()
-                       if r.get("number") in closed_numbers
-                       or (not r.get("number") and (r.get("outcome") != "triage"
-                                                    or r.get("resolved"))
-                           and r.get("at", "") < old_mail)]
-        old_sent = (now - timedelta(days=SENT_NOTIFICATION_DAYS)).isoformat()
-        stale_outbox = [int(i) for i, n in self.outbox_table._read_table().items()
-                        if n["state"] == "sent" and n.get("sent_at", "") < old_sent]
-        # reminder markers of closed cases are never needed again
-        stale_markers = [i for key, i in self._markers.items()
-                         if key.split(":", 1)[0] in closed_numbers]
-        if not closed and not moving_mail and not stale_outbox:
-            return
-        for doc in closed:
-            self._archive(doc["key"] // 1_000_000).table("cases").upsert(
-                Document(_pack(doc), doc_id=doc["key"]))
-        by_year: dict[str, list[dict]] = {}
-        for _, record in moving_mail:
-            by_year.setdefault(record.get("at", "0000")[:4], []).append(record)
-        for year in {doc["key"] // 1_000_000 for doc in closed}:
-            self._archive(year).storage.flush()
-        for year, records in by_year.items():
-            mails_db = open_db(self.data_dir / "archive" / f"mails-{year}.json")
-            table = mails_db.table("mails")
-            existing = {r["key"] for r in table._read_table().values()}
-            table.insert_multiple(r for r in records if r["key"] not in existing)
-            mails_db.storage.flush()
-        # only now, with the copies durable, remove them from live.json
-        if closed:
-            self.cases.remove(doc_ids=[doc["key"] for doc in closed])
-        if moving_mail:
-            self.mails.remove(doc_ids=[i for i, _ in moving_mail])
-            for _, record in moving_mail:
-                self._mail_ids.pop(record["key"], None)
-        if stale_markers:
-            self.markers.remove(doc_ids=stale_markers)
-            self._markers = {m["key"]: int(i) for i, m in self.markers._read_table().items()}
-        if stale_outbox:
-            self.outbox_table.remove(doc_ids=stale_outbox)
-            self._outbox_ids = {n["id"]: int(i) for i, n in self.outbox_table._read_table().items()}
-        self.db.storage.flush()
-        log.info("archived %d closed cases, %d mail records", len(closed), len(moving_mail))
+    # ------------------------------------------------------------------ housekeeping
+    def housekeep(self, now: datetime) -> dict[str, int]:
+        """Move what is no longer open out of the live set: closed cases (with their mail
+        records and markers), mail records without a case or with a resolved triage,
+        delivered notifications after SENT_KEEP, failed ones after FAILED_KEEP, and old
+        digest markers. Copies are made durable first; then the live set forgets them in one
+        commit. Idempotent: a crash in between only leaves copies the next run repeats."""
+        with self.lock:
+            if self.readonly:
+                return {}
+            self.commit()
+            closed = [doc for doc in self.tables["cases"] if doc["status"] == "closed"]
+            closed_numbers = {doc["number"] for doc in closed}
+            mails = [r for r in self.tables["mails"]
+                     if r.get("number") in closed_numbers
+                     or (not r.get("number") and (r.get("outcome") != "triage" or r.get("resolved")))]
+            sent_before, failed_before = iso(now - SENT_KEEP), iso(now - FAILED_KEEP)
+            done = [n for n in self.tables["outbox"]
+                    if (n["state"] == "sent" and (n.get("sent_at") or "") < sent_before)
+                    or (n["state"] == "failed" and (n.get("failed_at") or n["created"]) < failed_before)]
+            digest_before = (now - DIGEST_KEEP).date().isoformat()
+            markers = [m for m in self.tables["markers"]
+                       if m["slot"].split(":", 1)[0] in closed_numbers
+                       or (m["slot"].startswith("digest:") and m["day"] < digest_before)]
+            if closed:
+                self.cases_archive.put_many(dict(doc) for doc in closed)
+            if mails:
+                self.mail_index.put_many(_index_entries(mails, closed))
+            if done:
+                self.outbox_log.put_many([dict(n) for n in done])
+            for doc in closed:
+                self._put("cases", doc["key"], None)
+            for record in mails:
+                self._put("mails", key_hash("k:" + record["key"]), None)
+            for item in done:
+                self._put("outbox", key_hash(item["id"]), None)
+            for marker in markers:
+                self._put("markers", key_hash(marker["slot"]), None)
+            self.commit()
+            if closed or mails:
+                self._build_indexes()
+            counts = {"cases": len(closed), "mails": len(mails), "notifications": len(done),
+                      "markers": len(markers)}
+            if any(counts.values()):
+                log.info("flyttade ur det levande: %d avslutade ärenden, %d brevposter, "
+                         "%d aviseringar, %d markeringar", *counts.values())
+            return counts
 
 
-_KEY = Query().key
-
-
-def _pack(doc: dict) -> dict:
-    """An archived case as one JSON text: a year's archive then loads as a few thousand
-    strings instead of a million small objects (status of a 2019 case in ~10 ms, not ~150),
-    and a case is decoded only when asked for."""
-    return {"number": doc["number"], "case": orjson.dumps(doc).decode()}
-
-
-def _unpack(doc: dict) -> dict:
-    return orjson.loads(doc["case"]) if "case" in doc else dict(doc)
-
-
-def _ref(case: Case) -> CaseRef:
-    return CaseRef(number=case.number, kind=case.kind, unit=case.unit,
-                   counterpart=case.counterpart, closed=case.is_closed)
-
-
-def _parse(number: str, series: str) -> DiaryNumber:
-    year, seq = number.split()[-1].split("/")
-    return DiaryNumber(int(year), int(seq), series)
-
+def _index_entries(mails: list[dict], closed: list[dict]) -> Iterator[dict[str, Any]]:
+    """What later mail must still find: its duplicate key (with the content hash, so a
+    reused Message-ID with other bytes can be told apart), and which case a Message-ID or a
+    conversation belongs to."""
+    for record in mails:
+        number = record.get("number")
+        yield {"l": "k:" + record["key"], **record}
+        if record.get("triage_id"):
+            yield {"l": "t:" + record["triage_id"], "key": record["key"]}
+        if number and record.get("message_id"):
+            yield {"l": "m:" + record["message_id"].lower(), "n": number}
+        if number and record.get("conversation_id"):
+            yield {"l": "c:" + record["conversation_id"], "n": number}
+    for doc in closed:
+        for mid in doc.get("message_ids", []):
+            yield {"l": "m:" + mid.lower(), "n": doc["number"]}
+        for cid in doc.get("conversation_ids", []):
+            yield {"l": "c:" + cid, "n": doc["number"]}

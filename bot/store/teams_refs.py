@@ -9,36 +9,31 @@ names the outbox uses.
 """
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from bot.store.repository import TinyDbCaseStore
+from bot.usecases.uow import UnitOfWork
 
 PREFIX = "teams:ref:"
 
 
 class TeamsConversationRefs:
-    """Reads and writes references under the services' lock; every change is committed."""
+    """Reads and writes references through the unit of work; every change is committed."""
 
-    def __init__(self, store: TinyDbCaseStore, lock: threading.RLock):
-        self.store = store
-        self.lock = lock
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
 
     def get(self, recipient: str) -> dict[str, Any] | None:
         """The reference for an outbox recipient ("anna" or "unit:hemtjanst-norr")."""
-        with self.lock:
-            return self.store.get_state(PREFIX + recipient)
+        return self.uow.store.get_state(PREFIX + recipient)
 
     def remember(self, recipient: str, reference: dict[str, Any]) -> bool:
         """Keep the reference; True when it is new or changed. Unchanged references cost no
         write, so a busy chat does not rewrite the diary on every message."""
-        with self.lock:
-            if self.store.get_state(PREFIX + recipient) == reference:
-                return False
-            self.store.set_state(PREFIX + recipient, reference)
-            self.store.commit()
-            return True
+        if self.uow.store.get_state(PREFIX + recipient) == reference:
+            return False
+        with self.uow as store:
+            store.set_state(PREFIX + recipient, reference)
+        return True
 
     def recipients(self) -> list[str]:
-        with self.lock:
-            return sorted(key[len(PREFIX):] for key in self.store.states(PREFIX))
+        return sorted(key[len(PREFIX):] for key in self.uow.store.states(PREFIX))

@@ -164,7 +164,10 @@ def test_skicka_by_the_registrator_sends_the_units_response(bot, case, sender):
     before = bot.store.get_case_by_text(NUMBER)
     reply = say(bot, "rut", "skicka VOK 2026/1", "slack")
     assert reply.ok, reply.text
-    assert reply.text == f"{NUMBER} är skickat till patientsakerhet@regionexempel.se."
+    assert reply.text.startswith(f"{NUMBER} skickas nu till patientsakerhet@regionexempel.se.")
+    assert sender.sent == [] and bot.store.get_case_by_text(NUMBER).status == "response_received"
+    assert not say(bot, "rut", "skicka VOK 2026/1").ok, "one send at a time"
+    bot.services.deliver_outbox()      # the outbox sends it; the case moves when it went
 
     assert len(sender.sent) == 1
     mail = sender.sent[0]
@@ -229,6 +232,7 @@ def test_skicka_an_outgoing_deviation(bot, sender):
     number = result["diary_number"]
     reply = say(bot, "rut", f"skicka {number}")
     assert reply.ok, reply.text
+    bot.services.deliver_outbox()
     mail = sender.sent[-1]
     assert mail["To"] == "avvikelser@sjukhus.regionexempel.se" and number in mail["Subject"]
     assert mail["In-Reply-To"] is None, "nothing from the counterpart to answer yet"

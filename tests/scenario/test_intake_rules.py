@@ -285,6 +285,7 @@ def test_reply_to_the_mail_the_bot_sent_is_threaded(bot, sender):
     open_outgoing_case(bot)
     reply = bot.services.handle_command(Actor.person("rut"), f"skicka {CASE1}", "cli")
     assert reply.ok, reply.text
+    bot.services.deliver_outbox()
     sent_id = str(sender.sent[0]["Message-ID"])
 
     # the counterpart's system rewrote the subject: only the thread header is left

@@ -71,8 +71,7 @@ def run_bot(bot, scenario):
 
 
 def cases(bot) -> list[str]:
-    with bot.services.lock:      # the bot's loop writes from its own threads
-        return sorted(c.number for c in bot.store.all_cases())
+    return sorted(c.number for c in bot.store.all_cases())   # the store locks for itself
 
 
 def test_appended_mail_is_diarised_notified_and_moved(org, tmp_path, dovecot, smtp):
@@ -197,6 +196,7 @@ def test_skicka_round_trip_reply_lands_in_the_same_case(org, tmp_path, dovecot, 
 
         reply = bot.services.handle_command(Actor.person("rut"), "skicka VOK 2026/0001", "cli")
         assert reply.ok, reply.text
+        bot.services.deliver_outbox()
         [out] = smtp.received
         assert out.rcpt_tos == ["patientsakerhet@regionexempel.se"]
         sent = email.message_from_bytes(out.data, policy=email.policy.default)

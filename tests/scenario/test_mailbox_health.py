@@ -40,8 +40,7 @@ def test_outage_is_told_once_and_recovery_too(bot, clock, notifier):
     bot.mail = mailbox
 
     def told(event):
-        with bot.services.lock:
-            return [n for n in bot.store.outbox() if n["event"] == event]
+        return [n for n in bot.store.outbox() if n["event"] == event]
 
     async def until(check, timeout=10.0):
         deadline = time.monotonic() + timeout

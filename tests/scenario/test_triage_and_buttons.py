@@ -10,7 +10,7 @@ from bot.app import build
 from bot.domain.access import Actor
 from bot.errors import DeliveryError, Unreachable
 from bot.settings import Settings, load_organisation
-from handlers.commands import parse
+from bot.commands import parse
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.mail import FakeMailSender, make_mail
 from tests.fakes.notifier import FakeNotifier

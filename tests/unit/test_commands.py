@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from bot.domain.diary import DiaryNumber
-from handlers.commands import Command, parse
+from bot.commands import Command, parse
 
 N42 = DiaryNumber(2026, 42, "VOK")
 N1 = DiaryNumber(2026, 1, "VOK")

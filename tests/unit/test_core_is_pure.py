@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 ADAPTERS = {"slack_bolt", "slack_sdk", "tinydb", "O365", "msal", "imapclient", "apscheduler",
             "aiohttp", "microsoft_agents", "orjson", "smtplib", "imaplib", "requests"}
 PURE = sorted([*(REPO / "bot" / "domain").glob("*.py"), REPO / "bot" / "mail" / "classify.py",
-               REPO / "reminders" / "rules.py", REPO / "handlers" / "commands.py"])
+               REPO / "reminders" / "rules.py", REPO / "bot" / "commands.py"])
 
 
 def _imported_roots(path: Path) -> set[str]:

@@ -1,0 +1,52 @@
+"""The mail `skicka` sends to a counterpart (DESIGN §8)."""
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Callable
+
+from bot.chat.render import case_labels
+from bot.domain.case import DOC_SENT, INCOMING, Case
+from bot.domain.org import Organisation
+from bot.domain.redact import redact
+from bot.texts import t
+
+
+def build_outgoing_mail(org: Organisation, case: Case, to: str,
+                        read_raw: Callable[[str], bytes]) -> EmailMessage:
+    """The mail `skicka` sends: diary number in the subject, the case's own documents
+    attached, threaded to the counterpart's mail, marked as automatic (DESIGN §8)."""
+    # 998, not 78: the stock policy would RFC 2047-encode a long In-Reply-To, which breaks
+    # threading in the counterpart's mail client
+    message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
+    message["From"] = org.mailbox
+    message["To"] = to
+    message["Subject"] = f"{case.number} {redact(case.title)}"
+    message["Message-ID"] = make_msgid(domain=org.mailbox.split("@")[1])
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    thread = [d.message_id for d in case.documents
+              if d.message_id and not org.is_internal(d.sender) and d.type != DOC_SENT]
+    if thread:
+        message["In-Reply-To"] = f"<{thread[-1]}>"
+        message["References"] = " ".join(f"<{m}>" for m in thread)
+    labels = case_labels(org, case)
+    lang = org.language
+    message.set_content("\n".join([
+        f"{labels['kind']} {case.number}: {labels['title']}",
+        f"{t(lang, 'label_unit')}: {labels['unit']}",
+        f"{t(lang, 'label_severity')}: {labels['severity']}",
+        "",
+        "Handlingarna i ärendet bifogas." if lang == "sv" else "The case's documents are attached.",
+        f"Ange {case.number} i ämnesraden när ni svarar." if lang == "sv"
+        else f"Please keep {case.number} in the subject when you reply.",
+        "", org.name]))
+    for doc in case.documents:
+        # our own documents go out; the counterpart already has what it sent us
+        if doc.raw and (org.is_internal(doc.sender) or case.kind != INCOMING):
+            raw = read_raw(doc.raw)
+            attached = email.message_from_bytes(raw, policy=email.policy.default)
+            message.add_attachment(attached)   # message/rfc822, as mail clients forward
+    return message

@@ -1,0 +1,240 @@
+"""Chat commands and button presses (DESIGN §7), the same for Slack, Teams, e-mail and the CLI:
+text -> the grammar's command -> permission check -> the pure process -> one unit of work."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from bot.commands import Command, parse
+from bot.domain import access
+from bot.domain import process as proc
+from bot.domain.access import Actor
+from bot.domain.case import DOC_DEVIATION, INCOMING, Case, Document, iso
+from bot.domain.diary import DiaryNumber
+from bot.domain.org import ALL_UNITS
+from bot.domain.process import Context, Outcome
+from bot.domain.redact import redact
+from bot.errors import BotError, DomainError, PermissionDenied
+from bot.mail.classify import ADDED, NEW_CASE, Decision
+from bot.texts import t
+from bot.usecases.base import Deps, Notices, Reply
+from bot.usecases.intake import Intake
+from bot.usecases.outbox import COUNTERPART
+from bot.usecases.queries import Queries
+
+log = logging.getLogger(__name__)
+
+
+def domain_command(command: Command) -> object:
+    """The grammar's command as the process's command."""
+    a = command.args
+    name = command.name
+    if name == "register":
+        return proc.Register()
+    if name == "assess":
+        return proc.Assess(a["severity"])
+    if name == "mark_sent":
+        return proc.MarkSent()
+    if name == "close":
+        return proc.Close(a.get("reason"))
+    if name == "action":
+        return proc.AddAction(a["text"], a.get("due"))
+    if name == "action_done":
+        return proc.CompleteAction(a["no"])
+    if name == "unit":
+        return proc.SetUnit(a["unit"])
+    if name == "counterpart":
+        return proc.SetCounterpart(a["counterpart"])
+    if name == "title":
+        return proc.SetTitle(a["title"])
+    if name == "snooze":
+        return proc.SnoozeStep(a["until"], a["reason"])
+    raise ValueError(f"no process command for {name}")
+
+
+class Commands:
+    def __init__(self, deps: Deps, notices: Notices, intake: Intake, queries: Queries):
+        self.deps, self.notices, self.intake, self.queries = deps, notices, intake, queries
+
+    def handle(self, actor: Actor, text: str, channel: str) -> Reply:
+        lang = self.deps.lang
+        org = self.deps.org
+        # anyone not in the directory gets nothing but a polite refusal (DESIGN §7)
+        if actor.kind == "unknown" or (actor.kind == "person" and actor.id not in org.people):
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        command = parse(text, org)
+        if command.name == "help":
+            body = t(lang, "help")
+            return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
+        try:
+            with self.deps.uow:
+                return self._run(actor, command, channel)
+        except DomainError as refusal:
+            return Reply(str(refusal), ok=False)
+        except BotError as error:
+            log.error("kommandot %s misslyckades: %s", command.name, error)
+            return Reply(str(error), ok=False)
+
+    def _run(self, actor: Actor, command: Command, channel: str) -> Reply:
+        lang, now, store = self.deps.lang, self.deps.clock.now(), self.deps.store
+        if command.name in ("mine", "open", "overdue"):
+            return Reply(self.queries.list_text(self.queries.query(actor, command)))
+        if command.name in ("subscribe", "unsubscribe"):
+            return self._subscription(actor, command)
+        if command.name.startswith("triage_"):
+            return self._resolve_triage(actor, command, channel, now)
+        assert command.number is not None
+        case = store.get_case(command.number)
+        if case is None:
+            raise DomainError(t(lang, "refused_no_case",
+                                number=command.number.format(self.deps.org.digits)))
+        access.require_view(self.deps.org, actor, case)
+        if command.name == "status":
+            return Reply(self.queries.status_text(case))
+        ctx = self.intake.context(actor, channel, now)
+        if command.name == "send":
+            return self._send(case, ctx)
+        outcome = proc.apply(case, domain_command(command), ctx)
+        self.notices.save(outcome, now)
+        return Reply(outcome.message)
+
+    # ------------------------------------------------------------------ subscriptions
+    def _subscription(self, actor: Actor, command: Command) -> Reply:
+        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
+        if actor.kind != "person":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        unit = command.args["unit"]
+        units = t(lang, "all_units") if unit == ALL_UNITS else org.units[unit].name
+        person = org.people[actor.id]
+        may_follow = person.has_oversight or unit in org.units_managed_by(person.id)
+        if command.name == "subscribe" and not may_follow:
+            # a copy carries title, unit and counterpart: only for cases the person may see
+            return Reply(t(lang, "denied_subscribe", units=units), ok=False)
+        in_file = any(s.person == actor.id and unit in s.units for s in org.subscriptions)
+        if command.name == "subscribe":
+            if in_file and not store.subscription_overrides().get((actor.id, unit), {}).get("paused"):
+                return Reply(t(lang, "done_subscribed", units=units))
+            store.subscribe(actor.id, unit)
+            return Reply(t(lang, "done_subscribed", units=units))
+        # a subscription from the organisation file is paused (the file stays the default)
+        if store.unsubscribe(actor.id, unit, pause=False) or (
+                in_file and store.unsubscribe(actor.id, unit, pause=True)):
+            return Reply(t(lang, "done_unsubscribed", units=units))
+        return Reply(t(lang, "not_subscribed", units=units), ok=False)
+
+    # ------------------------------------------------------------------ skicka
+    def _send(self, case: Case, ctx: Context) -> Reply:
+        """The mail is composed, given its Message-ID and kept in raw/ now; the outbox sends
+        it and the case advances when the send is recorded (exactly once, DESIGN §11)."""
+        from bot.mail.outgoing import build_outgoing_mail
+        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
+        access.require(org, ctx.actor, access.SEND, case)
+        counterpart = org.counterparts.get(case.counterpart or "")
+        if counterpart is None or not counterpart.address:
+            raise DomainError(t(lang, "refused_no_counterpart_address", number=case.number))
+        if self.deps.sender is None:
+            raise DomainError(t(lang, "refused_no_sender", number=case.number))
+        if any(n["channel"] == COUNTERPART and n["diary_number"] == case.number
+               and n["state"] in ("pending", "sending") for n in store.outbox()):
+            raise DomainError(t(lang, "refused_send_in_progress", number=case.number))
+        message = build_outgoing_mail(org, case, counterpart.address, store.read_raw)
+        message_id = str(message["Message-ID"]).strip("<>")
+        document = Document(no=len(case.documents) + 1, type="sent", received=iso(ctx.now),
+                            sender=org.mailbox, subject=redact(str(message["Subject"])),
+                            message_id=message_id)
+        # apply is pure and refuses (already sent, closed) before anything is queued
+        proc.apply(case, proc.RecordSent(document, counterpart.address), ctx)
+        raw = message.as_bytes()
+        raw_path = store.keep_raw(raw, hashlib.sha256(raw).hexdigest(), ctx.now)
+        store.add_notification({
+            "id": f"{case.number}:send:{message_id}", "recipient": counterpart.id,
+            "channel": COUNTERPART, "diary_number": case.number, "event": "send",
+            "text": t(lang, "done_send_queued", number=case.number, address=counterpart.address),
+            "view": {}, "state": "pending", "created": iso(ctx.now), "attempts": 0,
+            "next_attempt": iso(ctx.now),
+            "job": {"raw": raw_path, "message_id": message_id, "to": counterpart.address,
+                    "subject": document.subject, "by": ctx.actor.id, "channel": ctx.channel}})
+        return Reply(t(lang, "done_send_queued", number=case.number, address=counterpart.address))
+
+    # ------------------------------------------------------------------ triage
+    def _resolve_triage(self, actor: Actor, command: Command, channel: str,
+                        now: datetime) -> Reply:
+        """The registrator's choice for a mail intake could not place: diarise it as a new
+        case, add it to a case, or dismiss it. Decided once; the mail's record keeps who and
+        when, and the raw mail stays where intake kept it."""
+        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
+        triage_id = command.args["triage"]
+        person = org.people.get(actor.id) if actor.kind == "person" else None
+        if person is None or not person.has_oversight:
+            raise PermissionDenied(t(lang, "denied_triage"))
+        record = store.triage_record(triage_id)
+        if record is None:
+            raise DomainError(t(lang, "refused_no_triage", id=triage_id))
+        if record.get("resolved"):
+            done = record["resolved"]
+            who = org.people[done["by"]].name if done["by"] in org.people else done["by"]
+            raise DomainError(t(lang, "refused_triage_done", id=triage_id, what=done["what"], who=who))
+        ctx = self.intake.context(actor, channel, now)
+        if command.name == "triage_dismiss":
+            number, what = None, t(lang, "triage_done_dismiss")
+            reply = t(lang, "done_triage_dismiss", id=triage_id)
+        elif command.name == "triage_new":
+            number = self._diarise_triaged(record, command.args["unit"], ctx)
+            what, reply = (t(lang, "triage_done_new", number=number),
+                           t(lang, "done_triage_new", id=triage_id, number=number))
+        else:
+            assert command.number is not None
+            number = self._attach_triaged(record, command.number, ctx)
+            what, reply = (t(lang, "triage_done_attach", number=number),
+                           t(lang, "done_triage_attach", id=triage_id, number=number))
+        record.update(number=number, resolved={
+            "by": actor.id, "at": iso(now), "channel": channel, "action": command.name,
+            "what": what, "reason": command.args.get("reason")})
+        store.record_mail(record)
+        return Reply(reply)
+
+    def _triaged_document(self, record: dict):
+        from bot.mail.parse import parse_mail
+        raw = self.deps.store.read_raw(record["raw"])
+        mail = parse_mail(raw, conversation_id=record.get("conversation_id"))
+        document = Document(no=1, type=DOC_DEVIATION, received=record["received"],
+                            sender=record.get("sender") or mail.sender_address,
+                            subject=redact(mail.subject), message_id=mail.message_id,
+                            raw=record["raw"], attachments=[redact(a.filename) for a in mail.attachments])
+        return mail, document
+
+    def _diarise_triaged(self, record: dict, unit: str | None, ctx: Context) -> str:
+        """A new case as the registrator says: incoming from an outside sender, outgoing from
+        one of ours; the counterpart from the sender's domain when it is one we know."""
+        from bot.mail.classify import make_title
+        org = self.deps.org
+        mail, document = self._triaged_document(record)
+        internal = org.is_internal(document.sender)
+        counterpart = None if internal else org.counterpart_by_address(document.sender)
+        kind = "outgoing" if internal else INCOMING
+        decision = Decision(NEW_CASE, "", kind=kind, unit=unit,
+                            counterpart=counterpart.id if counterpart else None,
+                            title=make_title(mail.subject, org.series, mail.subject or "–"),
+                            document=DOC_DEVIATION, sender=document.sender)
+        return self.intake.new_case(decision, document, record.get("conversation_id"), ctx)
+
+    def _attach_triaged(self, record: dict, number: DiaryNumber, ctx: Context) -> str:
+        org, store = self.deps.org, self.deps.store
+        case = store.get_case(number)
+        if case is None:
+            raise DomainError(t(org.language, "refused_no_case", number=number.format(org.digits)))
+        access.require_view(org, ctx.actor, case)
+        _, document = self._triaged_document(record)
+        internal = org.is_internal(document.sender)
+        counterpart = org.counterpart_by_address(document.sender)
+        document.type = proc.document_type(case.kind, internal, counterpart is not None
+                                           and counterpart.id == case.counterpart)
+        decision = Decision(ADDED, "", case=self.intake.lookup.by_number(number),
+                            document=document.type, sender=document.sender,
+                            sender_internal=internal)
+        return self.intake.add_to_case(decision, document, record.get("conversation_id"), ctx)
+
+
+def outcome_message(outcome: Outcome) -> str:
+    return outcome.message

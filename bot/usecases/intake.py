@@ -1,0 +1,208 @@
+"""Mail intake (DESIGN §4): every mail gets exactly one outcome, stored durably with its raw
+bytes and its notifications before the mailbox is told the mail was handled."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from bot.chat.render import triage_view
+from bot.domain.access import Actor
+from bot.domain.case import CH_MAIL, DOC_DEVIATION, INCOMING, Document, iso
+from bot.domain import process as proc
+from bot.domain.diary import DiaryNumber, parse_diary_number
+from bot.domain.process import Context
+from bot.domain.redact import redact
+from bot.mail.classify import (ADDED, DUPLICATE, NEW_CASE, TRIAGE, CaseRef, Decision, Detector,
+                               classify)
+from bot.ports import CaseStore
+from bot.usecases.base import Deps, Notices
+
+log = logging.getLogger(__name__)
+
+GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+
+
+class StoreCaseLookup:
+    """The intake rules' view of the diary (bot.mail.classify.CaseLookup) on the store."""
+
+    def __init__(self, store: CaseStore, series: str):
+        self.store, self.series = store, series
+
+    def seen(self, duplicate_key: str) -> bool:
+        return self.store.mail_seen(duplicate_key) is not None
+
+    def seen_hash(self, duplicate_key: str) -> str | None:
+        record = self.store.mail_seen(duplicate_key)
+        return record.get("content_hash") if record else None
+
+    def by_number(self, number: DiaryNumber) -> CaseRef | None:
+        case = self.store.get_case(number)
+        if case is None:
+            return None
+        return CaseRef(number=case.number, kind=case.kind, unit=case.unit,
+                       counterpart=case.counterpart, closed=case.is_closed)
+
+    def by_text(self, number: str | None) -> CaseRef | None:
+        parsed = parse_diary_number(number, self.series) if number else None
+        return self.by_number(parsed) if parsed else None
+
+    def by_message_ids(self, ids: tuple[str, ...]) -> CaseRef | None:
+        for mid in reversed(ids):  # the nearest reference first
+            ref = self.by_text(self.store.case_for_message_id(mid))
+            if ref:
+                return ref
+        return None
+
+    def by_conversation(self, conversation_id: str) -> CaseRef | None:
+        return self.by_text(self.store.case_for_conversation(conversation_id))
+
+
+class Intake:
+    def __init__(self, deps: Deps, notices: Notices):
+        self.deps, self.notices = deps, notices
+        self.detector = Detector(deps.org)
+        self.lookup = StoreCaseLookup(deps.store, deps.org.series)
+
+    def ingest(self, raw: bytes, *, arrived: datetime | None = None,
+               conversation_id: str | None = None) -> dict[str, Any]:
+        """One mail through intake; durable when this returns."""
+        with self.deps.uow:
+            return self._ingest(raw, arrived, conversation_id)
+
+    def ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
+                    on_durable: Callable[[list[dict]], None] | None = None) -> list[dict[str, Any]]:
+        """Group commit: one durable write per GROUP_COMMIT mails; on_durable(results) after
+        each. A mail that fails unexpectedly gets a `triage` outcome of its own (its raw bytes
+        are kept) and the batch goes on."""
+        results: list[dict[str, Any]] = []
+        pending: list[dict[str, Any]] = []
+        iterator = iter(items)
+        while True:
+            with self.deps.uow:
+                for raw, arrived, conversation_id in iterator:
+                    pending.append(self._ingest_guarded(raw, arrived, conversation_id))
+                    if len(pending) >= GROUP_COMMIT:
+                        break
+            if on_durable and pending:
+                on_durable(pending)
+            results += pending
+            if len(pending) < GROUP_COMMIT:
+                return results
+            pending = []
+
+    def _ingest_guarded(self, raw: bytes, arrived: datetime | None,
+                        conversation_id: str | None) -> dict[str, Any]:
+        try:
+            with self.deps.uow:          # a savepoint: a failure undoes this mail only
+                return self._ingest(raw, arrived, conversation_id)
+        except Exception as exc:
+            log.exception("intaget misslyckades för ett mejl; det går till registrator")
+            with self.deps.uow:
+                return self._failed(raw, arrived, exc)
+
+    def _failed(self, raw: bytes, arrived: datetime | None, exc: Exception) -> dict[str, Any]:
+        import hashlib
+        now = self.deps.clock.now()
+        sha = hashlib.sha256(raw).hexdigest()
+        arrival = arrived or now
+        raw_path = self.deps.store.keep_raw(raw, sha, arrival)
+        key = "sha256:" + sha
+        reason = f"internt fel vid intaget ({type(exc).__name__})"
+        triage_id = "T" + sha[:8]
+        view = triage_view(self.deps.org, sender="?", subject="", reason=reason, suggestion=None,
+                           key=key, triage_id=triage_id, units=list(self.deps.org.units))
+        for person in self.deps.org.registrators():
+            self.notices.queue(person, "triage", view, f"triage:{key}:{person}", now)
+        self.deps.store.record_mail({
+            "key": key, "outcome": TRIAGE, "number": None, "triage_id": triage_id,
+            "message_id": None, "conversation_id": None, "received": iso(arrival), "at": iso(now),
+            "raw": raw_path, "reason": reason, "sender": "", "subject": "", "content_hash": sha})
+        return {"message_id": None, "outcome": TRIAGE, "diary_number": None, "kind": None,
+                "unit": None, "counterpart": None, "severity": None, "document": None,
+                "reason": reason}
+
+    def _ingest(self, raw: bytes, arrived: datetime | None,
+                conversation_id: str | None) -> dict[str, Any]:
+        from bot.mail.parse import parse_mail  # MIME and HTML libraries: only intake needs them
+        store, org = self.deps.store, self.deps.org
+        now = self.deps.clock.now()
+        mail = parse_mail(raw, conversation_id=conversation_id)
+        arrival = arrived or mail.received or mail.date or now
+        try:
+            decision = classify(mail, org, self.lookup, self.detector)
+        except Exception:  # a rule bug must not lose the mail: it goes to a person
+            log.exception("classification failed for %s", mail.duplicate_key)
+            decision = Decision(TRIAGE, "internt fel vid klassificering", sender=mail.sender_address,
+                                title=redact(mail.subject))
+        if decision.outcome == DUPLICATE:
+            log.info("duplicate %s", mail.duplicate_key)
+            return _result(mail, decision, None)
+        raw_path = store.keep_raw(raw, mail.content_hash, arrival)
+        document = Document(no=1, type=decision.document or DOC_DEVIATION, received=iso(arrival),
+                            sender=decision.sender or mail.sender_address,
+                            subject=redact(mail.subject), message_id=mail.message_id, raw=raw_path,
+                            attachments=[redact(a.filename) for a in mail.attachments])
+        ctx = self.context(Actor.mail(document.sender), CH_MAIL, now)
+        number = None
+        if decision.outcome == NEW_CASE:
+            number = self.new_case(decision, document, conversation_id, ctx)
+        elif decision.outcome == ADDED:
+            number = self.add_to_case(decision, document, conversation_id, ctx)
+        triage_id = None
+        if decision.outcome == TRIAGE:
+            triage_id = "T" + mail.content_hash[:8]
+            self._triage(decision, mail, triage_id, now)
+        store.record_mail({
+            "key": mail.duplicate_key, "outcome": decision.outcome, "number": number,
+            "triage_id": triage_id, "content_hash": mail.content_hash,
+            "message_id": mail.message_id, "conversation_id": conversation_id,
+            "received": iso(arrival), "at": iso(now), "raw": raw_path, "reason": decision.reason,
+            "sender": document.sender, "subject": document.subject})
+        log.info("intake %s -> %s %s", mail.duplicate_key[:60], decision.outcome, number or "")
+        return _result(mail, decision, number)
+
+    def context(self, actor: Actor, channel: str, now: datetime) -> Context:
+        return Context(self.deps.org, actor, channel, now, self.deps.store.subscriptions())
+
+    def new_case(self, decision: Decision, document: Document, conversation_id: str | None,
+                 ctx: Context) -> str:
+        org = self.deps.org
+        year = self.deps.calendar.local(datetime.fromisoformat(document.received)).year
+        number = self.deps.store.next_number(year)
+        outcome = proc.open_case(
+            number=number.format(org.digits), key=number.key, kind=decision.kind or INCOMING,
+            title=decision.title, document=document, unit=decision.unit,
+            counterpart=decision.counterpart, severity=decision.severity,
+            conversation_id=conversation_id, ctx=ctx)
+        self.notices.save(outcome, ctx.now)
+        return outcome.case.number
+
+    def add_to_case(self, decision: Decision, document: Document, conversation_id: str | None,
+                    ctx: Context) -> str:
+        assert decision.case is not None
+        case = self.deps.store.get_case_by_text(decision.case.number)
+        if case is None:
+            raise LookupError(decision.case.number)
+        document.no = len(case.documents) + 1
+        outcome = proc.apply(case, proc.AddDocument(document, decision.sender_internal,
+                                                    conversation_id, decision.severity), ctx)
+        self.notices.save(outcome, ctx.now)
+        return case.number
+
+    def _triage(self, decision: Decision, mail, triage_id: str, now: datetime) -> None:
+        org = self.deps.org
+        view = triage_view(org, sender=decision.sender or mail.sender_address,
+                           subject=mail.subject, reason=decision.reason,
+                           suggestion=decision.case.number if decision.case else None,
+                           key=mail.duplicate_key, triage_id=triage_id,
+                           units=list(decision.unit_candidates) or list(org.units))
+        for person in org.registrators():
+            self.notices.queue(person, "triage", view, f"triage:{mail.duplicate_key}:{person}", now)
+
+
+def _result(mail, decision: Decision, number: str | None) -> dict[str, Any]:
+    return {"message_id": mail.message_id, "outcome": decision.outcome, "diary_number": number,
+            "kind": decision.kind, "unit": decision.unit, "counterpart": decision.counterpart,
+            "severity": decision.severity, "document": decision.document
+            if decision.outcome in (NEW_CASE, ADDED) else None, "reason": decision.reason}

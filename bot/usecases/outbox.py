@@ -1,0 +1,231 @@
+"""Delivering the outbox: claim, send, record (DESIGN §11).
+
+1. claim (a short transaction): due items are marked `sending` with this process's token,
+   the attempt and the time, durably, before anything leaves;
+2. send, outside every store lock, one worker per channel, so a slow or dead channel never
+   delays intake, commands or the other channels;
+3. record (a short transaction per batch): sent with where it went, or back to pending with
+   a back-off (a channel's Retry-After is honoured here, never slept on), or failed.
+
+An item found `sending` under another token was in flight when a process died. It is
+reconciled, not blindly re-sent: a notifier that can look (Slack: the conversation's history
+by the item's metadata) says whether it was delivered; an e-mail goes out again with the
+Message-ID fixed when it was queued, so the recipient's server and client see one message.
+
+`skicka` is an outbox job of the same kind (channel "counterpart"): the mail was composed,
+given its Message-ID and written to raw/ when the command ran; the case advances to `sent`
+in the transaction that records the send.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.chat.render import send_failed_view, unreachable_view
+from bot.domain import process as proc
+from bot.domain.access import Actor
+from bot.domain.case import CH_SYSTEM, DOC_SENT, Document, iso
+from bot.domain.process import Context
+from bot.domain.redact import redact
+from bot.errors import DeliveryError, DomainError, Unreachable
+from bot.usecases.base import Deps, Notices
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+RECORD_BATCH = 50          # results per record transaction within one channel's round
+COUNTERPART = "counterpart"
+
+
+class Outbox:
+    def __init__(self, deps: Deps, notices: Notices):
+        self.deps, self.notices = deps, notices
+        self.token = secrets.token_hex(6)      # this process's claims
+        self._busy: dict[str, Future] = {}
+        self._busy_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self.last_round: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ the round
+    def deliver(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:
+        """One delivery round (of the channels in `only`, or all). With wait=False (the run
+        loop) the sends go on in the background and a channel still busy from the last round
+        is left alone."""
+        claimed = self._claim(only)
+        futures = []
+        for channel, items in claimed.items():
+            futures.append(self._start(channel, items))
+        counts = {"sent": 0, "retry": 0, "failed": 0}
+        if wait:
+            for future in futures:
+                for key, value in future.result().items():
+                    counts[key] += value
+            self.last_round = counts
+        return counts
+
+    def _start(self, channel: str, items: list[dict]) -> Future:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="utskick")
+        future = self._executor.submit(self._send_channel, channel, items)
+        with self._busy_lock:
+            self._busy[channel] = future
+        return future
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor = None
+
+    def _channel_busy(self, channel: str) -> bool:
+        with self._busy_lock:
+            future = self._busy.get(channel)
+            return future is not None and not future.done()
+
+    # ------------------------------------------------------------------ 1. claim
+    def _claim(self, only: set[str] | None) -> dict[str, list[dict]]:
+        now = self.deps.clock.now()
+        stamp = iso(now)
+        by_channel: dict[str, list[dict]] = {}
+        with self.deps.uow as store:
+            for item in sorted(store.outbox(), key=lambda n: n["created"]):
+                if (only is not None and item["channel"] not in only) or self._channel_busy(
+                        item["channel"]):
+                    continue
+                # in flight with no worker on it: a process died (or a worker failed) mid-send
+                orphan = item["state"] == "sending"
+                due = item["state"] == "pending" and item["next_attempt"] <= stamp
+                if not (orphan or due):
+                    continue
+                fields = {"state": "sending", "claim": self.token, "claimed_at": stamp,
+                          "attempts": item["attempts"] + (0 if orphan else 1),
+                          "in_doubt": orphan or item.get("in_doubt", False)}
+                store.update_notification(item["id"], fields)
+                by_channel.setdefault(item["channel"], []).append({**item, **fields})
+        return by_channel
+
+    # ------------------------------------------------------------------ 2. send
+    def _send_channel(self, channel: str, items: list[dict]) -> dict[str, int]:
+        counts = {"sent": 0, "retry": 0, "failed": 0}
+        results: list[tuple[dict, str, Any]] = []
+        for item in items:
+            results.append(self._send_one(item))
+            if len(results) >= RECORD_BATCH:
+                self._record(results, counts)
+                results = []
+        self._record(results, counts)
+        return counts
+
+    def _send_one(self, item: dict) -> tuple[dict, str, Any]:
+        notifier = (self.deps.notifiers.get(item["channel"])
+                    or (None if item["channel"] == COUNTERPART else self.deps.notifiers.get("console")))
+        try:
+            if notifier is None:
+                raise DeliveryError(f"ingen kanal {item['channel']}")
+            if item.get("in_doubt"):
+                delivered = getattr(notifier, "delivered", None)
+                found = delivered(item) if delivered else None
+                if found:
+                    log.info("%s %s fanns redan levererad: skickas inte igen",
+                             item["channel"], item.get("diary_number") or "-")
+                    return item, "sent", found
+            return item, "sent", notifier.send(item)
+        except Unreachable as exc:
+            return item, "unreachable", exc
+        except DeliveryError as exc:
+            return item, "retry", exc
+        except Exception as exc:  # a notifier bug: retried with back-off, logged once per item
+            log.exception("utskick av %s misslyckades oväntat", item.get("diary_number") or "-")
+            return item, "retry", DeliveryError(type(exc).__name__)
+
+    # ------------------------------------------------------------------ 3. record
+    def _record(self, results: list[tuple[dict, str, Any]], counts: dict[str, int]) -> None:
+        if not results:
+            return
+        now = self.deps.clock.now()
+        with self.deps.uow as store:
+            for item, result, detail in results:
+                if result == "sent":
+                    fields = {"state": "sent", "sent_at": iso(now), "in_doubt": False}
+                    if detail:
+                        fields["delivery"] = detail  # e.g. where the chat message is, to update it
+                    store.update_notification(item["id"], fields)
+                    if item["channel"] == COUNTERPART:
+                        self._case_sent(item, detail or {}, now)
+                    counts["sent"] += 1
+                elif result == "unreachable":
+                    self._fall_back(item, detail, now)
+                    counts["retry"] += 1
+                else:
+                    counts[self._retry_later(item, detail, now)] += 1
+
+    def _retry_later(self, item: dict, exc: DeliveryError, now: datetime) -> str:
+        attempts = item["attempts"]
+        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        delay = exc.retry_after if exc.retry_after is not None else min(30 * 2 ** attempts, 3600)
+        fields = {"state": state, "error": redact(str(exc))[:200],
+                  "next_attempt": iso(now + timedelta(seconds=delay)),
+                  # only a refusal before sending (429 Retry-After) is certainly not delivered
+                  "in_doubt": exc.retry_after is None}
+        if state == "failed":
+            fields["failed_at"] = iso(now)
+        self.deps.store.update_notification(item["id"], fields)
+        if attempts == 1 or state == "failed":   # one line per item, not one per attempt
+            log.warning("utskick via %s av %s misslyckades (försök %d, nytt om %.0f s): %s",
+                        item["channel"], item.get("diary_number") or "-", attempts, delay, exc)
+        if state == "failed" and item["channel"] == COUNTERPART:
+            self._tell_send_failed(item, str(exc), now)
+        return "failed" if state == "failed" else "retry"
+
+    def _case_sent(self, item: dict, delivery: dict, now: datetime) -> None:
+        """skicka: the case advances in the transaction that records the send."""
+        store, org = self.deps.store, self.deps.org
+        case = store.get_case_by_text(item["diary_number"])
+        if case is None:
+            return
+        job = item["job"]
+        document = Document(no=len(case.documents) + 1, type=DOC_SENT, received=iso(now),
+                            sender=org.mailbox, subject=job["subject"],
+                            message_id=job["message_id"], raw=job["raw"])
+        actor = Actor.person(job["by"]) if job.get("by") in org.people else Actor.system()
+        ctx = Context(org, actor, job.get("channel") or CH_SYSTEM, now, store.subscriptions())
+        try:
+            outcome = proc.apply(case, proc.RecordSent(document, job["to"]), ctx)
+        except DomainError as refusal:  # closed or marked sent meanwhile: the mail went all the same
+            log.warning("%s skickades men ärendet ändrades inte: %s", case.number, refusal)
+            return
+        self.notices.save(outcome, now)
+
+    def _tell_send_failed(self, item: dict, error: str, now: datetime) -> None:
+        view = send_failed_view(self.deps.org, item["diary_number"], item["job"]["to"], error)
+        for person in self.deps.org.registrators():
+            self.notices.queue(person, "send_failed", view, f"send_failed:{item['id']}:{person}", now)
+
+    def _fall_back(self, item: dict, exc: Unreachable, now: datetime) -> None:
+        """The person cannot be reached on the chat channel (yet): e-mail instead, and the
+        registrator is told once per person and channel, so someone can fix it."""
+        store, org = self.deps.store, self.deps.org
+        fallback = "email" if self.deps.channels.get("email") else "console"
+        log.warning("%s kan inte nås via %s (%s): skickas via %s i stället", item["recipient"],
+                    item["channel"], exc, fallback)
+        recipient = item["recipient"]
+        unit = org.units.get(recipient[5:]) if recipient.startswith("unit:") else None
+        fields = {"channel": fallback, "fallback_from": item["channel"], "error": str(exc)[:200],
+                  "state": "pending", "next_attempt": iso(now), "in_doubt": False}
+        if unit is not None:   # a team channel has no e-mail: the post is dropped, the registrator told
+            fields.update(state="failed", failed_at=iso(now))
+        store.update_notification(item["id"], fields)
+        person = org.people.get(recipient)
+        told_key = f"unreachable:{recipient}:{item['channel']}"
+        if item.get("fallback_from") or (person or unit) is None or store.get_state(told_key):
+            return
+        store.set_state(told_key, {"at": iso(now)})
+        name = person.name if person else unit.name
+        view = unreachable_view(org, name, item["channel"], fallback)
+        for registrator in org.registrators():
+            if person is None or registrator != person.id:
+                self.notices.queue(registrator, "unreachable", view,
+                                   f"{told_key}:{registrator}", now)

@@ -1,0 +1,163 @@
+"""Read-only use cases: what a person may see of the diary, as text or as data."""
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import Any
+
+from bot.chat.render import case_labels
+from bot.commands import Command
+from bot.domain import access
+from bot.domain.access import Actor
+from bot.domain.case import INCOMING, Case, iso
+from bot.domain.process import current_step, step_deadline
+from bot.domain.redact import redact
+from bot.texts import long_date, t
+from bot.usecases.base import Deps
+
+
+class Queries:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    def visible_cases(self, actor: Actor, *, include_closed: bool = False) -> list[Case]:
+        store, org = self.deps.store, self.deps.org
+        source = store.all_cases() if include_closed else store.open_cases()
+        return [c for c in source if access.can_view(org, actor, c)]
+
+    def query(self, actor: Actor, command: Command) -> list[Case]:
+        cases = self.visible_cases(actor)
+        if command.name == "mine":
+            cases = [c for c in cases if actor.id in self.responsible(c)]
+        elif command.name == "open" and command.args.get("unit"):
+            cases = [c for c in cases if c.unit == command.args["unit"]]
+        elif command.name == "overdue":
+            cases = [c for c in cases if self.is_overdue(c)]
+        return sorted(cases, key=lambda c: (not self.is_overdue(c), c.key))
+
+    def responsible(self, case: Case) -> set[str]:
+        step = current_step(case, self.deps.org)
+        return set(step.owners if step else ()) | set(self.deps.org.managers_of(case.unit))
+
+    def is_overdue(self, case: Case, now: datetime | None = None) -> bool:
+        deadline = step_deadline(case, self.deps.org, self.deps.calendar)
+        return deadline is not None and (now or self.deps.clock.now()) > deadline
+
+    def list_text(self, cases: list[Case]) -> str:
+        lang = self.deps.lang
+        if not cases:
+            return t(lang, "no_cases")
+        lines = [t(lang, "list_header", count=len(cases))]
+        lines += [self.list_line(case) for case in cases]
+        return "\n".join(lines)
+
+    def list_line(self, case: Case, now: datetime | None = None) -> str:
+        labels = case_labels(self.deps.org, case)
+        mark = f" – {t(self.deps.lang, 'overdue_mark')}" if self.is_overdue(case, now) else ""
+        return f"{case.number} «{labels['title']}» · {labels['unit']} · {labels['status']}{mark}"
+
+    def deadline_text(self, case: Case) -> str | None:
+        org, calendar, lang = self.deps.org, self.deps.calendar, self.deps.lang
+        step = current_step(case, org)
+        deadline = step_deadline(case, org, calendar)
+        if step is None or deadline is None:
+            return None
+        key = "status_deadline_overdue" if self.is_overdue(case) else "status_deadline"
+        return t(lang, key, step=t(lang, f"step_{step.name}"),
+                 deadline=long_date(lang, calendar.local(deadline).date()))
+
+    def status_text(self, case: Case) -> str:
+        lang, calendar = self.deps.lang, self.deps.calendar
+        labels = case_labels(self.deps.org, case)
+        lines = [f"«{labels['title']}»",
+                 f"{case.number} · {labels['kind']} · {t(lang, 'label_status')}: {labels['status']}",
+                 f"{t(lang, 'label_unit')}: {labels['unit']} · "
+                 f"{t(lang, 'label_counterpart')}: {labels['counterpart']} · "
+                 f"{t(lang, 'label_severity')}: {labels['severity']}"]
+        deadline = self.deadline_text(case)
+        if deadline:
+            lines.append(f"{t(lang, 'label_deadline')}: {deadline}")
+        lines.append(f"{t(lang, 'label_documents')}:")
+        for doc in case.documents:
+            lines.append(f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
+                         f"{calendar.local(datetime.fromisoformat(doc.received)):%Y-%m-%d %H:%M}"
+                         f" {t(lang, 'status_from', sender=doc.sender)}")
+        if case.actions:
+            lines.append(f"{t(lang, 'label_actions')}:")
+            for action in case.actions:
+                state = (t(lang, "action_state_done") if action.done else
+                         t(lang, "action_state_due", due=action.due) if action.due else
+                         t(lang, "action_state_open"))
+                lines.append(f"  {action.no}. {action.text} ({state})")
+        return redact("\n".join(lines))
+
+    def status_json(self, case: Case, *, events: bool = True) -> dict[str, Any]:
+        org, calendar = self.deps.org, self.deps.calendar
+        step = current_step(case, org)
+        deadline = step_deadline(case, org, calendar)
+        data: dict[str, Any] = {
+            "diary_number": case.number, "kind": case.kind, "title": redact(case.title),
+            "status": case.status, "unit": case.unit, "counterpart": case.counterpart,
+            "severity": case.severity, "managers": org.managers_of(case.unit),
+            "created": case.created,
+            "deadline": {"step": step.name, "owners": list(step.owners), "due": iso(deadline),
+                         "overdue": self.is_overdue(case)} if step and deadline else None,
+            "documents": [{"no": d.no, "type": d.type, "received": d.received, "sender": d.sender,
+                           "subject": redact(d.subject), "message_id": d.message_id}
+                          for d in case.documents],
+            "actions": [{"no": a.no, "text": a.text, "owner": a.owner, "due": a.due,
+                         "done": a.done} for a in case.actions],
+            "close_reason": case.close_reason,
+        }
+        if events:
+            data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,
+                               "details": e.details} for e in case.events]
+        return data
+
+    # ------------------------------------------------------------------ report
+    def report(self, year: int | None = None) -> dict[str, Any]:
+        cases = list(self.deps.store.all_cases(year))
+        counts: dict[str, dict[str, int]] = {"kind": {}, "unit": {}, "counterpart": {},
+                                             "severity": {}, "status": {}}
+        durations: dict[str, list[float]] = {}
+        for case in cases:
+            for field, value in (("kind", case.kind), ("unit", case.unit or "okänd"),
+                                 ("counterpart", case.counterpart or "okänd"),
+                                 ("severity", case.severity or "unassessed"),
+                                 ("status", case.status)):
+                counts[field][value] = counts[field].get(value, 0) + 1
+            for step, days in _step_durations(case):
+                durations.setdefault(step, []).append(days)
+        steps = {step: {"count": len(v), "median_days": round(statistics.median(v), 1),
+                        "p90_days": round(_percentile(v, 90), 1)}
+                 for step, v in sorted(durations.items())}
+        overdue = sorted(c.number for c in cases if not c.is_closed and self.is_overdue(c))
+        return {"year": year, "cases": len(cases), "counts": counts, "steps": steps,
+                "overdue": overdue}
+
+
+_STEP_SPANS = {  # (kind, from status, to status) -> step name, for the report
+    (INCOMING, "diarised", "registered"): "register",
+    (INCOMING, "diarised", "response_received"): "respond",
+    (INCOMING, "response_received", "response_sent"): "send_response",
+    (INCOMING, "response_sent", "closed"): "close",
+    ("outgoing", "diarised", "sent"): "send",
+    ("outgoing", "sent", "response_received"): "external_response",
+    ("outgoing", "response_received", "closed"): "close",
+}
+
+
+def _step_durations(case: Case) -> list[tuple[str, float]]:
+    result = []
+    for (kind, start, end), step in _STEP_SPANS.items():
+        if kind == case.kind and start in case.status_since and end in case.status_since:
+            began = datetime.fromisoformat(case.status_since[start])
+            ended = datetime.fromisoformat(case.status_since[end])
+            result.append((step, max((ended - began).total_seconds() / 86400, 0.0)))
+    return result
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]

@@ -1,0 +1,96 @@
+"""The reminder scan (DESIGN §6): queue every reminder, escalation and weekly digest due at
+`now` that was not queued before. The marker and the notification land in the same unit of
+work, so a restart never sends one twice and a downtime only delays it to the next scan in
+office hours. One marker per case, step, level and recipient holds the last due day sent."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from bot.chat.render import digest_view, reminder_view
+from bot.domain.case import Case, iso
+from bot.domain.org import Person
+from bot.domain.process import current_step
+from bot.usecases.base import Deps, Notices
+from bot.usecases.queries import Queries
+from reminders.rules import Due, due_reminders, weekly_digest_due
+
+
+def reminder_slot(due: Due) -> str:
+    return f"{due.number}:{due.step}:{due.level}:{due.recipient}"
+
+
+class Reminders:
+    def __init__(self, deps: Deps, notices: Notices, queries: Queries):
+        self.deps, self.notices, self.queries = deps, notices, queries
+
+    def run(self, now: datetime | None = None, *, dry_run: bool = False) -> list[dict]:
+        now = now or self.deps.clock.now()
+        if dry_run:
+            return self._scan(now, dry_run=True)
+        with self.deps.uow:
+            return self._scan(now, dry_run=False)
+
+    def _scan(self, now: datetime, *, dry_run: bool) -> list[dict]:
+        store, calendar, org = self.deps.store, self.deps.calendar, self.deps.org
+        subscriptions = store.subscriptions()
+        results: list[dict] = []
+        open_cases = store.open_cases()
+        for case in open_cases:
+            for due in due_reminders(case, now, calendar, org, subscriptions):
+                day = calendar.local(due.due).date().isoformat()
+                already = store.reminder_sent(reminder_slot(due), day)
+                results.append({"diary_number": due.number, "recipient": due.recipient,
+                                "step": due.step, "level": due.level, "due": iso(due.due),
+                                "deadline": iso(due.deadline), "already_sent": already})
+                if not dry_run and not already:
+                    self._queue_reminder(case, due, day, now)
+        results += self._digests(open_cases, now, subscriptions, dry_run)
+        return results
+
+    def _queue_reminder(self, case: Case, due: Due, day: str, now: datetime) -> None:
+        org = self.deps.org
+        step = current_step(case, org)
+        owners = list(step.owners) if step else []
+        view = reminder_view(org, case, step=due.step, level=due.level, deadline=due.deadline,
+                             calendar_local=self.deps.calendar.local, owners=owners)
+        self.notices.queue(due.recipient, due.level, view, due.key, now)
+        self.deps.store.mark_reminder(reminder_slot(due), day, iso(now))
+
+    def _digests(self, open_cases: list[Case], now: datetime, subscriptions,
+                 dry_run: bool) -> list[dict]:
+        store, org, calendar = self.deps.store, self.deps.org, self.deps.calendar
+        monday = weekly_digest_due(now, calendar)
+        if monday is None:
+            return []
+        results = []
+        for person in org.people.values():
+            if not person.roles & {"manager", "ma", "sas"}:
+                continue
+            mine = [c for c in open_cases if self._in_digest(person, c, subscriptions)]
+            if not mine:
+                continue  # nobody is pinged for nothing
+            slot = f"digest:{person.id}"
+            already = store.reminder_sent(slot, monday.isoformat())
+            results.append({"diary_number": None, "recipient": person.id, "step": "digest",
+                            "level": "digest", "due": iso(calendar.office_start(monday)),
+                            "deadline": None, "already_sent": already})
+            if dry_run or already:
+                continue
+            self._queue_digest(person, mine, monday, now)
+        return results
+
+    def _queue_digest(self, person: Person, mine: list[Case], monday: date, now: datetime) -> None:
+        is_overdue = self.queries.is_overdue
+        mine.sort(key=lambda c: (not is_overdue(c, now), c.key))
+        overdue = sum(1 for c in mine if is_overdue(c, now))
+        lines = [self.queries.list_line(c, now) for c in mine]
+        view = digest_view(self.deps.org, lines, len(mine), overdue)
+        self.notices.queue(person.id, "digest", view, f"digest:{monday.isoformat()}:{person.id}", now)
+        self.deps.store.mark_reminder(f"digest:{person.id}", monday.isoformat(), iso(now))
+
+    def _in_digest(self, person: Person, case: Case, subscriptions) -> bool:
+        org = self.deps.org
+        if "manager" in person.roles and person.id in org.managers_of(case.unit):
+            return True
+        return bool(person.roles & {"ma", "sas"}) and person.id in org.subscribers_of(
+            case.unit, subscriptions)
