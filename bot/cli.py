@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "demo":
             from bot.demo.script import run_demo
             return run_demo(sys.stdout)
-        settings = load_settings(args.config, args.data)
+        settings = load_settings(args.config, args.data, env_file=args.env)
         return COMMANDS[args.cmd](settings, args)
     except ConfigError as error:
         # the organisation's language is unknown when its file is bad: Swedish, the default
@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Diarierar avvikelser från registratorns brevlåda.")
     parser.add_argument("--config", help="organisationsfilen (AVVIKELSEBOT_CONFIG)")
     parser.add_argument("--data", help="datakatalogen (AVVIKELSEBOT_DATA)")
+    parser.add_argument("--env", help="filen med hemligheter (AVVIKELSEBOT_ENV; annars .env "
+                                      "bredvid organisationsfilen, aldrig arbetskatalogens)")
     parser.add_argument("-v", "--verbose", action="store_true", help="logga mer")
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="KOMMANDO")
     sub.add_parser("run", help="bevaka brevlådan, skicka aviseringar, tills du stoppar (Ctrl-C)")
@@ -286,6 +288,7 @@ def cmd_check_config(settings: Settings, args) -> int:
             warnings.append(t(lang, "cli_warn_no_address", counterpart=cp.id))
     summary = {
         "config": str(settings.config_path), "data": str(settings.data_dir),
+        "env_file": str(settings.env_file) if settings.env_file else None,
         "organisation": org.name, "language": org.language, "series": org.series,
         "people": len(org.people), "units": len(org.units), "counterparts": len(org.counterparts),
         "subscriptions": len(org.subscriptions), "mail_source": settings.mail_source,
@@ -299,6 +302,7 @@ def cmd_check_config(settings: Settings, args) -> int:
         _print_json(summary)
         return EXIT_OK if summary["ok"] else EXIT_BAD_INPUT
     print(t(lang, "cli_config_ok", path=settings.config_path))
+    print("  " + t(lang, "cli_env_file", path=settings.env_file or t(lang, "cli_env_file_none")))
     print("  " + t(lang, "cli_config_summary", name=org.name, people=len(org.people),
                    units=len(org.units), counterparts=len(org.counterparts), series=org.series))
     source = settings.mail_source

@@ -21,6 +21,7 @@ from bot.domain.org import (ALL_UNITS, ROLES, Counterpart, Deadlines, OfficeHour
 from bot.errors import ConfigError
 
 ENV_NAMES = (
+    "AVVIKELSEBOT_ENV",
     "AVVIKELSEBOT_CONFIG", "AVVIKELSEBOT_DATA", "MAIL_SOURCE",
     "IMAP_HOST", "IMAP_PORT", "IMAP_SECURITY", "IMAP_USER", "IMAP_PASSWORD", "IMAP_FOLDER",
     "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USER", "SMTP_PASSWORD",
@@ -62,6 +63,7 @@ class Settings:
     data_dir: Path
     org: Organisation
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # secrets: never print
+    env_file: Path | None = None      # the .env file that was read, if any (check-config says)
 
     def port(self, name: str, default: int) -> int:
         """A port from the environment (0–65535; 0 = any free port); the default when unset."""
@@ -97,29 +99,54 @@ def _truthy(value: str | None) -> bool:
 # --------------------------------------------------------------------------- loading
 def load_environment(environ: Mapping[str, str] | None = None,
                      dotenv_path: Path | None = None) -> dict[str, str]:
-    """The bot's variables from .env overlaid by the real environment."""
+    """The bot's variables from the given .env file overlaid by the real environment. Never
+    a .env of the current directory: a test or a command started in a deployed checkout must
+    not pick up production secrets, and `run` started elsewhere must not silently lose them."""
     environ = os.environ if environ is None else environ
     values: dict[str, str] = {}
-    path = dotenv_path or Path.cwd() / ".env"
-    if path.is_file():
-        values.update({k: v for k, v in dotenv_values(path).items() if k in ENV_NAMES and v})
+    if dotenv_path is not None:
+        if not dotenv_path.is_file():
+            raise ConfigError(str(dotenv_path), "AVVIKELSEBOT_ENV", "filen finns inte")
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if k in ENV_NAMES and v})
     values.update({k: v for k, v in environ.items() if k in ENV_NAMES and v})
     return values
 
 
+def env_file_for(explicit: str | Path | None, environ: Mapping[str, str],
+                 config: str | Path | None) -> Path | None:
+    """Where secrets are read from: --env, else AVVIKELSEBOT_ENV, else `.env` beside the
+    organisation file when there is one; never the current directory."""
+    named = explicit or environ.get("AVVIKELSEBOT_ENV")
+    if named:
+        return Path(named)
+    if config:
+        beside = Path(config).parent / ".env"
+        if beside.is_file():
+            return beside
+    return None
+
+
 def load_settings(config: str | Path | None, data: str | Path | None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    env = load_environment(environ)
+                  environ: Mapping[str, str] | None = None,
+                  env_file: str | Path | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    dotenv_path = env_file_for(env_file, environ, config or environ.get("AVVIKELSEBOT_CONFIG"))
+    env = load_environment(environ, dotenv_path)
     config_path = Path(config or env.get("AVVIKELSEBOT_CONFIG") or "")
     if not str(config_path) or str(config_path) == ".":
         raise ConfigError("--config", "AVVIKELSEBOT_CONFIG",
                           "ingen organisationsfil angiven (kopiera config/organisation.example.toml)")
+    if dotenv_path is None:       # AVVIKELSEBOT_CONFIG came from nowhere else: look beside it
+        dotenv_path = env_file_for(None, environ, config_path)
+        if dotenv_path is not None:
+            env = load_environment(environ, dotenv_path)
     data_dir = Path(data or env.get("AVVIKELSEBOT_DATA") or "data")
     org = load_organisation(config_path)
     source = env.get("MAIL_SOURCE") or "maildir"
     if source not in MAIL_SOURCES:
         raise ConfigError("miljön", "MAIL_SOURCE", f"'{source}' är inte en av {', '.join(MAIL_SOURCES)}")
-    return Settings(config_path=config_path, data_dir=data_dir, org=org, env=env)
+    return Settings(config_path=config_path, data_dir=data_dir, org=org, env=env,
+                    env_file=dotenv_path)
 
 
 def load_organisation(path: Path) -> Organisation:

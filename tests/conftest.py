@@ -2,6 +2,7 @@
 fixed clock and a recording notifier, and the public corpora."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from bot.ports import FixedClock
 from bot.settings import Settings, load_organisation
 from tests.fakes.mail import FakeMailSender
 from tests.fakes.notifier import FakeNotifier
+
+# Tests and the CLI processes they start never see the caller's bot settings or secrets
+# (a deployed checkout's environment must not reach a test's `run`).
+for _name in list(os.environ):
+    if _name.startswith(("AVVIKELSEBOT_", "MAIL_SOURCE", "IMAP_", "SMTP_", "GRAPH_", "SLACK_",
+                         "TEAMS_", "HEALTH_", "WEB_", "DATABASE_URL")):
+        del os.environ[_name]
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "organisation.example.toml"

@@ -22,9 +22,12 @@ DEVIATION = dict(sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
                  body="Vi rapporterar en avvikelse för brukare 19121212-1212 i Hemtjänst Norr.")
 
 
-def cli(data: Path, *args: str, config: Path = EXAMPLE_CONFIG, timeout: int = 60):
+def cli(data: Path, *args: str, config: Path = EXAMPLE_CONFIG, timeout: int = 60,
+        cwd: Path | None = None):
+    """The installed command, from a working directory of its own (never the checkout's)."""
     return subprocess.run([CLI, "--config", str(config), "--data", str(data), *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or data.parent)
 
 
 @pytest.fixture
@@ -154,3 +157,29 @@ def test_run_watches_the_maildir_prints_notifications_and_stops_cleanly(data):
     assert "har stoppat" in err
     assert inbox.pending() == 0
     assert len(list((data / "inbox" / ".Diarierat" / "cur").iterdir())) == 1
+
+
+# --------------------------------------------------------------------------- secrets' file
+def test_a_dotenv_in_the_working_directory_is_never_read(tmp_path, data):
+    (tmp_path / ".env").write_text("MAIL_SOURCE=imap\nIMAP_HOST=prod.example\n", encoding="utf-8")
+    done = cli(data, "check-config", "--json", cwd=tmp_path)
+    summary = json.loads(done.stdout)
+    assert summary["mail_source"] == "maildir" and summary["env_file"] is None
+
+
+def test_the_dotenv_beside_the_organisation_file_or_the_named_one_is_read(tmp_path, data):
+    config = tmp_path / "etc" / "organisation.toml"
+    config.parent.mkdir()
+    config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    beside = config.parent / ".env"
+    beside.write_text("MAIL_SOURCE=graph\n", encoding="utf-8")
+    summary = json.loads(cli(data, "check-config", "--json", config=config).stdout)
+    assert (summary["mail_source"], summary["env_file"]) == ("graph", str(beside))
+    named = tmp_path / "secrets.env"
+    named.write_text("MAIL_SOURCE=maildir\n", encoding="utf-8")
+    done = subprocess.run([CLI, "--config", str(config), "--data", str(data), "--env", str(named),
+                           "check-config", "--json"], capture_output=True, text=True, cwd=tmp_path)
+    assert json.loads(done.stdout)["env_file"] == str(named)
+    missing = subprocess.run([CLI, "--config", str(config), "--env", str(tmp_path / "nej.env"),
+                              "check-config"], capture_output=True, text=True, cwd=tmp_path)
+    assert missing.returncode == 2 and "nej.env" in missing.stderr
