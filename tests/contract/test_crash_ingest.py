@@ -3,12 +3,9 @@ mail has exactly one outcome, no diary number is missing or doubled, no notifica
 from __future__ import annotations
 
 import json
-import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,20 +37,25 @@ def _ingest_cmd(data: Path, files: list[Path]) -> list[str]:
             *map(str, files)]
 
 
+def _kill_after_durable(data: Path, files: list[Path], durable: int) -> None:
+    """Start an ingest and SIGKILL it as soon as it has reported `durable` mails as durable
+    (it prints a line per mail after each group commit): the kill lands inside a later,
+    uncommitted group, decided by what the process has done, not by a clock."""
+    command = [c for c in _ingest_cmd(data, files) if c != "--json"]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert child.stdout is not None
+    for _ in range(durable):
+        assert child.stdout.readline(), "the ingest ended before the chosen moment"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+
+
 def test_sigkill_mid_batch_then_restart_loses_and_doubles_nothing(tmp_path):
     files = _write_mails(tmp_path / "mails", 240)
     data = tmp_path / "data"
-    rng = random.Random(int(os.environ.get("CRASH_SEED", "7")))
-    kills = 0
-    for _ in range(4):
-        child = subprocess.Popen(_ingest_cmd(data, files), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.6, 2.5))
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            kills += 1
-        child.wait()
-    assert kills >= 1, "the batch finished before any kill: make it larger"
+    for durable in (1, 60, 110):         # inside the second, third and fourth group
+        _kill_after_durable(data, files, durable)
 
     done = subprocess.run(_ingest_cmd(data, files), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
