@@ -50,6 +50,9 @@ class FakeSlackApi:
         self.messages: dict[str, list[dict[str, Any]]] = {}     # channel -> messages
         self.acks: list[dict[str, Any]] = []    # Socket Mode answers from the app
         self._scripts: dict[str, list[Scripted]] = {}
+        # from the hold_from-th post on, posts are made but nobody is answered (until released)
+        self.hold_from: int | None = None
+        self.released = threading.Event()
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._loop = asyncio.new_event_loop()
@@ -204,6 +207,11 @@ class FakeSlackApi:
             return web.json_response(script.body, status=script.status, headers=script.headers)
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
+        if method == "chat.postMessage" and self.hold_from is not None:
+            with self._lock:
+                made = sum(len(m) for m in self.messages.values())
+            while made >= self.hold_from and not self.released.is_set():
+                await asyncio.sleep(0.05)    # the post is made; its answer is still on the way
         if script:
             return web.json_response(script.body, status=script.status, headers=script.headers)
         return web.json_response(body)
