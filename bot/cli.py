@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import signal
@@ -79,8 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     outbox = sub.add_parser("outbox", help="aviseringar")
     outbox.add_argument("--json", action="store_true")
-    report = sub.add_parser("report", help="statistik")
-    report.add_argument("--year", type=int)
+    report = sub.add_parser("report", help="årets siffror för patientsäkerhetsberättelsen")
+    report.add_argument("--year", type=int, metavar="ÅR", help="standard: innevarande år")
+    report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text")
+    report.add_argument("--output", metavar="FIL", help="skriv till FIL i stället för standard ut")
     report.add_argument("--json", action="store_true")
     reminders = sub.add_parser("reminders", help="vilka påminnelser som skulle gå ut vid TID (torrkörning)")
     reminders.add_argument("--at", required=True, metavar="TID",
@@ -220,21 +223,34 @@ def cmd_outbox(settings: Settings, args) -> int:
 
 
 def cmd_report(settings: Settings, args) -> int:
+    """The year's figures (bot/report.py) as text, Markdown, CSV, xlsx or JSON."""
+    from bot.report import build_report, render_csv, render_markdown, render_text
+    org = settings.org
+    lang = org.language
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        raise UsageError(t(lang, "cli_report_xlsx_tty"))
     bot = _bot(settings, readonly=True, command="report")
-    report = bot.services.report(args.year)
+    now = bot.clock.now()
+    year = args.year or bot.calendar.local(now).year
+    # every year up to the report's: cases of earlier years still open count at the year's end
+    cases = (c for c in bot.store.all_cases() if c.year <= year)
+    report = build_report(cases, org, bot.calendar, year, now)
     if args.json:
-        _print_json(report)
-        return EXIT_OK
-    lang = settings.org.language
-    print(t(lang, "cli_report_header", year=args.year or t(lang, "cli_report_all_years"),
-            count=report["cases"]))
-    for field, counts in report["counts"].items():
-        print(f"  {field}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for step, figures in report["steps"].items():
-        print("  " + t(lang, "cli_report_step", step=step, median=figures["median_days"],
-                       p90=figures["p90_days"], count=figures["count"]))
-    print("  " + t(lang, "cli_report_overdue",
-                   numbers=", ".join(report["overdue"]) or t(lang, "cli_none")))
+        data: Any = json.loads(json.dumps(dataclasses.asdict(report), default=str))
+        payload = redact(json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+    elif args.format == "xlsx":
+        from bot.report_xlsx import render_xlsx
+        payload = render_xlsx(report)
+    else:
+        render = {"text": render_text, "md": render_markdown, "csv": render_csv}[args.format]
+        payload = render(report).encode("utf-8")
+    if args.output:
+        Path(args.output).write_bytes(payload)
+        print(t(lang, "cli_report_written", path=args.output), file=sys.stderr)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
     return EXIT_OK
 
 
