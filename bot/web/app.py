@@ -376,7 +376,7 @@ class WebApp:
              for s in measured], t(lang, "web_chart_median"), lang,
             second=t(lang, "web_chart_p90"))
         overdue = charts.horizontal_bars(
-            "chart-overdue", t(lang, "report_overdue_by_unit_title", moment=""),
+            "chart-overdue", t(lang, "web_overdue_by_unit"),
             t(lang, "web_chart_overdue_desc"),
             [(c.name, c.count, None) for c in report.overdue_by_unit],
             t(lang, "report_col_cases"), lang, colour=charts.ACCENT)
