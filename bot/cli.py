@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import signal
@@ -81,8 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     outbox = sub.add_parser("outbox", help="aviseringar")
     outbox.add_argument("--json", action="store_true")
-    report = sub.add_parser("report", help="statistik")
-    report.add_argument("--year", type=int)
+    report = sub.add_parser("report", help="årets siffror för patientsäkerhetsberättelsen")
+    report.add_argument("--year", type=int, metavar="ÅR", help="standard: innevarande år")
+    report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text")
+    report.add_argument("--output", metavar="FIL", help="skriv till FIL i stället för standard ut")
     report.add_argument("--json", action="store_true")
     reminders = sub.add_parser("reminders", help="vilka påminnelser som skulle gå ut vid TID (torrkörning)")
     reminders.add_argument("--at", required=True, metavar="TID",
@@ -92,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true")
     check.add_argument("--online", action="store_true",
                        help="prova inloggningarna mot brevlådan och e-postservern")
+    sub.add_parser("web", help="bara webböversikten, med diariet öppnat för läsning "
+                                "(en läskopia, en bärbar dator)")
+    link = sub.add_parser("web-link", help="en personlig inloggningslänk till webböversikten")
+    link.add_argument("--as", dest="person", required=True, metavar="PERSON")
+    readlog = sub.add_parser("logg", help="läsloggen (vem öppnade vilket ärende) som CSV, för loggkontroll")
+    readlog.add_argument("--from", dest="start", required=True, metavar="ÅÅÅÅ-MM-DD")
+    readlog.add_argument("--to", dest="end", required=True, metavar="ÅÅÅÅ-MM-DD")
+    readlog.add_argument("--output", metavar="FIL")
     command = sub.add_parser("command", help="ett chattkommando, som en person")
     command.add_argument("--as", dest="person", required=True, metavar="PERSON")
     command.add_argument("text", nargs="+")
@@ -120,13 +131,97 @@ def cmd_run(settings: Settings, args) -> int:
         describe = getattr(bot.mail, "describe", None)
         watched = (describe().get("mailbox") if describe else None) or settings.data_dir / "inbox"
         print(t(settings.org.language, "cli_watching", inbox=watched), file=sys.stderr)
-        await bot.run_forever(stop=stop)
+        web_runner = None
+        if settings.env.get("WEB_PORT"):     # the web overview is on when it has a port
+            from bot.web.app import start_web
+            web_runner = await start_web(settings, _read_only_store(settings), bot.calendar)
+        try:
+            await bot.run_forever(stop=stop)
+        finally:
+            if web_runner is not None:
+                await web_runner.cleanup()
 
     try:
         asyncio.run(main_loop())
     finally:
         bot.close()
     print(t(settings.org.language, "cli_stopped"), file=sys.stderr)
+    return EXIT_OK
+
+
+def _read_only_store(settings: Settings):
+    """How the web opens the diary: read-only, again whenever the writer has committed."""
+    return lambda: _bot(settings, readonly=True, command="web").store
+
+
+def cmd_web(settings: Settings, args) -> int:
+    """The web overview alone: the store opened read-only, so it runs beside a writer, on a
+    replica of the data directory, or on a laptop. Sign-in tokens and the read log go to
+    WEB_STATE_DIR (default: the data directory), which this process must be able to write."""
+    import asyncio
+    from bot.web.app import bound_port, start_web
+    from bot.web.auth import WebOptions
+    options = WebOptions.from_settings(settings)
+    bot = _bot(settings, readonly=True, command="web")
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = await start_web(settings, _read_only_store(settings), bot.calendar,
+                                 options=options)
+        url = options.base_url
+        if not settings.env.get("WEB_BASE_URL"):
+            url = f"http://{options.bind}:{bound_port(runner)}"
+        print(t(settings.org.language, "cli_web_listening", url=url), file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        bot.close()
+    print(t(settings.org.language, "cli_stopped"), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_web_link(settings: Settings, args) -> int:
+    from bot.ports import SystemClock
+    from bot.web.auth import LoginLinks
+    org = settings.org
+    person = args.person
+    if person not in org.people:
+        found = org.person_by_email(person)
+        person = found.id if found else person
+    if person not in org.people:
+        raise UsageError(t(org.language, "web_not_in_directory", person=args.person))
+    links = LoginLinks(settings)
+    url = links.issue_login_link(person, SystemClock().now())
+    print(t(org.language, "web_link_line", minutes=links.options.link_minutes, url=url))
+    return EXIT_OK
+
+
+def cmd_logg(settings: Settings, args) -> int:
+    """The read log for a period as CSV (loggkontroll): who opened which case, mail or
+    attachment, when, through which channel."""
+    from bot.web.auth import WebOptions
+    from bot.web.readlog import ReadLog
+    lang = settings.org.language
+    days = []
+    for text in (args.start, args.end):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise UsageError(t(lang, "cli_log_bad_date", text=text)) from None
+    state_dir = WebOptions.from_settings(settings).state_dir
+    data = ReadLog(state_dir).export_csv(days[0], days[1], t(lang, "cli_log_header").split(","))
+    if args.output:
+        Path(args.output).write_text(data, encoding="utf-8", newline="")
+    else:
+        sys.stdout.write(data)
     return EXIT_OK
 
 
@@ -222,21 +317,34 @@ def cmd_outbox(settings: Settings, args) -> int:
 
 
 def cmd_report(settings: Settings, args) -> int:
+    """The year's figures (bot/report.py) as text, Markdown, CSV, xlsx or JSON."""
+    from bot.report import build_report, render_csv, render_markdown, render_text
+    org = settings.org
+    lang = org.language
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        raise UsageError(t(lang, "cli_report_xlsx_tty"))
     bot = _bot(settings, readonly=True, command="report")
-    report = bot.services.report(args.year)
+    now = bot.clock.now()
+    year = args.year or bot.calendar.local(now).year
+    # every year up to the report's: cases of earlier years still open count at the year's end
+    cases = (c for c in bot.store.all_cases() if c.year <= year)
+    report = build_report(cases, org, bot.calendar, year, now)
     if args.json:
-        _print_json(report)
-        return EXIT_OK
-    lang = settings.org.language
-    print(t(lang, "cli_report_header", year=args.year or t(lang, "cli_report_all_years"),
-            count=report["cases"]))
-    for field, counts in report["counts"].items():
-        print(f"  {field}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for step, figures in report["steps"].items():
-        print("  " + t(lang, "cli_report_step", step=step, median=figures["median_days"],
-                       p90=figures["p90_days"], count=figures["count"]))
-    print("  " + t(lang, "cli_report_overdue",
-                   numbers=", ".join(report["overdue"]) or t(lang, "cli_none")))
+        data: Any = json.loads(json.dumps(dataclasses.asdict(report), default=str))
+        payload = redact(json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+    elif args.format == "xlsx":
+        from bot.report_xlsx import render_xlsx
+        payload = render_xlsx(report)
+    else:
+        render = {"text": render_text, "md": render_markdown, "csv": render_csv}[args.format]
+        payload = render(report).encode("utf-8")
+    if args.output:
+        Path(args.output).write_bytes(payload)
+        print(t(lang, "cli_report_written", path=args.output), file=sys.stderr)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
     return EXIT_OK
 
 
@@ -365,7 +473,7 @@ def cmd_command(settings: Settings, args) -> int:
 COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
-    "command": cmd_command,
+    "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
 }
 
 if __name__ == "__main__":

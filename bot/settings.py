@@ -30,6 +30,9 @@ ENV_NAMES = (
     "GRAPH_AUTHORITY_URL",
     "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_PORT", "SLACK_API_URL",
     "TEAMS_CLIENT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_TENANT_ID", "TEAMS_PORT", "TEAMS_ANONYMOUS",
+    # the web overview (bot/web): off in `run` unless WEB_PORT is set
+    "WEB_BIND", "WEB_PORT", "WEB_BASE_URL", "WEB_SECURE_COOKIE", "WEB_LINK_MINUTES",
+    "WEB_SESSION_HOURS", "WEB_STATE_DIR",
 )
 SECRET_NAMES = frozenset({"IMAP_PASSWORD", "SMTP_PASSWORD", "GRAPH_CLIENT_SECRET",
                           "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
@@ -43,7 +46,7 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions"},
+         "counterparts", "subscriptions", "web"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
@@ -54,6 +57,7 @@ _ALLOWED = {
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
     "counterparts": {"id", "name", "aliases", "domains", "address"},
     "subscriptions": {"person", "units"},
+    "web": {"managers_see_mail"},
 }
 
 
@@ -285,6 +289,10 @@ class _OrganisationReader:
 
         people = self._people()
         units = self._units(people)
+        web = self._table("web", required=False)
+        managers_see_mail = web.get("managers_see_mail", False)
+        if not isinstance(managers_see_mail, bool):
+            raise self.fail("web.managers_see_mail", "ska vara true eller false")
         return Organisation(
             name=self._str(org, "name", "organisation.name"),
             internal_domains=tuple(domains), mailbox=mailbox, language=language,
@@ -294,6 +302,7 @@ class _OrganisationReader:
             subscriptions=self._subscriptions(people, units),
             mailbox_alert_minutes=self._int(org, "mailbox_alert_minutes",
                                             "organisation.mailbox_alert_minutes", 15, 1, 24 * 60),
+            managers_see_mail=managers_see_mail,
         )
 
     def _closed_days(self, hours: dict) -> list[date]:

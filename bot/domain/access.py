@@ -88,3 +88,13 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
     }[operation]
     if not allowed:
         raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))
+
+
+def can_read_mail(org: Organisation, actor: Actor, case: Case) -> bool:
+    """A diarised mail's text and attachments (the web overview): registrator, MA and SAS;
+    the unit's managers only where the organisation allows it (`[web] managers_see_mail`).
+    Everyone else who may see the case sees the mail's metadata only."""
+    if actor.kind != "person" or not can_view(org, actor, case):
+        return False
+    person = org.people[actor.id]
+    return person.has_oversight or org.managers_see_mail

@@ -106,6 +106,9 @@ class Organisation:
     subscriptions: tuple[Subscription, ...] = ()
     # the registrator is told when the mailbox could not be read for this long
     mailbox_alert_minutes: int = 15
+    # the web overview: may a unit's manager read a diarised mail's text and attachments,
+    # or only its metadata (registrator, MA and SAS always may)
+    managers_see_mail: bool = False
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

@@ -107,8 +107,9 @@ def test_status_list_outbox_report_json(data, one_case):
     for n in outbox:
         assert set(n) == {"recipient", "channel", "diary_number", "event", "text", "state", "created"}
         assert n["state"] == "pending" and "19121212" not in n["text"]
-    report = json.loads(cli(data, "report", "--json").stdout)
-    assert report["cases"] == 1 and report["counts"]["kind"] == {"incoming": 1}
+    report = json.loads(cli(data, "report", "--year", "2026", "--json").stdout)
+    assert report["total"] == 1
+    assert {"name": "Inkommande avvikelse", "count": 1} in report["by_kind"]
     text = cli(data, "status", "2026/1").stdout
     assert text.startswith("«Avvikelse – fall i badrummet, Hemtjänst Norr»")
 

@@ -26,6 +26,10 @@ FORBIDDEN = {
     "bot/store": ("bot.services", "bot.app", "bot.cli", "handlers", "bot.mail", "bot.chat"),
     "bot/chat": ("bot.app", "bot.cli", "handlers"),
     "bot/mail": ("bot.app", "bot.cli", "handlers", "bot.services"),
+    # the year's report is pure; the web reads the store only through what the CLI hands it
+    "bot/report.py": ("bot.usecases", "bot.services", "bot.store", "bot.app", "bot.cli",
+                      "handlers", "bot.web"),
+    "bot/web": ("bot.usecases", "bot.services", "bot.store", "bot.app", "bot.cli", "handlers"),
 }
 
 

@@ -1,0 +1,483 @@
+"""The read-only web overview: aiohttp with Jinja2 templates rendered on the server.
+
+Served by `run` (when WEB_PORT is set) and by the standalone `avvikelsebot web`, always on
+127.0.0.1 unless WEB_BIND says otherwise, for use behind the organisation's reverse proxy.
+
+Every page:
+- is for a signed-in person of the directory only (a one-time link starts a session);
+- shows exactly what that person may see in chat (bot.domain.access): a case of another
+  unit answers 404, as a case that does not exist does, so a URL reveals nothing;
+- leaves through one middleware that redacts personnummer from the whole body, after
+  Jinja2 has escaped every text that came from outside.
+Opening a case, a mail or an attachment is written to the read log before the page is sent.
+"""
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.domain.access import Actor, can_read_mail, can_view
+from bot.domain.case import STATUSES, Case, from_iso
+from bot.domain.diary import DiaryNumber
+from bot.domain.redact import redact
+from bot.mail.parse import parse_mail
+from bot.ports import Clock, SystemClock
+from bot.report import build_report, counted, month_name, signed, step_name, tables
+from bot.settings import Settings
+from bot.texts import t
+from bot.web import charts
+from bot.web.auth import LoginTokens, Sessions, WebOptions
+from bot.web.diary import DiarySource, Filters, Row
+from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, ReadLog
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "avvikelsebot_session"
+PAGE_SIZE = 50
+_TEXT_TYPES = ("text/html", "text/plain", "text/csv")
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",          # a sign-in link must not leak to another site
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",               # patient matters stay out of shared caches
+}
+
+WEB = web.AppKey("web", "WebApp")
+
+
+@dataclass
+class Viewer:
+    person: str
+    name: str
+    oversight: bool
+
+
+class WebApp:
+    def __init__(self, settings: Settings, source: DiarySource, calendar, *,
+                 options: WebOptions | None = None, clock: Clock | None = None):
+        self.settings, self.org, self.source, self.calendar = settings, settings.org, source, calendar
+        self.options = options or WebOptions.from_settings(settings)
+        self.clock = clock or SystemClock()
+        self.lang = self.org.language
+        self.tokens = LoginTokens(self.options.state_dir, self.options.link_minutes)
+        self.sessions = Sessions(self.options.session_hours)
+        self.readlog = ReadLog(self.options.state_dir)
+        self._reports: dict[tuple, Any] = {}
+        self.jinja = Environment(loader=FileSystemLoader(HERE / "templates"),
+                                 autoescape=select_autoescape(default=True, default_for_string=True),
+                                 trim_blocks=True, lstrip_blocks=True)
+        self.jinja.globals.update(t=lambda key, **v: t(self.lang, key, **v), lang=self.lang,
+                                  org_name=self.org.name,
+                                  counted=lambda n, word: counted(self.lang, n, word),
+                                  signed=lambda n: signed(self.lang, n))
+        self.jinja.filters["local"] = self._local
+
+    # ------------------------------------------------------------------ helpers
+    def _local(self, value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if not value:
+            return "–"
+        moment = from_iso(value) if isinstance(value, str) else value
+        return self.calendar.local(moment).strftime(fmt)
+
+    def render(self, name: str, request: web.Request, http_status: int = 200,
+               **context) -> web.Response:
+        viewer = request.get("viewer")
+        html = self.jinja.get_template(name).render(viewer=viewer, path=request.path, **context)
+        return web.Response(text=html, content_type="text/html", status=http_status)
+
+    def viewer(self, request: web.Request) -> Viewer:
+        """The signed-in person, or a 401 page that says how to get a link."""
+        person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
+        person = self.org.people.get(person_id or "")
+        if person is None:                    # also: someone removed from the directory
+            raise web.HTTPUnauthorized(
+                text=self.jinja.get_template("signin_needed.html").render(viewer=None, path=""),
+                content_type="text/html")
+        viewer = Viewer(person.id, person.name, person.has_oversight)
+        request["viewer"] = viewer
+        return viewer
+
+    def not_found(self, request: web.Request) -> web.HTTPNotFound:
+        """The same answer for a case that does not exist and one the person may not see."""
+        html = self.jinja.get_template("not_found.html").render(viewer=request.get("viewer"),
+                                                                 path=request.path)
+        return web.HTTPNotFound(text=html, content_type="text/html")
+
+    def unit_name(self, unit_id: str | None) -> str:
+        unit = self.org.units.get(unit_id or "")
+        return unit.name if unit else t(self.lang, "report_unknown_unit")
+
+    def counterpart_name(self, cp_id: str | None) -> str:
+        cp = self.org.counterparts.get(cp_id or "")
+        return cp.name if cp else t(self.lang, "report_unknown_counterpart")
+
+    def person_label(self, who: str) -> str:
+        if who in self.org.people:
+            return self.org.people[who].name
+        if who.startswith("mail:"):
+            return t(self.lang, "web_who_mail", address=who[5:])
+        return t(self.lang, "web_who_system") if who.startswith("system") else who
+
+    def row_view(self, row: Row, now: datetime) -> dict[str, Any]:
+        year, seq = divmod(row.key, 1_000_000)
+        return {"number": row.number, "url": f"/arenden/{year}/{seq}", "title": row.title,
+                "kind": t(self.lang, f"kind_{row.kind}"), "unit": self.unit_name(row.unit),
+                "unit_id": row.unit, "counterpart": self.counterpart_name(row.counterpart),
+                "status": t(self.lang, f"status_{row.status}"), "created": row.created,
+                "severity": t(self.lang, f"severity_{row.severity}" if row.severity else "severity_none"),
+                "deadline": row.deadline, "overdue": row.overdue(now)}
+
+    async def case_for(self, request: web.Request, viewer: Viewer) -> Case:
+        try:
+            number = DiaryNumber(int(request.match_info["year"]), int(request.match_info["seq"]),
+                                 self.org.series)
+        except ValueError:
+            raise self.not_found(request) from None
+        store, _ = await asyncio.to_thread(self.source.current)
+        case = await asyncio.to_thread(store.get_case, number)
+        if case is None or not can_view(self.org, Actor.person(viewer.person), case):
+            raise self.not_found(request)
+        return case
+
+    # ------------------------------------------------------------------ sign-in
+    async def signin_help(self, request: web.Request) -> web.Response:
+        return self.render("signin_needed.html", request)
+
+    async def signin_form(self, request: web.Request) -> web.Response:
+        """A GET only shows a button: a mail scanner that follows the link spends nothing."""
+        return self.render("signin.html", request, token=request.match_info["token"])
+
+    async def signin(self, request: web.Request) -> web.Response:
+        person = await asyncio.to_thread(self.tokens.redeem, request.match_info["token"],
+                                         self.clock.now())
+        if person is None or person not in self.org.people:
+            log.info("webben: inloggningslänk avvisad (okänd, förbrukad eller för gammal)")
+            return self.render("signin_refused.html", request, http_status=403)
+        session_id = self.sessions.start(person, self.clock.now())
+        log.info("webben: %s loggade in", person)
+        response = web.HTTPSeeOther("/arenden")
+        response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
+                            secure=self.options.secure_cookie,
+                            max_age=int(self.sessions.lifetime.total_seconds()))
+        raise response
+
+    async def signout(self, request: web.Request) -> web.Response:
+        self.sessions.end(request.cookies.get(COOKIE))
+        response = web.HTTPSeeOther("/inloggning")
+        response.del_cookie(COOKIE, path="/")
+        raise response
+
+    # ------------------------------------------------------------------ pages
+    async def home(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("/arenden")
+
+    def _filters(self, request: web.Request) -> Filters:
+        q = request.query
+        year = q.get("ar", "")
+        return Filters(unit=q.get("enhet", ""), counterpart=q.get("motpart", ""),
+                       status=q.get("status", ""), overdue=q.get("forsenade") == "1",
+                       year=int(year) if year.isdigit() else None, query=q.get("sok", "")[:200])
+
+    async def case_list(self, request: web.Request) -> web.Response:
+        viewer = self.viewer(request)
+        filters = self._filters(request)
+        now = self.clock.now()
+        _, index = await asyncio.to_thread(self.source.current)
+        rows = await asyncio.to_thread(index.query, filters,
+                                       index.visible(self.org, viewer.person), now)
+        page = max(1, int(request.query.get("sida", "1")) if request.query.get("sida", "1").isdigit() else 1)
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        page = min(page, pages)
+        shown = [self.row_view(r, now) for r in rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+        params = {k: v for k, v in request.query.items() if k != "sida" and v}
+        link = lambda p: "/arenden?" + urlencode({**params, "sida": p})   # noqa: E731
+        statuses = sorted({s for kind in STATUSES.values() for s in kind},
+                          key=lambda s: t(self.lang, f"status_{s}"))
+        return self.render("list.html", request, rows=shown, total=len(rows), page=page,
+                           pages=pages, prev_link=link(page - 1) if page > 1 else None,
+                           next_link=link(page + 1) if page < pages else None, filters=filters,
+                           units=self._visible_units(viewer), counterparts=self.org.counterparts.values(),
+                           statuses=[(s, t(self.lang, f"status_{s}")) for s in statuses],
+                           years=index.years)
+
+    def _visible_units(self, viewer: Viewer) -> list:
+        if viewer.oversight:
+            return list(self.org.units.values())
+        return [self.org.units[u] for u in self.org.units_managed_by(viewer.person)]
+
+    async def case_page(self, request: web.Request) -> web.Response:
+        viewer = self.viewer(request)
+        case = await self.case_for(request, viewer)
+        now = self.clock.now()
+        from bot.domain.process import current_step, step_deadline
+        step = current_step(case, self.org)
+        deadline = step_deadline(case, self.org, self.calendar)
+        await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
+                                what=VIEW_CASE, at=now)
+        readable = can_read_mail(self.org, Actor.person(viewer.person), case)
+        year, seq = divmod(case.key, 1_000_000)
+        events = [{"at": e.at, "who": self.person_label(e.who),
+                   "channel": t(self.lang, f"web_channel_{e.channel}")
+                   if e.channel in ("mail", "cli", "slack", "teams", "system", "webb") else e.channel,
+                   "what": self._event_text(e.what, e.details)} for e in case.events]
+        return self.render(
+            "case.html", request, case=case, base=f"/arenden/{year}/{seq}",
+            kind=t(self.lang, f"kind_{case.kind}"), unit=self.unit_name(case.unit),
+            unit_id=case.unit, counterpart=self.counterpart_name(case.counterpart),
+            status=t(self.lang, f"status_{case.status}"),
+            severity=t(self.lang, f"severity_{case.severity}" if case.severity else "severity_none"),
+            step=step_name(self.lang, step.name) if step else None,
+            owners=", ".join(self.person_label(p) for p in step.owners) if step else "",
+            deadline=deadline, overdue=bool(deadline and now > deadline), events=events,
+            documents=case.documents, readable=readable,
+            doc_type=lambda d: t(self.lang, f"doc_{d}"),
+            person_label=self.person_label)
+
+    def _event_text(self, what: str, details: dict) -> str:
+        label = t(self.lang, f"web_event_{what}") if f"web_event_{what}" in _EVENT_KEYS else what
+        def value(key: str, v: Any) -> str:
+            if v is None:
+                return t(self.lang, "severity_none") if key == "severity" else "–"
+            if key in ("from", "to") and what == "status":
+                return t(self.lang, f"status_{v}")
+            if what == "unit" or key == "unit":
+                return self.unit_name(v)
+            if what == "counterpart" or key == "counterpart":
+                return self.counterpart_name(v)
+            if key == "kind":
+                return t(self.lang, f"kind_{v}")
+            if key == "type":
+                return t(self.lang, f"doc_{v}")
+            if key == "severity":
+                return t(self.lang, f"severity_{v}")
+            if key == "document":
+                return f"{t(self.lang, 'web_mail').lower()} {v}"
+            return str(v)
+        if "from" in details or "to" in details:
+            return f"{label}: {value('from', details.get('from'))} → {value('to', details.get('to'))}"
+        shown = [value(k, v) for k, v in details.items() if v not in (None, "", [])
+                 or k == "severity"]
+        return f"{label}: {', '.join(shown)}" if shown else label
+
+    async def mail_page(self, request: web.Request) -> web.Response:
+        viewer = self.viewer(request)
+        case = await self.case_for(request, viewer)
+        document = self._document(request, case)
+        if not can_read_mail(self.org, Actor.person(viewer.person), case):
+            return self.render("mail_forbidden.html", request, http_status=403, case=case)
+        mail = await asyncio.to_thread(self._parse_raw, document.raw)
+        await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
+                                what=VIEW_MAIL, at=self.clock.now(), document=document.no)
+        year, seq = divmod(case.key, 1_000_000)
+        return self.render("mail.html", request, case=case, document=document, mail=mail,
+                           base=f"/arenden/{year}/{seq}",
+                           attachments=list(enumerate(mail["attachments"])) if mail else [])
+
+    async def attachment(self, request: web.Request) -> web.StreamResponse:
+        viewer = self.viewer(request)
+        case = await self.case_for(request, viewer)
+        document = self._document(request, case)
+        if not can_read_mail(self.org, Actor.person(viewer.person), case):
+            return self.render("mail_forbidden.html", request, http_status=403, case=case)
+        found = await asyncio.to_thread(self._attachment_bytes, document.raw,
+                                        int(request.match_info["index"]))
+        if found is None:
+            raise self.not_found(request)
+        filename, payload = found
+        await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
+                                what=VIEW_ATTACHMENT, at=self.clock.now(), document=document.no,
+                                detail=filename)
+        safe = re.sub(r"[^\w.\- ]", "_", filename)[:120] or "bilaga"
+        # always a download, never shown inline: an HTML attachment must not run in our origin
+        return web.Response(body=payload, content_type="application/octet-stream", headers={
+            "Content-Disposition": f'attachment; filename="{safe}"'})
+
+    def _document(self, request: web.Request, case: Case):
+        no = request.match_info["no"]
+        document = next((d for d in case.documents if str(d.no) == no), None)
+        if document is None:
+            raise self.not_found(request)
+        return document
+
+    def _raw_path(self, raw: str | None) -> Path | None:
+        if not raw:
+            return None
+        base = self.settings.data_dir.resolve()
+        path = (base / raw).resolve()
+        return path if path.is_relative_to(base) and path.is_file() else None
+
+    def _parse_raw(self, raw: str | None):
+        path = self._raw_path(raw)
+        if path is None:
+            return None
+        mail = parse_mail(path.read_bytes())
+        return {"subject": redact(mail.subject), "sender": mail.sender_address,
+                "sender_name": redact(mail.sender_name), "date": mail.date,
+                "text": redact(mail.text), "attachments": mail.attachments}
+
+    def _attachment_bytes(self, raw: str | None, index: int) -> tuple[str, bytes] | None:
+        path = self._raw_path(raw)
+        if path is None:
+            return None
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        parts = [p for p in message.walk() if p.get_filename()]
+        if not 0 <= index < len(parts):
+            return None
+        part = parts[index]
+        return part.get_filename(), part.get_payload(decode=True) or b""
+
+    async def unit_page(self, request: web.Request) -> web.Response:
+        viewer = self.viewer(request)
+        unit = self.org.units.get(request.match_info["unit"])
+        if unit is None or unit not in self._visible_units(viewer):
+            raise self.not_found(request)
+        now = self.clock.now()
+        _, index = await asyncio.to_thread(self.source.current)
+        rows = await asyncio.to_thread(index.query, Filters(unit=unit.id, status="open"),
+                                       index.visible(self.org, viewer.person), now)
+        shown = sorted((self.row_view(r, now) for r in rows),
+                       key=lambda r: (not r["overdue"], r["deadline"] or now))
+        return self.render("unit.html", request, unit=unit, rows=shown,
+                           overdue=sum(1 for r in shown if r["overdue"]),
+                           managers=", ".join(self.person_label(p) for p in unit.managers))
+
+    async def report_page(self, request: web.Request) -> web.Response:
+        viewer = self.viewer(request)
+        now = self.clock.now()
+        this_year = self.calendar.local(now).year
+        year_text = request.query.get("ar", "")
+        year = int(year_text) if year_text.isdigit() and 1990 < int(year_text) <= this_year else this_year
+        report = await asyncio.to_thread(self._report, viewer, year, now)
+        lang = self.lang
+        inflow = charts.grouped_columns(
+            "chart-inflow", t(lang, "report_inflow_title"),
+            t(lang, "web_chart_inflow_desc", year=year, previous=year - 1),
+            [month_name(lang, m.month) for m in report.inflow],
+            [(str(year), charts.THIS_YEAR, [m.count for m in report.inflow]),
+             (str(year - 1), charts.LAST_YEAR, [m.previous for m in report.inflow])], lang)
+        measured = [s for s in report.steps if s.count]
+        steps = charts.horizontal_bars(
+            "chart-steps", t(lang, "report_steps_title"), t(lang, "web_chart_steps_desc"),
+            [(step_name(lang, s.step), s.median_business_days or 0, s.p90_business_days)
+             for s in measured], t(lang, "web_chart_median"), lang,
+            second=t(lang, "web_chart_p90"))
+        overdue = charts.horizontal_bars(
+            "chart-overdue", t(lang, "web_overdue_by_unit"),
+            t(lang, "web_chart_overdue_desc"),
+            [(c.name, c.count, None) for c in report.overdue_by_unit],
+            t(lang, "report_col_cases"), lang, colour=charts.ACCENT)
+        return self.render("report.html", request, report=report, year=year,
+                           years=list(range(this_year, this_year - 6, -1)), inflow_chart=inflow,
+                           steps_chart=steps, overdue_chart=overdue, tables=tables(report))
+
+    def _report(self, viewer: Viewer, year: int, now: datetime):
+        """The report over the cases this person may see; kept while the diary is unchanged."""
+        store, index = self.source.current()
+        scope = "all" if viewer.oversight else tuple(self.org.units_managed_by(viewer.person))
+        key = (id(index), year, scope, self.calendar.local(now).date())
+        if key not in self._reports:
+            person = Actor.person(viewer.person)
+            cases = (c for c in store.all_cases() if c.year <= year
+                     and (viewer.oversight or can_view(self.org, person, c)))
+            self._reports = {key: build_report(cases, self.org, self.calendar, year, now)}
+        return self._reports[key]
+
+
+_EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "document",
+                                         "action_added", "action_done", "unit", "counterpart",
+                                         "title", "snoozed")}
+
+
+# ---------------------------------------------------------------------- the middleware
+@web.middleware
+async def redact_and_secure(request: web.Request, handler):
+    """Every page leaves through here: personnummer redacted from the whole text body,
+    security headers set. Error pages (raised as HTTP exceptions) pass through too, and an
+    unexpected error becomes a plain error page (its trace goes to the log only)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    except Exception:
+        log.exception("webben: fel på %s", request.path)
+        response = web.HTTPInternalServerError()
+    if response.status >= 400 and not (response.content_type == "text/html" and response.text):
+        app: WebApp = request.app[WEB]
+        html = app.jinja.get_template("error.html").render(
+            viewer=request.get("viewer"), path=request.path, status=response.status)
+        response = web.Response(text=html, content_type="text/html", status=response.status)
+    if isinstance(response, web.Response) and response.body is not None \
+            and response.content_type in _TEXT_TYPES:
+        response.text = redact(response.text)
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def create_app(settings: Settings, source: DiarySource, calendar, *,
+               options: WebOptions | None = None, clock: Clock | None = None) -> web.Application:
+    webapp = WebApp(settings, source, calendar, options=options, clock=clock)
+    app = web.Application(middlewares=[redact_and_secure])
+    app[WEB] = webapp
+    app.add_routes([
+        web.get("/", webapp.home),
+        web.get("/inloggning", webapp.signin_help),
+        web.get("/inloggning/{token}", webapp.signin_form),
+        web.post("/inloggning/{token}", webapp.signin),
+        web.post("/utloggning", webapp.signout),
+        web.get("/arenden", webapp.case_list),
+        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}", webapp.case_page),
+        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}/handlingar/{no:\d+}", webapp.mail_page),
+        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}/handlingar/{no:\d+}/bilagor/{index:\d+}",
+                webapp.attachment),
+        web.get("/enheter/{unit}", webapp.unit_page),
+        web.get("/rapport", webapp.report_page),
+        web.static("/static", HERE / "static"),
+    ])
+    return app
+
+
+# ---------------------------------------------------------------------- serving
+def diary_source(settings: Settings, calendar, open_store) -> DiarySource:
+    return DiarySource(open_store, settings.org, calendar, settings.data_dir)
+
+
+async def start_web(settings: Settings, open_store, calendar, *, clock: Clock | None = None,
+                    options: WebOptions | None = None) -> web.AppRunner:
+    """Start serving on WEB_BIND:WEB_PORT inside the running event loop; returns the runner
+    (await runner.cleanup() to stop). The store is opened read-only by `open_store`."""
+    options = options or WebOptions.from_settings(settings)
+    source = diary_source(settings, calendar, open_store)
+    app = create_app(settings, source, calendar, options=options, clock=clock)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, options.bind, options.port)
+    await site.start()
+    # the first page would otherwise pay for reading the whole diary
+    asyncio.get_running_loop().run_in_executor(None, source.current)
+    log.info("webböversikten: %s (lyssnar på %s:%d)", options.base_url, options.bind, options.port)
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (WEB_PORT=0 picks a free one: tests)."""
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server and server.sockets:
+            return server.sockets[0].getsockname()[1]
+    raise RuntimeError("the web server is not listening")
+
