@@ -220,12 +220,14 @@ class OutboxLog:
             return
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         by_month: dict[str, list[bytes]] = {}
-        for item in items:
+        for item in items:   # the listing keeps the text; the look-up what an update needs
             month = (item.get("sent_at") or item.get("created") or "0000-00")[:7]
-            by_month.setdefault(month, []).append(orjson.dumps(item) + b"\n")
+            listed = {k: v for k, v in item.items() if k not in ("view", "job")}
+            by_month.setdefault(month, []).append(orjson.dumps(listed) + b"\n")
         for month, lines in by_month.items():
             append_durably(self.root / f"log-{month}.jsonl", b"".join(lines))
-        self.by_id.put_many({"l": item["id"], **item} for item in items)
+        self.by_id.put_many({"l": item["id"], **{k: v for k, v in item.items() if k != "text"}}
+                            for item in items)
 
     def get(self, notification_id: str) -> dict[str, Any] | None:
         found = self.by_id.get(notification_id)

@@ -46,7 +46,7 @@ LIVE = "live.json"
 JOURNAL = "journal.log"
 FORMAT = 2                       # the data directory's format; a newer one is refused
 CHECKPOINT_BYTES = 8 * 1024 * 1024
-SENT_KEEP = timedelta(days=2)    # delivered notifications stay live this long (button updates)
+SENT_KEEP = timedelta(minutes=10)  # then delivered notifications live on in outbox/ only
 FAILED_KEEP = timedelta(days=30)
 DIGEST_KEEP = timedelta(days=21)
 TABLES = ("cases", "mails", "outbox", "counters", "markers", "subs", "state", "meta")
