@@ -75,6 +75,12 @@ class TinyDbCaseStore:
         self.journal = Journal(self.data_dir / JOURNAL)
         self._pending: dict[tuple[str, int], dict[str, Any] | None] = {}
         self.bytes_written = 0          # journal + checkpoints + archives (the benchmark's figure)
+        from bot.store.migrate import migrate_format1, needs_migration
+        if needs_migration(self.data_dir):
+            if readonly:
+                raise StoreError(f"{self.data_dir} är skriven av en äldre avvikelsebot; starta "
+                                 "`avvikelsebot run` en gång så uppgraderas den (en kopia sparas)")
+            migrate_format1(self.data_dir, FORMAT)
         self._open()
 
     # ------------------------------------------------------------------ lifecycle
