@@ -52,11 +52,21 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _bot(data: Path, clock: FixedClock, **kw):
-    org = load_organisation(CONFIG)
-    settings = Settings(config_path=CONFIG, data_dir=data, org=org, env=kw.pop("env", {}))
-    return build(settings, clock=clock, notifiers=kw.pop("notifiers", {"console": FakeNotifier()}),
-                 sender=FakeMailSender(), command="bench", **kw)
+def _bot(data: Path, clock: FixedClock, *, env: dict | None = None, config: Path = CONFIG):
+    """With `env` (a local Slack), the Slack frontend is built from the settings and the
+    console (where nobody has a Slack id) records silently."""
+    org = load_organisation(config)
+    settings = Settings(config_path=config, data_dir=data, org=org, env=env or {})
+    bot = build(settings, clock=clock, sender=FakeMailSender(), command="bench",
+                notifiers=None if env else {"console": FakeNotifier()})
+    bot.notifiers["console"] = bot.services.notifiers["console"] = FakeNotifier()
+    return bot
+
+
+def slack_org() -> Path:
+    """The example organisation with a Slack id for every person."""
+    from tests.scenario.test_slack import slack_config
+    return slack_config(Path(tempfile.mkdtemp()))
 
 
 # ----------------------------------------------------------------------------- ageing
@@ -195,7 +205,7 @@ def figure_intake(source: Path, count: int) -> dict:
         env = {"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
                "SLACK_API_URL": api.url, "SLACK_PORT": "0"}
         clock = FixedClock(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
-        bot = _bot(data, clock, env=env, notifiers=None)
+        bot = _bot(data, clock, env=env, config=slack_org())
         started = time.perf_counter()
         bot.services.ingest_many((raw, clock.now(), None) for raw in mails)
         counts = bot.services.deliver_outbox()
@@ -292,7 +302,7 @@ def figure_command_while_slow(source: Path) -> dict:
         env = {"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
                "SLACK_API_URL": api.url, "SLACK_PORT": "0"}
         clock = FixedClock(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
-        bot = _bot(data, clock, env=env, notifiers=None)
+        bot = _bot(data, clock, env=env, config=slack_org())
         bot.services.ingest_many((raw, clock.now(), None) for raw in new_mails(20, "slow"))
         bot.services.deliver_outbox(wait=False)   # the sends hang in the outbox's threads
         number = bot.store.open_cases()[0].number

@@ -112,6 +112,7 @@ def _take_number(rest: str, org: Organisation) -> tuple[DiaryNumber, str]:
     number = parse_diary_number(m["num"], org.series) if m else None
     if number is None:
         raise _Refusal(t(org.language, "bad_number", text=_shown(rest.split(" ")[0])))
+    assert m is not None
     return number, rest[m.end():].strip()
 
 

@@ -117,7 +117,9 @@ class ChatFrontend(Protocol):
     """A chat app served inside `run` (Slack, Teams). Its notifier delivers the outbox items
     of its channel; start/stop run on the one event loop of `run`."""
     channel: str
-    notifier: Notifier
+
+    @property
+    def notifier(self) -> Notifier: ...
 
     async def start(self) -> None: ...
 

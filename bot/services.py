@@ -127,7 +127,7 @@ class Services:
                 return None
             store.set_state(HEALTH_KEY, after.to_dict())
             if event:
-                since = before.failing_since or after.failing_since
+                since = before.failing_since or after.failing_since or now.isoformat()
                 local = self.calendar.local(datetime.fromisoformat(since))
                 view = mailbox_view(self.org, event, mailbox=mailbox or self.org.mailbox,
                                     since=f"{local:%Y-%m-%d %H:%M}", error=after.error or before.error)

@@ -117,7 +117,8 @@ class TeamsFrontend:
         return app
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        return await start_agent_process(request, self.app, self.adapter)
+        response = await start_agent_process(request, self.app, self.adapter)
+        return response if response is not None else web.Response(status=202)
 
     async def start(self) -> None:
         self.notifier.attach(asyncio.get_running_loop())
@@ -206,7 +207,7 @@ class TeamsBot:
         person = self.person(context.activity.from_property)
         command, missing = command_from_press(self.lang, data)
         if command is None:
-            return _invoke_message(missing)
+            return _invoke_message(missing or "")
         actor = Actor.person(person.id) if person else Actor("unknown")
         reply = await self._blocking(self.services.handle_command, actor, command, CHANNEL)
         if not reply.ok:

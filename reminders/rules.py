@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bot.domain.case import Case
 from bot.domain.org import Organisation, Subscription
@@ -100,6 +100,7 @@ def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...
     resume = _resume_day(case, name, today, memo)
     if resume is False:                                    # snoozed past today
         return
+    assert resume is None or isinstance(resume, date)
     rules = org.deadlines
     reminder_day = memo.latest_reminder_day(deadline_day, today, rules.repeat_every)
     if resume is not None and resume > reminder_day:
@@ -117,7 +118,7 @@ def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...
         _emit(result, case.number, name, ESCALATION, targets, escalation_day, deadline, memo)
 
 
-def _resume_day(case: Case, step: str, today: date, memo: "_Memo") -> date | None | bool:
+def _resume_day(case: Case, step: str, today: date, memo: "_Memo") -> date | None | Literal[False]:
     """False while a snooze of *step* runs past today; else the first business day on or
     after the latest snooze's end (None when the step was never snoozed)."""
     latest: date | None = None

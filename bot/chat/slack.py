@@ -79,7 +79,7 @@ def _context(mrkdwn: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(mrkdwn, _TEXT_MAX)}]}
 
 
-def _field(label: str, value: str) -> dict[str, Any]:
+def _field(label: str, value: Any) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": _cut(f"*{escape(label)}*\n{escape(value)}", _FIELD_MAX)}
 
 
@@ -433,7 +433,7 @@ class SlackNotifier:
             response = self.client.chat_postMessage(channel=channel, text=text, metadata=metadata,
                                                     unfurl_links=False, unfurl_media=False)
         log.info("slack chat.postMessage %s in %s: ts %s", number, channel, response.get("ts"))
-        return {"channel": response.get("channel") or channel, "ts": response.get("ts")}
+        return {"channel": response.get("channel") or channel, "ts": str(response.get("ts") or "")}
 
     def _earlier_post(self, channel: str, ref: str, notification: dict[str, Any],
                       number: str) -> str | None:
@@ -489,7 +489,7 @@ def _retry_after(response) -> float:
     if isinstance(value, list):
         value = value[0] if value else None
     try:
-        return max(float(value), 1.0)
+        return max(float(value), 1.0)  # type: ignore[arg-type]  # None is caught below
     except (TypeError, ValueError):
         return 30.0     # Slack's documented default pause for a rate-limited method
 

@@ -69,7 +69,7 @@ class Demo:
         self.out.write(f"[{local:%Y-%m-%d %H:%M}]\n")
 
     def arrive(self, raw: bytes) -> None:
-        self.bot.mail.deliver(raw, when=self.clock.now())
+        self.bot.mail.deliver(raw, when=self.clock.now())  # type: ignore[union-attr]  # the demo's Maildir
         lang = self.org.language
         for result in self.bot.poll_mailbox():
             number = f" {result['diary_number']}" if result["diary_number"] else ""

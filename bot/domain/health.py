@@ -31,7 +31,7 @@ def next_health(health: MailboxHealth, *, ok: bool, error: str, now: datetime,
     if health.failing_since is None:
         return MailboxHealth(failing_since=now.isoformat(), error=error), None
     health = replace(health, error=error)
-    since = datetime.fromisoformat(health.failing_since)
+    since = datetime.fromisoformat(health.failing_since or now.isoformat())
     if not health.alerted and now - since >= alert_after:
         return replace(health, alerted=True), "mailbox_down"
     return health, None

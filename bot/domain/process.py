@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain import access
@@ -217,7 +217,7 @@ def open_case(*, number: str, key: int, kind: str, title: str, document: Documen
 
 # --------------------------------------------------------------------------- apply
 def apply(case: Case, command: object, ctx: Context) -> Outcome:
-    handler = _HANDLERS.get(type(command))
+    handler: Callable[[Case, Any, Context], Outcome] | None = _HANDLERS.get(type(command))
     if handler is None:
         raise TypeError(f"unknown command {command!r}")
     operation = _OPERATIONS[type(command)]
@@ -385,6 +385,8 @@ def _local_today(ctx: Context) -> date:
 def _snooze(case: Case, cmd: SnoozeStep, ctx: Context) -> Outcome:
     lang = ctx.org.language
     step = current_step(case, ctx.org)
+    if step is None:           # nothing left to remind of
+        raise DomainError(t(lang, "refused_closed", number=case.number))
     reason = redact(" ".join(cmd.reason.split()))
     if not reason:
         raise DomainError(t(lang, "refused_snooze_reason"))
@@ -436,7 +438,7 @@ def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool)
     return DOC_SUPPLEMENT
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     Register: _register, Assess: _assess, MarkSent: _mark_sent, RecordSent: _record_sent,
     Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,

@@ -57,6 +57,7 @@ class SmtpMailSender:
     def _open(self) -> smtplib.SMTP:
         a = self.account
         context = ssl.create_default_context()
+        server: smtplib.SMTP
         if a.security == "ssl":
             server = smtplib.SMTP_SSL(a.host, a.port, timeout=a.timeout, context=context)
         else:

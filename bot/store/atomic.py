@@ -232,7 +232,7 @@ class ExplicitFlushCaching(CachingMiddleware):
     The file is read once (a missing file is cached as None too).
     """
 
-    WRITE_CACHE_SIZE = math.inf
+    WRITE_CACHE_SIZE = math.inf  # type: ignore[assignment]  # never by count
 
     def __init__(self, storage_cls):
         super().__init__(storage_cls)
@@ -290,4 +290,4 @@ def open_db(path, *, readonly: bool = False, memory_writes: bool = False) -> Tin
 
 def durable(db: TinyDB) -> bool:
     """Make all changes made to *db* so far durable in one atomic write."""
-    return db.storage.flush()
+    return db.storage.flush()  # type: ignore[attr-defined]  # ExplicitFlushCaching

@@ -89,7 +89,7 @@ class TinyDbCaseStore:
             self.db = open_db(self.data_dir / LIVE, readonly=self.readonly,
                               memory_writes=self.readonly)   # a reader replays the journal
             self.tables = {name: self.db.table(name) for name in TABLES}
-            meta = self.tables["meta"].get(doc_id=META_ID) or {}
+            meta: dict[str, Any] = dict(self.tables["meta"].get(doc_id=META_ID) or {})
             if meta.get("format", FORMAT) > FORMAT:
                 raise StoreError(
                     f"{self.data_dir} har format {meta['format']}, nyare än den här versionen "
@@ -188,13 +188,13 @@ class TinyDbCaseStore:
     def _apply(self, ops: list[Op]) -> None:
         """Committed changes into the TinyDB tables: one remove and one insert per table."""
         latest: dict[tuple[str, int], dict[str, Any] | None] = {}
-        for table, doc_id, doc in ops:
-            latest[(table, int(doc_id))] = doc
+        for name, doc_id, doc in ops:
+            latest[(name, int(doc_id))] = doc
         by_table: dict[str, dict[int, dict[str, Any] | None]] = {}
-        for (table, doc_id), doc in latest.items():
-            by_table.setdefault(table, {})[doc_id] = doc
+        for (name, doc_id), doc in latest.items():
+            by_table.setdefault(name, {})[doc_id] = doc
         for name, docs in by_table.items():
-            table = self.tables[name]
+            table = self.tables[name]  # noqa: the TinyDB table of that name
             present = [doc_id for doc_id in docs if table.contains(doc_id=doc_id)]
             if present:
                 table.remove(doc_ids=present)
@@ -205,8 +205,9 @@ class TinyDbCaseStore:
     def _checkpoint(self) -> None:
         """live.json anew (atomic), then a journal that continues from it."""
         self.tables["meta"].upsert(Document({"format": FORMAT, "seq": self._seq}, doc_id=META_ID))
-        if self.db.storage.flush():
-            self.bytes_written += self.db.storage.storage.last_size
+        storage: Any = self.db.storage        # ExplicitFlushCaching(AtomicOrjsonStorage)
+        if storage.flush():
+            self.bytes_written += storage.storage.last_size
         self.journal.restart(self._seq)
 
     # ------------------------------------------------------------------ documents
@@ -224,12 +225,12 @@ class TinyDbCaseStore:
 
     def _all(self, table: str) -> Iterator[dict[str, Any]]:
         overlay = {doc_id: doc for (name, doc_id), doc in self._pending.items() if name == table}
-        for doc in self.tables[table]:
-            if doc.doc_id not in overlay:
-                yield doc
-        for doc in overlay.values():
-            if doc is not None:
-                yield doc
+        for stored in self.tables[table]:
+            if stored.doc_id not in overlay:
+                yield stored
+        for changed in overlay.values():
+            if changed is not None:
+                yield changed
 
     # ------------------------------------------------------------------ diary numbers
     def next_number(self, year: int) -> DiaryNumber:
@@ -285,7 +286,7 @@ class TinyDbCaseStore:
         """The record of a mail with this duplicate key, if one was handled."""
         with self.lock:
             record = self._get("mails", key_hash("k:" + duplicate_key))
-            return record or self.mail_index.get("k:" + duplicate_key)
+            return record if record is not None else self.mail_index.get("k:" + duplicate_key)
 
     def case_for_message_id(self, message_id: str) -> str | None:
         with self.lock:
@@ -330,7 +331,7 @@ class TinyDbCaseStore:
         """Queue one notification; its id is the idempotency key (False if already queued)."""
         with self.lock:
             doc_id = key_hash(notification["id"])
-            if self._get("outbox", doc_id) is not None or self.outbox_log.get(notification["id"]):
+            if self._get("outbox", doc_id) is not None:
                 return False
             self._put("outbox", doc_id, dict(notification))
             return True
@@ -464,7 +465,8 @@ class TinyDbCaseStore:
             if closed:
                 self.cases_archive.put_many(dict(doc) for doc in closed)
             if mails:
-                self.mail_index.put_many(_index_entries(mails, closed))
+                self.mail_index.put_many(_index_entries([dict(m) for m in mails],
+                                                        [dict(c) for c in closed]))
             if done:
                 self.outbox_log.put_many([dict(n) for n in done])
             for doc in closed:

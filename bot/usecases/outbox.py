@@ -223,7 +223,7 @@ class Outbox:
         if item.get("fallback_from") or (person or unit) is None or store.get_state(told_key):
             return
         store.set_state(told_key, {"at": iso(now)})
-        name = person.name if person else unit.name
+        name = person.name if person else unit.name if unit else recipient
         view = unreachable_view(org, name, item["channel"], fallback)
         for registrator in org.registrators():
             if person is None or registrator != person.id:
