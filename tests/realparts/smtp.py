@@ -2,7 +2,9 @@
 optional STARTTLS or implicit TLS and AUTH, as an organisation's mail relay would."""
 from __future__ import annotations
 
+import asyncio
 import ssl
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +25,19 @@ class Received:
 @dataclass
 class RecordingHandler:
     received: list[Received] = field(default_factory=list)
+    # from the hold_from-th mail on, the mail is kept but the answer to DATA never comes
+    # (until released): a sender killed then cannot know the mail went
+    hold_from: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
 
     async def handle_DATA(self, server, session, envelope):
         auth = session.auth_data if session.authenticated else None
         login = auth.login.decode() if isinstance(auth, LoginPassword) else None
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                       envelope.original_content, login))
+        while (self.hold_from is not None and len(self.received) >= self.hold_from
+               and not self.released.is_set()):
+            await asyncio.sleep(0.05)
         return "250 OK"
 
 
