@@ -277,19 +277,20 @@ def figure_fanout(source: Path) -> dict:
     tomllib.loads(config.read_text(encoding="utf-8"))
     data = copy_store(source)
     with FakeSlackApi({}, anyone={"email": "x@exempelby.se"}) as api:
-        org = load_organisation(config)
-        settings = Settings(config_path=config, data_dir=data, org=org,
-                            env={"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
-                                 "SLACK_API_URL": api.url, "SLACK_PORT": "0"})
         clock = FixedClock(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
-        bot = build(settings, clock=clock, sender=FakeMailSender(), command="bench")
+        bot = _bot(data, clock, config=config,
+                   env={"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
+                        "SLACK_API_URL": api.url, "SLACK_PORT": "0"})
+        warm, mail = new_mails(2, "fan")      # a running bot has its imports and caches
+        bot.services.ingest_mail(warm, arrived=clock.now())
+        bot.services.deliver_outbox()
         started = time.perf_counter()
-        bot.services.ingest_mail(new_mails(1, "fan")[0], arrived=clock.now())
+        bot.services.ingest_mail(mail, arrived=clock.now())
         bot.services.deliver_outbox()
         seconds = time.perf_counter() - started
         posts = sum(len(m) for m in api.messages.values())
         bot.close()
-    return {"seconds": seconds, "posts": posts}
+    return {"seconds": seconds, "posts": posts // 2}
 
 
 def figure_command_while_slow(source: Path) -> dict:

@@ -126,6 +126,7 @@ class Bot:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.services.deliver_outbox, wait=False)
+                await asyncio.to_thread(self.services.housekeep)   # every ten minutes
             except Exception:
                 log.exception("fel vid utskick; försöker igen")
             await _pause(stop, poll_seconds)

@@ -33,7 +33,7 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def append_durably(target: Path, data: bytes) -> None:
+def append_durably(target: Path, data: bytes, *, sync: bool = True) -> None:
     """Append `data` to `target` (created 0600) and fsync it: an append-only log."""
     created = not target.exists()
     fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -41,8 +41,9 @@ def append_durably(target: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fdatasync(fd)
+        if sync:
+            os.fdatasync(fd)
     finally:
         os.close(fd)
-    if created:
+    if created and sync:
         fsync_directory(target.parent)

@@ -75,9 +75,7 @@ class Services:
 
     # ------------------------------------------------------------------ outbox
     def deliver_outbox(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:
-        counts = self.outbox.deliver(wait=wait, only=only)
-        self.housekeep()
-        return counts
+        return self.outbox.deliver(wait=wait, only=only)
 
     def housekeep(self, *, force: bool = False) -> None:
         """Move what is no longer open out of the live set, every few minutes of the

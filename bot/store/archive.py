@@ -137,12 +137,13 @@ class KeyIndex:
     key in memory, loaded on first use) answers "unknown" without opening a file."""
 
     def __init__(self, root: Path, name: str, *, readonly: bool = False, shards: int = SHARDS,
-                 key_set: bool = True):
+                 key_set: bool = True, fsync: bool = True):
         self.root = Path(root)
         self.name = name
         self.readonly = readonly
         self.shards = shards
         self.key_set = key_set
+        self.fsync = fsync
         self._hashes: array | None = None
         self._shards: OrderedDict[int, dict[str, dict[str, Any]]] = OrderedDict()
 
@@ -198,7 +199,7 @@ class KeyIndex:
             return 0
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         for shard, lines in by_shard.items():
-            append_durably(self._shard_path(shard), b"".join(lines))
+            append_durably(self._shard_path(shard), b"".join(lines), sync=self.fsync)
             self._shards.pop(shard, None)
         if self.key_set:
             append_durably(self._keys_path(), hashes.tobytes())
@@ -212,8 +213,11 @@ class OutboxLog:
 
     def __init__(self, root: Path, *, readonly: bool = False):
         self.root = Path(root)
-        # looked up only when a button is pressed on an older message: no key set in memory
-        self.by_id = KeyIndex(self.root, "sent", readonly=readonly, shards=4096, key_set=False)
+        # looked up only when a button is pressed on an older message: no key set in memory,
+        # and no fsync per shard (the month log is the durable copy; a look-up lost to a power
+        # cut only means a pressed button's message is not redrawn)
+        self.by_id = KeyIndex(self.root, "sent", readonly=readonly, shards=4096, key_set=False,
+                              fsync=False)
 
     def put_many(self, items: list[dict[str, Any]]) -> None:
         if not items:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 RECORD_BATCH = 50          # results per record transaction within one channel's round
+PER_CHANNEL = 8            # recipients served at once on one channel
 COUNTERPART = "counterpart"
 
 
@@ -109,13 +110,30 @@ class Outbox:
 
     # ------------------------------------------------------------------ 2. send
     def _send_channel(self, channel: str, items: list[dict]) -> dict[str, int]:
+        """A channel's items: recipients in parallel (a fan-out to 200 people is not 200
+        round trips in a row), each recipient's items in order; results recorded in batches."""
         counts = {"sent": 0, "retry": 0, "failed": 0}
-        results: list[tuple[dict, str, Any]] = []
+        by_recipient: dict[str, list[dict]] = {}
         for item in items:
-            results.append(self._send_one(item))
-            if len(results) >= RECORD_BATCH:
-                self._record(results, counts)
-                results = []
+            by_recipient.setdefault(item["recipient"], []).append(item)
+        results: list[tuple[dict, str, Any]] = []
+        results_lock = threading.Lock()
+
+        def send_all(queue: list[dict]) -> None:
+            for item in queue:
+                outcome = self._send_one(item)
+                with results_lock:
+                    results.append(outcome)
+                    batch = results[:] if len(results) >= RECORD_BATCH else None
+                    if batch:
+                        results.clear()
+                if batch:
+                    self._record(batch, counts)
+
+        with ThreadPoolExecutor(max_workers=min(PER_CHANNEL, len(by_recipient)),
+                                thread_name_prefix=f"utskick-{channel}") as pool:
+            for _ in pool.map(send_all, by_recipient.values()):
+                pass
         self._record(results, counts)
         return counts
 
