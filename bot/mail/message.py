@@ -16,6 +16,17 @@ class Attachment:
     size: int
 
 
+VERIFIED, FAILED, UNVERIFIED = "verified", "failed", "unverified"
+
+
+@dataclass(frozen=True)
+class SenderVerdict:
+    """What the trusted receiving server said about the From: address (DESIGN §8)."""
+    status: str                       # verified | failed | unverified
+    why: str = ""                     # short and technical: "dmarc=fail", "AuthAs: Internal"
+    authserv_id: str = ""             # whose verdict it is ("exchange-online" for Exchange's)
+
+
 @dataclass(frozen=True)
 class InboundMail:
     # identity
@@ -47,6 +58,13 @@ class InboundMail:
     # forwards
     attached_messages: tuple["InboundMail", ...] = ()  # parts of type message/rfc822, parsed
     defects: tuple[str, ...] = ()     # what the parser had to repair; never raises instead
+
+    # sender authenticity: the trace headers in order, top first (Authentication-Results,
+    # Received, Exchange's X-MS-Exchange-Organization-AuthAs/-AuthSource), lower-cased name
+    # and unfolded value; the number of From: addresses (more than one is a spoofing trick)
+    trace: tuple[tuple[str, str], ...] = ()
+    from_count: int = 0
+    verdict: SenderVerdict | None = None  # set by parse_mail when given the trusted ids
 
     @property
     def duplicate_key(self) -> str:

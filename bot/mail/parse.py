@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import codecs
 import email
 import email.header
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 
+from bot.mail.authenticity import TRACE_HEADERS
 from bot.mail.message import Attachment, InboundMail
 
 POLICY = email.policy.default
@@ -32,6 +34,8 @@ MAX_ATTACHED_DEPTH = 3      # attached messages inside attached messages, at mos
 MAX_MIME_DEPTH = 60         # nesting of multiparts we are willing to walk
 MAX_STRUCTURED_HEADER = 64_000  # longer header values are not fed to the (slow) structured parser
 HEADER_VALUE_MAX = 500      # InboundMail.headers values are truncated to this
+TRACE_MAX = 200             # trace headers kept (the trusted ones are at the top)
+TRACE_VALUE_MAX = 4000
 
 _ATTACHED_TYPES = {"message/rfc822", "message/global"}
 _LATIN1ISH = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso8859-1", "iso_8859-1",
@@ -45,8 +49,18 @@ _C1_RE = re.compile(rb"[\x80-\x9f]")
 # --------------------------------------------------------------------------- public
 
 
-def parse_mail(raw: bytes, *, conversation_id: str | None = None) -> InboundMail:
-    """Parse raw message bytes. Never raises; see module docstring."""
+def parse_mail(raw: bytes, *, conversation_id: str | None = None,
+               trusted_authserv_ids: tuple[str, ...] | None = None) -> InboundMail:
+    """Parse raw message bytes. Never raises; see module docstring. With the organisation's
+    trusted authserv-ids, the mail carries its sender verdict (bot.mail.authenticity)."""
+    mail = _parse_mail(raw, conversation_id)
+    if trusted_authserv_ids is None:
+        return mail
+    from bot.mail.authenticity import judge
+    return dataclasses.replace(mail, verdict=judge(mail, trusted_authserv_ids))
+
+
+def _parse_mail(raw: bytes, conversation_id: str | None) -> InboundMail:
     try:
         raw = _as_bytes(raw)
     except Exception:  # pragma: no cover - _as_bytes is itself defensive
@@ -131,6 +145,11 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
 
     f.step("headers", read_headers)
 
+    def trace() -> None:
+        v["trace"] = _trace(msg, f)
+
+    f.step("trace", trace)
+
     def ids() -> None:
         mids = _raw_values(msg, "message-id", f)
         v["message_id"] = _message_id(mids[0]) if mids else None
@@ -140,6 +159,7 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
     f.step("ids", ids)
 
     def people() -> None:
+        v["from_count"] = len([a for _n, a in _addresses(msg, "from", f) if a])
         for name in ("from", "sender", "return-path"):
             addrs = [(n, a) for n, a in _addresses(msg, name, f) if a or n]
             with_addr = [(n, a) for n, a in addrs if a]
@@ -516,6 +536,23 @@ def _raw_values(msg: Message, name: str, f: _Fields) -> list[str]:
     return out
 
 
+def _trace(msg: Message, f: _Fields) -> tuple[tuple[str, str], ...]:
+    """The headers sender authenticity reads, in order, top first, bounded."""
+    out = []
+    for k, val in list(msg.raw_items()):
+        try:
+            name = str(k).strip().lower()
+            if name in TRACE_HEADERS:
+                value = _fix_surrogates(_unfold(val if isinstance(val, str) else str(val)))
+                out.append((name, " ".join(value[:TRACE_VALUE_MAX].split())))
+        except Exception:  # noqa: BLE001
+            f.defect("trace-header-unreadable")
+        if len(out) >= TRACE_MAX:
+            f.defect("trace-truncated")
+            break
+    return tuple(out)
+
+
 def _read_headers(msg: Message, f: _Fields) -> dict[str, list[str]]:
     """All headers, decoded (RFC 2047), lower-cased name -> values in order."""
     out: dict[str, list[str]] = {}
@@ -645,18 +682,20 @@ def _msg_ids(values: list[str]) -> tuple[str, ...]:
 
 
 def _parse_date(value: str) -> datetime | None:
+    """A header date as UTC, or None when it cannot be one (garbage, year 0, or a moment
+    like 31 Dec 9999 23:00 -0500 that lies beyond what a datetime can hold in UTC)."""
     value = (value or "").strip()
-    if not value:
+    if not value or len(value) > 200:
         return None
     try:
         d = email.utils.parsedate_to_datetime(value)
-    except Exception:  # noqa: BLE001
+        if d is None:
+            return None
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=timezone.utc)
+        return d.astimezone(timezone.utc)
+    except Exception:  # noqa: BLE001 - ValueError, OverflowError, TypeError, IndexError
         return None
-    if d is None:
-        return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d
 
 
 # --------------------------------------------------------------------------- per-part helpers
