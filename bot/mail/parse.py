@@ -44,6 +44,7 @@ _MSGID_RE = re.compile(r"<([^<>]*)>")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
 _C1_RE = re.compile(rb"[\x80-\x9f]")
+_WRITTEN_YEAR = re.compile(r"(?<![+\-\d])(\d{3,})(?![\d:])")   # a year of 3+ digits, not a zone
 
 
 # --------------------------------------------------------------------------- public
@@ -691,6 +692,9 @@ def _parse_date(value: str) -> datetime | None:
         d = email.utils.parsedate_to_datetime(value)
         if d is None:
             return None
+        written = _WRITTEN_YEAR.search(value)
+        if written and int(written.group(1)) != d.year:
+            return None       # "0000" read as 2000, "0026" as 2026: a year nobody wrote
         if d.tzinfo is None:
             d = d.replace(tzinfo=timezone.utc)
         return d.astimezone(timezone.utc)
