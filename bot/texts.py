@@ -103,6 +103,8 @@ SV: dict[str, str] = {
     "check_senders_unverified": "avsändare verifieras inte: ingen betrodd server angiven i "
                                 "[mail] trusted_authserv_ids, så From: tas för sann",
     "check_senders_verified": "avsändare verifieras med Authentication-Results från {ids}",
+    "outcome_unreadable": "kunde inte läsas",
+    "reason_unreadable_file": "filen kunde inte läsas ({why}); inget diariefört",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
     "denied_unknown": "Du finns inte i organisationens katalog, så jag kan inte visa eller ändra ärenden. Kontakta registrator.",
     "denied_view": "Du har inte behörighet till {number}.",
@@ -450,6 +452,8 @@ EN: dict[str, str] = {
     "check_senders_unverified": "senders are not verified: no trusted server in "
                                 "[mail] trusted_authserv_ids, so From: is taken as true",
     "check_senders_verified": "senders are verified with Authentication-Results from {ids}",
+    "outcome_unreadable": "could not be read",
+    "reason_unreadable_file": "the file could not be read ({why}); nothing diarised",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
     "denied_unknown": "You are not in the organisation's directory, so I cannot show or change cases. Contact the registrar.",
     "denied_view": "You do not have access to {number}.",
