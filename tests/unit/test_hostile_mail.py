@@ -191,3 +191,21 @@ def test_without_a_stored_hash_a_reused_message_id_stays_a_duplicate(org):
     first = parse_mail(_reused("Första mejlet."))
     lookup.record(first.duplicate_key, None)          # a record from before content_hash
     assert classify(parse_mail(_reused("Annat.")), org, lookup).outcome == "duplicate"
+
+
+def test_a_large_attachment_keeps_its_name_size_and_the_body_text():
+    """Long base64 runs are elided before the stdlib parser sees them (memory ~9x a mail)."""
+    import os
+    from email.message import EmailMessage
+    msg = EmailMessage()
+    msg["From"] = "Lisa <lisa.larsson@regionexempel.se>"
+    msg["Subject"] = "Avvikelse med journalkopior"
+    msg.set_content("Avvikelse för Hemtjänst Norr, se bilagan.")
+    payload = os.urandom(6 * 1024 * 1024)
+    msg.add_attachment(payload, maintype="application", subtype="pdf", filename="journal.pdf")
+    mail = parse_mail(bytes(msg))
+    assert mail.text == "Avvikelse för Hemtjänst Norr, se bilagan."
+    [attachment] = mail.attachments
+    assert attachment.filename == "journal.pdf"
+    assert abs(attachment.size - len(payload)) < 100
+    assert "large-parts-elided" in mail.defects
