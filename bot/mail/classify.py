@@ -37,8 +37,8 @@ class CaseRef:
 
 class CaseLookup(Protocol):
     def seen(self, duplicate_key: str) -> bool: ...
-    # the content hash (sha256 hex) of the mail first recorded under this key, or None
-    # when the key is unknown or the hash was not stored (records older than the field)
+    # the body fingerprint (InboundMail.fingerprint) of the mail first recorded under this
+    # key, or None when the key is unknown or it was not stored (older records)
     def seen_hash(self, duplicate_key: str) -> str | None: ...
     def by_number(self, number: DiaryNumber) -> CaseRef | None: ...
     def by_message_ids(self, ids: tuple[str, ...]) -> CaseRef | None: ...
@@ -322,8 +322,8 @@ def _reused_message_id(mail: InboundMail, lookup: CaseLookup, org: Organisation)
         return None
     seen_hash = getattr(lookup, "seen_hash", None)    # stores without it: plain duplicate
     first = seen_hash(mail.duplicate_key) if seen_hash else None
-    if not first or first == mail.content_hash:
-        return None
+    if not first or first in (mail.fingerprint, mail.content_hash):
+        return None               # the same mail again (other Received: headers at most)
     own_key = f"sha:{mail.content_hash}"
     if lookup.seen(own_key):
         return Decision(DUPLICATE, t(org.language, "reason_duplicate", key=own_key[:80]),

@@ -32,6 +32,10 @@ class InboundMail:
     # identity
     message_id: str | None            # without angle brackets, as in the header; None when absent
     content_hash: str                 # sha256 hex of the raw bytes (duplicate key without Message-ID)
+    # sha256 hex of the body (after the header block, CR removed): the same mail delivered
+    # again with other transit headers (Received, Delivered-To) keeps it, another mail
+    # reusing a Message-ID does not. What the store keeps to tell the two apart.
+    fingerprint: str = ""
     in_reply_to: tuple[str, ...] = ()  # message ids without angle brackets
     references: tuple[str, ...] = ()
     conversation_id: str | None = None  # Graph conversationId when the source knows one

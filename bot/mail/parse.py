@@ -62,10 +62,21 @@ def parse_mail(raw: bytes, *, conversation_id: str | None = None,
     """Parse raw message bytes. Never raises; see module docstring. With the organisation's
     trusted authserv-ids, the mail carries its sender verdict (bot.mail.authenticity)."""
     mail = _parse_mail(raw, conversation_id)
+    mail = dataclasses.replace(mail, fingerprint=body_fingerprint(_as_bytes(raw)))
     if trusted_authserv_ids is None:
         return mail
     from bot.mail.authenticity import judge
     return dataclasses.replace(mail, verdict=judge(mail, trusted_authserv_ids))
+
+
+def body_fingerprint(raw: bytes) -> str:
+    """sha256 of what follows the header block, without CR (line endings change in transit)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    start = min(ends) if ends else len(raw)
+    digest = hashlib.sha256()
+    for offset in range(start, len(raw), 1 << 20):
+        digest.update(raw[offset:offset + (1 << 20)].replace(b"\r", b""))
+    return digest.hexdigest()
 
 
 def _parse_mail(raw: bytes, conversation_id: str | None) -> InboundMail:

@@ -157,7 +157,8 @@ class Intake:
         store.record_mail({
             "key": decision.record_key or mail.duplicate_key,  # mailsec: reused Message-ID kept by hash
             "outcome": decision.outcome, "number": number,
-            "triage_id": triage_id, "content_hash": mail.content_hash,
+            "triage_id": triage_id,
+            "content_hash": mail.fingerprint or mail.content_hash,  # mailsec: transit headers do not count
             "message_id": mail.message_id, "conversation_id": conversation_id,
             "received": iso(arrival), "at": iso(now), "raw": raw_path, "reason": decision.reason,
             "sender": document.sender, "subject": document.subject})

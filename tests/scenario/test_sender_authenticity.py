@@ -83,6 +83,7 @@ def test_forged_manager_response_never_changes_the_case_and_never_reaches_skicka
     # the registrator cannot send the forged 'response' on: the case has none
     reply = say(exo_bot, "rut", f"skicka {CASE1}")
     assert not reply.ok
+    exo_bot.services.deliver_outbox()
     assert sender.sent == []
 
 
@@ -101,6 +102,7 @@ def test_genuine_manager_response_from_inside_the_tenant_is_filed_and_sent_on(ex
     assert ("rut", "response_incoming") in queued
     reply = say(exo_bot, "rut", f"skicka {CASE1}")
     assert reply.ok, reply.text
+    exo_bot.services.deliver_outbox()      # the outbox sends it
     [sent] = sender.sent
     [attached] = list(sent.iter_attachments())
     assert attached.get_content()["Message-ID"] == \
@@ -172,6 +174,7 @@ def test_postfix_dmarc_fail_wins_over_the_forgers_own_pass_results_below(postfix
     assert snapshot(postfix_bot) == before
     assert queued == {("rut", "triage")}
     assert not say(postfix_bot, "rut", f"skicka {CASE1}").ok
+    postfix_bot.services.deliver_outbox()
     assert sender.sent == []
 
 

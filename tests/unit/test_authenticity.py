@@ -188,10 +188,10 @@ def test_settings_read_the_mail_table_and_automated_reports(tmp_path):
     from bot.settings import load_organisation
     from tests.conftest import EXAMPLE_CONFIG
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    text = text.replace('address = "patientsakerhet@regionexempel.se"',
-                        'address = "patientsakerhet@regionexempel.se"\nautomated_reports = true')
+    text = text.replace("automated_reports = false", "automated_reports = true", 1)
     good = tmp_path / "good.toml"
-    good.write_text(text + '\n[mail]\ntrusted_authserv_ids = ["mx.exempelby.se", "Exchange-Online"]\n',
+    good.write_text(text.replace("trusted_authserv_ids = []",
+                                 'trusted_authserv_ids = ["mx.exempelby.se", "Exchange-Online"]'),
                     encoding="utf-8")
     org = load_organisation(good)
     assert org.trusted_authserv_ids == ("mx.exempelby.se", "exchange-online")
@@ -199,7 +199,8 @@ def test_settings_read_the_mail_table_and_automated_reports(tmp_path):
     assert org.counterparts["sjukhuset"].automated_reports is False
 
     bad = tmp_path / "bad.toml"
-    bad.write_text(text + '\n[mail]\ntrusted_authserv_ids = ["mx exempelby"]\n', encoding="utf-8")
+    bad.write_text(text.replace("trusted_authserv_ids = []", 'trusted_authserv_ids = ["mx exempelby"]'),
+                   encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_organisation(bad)
     assert "mail.trusted_authserv_ids[0]" in str(err.value)

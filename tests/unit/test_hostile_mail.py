@@ -101,7 +101,7 @@ def test_parse_and_classify_never_raise_on_mutated_corpus_mail(hostile, org):
         assert decision.outcome in OUTCOMES
         assert arrival_time(mail, None, NOW) <= NOW + timedelta(days=1)
         outcomes.add(decision.outcome)
-        lookup.record(mail.duplicate_key, mail.content_hash)
+        lookup.record(mail.duplicate_key, mail.fingerprint)
     assert {"triage", "ignored"} <= outcomes
 
 
@@ -170,7 +170,7 @@ def _reused(body: str) -> bytes:
 def test_reused_message_id_with_other_content_goes_to_triage(org):
     lookup = FakeCaseLookup()
     first = parse_mail(_reused("Första mejlet."))
-    lookup.record(first.duplicate_key, first.content_hash)
+    lookup.record(first.duplicate_key, first.fingerprint)
 
     again = classify(parse_mail(_reused("Första mejlet.")), org, lookup)
     assert again.outcome == "duplicate"
@@ -181,7 +181,7 @@ def test_reused_message_id_with_other_content_goes_to_triage(org):
         "triage", "samma Message-ID som ett tidigare mejl men annat innehåll")
     assert decision.record_key == f"sha:{other.content_hash}"
 
-    lookup.record(decision.record_key, other.content_hash)      # the store kept it
+    lookup.record(decision.record_key, other.fingerprint)      # the store kept it
     redelivered = classify(other, org, lookup)
     assert redelivered.outcome == "duplicate"
 
