@@ -47,14 +47,8 @@ class Bot:
         """Fetch what waits, diarise it durably, then acknowledge it in the mailbox."""
         if self.mail is None:
             return []
-        fetched = self.mail.fetch()
-        if not fetched:
-            return []
-        results = self.services.ingest_many(
-            ((raw, arrived, conversation) for raw, arrived, _, conversation in fetched))
-        for _, _, source_id, _ in fetched:  # only after the commit in ingest_many
-            self.mail.acknowledge(source_id)
-        return results
+        from bot.mail.streaming import drain  # mailsec: one mail in memory at a time
+        return drain(self.mail, self.services.ingest_many)  # mailsec: acknowledges after each durable group
 
     async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
         """One event loop: the chat frontends, the mail watcher, the outbox and the reminder

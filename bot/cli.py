@@ -226,32 +226,53 @@ def cmd_logg(settings: Settings, args) -> int:
 
 
 def cmd_ingest(settings: Settings, args) -> int:
+    from collections import deque
+    from bot.mail.maildir import read_files  # mailsec: a file that cannot be read is one outcome
     paths = [Path(p) for p in args.files]
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in paths if not p.exists()]  # mailsec: a directory or FIFO gets an outcome
     if missing:
         raise UsageError(t(settings.org.language, "cli_missing_file", files=", ".join(missing[:5])))
     bot = _bot(settings, readonly=False, command="ingest")
     lang = settings.org.language
     collected: list[dict] = []
+    in_flight: deque[Path] = deque()  # mailsec: the readable files, in intake order
+
+    def report(path: Path, result: dict) -> None:
+        result = {"file": str(path), **result}
+        collected.append(result)
+        if not args.json:
+            print(t(lang, "cli_ingested", file=path.name,
+                    outcome=t(lang, f"outcome_{result['outcome']}"),
+                    number=result["diary_number"] or "", reason=redact(result["reason"])))
+        sys.stdout.flush()
 
     def show(results: list[dict]) -> None:
-        offset = len(collected)
-        for path, result in zip(paths[offset:offset + len(results)], results):
-            result = {"file": str(path), **result}
-            collected.append(result)
-            if not args.json:
-                print(t(lang, "cli_ingested", file=path.name,
-                        outcome=t(lang, f"outcome_{result['outcome']}"),
-                        number=result["diary_number"] or "", reason=redact(result["reason"])))
-            sys.stdout.flush()
+        for result in results:
+            report(in_flight.popleft(), result)
+
+    def items():  # mailsec: read one file at a time; an unreadable one is reported and skipped
+        for path, raw, why in read_files(paths):
+            if raw is None:
+                report(path, _unreadable(lang, why))
+                continue
+            in_flight.append(path)
+            yield raw, None, None
 
     try:
-        bot.services.ingest_many(((p.read_bytes(), None, None) for p in paths), on_durable=show)
+        bot.services.ingest_many(items(), on_durable=show)
     finally:
         bot.close()
     if args.json:
-        _print_json(collected)
+        order = {str(p): i for i, p in enumerate(paths)}
+        _print_json(sorted(collected, key=lambda r: order.get(r["file"], 0)))
     return EXIT_OK
+
+
+def _unreadable(lang: str, why: str | None) -> dict:
+    """ingest's outcome for a file that cannot be read (mailsec)."""
+    return {"message_id": None, "outcome": "unreadable", "diary_number": None, "kind": None,
+            "unit": None, "counterpart": None, "severity": None, "document": None,
+            "reason": t(lang, "reason_unreadable_file", why=why or "?")}
 
 
 def _case(bot, text: str, series: str):

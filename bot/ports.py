@@ -1,6 +1,7 @@
 """The narrow ports between the core and its adapters."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
@@ -111,6 +112,27 @@ class MailSource(Protocol):
     def fetch(self) -> list[tuple[bytes, datetime, str, str | None]]: ...
 
     def acknowledge(self, source_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A mail waiting in the mailbox, its bytes not read yet (a Maildir file name, an IMAP
+    uid, a Graph message id): cheap to hold for a whole backlog."""
+    source_id: str
+    arrived: datetime | None
+    conversation_id: str | None = None
+
+
+class StreamingMailSource(MailSource, Protocol):
+    """A MailSource that hands out one mail's bytes at a time, so memory is bounded by one
+    mail, not by the backlog (bot.mail.streaming.drain uses it)."""
+
+    def waiting(self) -> Iterator[Waiting]: ...
+
+    def read(self, waiting: Waiting) -> bytes | None:
+        """The raw bytes, or None when the mail is gone or cannot be read (the source logs
+        that once, and the mail is skipped until it can be read)."""
+        ...
 
 
 class ChatFrontend(Protocol):

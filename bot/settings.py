@@ -46,7 +46,8 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web"},
+         "counterparts", "subscriptions", "web", "mail"},
+    "mail": {"trusted_authserv_ids"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
@@ -55,7 +56,7 @@ _ALLOWED = {
                   "escalate_after", "repeat_every"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
-    "counterparts": {"id", "name", "aliases", "domains", "address"},
+    "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
 }
@@ -303,7 +304,19 @@ class _OrganisationReader:
             mailbox_alert_minutes=self._int(org, "mailbox_alert_minutes",
                                             "organisation.mailbox_alert_minutes", 15, 1, 24 * 60),
             managers_see_mail=managers_see_mail,
+            trusted_authserv_ids=self._trusted_authserv_ids(self._table("mail", required=False)),
         )
+
+    def _trusted_authserv_ids(self, mail: dict) -> tuple[str, ...]:
+        """[mail] trusted_authserv_ids: host names, "*.domain" patterns or "exchange-online"."""
+        from bot.mail.authenticity import valid_trust_entry
+        ids = [v.lower() for v in self._str_list(mail, "trusted_authserv_ids", "mail.trusted_authserv_ids")]
+        for i, value in enumerate(ids):
+            if not valid_trust_entry(value):
+                raise self.fail(f"mail.trusted_authserv_ids[{i}]",
+                                f"{value!r}: ange ett värdnamn (mx.exempelby.se), ett mönster "
+                                "(*.exempelby.se) eller \"exchange-online\"")
+        return tuple(dict.fromkeys(ids))
 
     def _closed_days(self, hours: dict) -> list[date]:
         result = []
@@ -414,10 +427,14 @@ class _OrganisationReader:
             address = self._str(item, "address", f"{path}.address", required=False)
             if address and not _EMAIL.match(address):
                 raise self.fail(f"{path}.address", f"{address!r} är ingen e-postadress")
+            automated = item.get("automated_reports", False)
+            if not isinstance(automated, bool):
+                raise self.fail(f"{path}.automated_reports", "ska vara true eller false")
             result[ident] = Counterpart(
                 id=ident, name=self._str(item, "name", f"{path}.name"),
                 aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
-                domains=tuple(domains), address=address.lower() if address else None)
+                domains=tuple(domains), address=address.lower() if address else None,
+                automated_reports=automated)
         return result
 
     def _subscriptions(self, people: dict[str, Person],

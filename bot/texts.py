@@ -94,6 +94,17 @@ SV: dict[str, str] = {
     "reason_forward_unreadable": "vidarebefordrat av registrator men originalet gick inte att läsa ut",
     "reason_override_unit": "enheten {unit} angiven av registrator är okänd",
     "reason_closed_case": "ärendet {number} är avslutat",
+    # --- sender authenticity and hostile mail (mailsec) ---
+    "reason_sender_failed": "avsändaren {sender} kunde inte styrkas ({why}): troligen förfalskad, "
+                            "diarieförs inte förrän du har bedömt mejlet",
+    "reason_own_address_forged": "mejlet uppger brevlådans egen adress som avsändare men kommer "
+                                 "utifrån ({why})",
+    "reason_reused_message_id": "samma Message-ID som ett tidigare mejl men annat innehåll",
+    "check_senders_unverified": "avsändare verifieras inte: ingen betrodd server angiven i "
+                                "[mail] trusted_authserv_ids, så From: tas för sann",
+    "check_senders_verified": "avsändare verifieras med Authentication-Results från {ids}",
+    "outcome_unreadable": "kunde inte läsas",
+    "reason_unreadable_file": "filen kunde inte läsas ({why}); inget diariefört",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
     "denied_unknown": "Du finns inte i organisationens katalog, så jag kan inte visa eller ändra ärenden. Kontakta registrator.",
     "denied_view": "Du har inte behörighet till {number}.",
@@ -432,6 +443,17 @@ EN: dict[str, str] = {
     "reason_forward_unreadable": "forwarded by the registrar, but the original could not be extracted",
     "reason_override_unit": "the unit {unit} given by the registrar is unknown",
     "reason_closed_case": "case {number} is closed",
+    # --- sender authenticity and hostile mail (mailsec) ---
+    "reason_sender_failed": "the sender {sender} could not be verified ({why}): probably forged, "
+                            "not diarised until you have looked at the mail",
+    "reason_own_address_forged": "the mail gives the mailbox's own address as sender but comes "
+                                 "from outside ({why})",
+    "reason_reused_message_id": "same Message-ID as an earlier mail but different content",
+    "check_senders_unverified": "senders are not verified: no trusted server in "
+                                "[mail] trusted_authserv_ids, so From: is taken as true",
+    "check_senders_verified": "senders are verified with Authentication-Results from {ids}",
+    "outcome_unreadable": "could not be read",
+    "reason_unreadable_file": "the file could not be read ({why}); nothing diarised",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
     "denied_unknown": "You are not in the organisation's directory, so I cannot show or change cases. Contact the registrar.",
     "denied_view": "You do not have access to {number}.",

@@ -50,6 +50,8 @@ class Counterpart:
     aliases: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
     address: str | None = None
+    # its reporting system marks reports Auto-Submitted: auto-generated; diarise them (DESIGN §4)
+    automated_reports: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -109,6 +111,9 @@ class Organisation:
     # the web overview: may a unit's manager read a diarised mail's text and attachments,
     # or only its metadata (registrator, MA and SAS always may)
     managers_see_mail: bool = False
+    # whose Authentication-Results are believed (DESIGN §8): authserv-ids, "*.domain"
+    # patterns, or "exchange-online"; empty = senders are not verified
+    trusted_authserv_ids: tuple[str, ...] = ()
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

@@ -7,7 +7,7 @@ classify the original), reference to a case, new case, triage.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.domain.case import INCOMING, OUTGOING
@@ -15,8 +15,9 @@ from bot.domain.diary import DiaryNumber, find_diary_numbers, strip_diary_number
 from bot.domain.org import Organisation
 from bot.domain.process import document_type
 from bot.domain.redact import redact
+from bot.mail.authenticity import judge
 from bot.mail.forward import find_inline_forward
-from bot.mail.message import InboundMail
+from bot.mail.message import FAILED, UNVERIFIED, InboundMail, SenderVerdict
 from bot.texts import t
 
 NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE = (
@@ -36,6 +37,9 @@ class CaseRef:
 
 class CaseLookup(Protocol):
     def seen(self, duplicate_key: str) -> bool: ...
+    # the body fingerprint (InboundMail.fingerprint) of the mail first recorded under this
+    # key, or None when the key is unknown or it was not stored (older records)
+    def seen_hash(self, duplicate_key: str) -> str | None: ...
     def by_number(self, number: DiaryNumber) -> CaseRef | None: ...
     def by_message_ids(self, ids: tuple[str, ...]) -> CaseRef | None: ...
     def by_conversation(self, conversation_id: str) -> CaseRef | None: ...
@@ -66,6 +70,10 @@ class Decision:
     sender_internal: bool = False
     forwarded_by: str | None = None
     thread_ids: tuple[str, ...] = field(default=())
+    authenticity: str = UNVERIFIED   # the sender verdict: verified | failed | unverified
+    # the key to record this mail under when it is not mail.duplicate_key: a reused
+    # Message-ID with other content is kept under its content hash ("sha:<hex>")
+    record_key: str | None = None
 
 
 # --------------------------------------------------------------------------- rule 2
@@ -78,16 +86,22 @@ _AUTO_SUBJECT = re.compile(
 _AUTO_SENDERS = ("mailer-daemon", "postmaster")
 
 
-def automatic_reason(mail: InboundMail) -> str | None:
+def automatic_reason(mail: InboundMail, *, reports_expected: bool = False) -> str | None:
+    """Why the mail is automatic, or None. reports_expected: the sender is a counterpart
+    whose reporting system marks its reports as generated (automated_reports = true); its
+    `Auto-Submitted: auto-generated`, `X-Auto-Response-Suppress` and `Precedence: bulk` do
+    not make a report automatic, while auto-replies, bounces and lists still do."""
     h = mail.headers
     auto = h.get("auto-submitted", "").strip().lower()
-    if auto and not auto.startswith("no"):
+    if auto and not auto.startswith("no") and not (
+            reports_expected and auto.split(";", 1)[0].strip() == "auto-generated"):
         return f"Auto-Submitted: {auto}"
     for name in ("x-auto-response-suppress", "x-autoreply", "x-autorespond"):
-        if name in h:
+        if name in h and not (reports_expected and name == "x-auto-response-suppress"):
             return name
     precedence = h.get("precedence", "").strip().lower()
-    if precedence in ("bulk", "junk", "list", "auto_reply"):
+    if precedence in ("bulk", "junk", "list", "auto_reply") and not (
+            reports_expected and precedence == "bulk"):
         return f"Precedence: {precedence}"
     for name in ("list-unsubscribe", "list-id"):
         if name in h:
@@ -241,16 +255,33 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
     lang = org.language
     detector = detector or Detector(org)
 
-    # 1. duplicate
+    verdict = sender_verdict(mail, org)
+
+    # 1. duplicate; a reused Message-ID with other content is kept, and a person looks
+    reused = _reused_message_id(mail, lookup, org)
+    if reused is not None:
+        return reused
     if lookup.seen(mail.duplicate_key):
         return Decision(DUPLICATE, t(lang, "reason_duplicate", key=mail.duplicate_key[:80]))
+    common = dict(sender=mail.sender_address, authenticity=verdict.status,
+                  title=make_title(mail.subject, org.series, ""))
 
-    # 2. automatic mail, and the bot's own mail
+    # 2. the bot's own address (forged from outside: triage), automatic mail
     if mail.sender_address == org.mailbox:
-        return Decision(IGNORED, t(lang, "reason_own_address"))
-    why = automatic_reason(mail)
+        if verdict.status == FAILED:
+            return Decision(TRIAGE, t(lang, "reason_own_address_forged", why=verdict.why), **common)
+        return Decision(IGNORED, t(lang, "reason_own_address"), authenticity=verdict.status)
+    counterpart = org.counterpart_by_address(mail.sender_address)
+    why = automatic_reason(mail, reports_expected=bool(
+        counterpart and counterpart.automated_reports and verdict.status != FAILED))
     if why:
-        return Decision(IGNORED, t(lang, "reason_auto", why=why))
+        return Decision(IGNORED, t(lang, "reason_auto", why=why), authenticity=verdict.status)
+
+    # 2b. a sender the trusted receiver says is forged is not that sender: no case, no
+    # forward, no override line; the registrator decides
+    if verdict.status == FAILED:
+        return Decision(TRIAGE, t(lang, "reason_sender_failed", sender=mail.sender_address or "?",
+                                  why=verdict.why), **common)
 
     # 3. registrator forward: classify the original
     sender_person = org.person_by_email(mail.sender_address)
@@ -264,15 +295,41 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
         if unwrapped is None or not unwrapped.sender:
             if overrides.case is None and overrides.kind is None:
                 return Decision(TRIAGE, t(lang, "reason_forward_unreadable"),
-                                sender=mail.sender_address, forwarded_by=forwarded_by,
-                                title=make_title(mail.subject, org.series, ""))
+                                forwarded_by=forwarded_by, **common)
         else:
             original = _Original(unwrapped.sender, unwrapped.subject or mail.subject,
                                  unwrapped.text, unwrapped.thread_ids or mail.thread_ids)
     elif sender_person and "registrator" in sender_person.roles:
         overrides = parse_overrides(mail.text, org.series)
 
-    return _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector)
+    decision = _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector)
+    return replace(decision, authenticity=verdict.status)
+
+
+def sender_verdict(mail: InboundMail, org: Organisation) -> SenderVerdict:
+    """The verdict parse_mail put on the mail, else judged now with the organisation's
+    trusted authserv-ids (none configured: unverified, and intake behaves as before)."""
+    if mail.verdict is not None:
+        return mail.verdict
+    return judge(mail, org.trusted_authserv_ids)
+
+
+def _reused_message_id(mail: InboundMail, lookup: CaseLookup, org: Organisation) -> Decision | None:
+    """Same Message-ID as a mail already handled, other bytes: not a duplicate (DESIGN §4
+    rule 1 keeps the first), so it is kept under its content hash and triaged. Seen again
+    (the mailbox re-delivers it), it is a duplicate of that triaged copy."""
+    if not mail.message_id or not lookup.seen(mail.duplicate_key):
+        return None
+    seen_hash = getattr(lookup, "seen_hash", None)    # stores without it: plain duplicate
+    first = seen_hash(mail.duplicate_key) if seen_hash else None
+    if not first or first in (mail.fingerprint, mail.content_hash):
+        return None               # the same mail again (other Received: headers at most)
+    own_key = f"sha:{mail.content_hash}"
+    if lookup.seen(own_key):
+        return Decision(DUPLICATE, t(org.language, "reason_duplicate", key=own_key[:80]),
+                        record_key=own_key)
+    return Decision(TRIAGE, t(org.language, "reason_reused_message_id"), sender=mail.sender_address,
+                    title=make_title(mail.subject, org.series, ""), record_key=own_key)
 
 
 def _classify_original(mail: InboundMail, original: _Original, overrides: Overrides,

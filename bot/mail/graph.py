@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -45,7 +45,7 @@ from O365.utils.token import MemoryTokenBackend
 from bot.domain.redact import redact
 from bot.errors import BotError, ConfigError, DeliveryError, MailSourceError
 from bot.files import write_durably
-from bot.ports import Clock, SystemClock
+from bot.ports import Clock, SystemClock, Waiting
 from bot.settings import Settings
 from bot.texts import t
 
@@ -467,10 +467,15 @@ class GraphMailSource:
     # ------------------------------------------------------------------ MailSource
     def fetch(self) -> list[tuple[bytes, datetime, str, str | None]]:
         """New mail, oldest first, at most batch_size at a time: (raw MIME, receivedDateTime,
-        message id, conversationId)."""
+        message id, conversationId). The run loop streams with waiting()/read() instead."""
+        return [(raw, w.arrived, w.source_id, w.conversation_id) for w in self.waiting()
+                if (raw := self.read(w)) is not None]
+
+    def waiting(self) -> Iterator[Waiting]:
+        """The next batch of the delta round, oldest first: ids only, no MIME yet."""
         now = self.clock.now()
         if self._throttled_until and now < self._throttled_until:
-            return []
+            return iter(())
         if self._round and self._round.unacknowledged:
             # the last batch was never acknowledged (intake or the move failed): start over
             # from the saved link, and list the Inbox too, so nothing is skipped
@@ -480,14 +485,30 @@ class GraphMailSource:
         try:
             if self._round is None:
                 self._round = self._new_round()
-            fetched = [mail for mail in map(self._download, self._round.take(self.batch_size)) if mail]
+            batch = self._round.take(self.batch_size)
         except GraphCallFailed as exc:
-            if exc.retry_after:
-                self._throttled_until = datetime.fromtimestamp(now.timestamp() + exc.retry_after,
-                                                               timezone.utc)
+            self._throttle(exc, now)
             raise MailSourceError(str(exc)) from None
         self._finish_round_if_done()
-        return fetched
+        return iter([Waiting(seen.id, seen.received or self.clock.now(), seen.conversation_id)
+                     for seen in batch])
+
+    def read(self, waiting: Waiting) -> bytes | None:
+        """One message's MIME ($value); None when a person moved it away meanwhile."""
+        seen = self._round.unacknowledged.get(waiting.source_id) if self._round else None
+        try:
+            raw = self._download(seen or _Seen(waiting.source_id, waiting.arrived,
+                                               waiting.conversation_id, {"id": waiting.source_id}))
+        except GraphCallFailed as exc:
+            self._throttle(exc, self.clock.now())
+            raise MailSourceError(str(exc)) from None
+        self._finish_round_if_done()
+        return raw
+
+    def _throttle(self, exc: GraphCallFailed, now: datetime) -> None:
+        if exc.retry_after:
+            self._throttled_until = datetime.fromtimestamp(now.timestamp() + exc.retry_after,
+                                                           timezone.utc)
 
     def acknowledge(self, source_id: str) -> None:
         """File the message in Diarierat (after its outcome is durable)."""
@@ -594,14 +615,15 @@ class GraphMailSource:
     def _seen(item: dict) -> _Seen:
         return _Seen(item["id"], _utc(item.get("receivedDateTime")), item.get("conversationId"), item)
 
-    def _download(self, seen: _Seen) -> tuple[bytes, datetime, str, str | None] | None:
+    def _download(self, seen: _Seen) -> bytes | None:
         message = self._message(seen.data)
         raw = self.client.call("graph_op_mime", message.get_mime_content, not_found=None)
         if raw is None:   # gone between the delta and the download: a person moved it
             log.warning("graph: message %s disappeared before it was read", _tail(seen.id))
-            self._round.unacknowledged.pop(seen.id, None)
+            if self._round:
+                self._round.unacknowledged.pop(seen.id, None)
             return None
-        return raw, seen.received or self.clock.now(), seen.id, seen.conversation_id
+        return raw
 
     def _message(self, data: dict) -> Message:
         """O365's Message for a message we know by its delta entry (or only its id)."""

@@ -17,9 +17,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from bot.errors import ConfigError, MailSourceError
+from bot.ports import Waiting
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -122,29 +123,46 @@ class ImapMailSource:
 
     # ------------------------------------------------------------------ MailSource
     def fetch(self) -> list[tuple[bytes, datetime, str, str | None]]:
+        """Every waiting mail with its bytes (tests, tools); the run loop streams instead."""
+        return [(raw, w.arrived, w.source_id, None) for w in self.waiting()
+                if (raw := self.read(w)) is not None]
+
+    def waiting(self) -> Iterator[Waiting]:
+        """The uids and INTERNALDATEs of what waits, oldest first; no bodies yet."""
         client = self._connect()
         try:
             client.noop()   # lets the server report new mail when we did not IDLE
             uids = sorted(client.search(["NOT", "DELETED"]))
-            mails = []
+            found = []
             for start in range(0, len(uids), FETCH_CHUNK):
                 chunk = uids[start:start + FETCH_CHUNK]
-                data = client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
-                for uid in chunk:
-                    item = data.get(uid)
-                    if item is None or b"BODY[]" not in item:
-                        continue   # expunged meanwhile by someone else
-                    mails.append((item[b"BODY[]"], _utc(item.get(b"INTERNALDATE")),
-                                  f"{self._uidvalidity}:{uid}", None))
+                data = client.fetch(chunk, ["INTERNALDATE"])
+                found += [Waiting(f"{self._uidvalidity}:{uid}", _utc(data[uid].get(b"INTERNALDATE")))
+                          for uid in chunk if uid in data]
         except MailSourceError:
             raise
         except Exception as exc:
             raise self._failed("hämtning", exc) from exc
         self._last_fetch = datetime.now(timezone.utc)
-        self._oldest_waiting = min((m[1] for m in mails), default=None)
-        if mails:
-            log.info("IMAP %s: %d mejl att diarieföra", self.account.folder, len(mails))
-        return mails
+        self._oldest_waiting = min((w.arrived for w in found), default=None)
+        if found:
+            log.info("IMAP %s: %d mejl att diarieföra", self.account.folder, len(found))
+        return iter(found)
+
+    def read(self, waiting: Waiting) -> bytes | None:
+        """One mail's bytes (BODY.PEEK[]: not marked read); None when it was expunged."""
+        validity, _, uid_text = waiting.source_id.partition(":")
+        client = self._connect()
+        if int(validity) != self._uidvalidity:
+            return None     # the folder was recreated: listed again on the next round
+        uid = int(uid_text)
+        try:
+            item = client.fetch([uid], ["BODY.PEEK[]"]).get(uid)
+        except Exception as exc:
+            raise self._failed("hämtning", exc) from exc
+        if item is None or b"BODY[]" not in item:
+            return None     # expunged meanwhile by someone else
+        return item[b"BODY[]"]
 
     def acknowledge(self, source_id: str) -> None:
         """Move one diarised mail to Diarierat (MOVE, or COPY + delete on old servers)."""

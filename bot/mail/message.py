@@ -16,11 +16,26 @@ class Attachment:
     size: int
 
 
+VERIFIED, FAILED, UNVERIFIED = "verified", "failed", "unverified"
+
+
+@dataclass(frozen=True)
+class SenderVerdict:
+    """What the trusted receiving server said about the From: address (DESIGN §8)."""
+    status: str                       # verified | failed | unverified
+    why: str = ""                     # short and technical: "dmarc=fail", "AuthAs: Internal"
+    authserv_id: str = ""             # whose verdict it is ("exchange-online" for Exchange's)
+
+
 @dataclass(frozen=True)
 class InboundMail:
     # identity
     message_id: str | None            # without angle brackets, as in the header; None when absent
     content_hash: str                 # sha256 hex of the raw bytes (duplicate key without Message-ID)
+    # sha256 hex of the body (after the header block, CR removed): the same mail delivered
+    # again with other transit headers (Received, Delivered-To) keeps it, another mail
+    # reusing a Message-ID does not. What the store keeps to tell the two apart.
+    fingerprint: str = ""
     in_reply_to: tuple[str, ...] = ()  # message ids without angle brackets
     references: tuple[str, ...] = ()
     conversation_id: str | None = None  # Graph conversationId when the source knows one
@@ -47,6 +62,13 @@ class InboundMail:
     # forwards
     attached_messages: tuple["InboundMail", ...] = ()  # parts of type message/rfc822, parsed
     defects: tuple[str, ...] = ()     # what the parser had to repair; never raises instead
+
+    # sender authenticity: the trace headers in order, top first (Authentication-Results,
+    # Received, Exchange's X-MS-Exchange-Organization-AuthAs/-AuthSource), lower-cased name
+    # and unfolded value; the number of From: addresses (more than one is a spoofing trick)
+    trace: tuple[tuple[str, str], ...] = ()
+    from_count: int = 0
+    verdict: SenderVerdict | None = None  # set by parse_mail when given the trusted ids
 
     @property
     def duplicate_key(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import codecs
 import email
 import email.header
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 
+from bot.mail.authenticity import TRACE_HEADERS
 from bot.mail.message import Attachment, InboundMail
 
 POLICY = email.policy.default
@@ -32,6 +34,8 @@ MAX_ATTACHED_DEPTH = 3      # attached messages inside attached messages, at mos
 MAX_MIME_DEPTH = 60         # nesting of multiparts we are willing to walk
 MAX_STRUCTURED_HEADER = 64_000  # longer header values are not fed to the (slow) structured parser
 HEADER_VALUE_MAX = 500      # InboundMail.headers values are truncated to this
+TRACE_MAX = 200             # trace headers kept (the trusted ones are at the top)
+TRACE_VALUE_MAX = 4000
 
 _ATTACHED_TYPES = {"message/rfc822", "message/global"}
 _LATIN1ISH = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso8859-1", "iso_8859-1",
@@ -40,13 +44,42 @@ _MSGID_RE = re.compile(r"<([^<>]*)>")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
 _C1_RE = re.compile(rb"[\x80-\x9f]")
+# Memory: the stdlib parser needs ~9x a mail's size (a 42 MB mail peaks at ~370 MB), nearly
+# all of it for long base64 payloads. Runs of base64 lines longer than this are replaced,
+# before parsing, by a short base64 marker carrying the decoded size (attachments are kept
+# as raw bytes by the store; intake only needs their names and sizes).
+ELIDE_ABOVE_BYTES = 4 * 1024 * 1024
+_B64_RUN = re.compile(rb"(?:[A-Za-z0-9+/=]{16,998}\r?\n){4000,}")
+_ELIDED = b"AVVIKELSEBOT-ELIDED:"
+_WRITTEN_YEAR = re.compile(r"(?<![+\-\d])(\d{3,})(?![\d:])")   # a year of 3+ digits, not a zone
 
 
 # --------------------------------------------------------------------------- public
 
 
-def parse_mail(raw: bytes, *, conversation_id: str | None = None) -> InboundMail:
-    """Parse raw message bytes. Never raises; see module docstring."""
+def parse_mail(raw: bytes, *, conversation_id: str | None = None,
+               trusted_authserv_ids: tuple[str, ...] | None = None) -> InboundMail:
+    """Parse raw message bytes. Never raises; see module docstring. With the organisation's
+    trusted authserv-ids, the mail carries its sender verdict (bot.mail.authenticity)."""
+    mail = _parse_mail(raw, conversation_id)
+    mail = dataclasses.replace(mail, fingerprint=body_fingerprint(_as_bytes(raw)))
+    if trusted_authserv_ids is None:
+        return mail
+    from bot.mail.authenticity import judge
+    return dataclasses.replace(mail, verdict=judge(mail, trusted_authserv_ids))
+
+
+def body_fingerprint(raw: bytes) -> str:
+    """sha256 of what follows the header block, without CR (line endings change in transit)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    start = min(ends) if ends else len(raw)
+    digest = hashlib.sha256()
+    for offset in range(start, len(raw), 1 << 20):
+        digest.update(raw[offset:offset + (1 << 20)].replace(b"\r", b""))
+    return digest.hexdigest()
+
+
+def _parse_mail(raw: bytes, conversation_id: str | None) -> InboundMail:
     try:
         raw = _as_bytes(raw)
     except Exception:  # pragma: no cover - _as_bytes is itself defensive
@@ -102,8 +135,10 @@ class _Fields:
 
 def _parse_bytes(raw: bytes, content_hash: str, conversation_id: str | None, depth: int) -> InboundMail:
     f = _Fields()
-    if not raw.strip():
+    if not raw or raw.isspace():   # not raw.strip(): no copy of a large mail
         f.defect("empty-input")
+    if len(raw) > ELIDE_ABOVE_BYTES:
+        raw = _elide_large_base64(raw, f)
     try:
         msg = email.message_from_bytes(raw, policy=POLICY)
     except Exception as exc:  # noqa: BLE001
@@ -111,6 +146,33 @@ def _parse_bytes(raw: bytes, content_hash: str, conversation_id: str | None, dep
         return InboundMail(message_id=None, content_hash=content_hash, conversation_id=conversation_id,
                            text=_clean_text(_decode_bytes(raw, None, f)), defects=tuple(f.defects))
     return _from_message(msg, content_hash, conversation_id, depth, f)
+
+
+def _elide_large_base64(raw: bytes, f: _Fields) -> bytes:
+    """Replace long base64 runs with a marker that decodes to their size (see ELIDE_ABOVE_BYTES)."""
+    pieces, last = [], 0
+    for m in _B64_RUN.finditer(raw):
+        start, end = m.span()         # no copy of the run: it may be tens of megabytes
+        chars = end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
+        tail = raw[max(start, end - 8):end].rstrip()
+        size = chars * 3 // 4 - (2 if tail.endswith(b"==") else 1 if tail.endswith(b"=") else 0)
+        newline = b"\r\n" if tail and raw[end - 2:end] == b"\r\n" else b"\n"
+        pieces += [raw[last:start], base64.b64encode(_ELIDED + str(size).encode()), newline]
+        last = end
+    if not pieces:
+        return raw
+    f.defect("large-parts-elided")
+    pieces.append(raw[last:])
+    return b"".join(pieces)
+
+
+def _elided_size(data: bytes) -> int | None:
+    if data.startswith(_ELIDED):
+        try:
+            return int(data[len(_ELIDED):].strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _from_message(msg: Message, content_hash: str, conversation_id: str | None, depth: int,
@@ -131,6 +193,11 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
 
     f.step("headers", read_headers)
 
+    def trace() -> None:
+        v["trace"] = _trace(msg, f)
+
+    f.step("trace", trace)
+
     def ids() -> None:
         mids = _raw_values(msg, "message-id", f)
         v["message_id"] = _message_id(mids[0]) if mids else None
@@ -140,6 +207,7 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
     f.step("ids", ids)
 
     def people() -> None:
+        v["from_count"] = len([a for _n, a in _addresses(msg, "from", f) if a])
         for name in ("from", "sender", "return-path"):
             addrs = [(n, a) for n, a in _addresses(msg, name, f) if a or n]
             with_addr = [(n, a) for n, a in addrs if a]
@@ -271,7 +339,8 @@ class _Body:
         disposition = _disposition(part)
         if maintype == "text" and disposition != "attachment" and ctype in ("text/plain", "text/html"):
             data = self.payload_bytes(part)
-            text = _decode_bytes(data, _charset(part), self.f) if data else ""
+            text = _decode_bytes(data, _charset(part), self.f) if data and \
+                _elided_size(data) is None else ""
             (self.plain if ctype == "text/plain" else self.html).append(text)
             return
         self.maybe_attachment(part, ctype)
@@ -284,7 +353,9 @@ class _Body:
         if ctype.startswith("message/") or part.is_multipart():
             size = len(_message_bytes(part))
         else:
-            size = len(self.payload_bytes(part))
+            data = self.payload_bytes(part)
+            size = _elided_size(data)
+            size = len(data) if size is None else size
         self.attachments.append(Attachment(filename=filename, content_type=ctype, size=size))
 
     def payload_bytes(self, part: Message) -> bytes:
@@ -516,6 +587,23 @@ def _raw_values(msg: Message, name: str, f: _Fields) -> list[str]:
     return out
 
 
+def _trace(msg: Message, f: _Fields) -> tuple[tuple[str, str], ...]:
+    """The headers sender authenticity reads, in order, top first, bounded."""
+    out = []
+    for k, val in list(msg.raw_items()):
+        try:
+            name = str(k).strip().lower()
+            if name in TRACE_HEADERS:
+                value = _fix_surrogates(_unfold(val if isinstance(val, str) else str(val)))
+                out.append((name, " ".join(value[:TRACE_VALUE_MAX].split())))
+        except Exception:  # noqa: BLE001
+            f.defect("trace-header-unreadable")
+        if len(out) >= TRACE_MAX:
+            f.defect("trace-truncated")
+            break
+    return tuple(out)
+
+
 def _read_headers(msg: Message, f: _Fields) -> dict[str, list[str]]:
     """All headers, decoded (RFC 2047), lower-cased name -> values in order."""
     out: dict[str, list[str]] = {}
@@ -645,18 +733,23 @@ def _msg_ids(values: list[str]) -> tuple[str, ...]:
 
 
 def _parse_date(value: str) -> datetime | None:
+    """A header date as UTC, or None when it cannot be one (garbage, year 0, or a moment
+    like 31 Dec 9999 23:00 -0500 that lies beyond what a datetime can hold in UTC)."""
     value = (value or "").strip()
-    if not value:
+    if not value or len(value) > 200:
         return None
     try:
         d = email.utils.parsedate_to_datetime(value)
-    except Exception:  # noqa: BLE001
+        if d is None:
+            return None
+        written = _WRITTEN_YEAR.search(value)
+        if written and int(written.group(1)) != d.year:
+            return None       # "0000" read as 2000, "0026" as 2026: a year nobody wrote
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=timezone.utc)
+        return d.astimezone(timezone.utc)
+    except Exception:  # noqa: BLE001 - ValueError, OverflowError, TypeError, IndexError
         return None
-    if d is None:
-        return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d
 
 
 # --------------------------------------------------------------------------- per-part helpers

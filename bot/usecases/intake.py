@@ -128,7 +128,8 @@ class Intake:
         store, org = self.deps.store, self.deps.org
         now = self.deps.clock.now()
         mail = parse_mail(raw, conversation_id=conversation_id)
-        arrival = arrived or mail.received or mail.date or now
+        from bot.mail.arrival import arrival_time  # mailsec: plausible mailbox time first
+        arrival = arrival_time(mail, arrived, now)  # mailsec: never the sender's clock when the mailbox has one
         try:
             decision = classify(mail, org, self.lookup, self.detector)
         except Exception:  # a rule bug must not lose the mail: it goes to a person
@@ -154,8 +155,10 @@ class Intake:
             triage_id = "T" + mail.content_hash[:8]
             self._triage(decision, mail, triage_id, now)
         store.record_mail({
-            "key": mail.duplicate_key, "outcome": decision.outcome, "number": number,
-            "triage_id": triage_id, "content_hash": mail.content_hash,
+            "key": decision.record_key or mail.duplicate_key,  # mailsec: reused Message-ID kept by hash
+            "outcome": decision.outcome, "number": number,
+            "triage_id": triage_id,
+            "content_hash": mail.fingerprint or mail.content_hash,  # mailsec: transit headers do not count
             "message_id": mail.message_id, "conversation_id": conversation_id,
             "received": iso(arrival), "at": iso(now), "raw": raw_path, "reason": decision.reason,
             "sender": document.sender, "subject": document.subject})
