@@ -21,6 +21,17 @@ from bot.usecases.base import Deps, Notices
 log = logging.getLogger(__name__)
 
 GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+GROUP_BYTES = 8 * 1024 * 1024   # ... or fewer, when they are large
+
+
+def _next_group(iterator) -> list:
+    group, size = [], 0
+    for item in iterator:
+        group.append(item)
+        size += len(item[0])
+        if len(group) >= GROUP_COMMIT or size >= GROUP_BYTES:
+            break
+    return group
 
 
 class StoreCaseLookup:
@@ -72,24 +83,24 @@ class Intake:
 
     def ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
                     on_durable: Callable[[list[dict]], None] | None = None) -> list[dict[str, Any]]:
-        """Group commit: one durable write per GROUP_COMMIT mails; on_durable(results) after
-        each. A mail that fails unexpectedly gets a `triage` outcome of its own (its raw bytes
-        are kept) and the batch goes on."""
+        """Group commit: one durable write per group of GROUP_COMMIT mails (or GROUP_BYTES of
+        them, so memory stays bounded); on_durable(results) after each. The mails of a group
+        are read (from IMAP, Graph, files) before the store is locked: no network call ever
+        happens inside a transaction. A mail that fails unexpectedly gets a `triage` outcome
+        of its own (its raw bytes are kept) and the batch goes on."""
         results: list[dict[str, Any]] = []
-        pending: list[dict[str, Any]] = []
         iterator = iter(items)
         while True:
+            group = _next_group(iterator)
+            if not group:
+                return results
             with self.deps.uow:
-                for raw, arrived, conversation_id in iterator:
-                    pending.append(self._ingest_guarded(raw, arrived, conversation_id))
-                    if len(pending) >= GROUP_COMMIT:
-                        break
-            if on_durable and pending:
+                pending = [self._ingest_guarded(raw, arrived, conversation_id)
+                           for raw, arrived, conversation_id in group]
+            group.clear()
+            if on_durable:
                 on_durable(pending)
             results += pending
-            if len(pending) < GROUP_COMMIT:
-                return results
-            pending = []
 
     def _ingest_guarded(self, raw: bytes, arrived: datetime | None,
                         conversation_id: str | None) -> dict[str, Any]:
