@@ -415,7 +415,7 @@ def cmd_check_config(settings: Settings, args) -> int:
     for cp in org.counterparts.values():
         if not cp.address:
             warnings.append(t(lang, "cli_warn_no_address", counterpart=cp.id))
-    summary = {
+    summary: dict[str, Any] = {
         "config": str(settings.config_path), "data": str(settings.data_dir),
         "env_file": str(settings.env_file) if settings.env_file else None,
         "organisation": org.name, "language": org.language, "series": org.series,

@@ -35,12 +35,13 @@ def plausible(moment: datetime | None, now: datetime,
 
 def arrival_time(mail: InboundMail, arrived: datetime | None, now: datetime) -> datetime:
     """Where the arrival time comes from, in order: the mailbox, Received:, Date:, now."""
+    candidates: tuple[datetime | None, ...]
     if arrived is not None:
         candidates, ahead = (arrived,), MAILBOX_FUTURE_TOLERANCE
     else:
         candidates, ahead = (mail.received, mail.date), FUTURE_TOLERANCE
     for moment in candidates:
-        if plausible(moment, now, ahead):
+        if moment is not None and plausible(moment, now, ahead):
             try:
                 return moment.astimezone(timezone.utc) if moment.tzinfo else \
                     moment.replace(tzinfo=timezone.utc)

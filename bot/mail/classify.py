@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.case import INCOMING, OUTGOING
 from bot.domain.diary import DiaryNumber, find_diary_numbers, strip_diary_numbers
@@ -144,7 +144,7 @@ def _first_word(value: str) -> str:
 
 def parse_overrides(text: str, series: str) -> Overrides:
     """The registrator's override lines; the first line of each kind counts."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for m in _OVERRIDE.finditer(text or ""):
         what, value = _OVERRIDE_KEYS[m["key"].lower()], m["value"].strip(_TRAILING + "*")
         if what == "unit" and value:
@@ -263,7 +263,7 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
         return reused
     if lookup.seen(mail.duplicate_key):
         return Decision(DUPLICATE, t(lang, "reason_duplicate", key=mail.duplicate_key[:80]))
-    common = dict(sender=mail.sender_address, authenticity=verdict.status,
+    common: dict[str, Any] = dict(sender=mail.sender_address, authenticity=verdict.status,
                   title=make_title(mail.subject, org.series, ""))
 
     # 2. the bot's own address (forged from outside: triage), automatic mail
@@ -340,7 +340,7 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
     internal = org.is_internal(sender)
     counterpart = org.counterpart_by_address(sender)
     searchable = f"{original.subject}\n{original.text}"
-    common = dict(sender=sender, sender_internal=internal, forwarded_by=forwarded_by,
+    common: dict[str, Any] = dict(sender=sender, sender_internal=internal, forwarded_by=forwarded_by,
                   thread_ids=original.thread_ids)
 
     # 4. reference to a case
@@ -413,7 +413,7 @@ def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation,
              thread_ids: tuple[str, ...]) -> Decision:
     """Rule 4's sender check: internal senders and the case's counterpart only."""
     belongs = sender_internal or (counterpart is not None and counterpart.id == ref.counterpart)
-    common = dict(case=ref, sender=sender, sender_internal=sender_internal,
+    common: dict[str, Any] = dict(case=ref, sender=sender, sender_internal=sender_internal,
                   forwarded_by=forwarded_by, thread_ids=thread_ids, kind=ref.kind,
                   unit=ref.unit, counterpart=ref.counterpart)
     if not belongs and not trusted:

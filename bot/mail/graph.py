@@ -162,8 +162,8 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int, response: requests.Response | None) -> float:
-        return _retry_after(response) if _retry_after(response) is not None \
-            else self.base_delay * 2 ** attempt
+        told = _retry_after(response)
+        return float(told) if told is not None else self.base_delay * 2 ** attempt
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
@@ -205,7 +205,7 @@ class _GraphConnection(Connection):
 
     @property
     def msal_client(self) -> _TokenClient:
-        if self._msal_client is None:
+        if self._msal_client is None:  # type: ignore[has-type]  # set by O365's Connection
             known = urlsplit(self._msal_authority).hostname in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
             self._msal_client = _TokenClient(
                 client_id=self.auth[0], client_credential=self.auth[1],
@@ -226,7 +226,7 @@ class _GraphConnection(Connection):
             return None     # msal's own session, as in production
         session = requests.Session()
         session.proxies = self.proxy
-        session.request = functools.partial(session.request, verify=self.verify_ssl,
+        session.request = functools.partial(session.request, verify=self.verify_ssl,  # type: ignore[method-assign]
                                             timeout=self.timeout)
         return session
 
@@ -465,7 +465,7 @@ class GraphMailSource:
                    state_path=settings.data_dir / STATE_FILE, retry=retry, clock=clock)
 
     # ------------------------------------------------------------------ MailSource
-    def fetch(self) -> list[tuple[bytes, datetime, str, str | None]]:
+    def fetch(self) -> list[tuple[bytes, datetime | None, str, str | None]]:
         """New mail, oldest first, at most batch_size at a time: (raw MIME, receivedDateTime,
         message id, conversationId). The run loop streams with waiting()/read() instead."""
         return [(raw, w.arrived, w.source_id, w.conversation_id) for w in self.waiting()

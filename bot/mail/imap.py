@@ -122,7 +122,7 @@ class ImapMailSource:
         return MailSourceError(f"IMAP {what} mot {a.host}:{a.port}: {_describe(exc)}")
 
     # ------------------------------------------------------------------ MailSource
-    def fetch(self) -> list[tuple[bytes, datetime, str, str | None]]:
+    def fetch(self) -> list[tuple[bytes, datetime | None, str, str | None]]:
         """Every waiting mail with its bytes (tests, tools); the run loop streams instead."""
         return [(raw, w.arrived, w.source_id, None) for w in self.waiting()
                 if (raw := self.read(w)) is not None]
@@ -144,7 +144,7 @@ class ImapMailSource:
         except Exception as exc:
             raise self._failed("hämtning", exc) from exc
         self._last_fetch = datetime.now(timezone.utc)
-        self._oldest_waiting = min((w.arrived for w in found), default=None)
+        self._oldest_waiting = min((w.arrived for w in found if w.arrived is not None), default=None)
         if found:
             log.info("IMAP %s: %d mejl att diarieföra", self.account.folder, len(found))
         return iter(found)

@@ -78,10 +78,10 @@ class MaildirMailSource:
         self._unreadable[source_id] = why
 
     # ------------------------------------------------------------------ MailSource
-    def fetch(self, limit: int = 500) -> list[tuple[bytes, datetime, str, str | None]]:
+    def fetch(self, limit: int = 500) -> list[tuple[bytes, datetime | None, str, str | None]]:
         """Mails waiting in new/ and cur/, oldest first: (raw, arrival, source id, conversation).
         Holds them all in memory; the run loop streams with waiting()/read() instead."""
-        result = []
+        result: list[tuple[bytes, datetime | None, str, str | None]] = []
         for waiting in self.waiting(limit):
             raw = self.read(waiting)
             if raw is not None:

@@ -354,8 +354,8 @@ class _Body:
             size = len(_message_bytes(part))
         else:
             data = self.payload_bytes(part)
-            size = _elided_size(data)
-            size = len(data) if size is None else size
+            elided = _elided_size(data)
+            size = len(data) if elided is None else elided
         self.attachments.append(Attachment(filename=filename, content_type=ctype, size=size))
 
     def payload_bytes(self, part: Message) -> bytes:
@@ -372,7 +372,7 @@ class _Body:
                 data = b""
         if isinstance(data, str):  # pragma: no cover - defensive
             data = data.encode("utf-8", "surrogateescape")
-        return data
+        return data if isinstance(data, bytes) else b""
 
     def attached_message(self, part: Message, ctype: str) -> None:
         """A message/rfc822 part: parsed recursively (bounded), and listed as an attachment when named."""
@@ -570,7 +570,7 @@ def _unfold(value: str) -> str:
 
 def _raw_values(msg: Message, name: str, f: _Fields) -> list[str]:
     """Raw (undecoded) header values, unfolded, 8-bit bytes repaired."""
-    out = []
+    out: list[str] = []
     try:
         items = list(msg.raw_items())
     except Exception:  # noqa: BLE001

@@ -46,11 +46,12 @@ def drain(source: MailSource, ingest_many: IngestMany) -> list[dict[str, Any]]:
     def items() -> Iterable[tuple[bytes, datetime | None, str | None]]:
         nonlocal first
         head, first = first, None
+        assert head is not None
         for raw, arrived, source_id, conversation_id in itertools.chain((head,), mails):
             head = None
             in_flight.append(source_id)
             yield raw, arrived, conversation_id
-            raw = None            # noqa: F841 - drop the bytes before the next mail is read
+            del raw               # drop the bytes before the next mail is read
 
     def on_durable(results: list[dict[str, Any]]) -> None:
         for _ in results:

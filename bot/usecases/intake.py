@@ -212,7 +212,8 @@ class Intake:
                            key=mail.duplicate_key, triage_id=triage_id,
                            units=list(decision.unit_candidates) or list(org.units))
         for person in org.registrators():
-            self.notices.queue(person, "triage", view, f"triage:{mail.duplicate_key}:{person}", now)
+            self.notices.queue(person, "triage", view,
+                               f"triage:{decision.record_key or mail.duplicate_key}:{person}", now)
 
 
 def _result(mail, decision: Decision, number: str | None) -> dict[str, Any]:

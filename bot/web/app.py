@@ -56,7 +56,7 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",               # patient matters stay out of shared caches
 }
 
-WEB = web.AppKey("web", "WebApp")
+WEB: web.AppKey["WebApp"] = web.AppKey("web")
 
 
 @dataclass
@@ -338,7 +338,8 @@ class WebApp:
         if not 0 <= index < len(parts):
             return None
         part = parts[index]
-        return part.get_filename(), part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        return part.get_filename() or "bilaga", payload if isinstance(payload, bytes) else b""
 
     async def unit_page(self, request: web.Request) -> web.Response:
         viewer = self.viewer(request)
@@ -422,7 +423,7 @@ async def redact_and_secure(request: web.Request, handler):
         response = web.Response(text=html, content_type="text/html", status=response.status)
     if isinstance(response, web.Response) and response.body is not None \
             and response.content_type in _TEXT_TYPES:
-        response.text = redact(response.text)
+        response.text = redact(response.text or "")
     for name, value in _SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

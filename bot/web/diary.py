@@ -190,6 +190,7 @@ class DiarySource:
             if signature != self._signature:
                 self._refresh_in_background(signature)
         with self._lock:
+            assert self._index is not None
             return self._store, self._index
 
     def refresh_now(self) -> None:

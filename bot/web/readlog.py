@@ -30,7 +30,7 @@ class ReadLog:
     def record(self, *, person: str, number: str, what: str, at: datetime,
                channel: str = CHANNEL_WEB, document: int | None = None,
                detail: str | None = None) -> None:
-        entry = {"at": at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        entry: dict[str, object] = {"at": at.astimezone(timezone.utc).isoformat(timespec="seconds"),
                  "person": person, "case": number, "what": what, "channel": channel}
         if document is not None:
             entry["document"] = document
