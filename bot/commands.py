@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import ALL_UNITS, Organisation
 from bot.domain.redact import redact
@@ -55,6 +56,9 @@ class Command:
     number: DiaryNumber | None = None
     args: dict = field(default_factory=dict)
     error: str | None = None          # with name "help": what was wrong
+    # for a command that changes a case: the process's own command (bot.domain.process),
+    # built here, so the use case applies it as it is
+    action: object | None = None
 
     @property
     def read_only(self) -> bool:
@@ -143,7 +147,8 @@ def _no_args(verb: str, rest: str, org: Organisation) -> Command:
 
 def _number_only(verb: str, rest: str, org: Organisation) -> Command:
     number, _ = _take_number(rest, org)
-    return Command(verb, number)
+    action = proc.Register() if verb == "register" else proc.MarkSent() if verb == "mark_sent" else None
+    return Command(verb, number, action=action)
 
 
 def _open(verb: str, rest: str, org: Organisation) -> Command:
@@ -155,12 +160,12 @@ def _assess(verb: str, rest: str, org: Organisation) -> Command:
     severity = _SEVERITY.get(rest.casefold())
     if severity is None:
         raise _Refusal(t(org.language, "refused_severity"))
-    return Command(verb, number, {"severity": severity})
+    return Command(verb, number, {"severity": severity}, action=proc.Assess(severity))
 
 
 def _close(verb: str, rest: str, org: Organisation) -> Command:
     number, reason = _take_number(rest, org)
-    return Command(verb, number, {"reason": reason or None})
+    return Command(verb, number, {"reason": reason or None}, action=proc.Close(reason or None))
 
 
 _DUE = re.compile(r"(?:^|\s+)(?:senast|due|by)\s+(\S+)\s*$", re.IGNORECASE)
@@ -173,7 +178,8 @@ def _action(verb: str, rest: str, org: Organisation) -> Command:
         if not re.fullmatch(r"[0-9]{1,6}", rest):
             raise _Refusal(t(org.language, "bad_action_no", text=_shown(rest)) if rest
                            else t(org.language, "missing_action_no"))
-        return Command("action_done", number, {"no": int(rest)})
+        return Command("action_done", number, {"no": int(rest)},
+                       action=proc.CompleteAction(int(rest)))
     number, rest = _take_number(rest, org)
     due = None
     m = _DUE.search(rest)
@@ -181,12 +187,13 @@ def _action(verb: str, rest: str, org: Organisation) -> Command:
         due, rest = _date(m[1], org.language), rest[:m.start()].strip()
     if not rest:
         raise _Refusal(t(org.language, "refused_action_text"))
-    return Command(verb, number, {"text": rest, "due": due})
+    return Command(verb, number, {"text": rest, "due": due}, action=proc.AddAction(rest, due))
 
 
 def _unit(verb: str, rest: str, org: Organisation) -> Command:
     number, rest = _take_number(rest, org)
-    return Command(verb, number, {"unit": _unit_id(rest, org)})
+    unit = _unit_id(rest, org)
+    return Command(verb, number, {"unit": unit}, action=proc.SetUnit(unit))
 
 
 def _counterpart(verb: str, rest: str, org: Organisation) -> Command:
@@ -194,7 +201,7 @@ def _counterpart(verb: str, rest: str, org: Organisation) -> Command:
     wanted = rest.casefold()
     for cp in org.counterparts.values():
         if wanted == cp.id or wanted in (n.casefold() for n in cp.names):
-            return Command(verb, number, {"counterpart": cp.id})
+            return Command(verb, number, {"counterpart": cp.id}, action=proc.SetCounterpart(cp.id))
     raise _Refusal(t(org.language, "bad_counterpart", text=_shown(rest) or "–",
                      counterparts=", ".join(c.name for c in org.counterparts.values())))
 
@@ -203,7 +210,7 @@ def _title(verb: str, rest: str, org: Organisation) -> Command:
     number, rest = _take_number(rest, org)
     if not rest:
         raise _Refusal(t(org.language, "refused_title"))
-    return Command(verb, number, {"title": rest})
+    return Command(verb, number, {"title": rest}, action=proc.SetTitle(rest))
 
 
 def _snooze(verb: str, rest: str, org: Organisation) -> Command:
@@ -212,7 +219,8 @@ def _snooze(verb: str, rest: str, org: Organisation) -> Command:
     until = _date(when, org.language)
     if not reason.strip():
         raise _Refusal(t(org.language, "refused_snooze_reason"))
-    return Command(verb, number, {"until": until, "reason": reason.strip()})
+    return Command(verb, number, {"until": until, "reason": reason.strip()},
+                   action=proc.SnoozeStep(until, reason.strip()))
 
 
 def _subscription(verb: str, rest: str, org: Organisation) -> Command:

@@ -26,33 +26,6 @@ from bot.usecases.queries import Queries
 log = logging.getLogger(__name__)
 
 
-def domain_command(command: Command) -> object:
-    """The grammar's command as the process's command."""
-    a = command.args
-    name = command.name
-    if name == "register":
-        return proc.Register()
-    if name == "assess":
-        return proc.Assess(a["severity"])
-    if name == "mark_sent":
-        return proc.MarkSent()
-    if name == "close":
-        return proc.Close(a.get("reason"))
-    if name == "action":
-        return proc.AddAction(a["text"], a.get("due"))
-    if name == "action_done":
-        return proc.CompleteAction(a["no"])
-    if name == "unit":
-        return proc.SetUnit(a["unit"])
-    if name == "counterpart":
-        return proc.SetCounterpart(a["counterpart"])
-    if name == "title":
-        return proc.SetTitle(a["title"])
-    if name == "snooze":
-        return proc.SnoozeStep(a["until"], a["reason"])
-    raise ValueError(f"no process command for {name}")
-
-
 class Commands:
     def __init__(self, deps: Deps, notices: Notices, intake: Intake, queries: Queries):
         self.deps, self.notices, self.intake, self.queries = deps, notices, intake, queries
@@ -95,7 +68,9 @@ class Commands:
         ctx = self.intake.context(actor, channel, now)
         if command.name == "send":
             return self._send(case, ctx)
-        outcome = proc.apply(case, domain_command(command), ctx)
+        if command.action is None:     # a grammar bug, not the user's: logged with the trace
+            raise TypeError(f"the grammar gave {command.name} no process command")
+        outcome = proc.apply(case, command.action, ctx)
         self.notices.save(outcome, now)
         return Reply(outcome.message)
 
