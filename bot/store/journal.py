@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -68,24 +68,9 @@ class Journal:
         return base, entries
 
     # ------------------------------------------------------------------ writing
-    def open_for_append(self, valid_until: int | None = None) -> None:
-        """Open for appending; a torn tail left by a killed writer is cut off first."""
-        if valid_until is not None:
-            os.truncate(self.path, valid_until)
+    def open_for_append(self) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.size = os.fstat(self._fd).st_size
-
-    def valid_length(self) -> int:
-        """Bytes up to and including the last complete line."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return 0
-        end = raw.rfind(b"\n") + 1
-        if end < len(raw):   # a partial line after the last newline
-            log.warning("journalen slutade mitt i en rad (ett avbrutet skrivande); raden tas bort")
-        # a complete but unparsable last line is also torn (killed between two writes)
-        return end
 
     def append(self, seq: int, ops: list[Op]) -> int:
         """Write one commit durably; returns the bytes written."""
@@ -115,7 +100,3 @@ class Journal:
             self._fd = None
 
 
-def iter_ops(entries: list[tuple[int, list[Op]]], after: int) -> Iterator[Op]:
-    for seq, ops in entries:
-        if seq > after:
-            yield from ops

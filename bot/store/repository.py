@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 LIVE = "live.json"
 JOURNAL = "journal.log"
 FORMAT = 2                       # the data directory's format; a newer one is refused
-CHECKPOINT_BYTES = 8 * 1024 * 1024
+CHECKPOINT_BYTES = 4 * 1024 * 1024   # a reader beside the writer parses at most this
 SENT_KEEP = timedelta(minutes=10)  # then delivered notifications live on in outbox/ only
 FAILED_KEEP = timedelta(days=30)
 DIGEST_KEEP = timedelta(days=21)
