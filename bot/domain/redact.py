@@ -10,8 +10,12 @@ part of a longer digit run, e.g. a 14-digit reference, is left alone)::
     YYYYMMDDNNNC   YYYYMMDD-NNNC   YYYYMMDD+NNNC   YYYYMMDD NNNC
     YYMMDDNNNC     YYMMDD-NNNC     YYMMDD+NNNC     YYMMDD NNNC
 
-The separator may also be an en dash or a minus sign (mail clients and word
-processors "autocorrect" the hyphen) or a no-break space (HTML-to-text).
+The text is normalised before matching, because a number reaches us through mail
+clients, word processors and HTML-to-text converters that change it without changing
+what it says: Unicode NFKC (fullwidth digits, no-break spaces), every dash and minus
+sign read as a hyphen, soft hyphens and zero-width characters dropped, and spaces
+allowed around the separator (``19121212 - 1212``).  The replacement removes the
+*original* characters, whatever the normalisation did to them.
 
 A candidate is redacted only if it is a plausible identity number:
 
@@ -39,24 +43,30 @@ here by hand, with the stdlib only.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-__all__ = ["PLACEHOLDER", "redact", "contains_personnummer", "is_personnummer"]
+__all__ = ["PLACEHOLDER", "redact", "contains_personnummer", "is_personnummer",
+           "strip_control", "clean_for_terminal"]
 
 PLACEHOLDER = "[personnummer]"
 
 # Days per month; February allows 29 when the year (or century) is unknown.
 _MAX_DAY = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-# Hyphen, plus, space, en dash, minus sign, no-break space, narrow no-break space.
-_SEPARATORS = "-+ \u2013\u2212\u00a0\u202f"
+# Read as a hyphen: hyphens, dashes and minus signs (NFKC leaves most of them alone).
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+# Dropped: soft hyphen, zero-width space/non-joiner/joiner, word joiner, BOM, and the
+# invisible separators/times a converter may leave inside a number.
+_INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e")
 
-# A run of 6 or 8 digits (YYMMDD / YYYYMMDD), an optional separator, then 4 digits,
-# with no digit directly before or after.  The pattern starts with a character
-# class (the "no digit before" test is a lookbehind *after* the first digit) so
-# that the regex engine can skip quickly over text without digits.
+# A run of 6 or 8 digits (YYMMDD / YYYYMMDD), an optional separator (a hyphen or plus,
+# with up to three spaces either side, or up to three spaces alone), then 4 digits, with
+# no digit directly before or after.  The pattern starts with a character class (the
+# "no digit before" test is a lookbehind *after* the first digit) so that the regex
+# engine skips quickly over text without digits.
 _CANDIDATE = re.compile(
     r"(?P<head>[0-9](?<![0-9]{2})[0-9]{5}(?:[0-9]{2})?)"
-    r"[" + re.escape(_SEPARATORS) + r"]?"
+    r"(?:[ \t]{0,3}[-+][ \t]{0,3}|[ \t]{1,3})?"
     r"(?P<tail>[0-9]{4})"
     r"(?![0-9])"
 )
@@ -103,30 +113,95 @@ def _valid(head: str, tail: str) -> bool:
     return _luhn_ok(date + tail)
 
 
+def _normalise(text: str) -> tuple[str, list[int] | None]:
+    """The text as the matcher reads it, and for each of its characters the index of the
+    original character it came from (None when nothing changed: plain ASCII)."""
+    if text.isascii():
+        return text, None
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if char.isascii():
+            out.append(char)
+            origin.append(index)
+            continue
+        if char in _INVISIBLE:
+            continue
+        if char in _DASHES:
+            replaced = "-"
+        else:
+            replaced = unicodedata.normalize("NFKC", char)
+            if replaced in _DASHES:
+                replaced = "-"
+            elif replaced.isspace():
+                replaced = " "
+        out.append(replaced)
+        origin.extend([index] * len(replaced))
+    return "".join(out), origin
+
+
+def _matches(text: str):
+    """(start, end) in the original text of every personnummer, left to right."""
+    normal, origin = _normalise(text)
+    for m in _CANDIDATE.finditer(normal):
+        if _valid(m["head"], m["tail"]):
+            if origin is None:
+                yield m.start(), m.end()
+            else:
+                yield origin[m.start()], origin[m.end() - 1] + 1
+
+
 def is_personnummer(candidate: str) -> bool:
     """True if the whole string is one personnummer/samordningsnummer in a recognised form."""
-    m = _CANDIDATE.fullmatch(candidate)
+    m = _CANDIDATE.fullmatch(_normalise(candidate.strip())[0])
     return m is not None and _valid(m["head"], m["tail"])
-
-
-def _replace(m: re.Match[str]) -> str:
-    if _valid(m["head"], m["tail"]):
-        return PLACEHOLDER
-    return m.group(0)
 
 
 def redact(text: str) -> str:
     """Replace every personnummer and samordningsnummer in ``text`` with ``[personnummer]``."""
-    if not text:
+    if not text or not any(c.isdigit() for c in text):
         return text
-    return _CANDIDATE.sub(_replace, text)
+    parts: list[str] = []
+    last = 0
+    for start, end in _matches(text):
+        parts.append(text[last:start])
+        parts.append(PLACEHOLDER)
+        last = end
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def contains_personnummer(text: str) -> bool:
     """True if ``text`` contains at least one personnummer or samordningsnummer."""
     if not text:
         return False
-    for m in _CANDIDATE.finditer(text):
-        if _valid(m["head"], m["tail"]):
-            return True
-    return False
+    return next(iter(_matches(text)), None) is not None
+
+
+# ------------------------------------------------------------------- terminal safety
+# Escape sequences (CSI, OSC, DCS/PM/APC strings, two-character ESC sequences), then
+# any other C0/C1 control character or DEL; newline and tab stay.  Bidirectional
+# overrides and isolates go too: they make a terminal show text in another order than
+# it is ("Trojan source").
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"                      # CSI ... final byte
+    r"|\x1b[\]PX^_][^\x07\x1b\n]*(?:\x07|\x1b\\)?"  # OSC/DCS/SOS/PM/APC up to its end
+    r"|\x9b[0-?]*[ -/]*[@-~]"                        # the same CSI as one 8-bit byte
+    r"|\x1b[ -/]*[0-~]?"                            # other ESC sequences, a lone ESC
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",  # C0, DEL, C1, bidi
+)
+
+
+def strip_control(text: str) -> str:
+    """``text`` without terminal control sequences or control characters (keeps \\n and \\t)."""
+    if not text or (text.isprintable() and "\x1b" not in text):
+        return text
+    return _CONTROL.sub("", text)
+
+
+def clean_for_terminal(text: str) -> str:
+    """What may be shown to a person on a terminal or in a log: redacted, no control codes."""
+    # controls first: an escape code inside a number must not hide it from the matcher
+    return redact(strip_control(text))
