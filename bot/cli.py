@@ -1,26 +1,39 @@
-"""The command line (DESIGN §10). Exit 0 success, 2 bad input or configuration, 1 failure."""
+"""The command line (DESIGN §10). Exit 0 success, 2 bad input or configuration, 1 failure.
+
+Everything the CLI writes for a person leaves through bot/terminal.py (stdout, stderr,
+argparse's messages) and bot/logs.py (every logger): redacted, without control sequences.
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
 import logging
+import os
+import re
 import signal
 import sys
+import tomllib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.config_check import check_environment, data_dir_state
 from bot.domain.access import Actor
 from bot.domain.case import CH_CLI
 from bot.domain.diary import parse_diary_number
 from bot.domain.redact import redact
 from bot.errors import BotError, ConfigError
+from bot.logs import FORMATS, setup_logging
 from bot.settings import Settings, load_settings
 from bot.store.lock import StoreLockedError
-from bot.texts import t
+from bot.terminal import clean_std_streams, silence_closed_stdout
+from bot.texts import ARGPARSE, t
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+# commands that only read: they warn when the data directory holds no diary
+READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders"})
 
 
 class UsageError(Exception):
@@ -28,15 +41,31 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.cmd == "run" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    with clean_std_streams():
+        try:
+            return _main(sys.argv[1:] if argv is None else list(argv))
+        except BrokenPipeError:        # `avvikelsebot list | head -1`: the reader has enough
+            silence_closed_stdout()
+            return EXIT_OK
+
+
+def _main(argv: list[str]) -> int:
+    lang = _language_before_parsing(argv)
+    _install_argparse_words(lang)
+    parser = _parser(lang)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as leaving:      # --help, --version, or argparse's own error (exit 2)
+        return leaving.code if isinstance(leaving.code, int) else EXIT_BAD_INPUT
+    level = logging.INFO if args.verbose or args.cmd == "run" else logging.WARNING
+    setup_logging(level, args.log_format)
     try:
         if args.cmd == "demo":
             from bot.demo.script import run_demo
             return run_demo(sys.stdout)
         settings = load_settings(args.config, args.data, env_file=args.env)
+        if args.cmd != "check-config":
+            _check_data_dir(settings, args)
         return COMMANDS[args.cmd](settings, args)
     except ConfigError as error:
         # the organisation's language is unknown when its file is bad: Swedish, the default
@@ -49,68 +78,148 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avvikelsebot: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except BotError as error:
-        print(f"avvikelsebot: {redact(str(error))}", file=sys.stderr)
+        print(f"avvikelsebot: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except BrokenPipeError:
+        raise
     except Exception:  # the unexpected: logged once, with its trace, for support
         logging.getLogger("avvikelsebot").exception("oväntat fel i %s", args.cmd)
         return EXIT_FAILURE
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avvikelsebot",
-                                     description="Diarierar avvikelser från registratorns brevlåda.")
-    parser.add_argument("--config", help="organisationsfilen (AVVIKELSEBOT_CONFIG)")
-    parser.add_argument("--data", help="datakatalogen (AVVIKELSEBOT_DATA)")
-    parser.add_argument("--env", help="filen med hemligheter (AVVIKELSEBOT_ENV; annars .env "
-                                      "bredvid organisationsfilen, aldrig arbetskatalogens)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="logga mer")
-    sub = parser.add_subparsers(dest="cmd", required=True, metavar="KOMMANDO")
-    sub.add_parser("run", help="bevaka brevlådan, skicka aviseringar, tills du stoppar (Ctrl-C)")
-    sub.add_parser("demo", help="hela processen med en exempelorganisation, utan nätverk")
-    ingest = sub.add_parser("ingest", help="kör .eml-filer genom intaget")
-    ingest.add_argument("files", nargs="+", metavar="FIL")
-    ingest.add_argument("--json", action="store_true")
-    status = sub.add_parser("status", help="ett ärende")
-    status.add_argument("number", nargs="+", metavar="DNR")
-    status.add_argument("--json", action="store_true")
-    listing = sub.add_parser("list", help="ärenden")
-    listing.add_argument("--open", action="store_true")
-    listing.add_argument("--overdue", action="store_true")
-    listing.add_argument("--unit")
-    listing.add_argument("--json", action="store_true")
-    outbox = sub.add_parser("outbox", help="aviseringar")
-    outbox.add_argument("--json", action="store_true")
-    report = sub.add_parser("report", help="årets siffror för patientsäkerhetsberättelsen")
-    report.add_argument("--year", type=int, metavar="ÅR", help="standard: innevarande år")
-    report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text")
-    report.add_argument("--output", metavar="FIL", help="skriv till FIL i stället för standard ut")
-    report.add_argument("--json", action="store_true")
-    reminders = sub.add_parser("reminders", help="vilka påminnelser som skulle gå ut vid TID (torrkörning)")
-    reminders.add_argument("--at", required=True, metavar="TID",
-                           help="ÅÅÅÅ-MM-DD[THH:MM] i organisationens tidszon (ett datum = kontorets start)")
-    reminders.add_argument("--json", action="store_true")
-    check = sub.add_parser("check-config", help="kontrollera konfigurationen")
-    check.add_argument("--json", action="store_true")
-    check.add_argument("--online", action="store_true",
-                       help="prova inloggningarna mot brevlådan och e-postservern")
-    sub.add_parser("web", help="bara webböversikten, med diariet öppnat för läsning "
-                                "(en läskopia, en bärbar dator)")
-    link = sub.add_parser("web-link", help="en personlig inloggningslänk till webböversikten")
-    link.add_argument("--as", dest="person", required=True, metavar="PERSON")
-    readlog = sub.add_parser("logg", help="läsloggen (vem öppnade vilket ärende) som CSV, för loggkontroll")
-    readlog.add_argument("--from", dest="start", required=True, metavar="ÅÅÅÅ-MM-DD")
-    readlog.add_argument("--to", dest="end", required=True, metavar="ÅÅÅÅ-MM-DD")
-    readlog.add_argument("--output", metavar="FIL")
-    command = sub.add_parser("command", help="ett chattkommando, som en person")
-    command.add_argument("--as", dest="person", required=True, metavar="PERSON")
-    command.add_argument("text", nargs="+")
+def _check_data_dir(settings: Settings, args) -> None:
+    """One line and exit 2 for a directory that cannot be used; for a command that only
+    reads, a warning when there is no diary there (a mistyped --data answered "Inga ärenden")."""
+    state = data_dir_state(settings.data_dir)
+    read_only = args.cmd in READ_COMMANDS
+    if read_only and (state == "new" or not _holds_diary(settings.data_dir)):
+        print(t(settings.org.language, "cli_no_diary", path=settings.data_dir), file=sys.stderr)
+
+
+def _holds_diary(data_dir: Path) -> bool:
+    from bot.store.repository import LIVE
+    return (data_dir / LIVE).is_file() or (data_dir / "archive").is_dir()
+
+
+# ---------------------------------------------------------------------------- the parser
+def _language_before_parsing(argv: list[str]) -> str:
+    """The organisation's language for --help and argument errors, read before argparse runs
+    (the file is only read; any problem with it is reported later, in Swedish, the default)."""
+    config = os.environ.get("AVVIKELSEBOT_CONFIG")
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            config = argv[i + 1]
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+    if not config:
+        return "sv"
+    try:
+        doc = tomllib.loads(Path(config).read_bytes().decode("utf-8-sig"))
+        language = doc.get("organisation", {}).get("language", "sv")
+    except (OSError, ValueError, AttributeError):
+        return "sv"
+    return language if language in ("sv", "en") else "sv"
+
+
+def _install_argparse_words(lang: str) -> None:
+    """argparse takes its words from gettext (module globals `_` and `ngettext`, looked up
+    at call time): give it the catalog's translation."""
+    words = ARGPARSE.get(lang, {})
+
+    def gettext(message: str) -> str:
+        return words.get(message, message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return gettext(singular if n == 1 else plural)
+
+    argparse._ = gettext            # type: ignore[attr-defined]
+    argparse.ngettext = ngettext    # type: ignore[attr-defined]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("avvikelsebot")
+    except PackageNotFoundError:
+        return "okänd"
+
+
+def _parser(lang: str = "sv") -> argparse.ArgumentParser:
+    def h(key: str) -> str:
+        return t(lang, f"cli_help_{key}")
+
+    parser = argparse.ArgumentParser(prog="avvikelsebot", description=h("description"),
+                                     epilog=h("epilog"))
+    parser.add_argument("--version", action="version", version=f"avvikelsebot {_version()}",
+                        help=h("version"))
+    parser.add_argument("--config", metavar="FIL", help=h("config"))
+    parser.add_argument("--data", metavar="KATALOG", help=h("data"))
+    parser.add_argument("--env", metavar="FIL", help=h("env"))
+    parser.add_argument("--log-format", choices=FORMATS, default="text", help=h("log_format"))
+    parser.add_argument("-v", "--verbose", action="store_true", help=h("verbose"))
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="KOMMANDO",
+                                title=h("commands"))
+
+    def command(name: str, key: str, *, json_flag: bool = True) -> argparse.ArgumentParser:
+        found = sub.add_parser(name, help=h(key), description=h(key))
+        if json_flag:
+            found.add_argument("--json", action="store_true", help=h("json"))
+        return found
+
+    command("run", "run", json_flag=False)
+    command("demo", "demo", json_flag=False)
+    command("ingest", "ingest").add_argument("files", nargs="+", metavar="FIL",
+                                             help=h("ingest_files"))
+    command("status", "status").add_argument("number", nargs="+", metavar="DNR",
+                                             help=h("status_number"))
+    listing = command("list", "list")
+    listing.add_argument("--open", action="store_true", help=h("list_open"))
+    listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
+    listing.add_argument("--unit", metavar="ENHET", help=h("list_unit"))
+    command("outbox", "outbox")
+    command("report", "report").add_argument("--year", type=int, metavar="ÅR",
+                                             help=h("report_year"))
+    command("reminders", "reminders").add_argument("--at", required=True, metavar="TID",
+                                                   help=h("reminders_at"))
+    command("check-config", "check").add_argument("--online", action="store_true",
+                                                  help=h("check_online"))
+    chat = command("command", "command", json_flag=False)
+    chat.add_argument("--as", dest="person", required=True, metavar="PERSON", help=h("command_as"))
+    chat.add_argument("text", nargs="+", metavar="TEXT", help=h("command_text"))
     return parser
 
 
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+_UTC_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:00|Z)$")
+
+
+def _print_json(data: Any, tz=None) -> None:
+    """JSON for a program: every moment in local time with its offset (one zone in admin
+    output), every text redacted before it is escaped (a JSON escape must not split a
+    number out of the stream's sight; the stream still cleans what is printed)."""
+    print(json.dumps(_for_people(data, tz), ensure_ascii=False, indent=2))
+
+
+def _for_people(value: Any, tz) -> Any:
+    if isinstance(value, str):
+        if tz is not None and _UTC_MOMENT.match(value):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(tz).isoformat()
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _for_people(item, tz) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_for_people(item, tz) for item in value]
+    return value
+
+
+def _local(text: str | None, tz) -> str:
+    """A stored UTC moment as a person reads it: local date and time, and the offset."""
+    if not text:
+        return "–"
+    moment = datetime.fromisoformat(text).astimezone(tz)
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def _bot(settings: Settings, *, readonly: bool, command: str):
@@ -121,6 +230,8 @@ def _bot(settings: Settings, *, readonly: bool, command: str):
 # ---------------------------------------------------------------------------- commands
 def cmd_run(settings: Settings, args) -> int:
     import asyncio
+    for warning in check_environment(settings):     # the same refusals as check-config
+        logging.getLogger("avvikelsebot").warning("%s", warning)
     bot = _bot(settings, readonly=False, command="run")
     stop = asyncio.Event()
 
@@ -264,7 +375,7 @@ def cmd_ingest(settings: Settings, args) -> int:
         bot.close()
     if args.json:
         order = {str(p): i for i, p in enumerate(paths)}
-        _print_json(sorted(collected, key=lambda r: order.get(r["file"], 0)))
+        _print_json(sorted(collected, key=lambda r: order.get(r["file"], 0)), bot.calendar.tz)
     return EXIT_OK
 
 
@@ -290,7 +401,7 @@ def cmd_status(settings: Settings, args) -> int:
     bot = _bot(settings, readonly=True, command="status")
     case = _case(bot, " ".join(args.number), settings.org.series)
     if args.json:
-        _print_json(bot.services.status_json(case))
+        _print_json(bot.services.status_json(case), bot.calendar.tz)
     else:
         print(bot.services.status_text(case))
     return EXIT_OK
@@ -312,7 +423,7 @@ def cmd_list(settings: Settings, args) -> int:
         cases = [c for c in cases if bot.services.is_overdue(c)]
     cases.sort(key=lambda c: c.key)
     if args.json:
-        _print_json([bot.services.status_json(c, events=False) for c in cases])
+        _print_json([bot.services.status_json(c, events=False) for c in cases], bot.calendar.tz)
     else:
         print(bot.services.list_text(cases))
     return EXIT_OK
@@ -325,11 +436,11 @@ def cmd_outbox(settings: Settings, args) -> int:
     items = sorted([*earlier, *live.values()], key=lambda n: n["created"])
     fields = ("recipient", "channel", "diary_number", "event", "text", "state", "created")
     if args.json:
-        _print_json([{k: (redact(n[k]) if k == "text" else n.get(k)) for k in fields} for n in items])
+        _print_json([{k: n.get(k) for k in fields} for n in items], bot.calendar.tz)
         return EXIT_OK
     lang = settings.org.language
     for n in items:
-        print(t(lang, "cli_outbox_line", state=n["state"], created=n["created"],
+        print(t(lang, "cli_outbox_line", state=n["state"], created=_local(n["created"], bot.calendar.tz),
                 recipient=n["recipient"], channel=n["channel"], number=n["diary_number"] or "–",
                 event=n["event"]))
     if not items:
@@ -352,7 +463,8 @@ def cmd_report(settings: Settings, args) -> int:
     report = build_report(cases, org, bot.calendar, year, now)
     if args.json:
         data: Any = json.loads(json.dumps(dataclasses.asdict(report), default=str))
-        payload = redact(json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+        payload = (json.dumps(_for_people(data, bot.calendar.tz), ensure_ascii=False, indent=2)
+                   + "\n").encode()
     elif args.format == "xlsx":
         from bot.report_xlsx import render_xlsx
         payload = render_xlsx(report)
@@ -362,10 +474,12 @@ def cmd_report(settings: Settings, args) -> int:
     if args.output:
         Path(args.output).write_bytes(payload)
         print(t(lang, "cli_report_written", path=args.output), file=sys.stderr)
+    elif args.format == "xlsx" and not args.json:
+        sys.stdout.flush()                      # a workbook is bytes for a program, not text
+        sys.__stdout__.buffer.write(payload)
+        sys.__stdout__.buffer.flush()
     else:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(payload)
-        sys.stdout.buffer.flush()
+        sys.stdout.write(payload.decode("utf-8"))   # through the cleaner, like every text
     return EXIT_OK
 
 
@@ -385,13 +499,13 @@ def cmd_reminders(settings: Settings, args) -> int:
     due = bot.services.run_reminders(moment, dry_run=True)
     fields = ("diary_number", "recipient", "step", "level", "due", "already_sent")
     if args.json:
-        _print_json([{k: d[k] for k in fields} for d in due])
+        _print_json([{k: d[k] for k in fields} for d in due], bot.calendar.tz)
         return EXIT_OK
     lang = settings.org.language
     if not bot.calendar.in_office_hours(moment):
         print(t(lang, "cli_outside_hours", moment=args.at))
     for d in due:
-        print(t(lang, "cli_reminder", due=d["due"][:16], level=t(lang, f"level_{d['level']}"),
+        print(t(lang, "cli_reminder", due=_local(d["due"], bot.calendar.tz), level=t(lang, f"level_{d['level']}"),
                 recipient=d["recipient"], number=d["diary_number"] or "–", step=d["step"],
                 sent=t(lang, "cli_already_sent") if d["already_sent"] else ""))
     if not due:
@@ -400,15 +514,14 @@ def cmd_reminders(settings: Settings, args) -> int:
 
 
 def cmd_check_config(settings: Settings, args) -> int:
+    """What `run` would refuse is refused here, by the same checks (bot/config_check.py)."""
     org = settings.org
     channels = settings.channels()
     lang = org.language
-    warnings = []
-    if settings.env.get("TEAMS_ANONYMOUS", "").lower() in ("1", "true", "yes", "ja"):
+    warnings = check_environment(settings)           # ConfigError: one line, exit 2
+    data_state = data_dir_state(settings.data_dir)   # likewise for an unusable directory
+    if settings.env.get("TEAMS_ANONYMOUS", "").lower() in ("1", "true", "yes", "ja", "on"):
         warnings.append(t(lang, "cli_warn_teams_anonymous"))
-    if channels["teams"]:
-        from handlers.teams import teams_config   # a missing TEAMS_* value: ConfigError, exit 2
-        teams_config(settings)
     for unit in org.units.values():
         if not unit.managers:
             warnings.append(t(lang, "cli_warn_no_manager", unit=unit.id))
@@ -418,6 +531,7 @@ def cmd_check_config(settings: Settings, args) -> int:
     summary: dict[str, Any] = {
         "config": str(settings.config_path), "data": str(settings.data_dir),
         "env_file": str(settings.env_file) if settings.env_file else None,
+        "data_exists": data_state == "ready",
         "organisation": org.name, "language": org.language, "series": org.series,
         "people": len(org.people), "units": len(org.units), "counterparts": len(org.counterparts),
         "subscriptions": len(org.subscriptions), "mail_source": settings.mail_source,
@@ -434,6 +548,8 @@ def cmd_check_config(settings: Settings, args) -> int:
     print("  " + t(lang, "cli_env_file", path=settings.env_file or t(lang, "cli_env_file_none")))
     print("  " + t(lang, "cli_config_summary", name=org.name, people=len(org.people),
                    units=len(org.units), counterparts=len(org.counterparts), series=org.series))
+    print("  " + t(lang, "cli_data_ready" if data_state == "ready" else "cli_data_new",
+                   path=settings.data_dir))
     source = settings.mail_source
     if source == "maildir":
         source += f" ({settings.data_dir / 'inbox'})"
@@ -487,7 +603,7 @@ def cmd_command(settings: Settings, args) -> int:
             bot.services.deliver_outbox(only={"counterpart"})
     finally:
         bot.close()
-    print(redact(reply.text))
+    print(reply.text)
     return EXIT_OK if reply.ok else EXIT_BAD_INPUT
 
 

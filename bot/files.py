@@ -1,4 +1,5 @@
-"""Writing a file so that it is either complete or absent, and private (0600)."""
+"""Writing a file so that it is either complete or absent, and private (0600); folders
+for mail and data private too (0700)."""
 from __future__ import annotations
 
 import os
@@ -47,3 +48,22 @@ def append_durably(target: Path, data: bytes, *, sync: bool = True) -> None:
         os.close(fd)
     if created and sync:
         fsync_directory(target.parent)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and every missing folder above it with mode 0700. (Path.mkdir with
+    parents=True gives the folders above the default mode, 0755 under the usual umask:
+    `inbox/` and `raw/2026/` were readable by everyone.)"""
+    path = Path(path)
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    return missing[0] if missing else path

@@ -163,7 +163,8 @@ def load_organisation(path: Path) -> Organisation:
     except OSError as exc:
         raise ConfigError(name, "-", f"kan inte läsas: {exc.strerror}") from exc
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: Notepad and some editors start the file with a byte order mark
+        doc = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ConfigError(name, "-", "filen är inte UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -371,7 +372,9 @@ class _OrganisationReader:
             if email in emails:
                 raise self.fail(f"{path}.email", f"{email!r} används redan av en annan person")
             emails.add(email)
-            roles = self._str_list(item, "roles", f"{path}.roles")
+            roles = self._str_list(item, "roles", f"{path}.roles", required=True)
+            if not roles:   # a person without a role could do nothing and would get nothing
+                raise self.fail(f"{path}.roles", f"minst en roll behövs ({', '.join(ROLES)})")
             for role in roles:
                 if role not in ROLES:
                     raise self.fail(f"{path}.roles", f"okänd roll {role!r} (tillåtna: {', '.join(ROLES)})")

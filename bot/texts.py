@@ -17,6 +17,7 @@ SV: dict[str, str] = {
     "status_response_received": "Svar inkommet", "status_response_sent": "Svar skickat",
     "status_sent": "Skickad till motparten", "status_closed": "Avslutad",
     "unknown_unit": "okänd enhet", "unknown_counterpart": "okänd motpart",
+    "field_unknown": "okänd",
     "doc_deviation": "avvikelse", "doc_response": "svar", "doc_supplement": "komplettering",
     "doc_sent": "skickat",
     "step_register": "registrera i verksamhetssystemet",
@@ -62,9 +63,9 @@ SV: dict[str, str] = {
     "event_reminder": "Påminnelse: {step} är försenat",
     "event_escalation": "Eskalering: {step} för {unit} är försenat",
     "event_digest": "Veckoöversikt – öppna ärenden: {count}, varav försenade: {overdue}",
-    "reminder_line": "{step_cap} skulle ha gjorts senast {deadline}.",
+    "reminder_line": "Försenat: {step_cap} – senast {deadline}.",
     "todo_reminder": "Gör det nu – eller pausa påminnelserna med snooza och en orsak.",
-    "escalation_line": "{step_cap} skulle ha gjorts senast {deadline}; ansvarig: {owners}. Påminnelser har skickats utan åtgärd.",
+    "escalation_line": "Försenat: {step_cap} – senast {deadline}. Ansvarig: {owners}. Påminnelserna har inte lett till något.",
     "action_step": "åtgärd {no} «{text}»",
     "todo_action": "Gör åtgärden och markera den klar.",
     "todo_external_response": "Motparten har inte svarat. Påminn dem, eller avsluta med en orsak.",
@@ -121,7 +122,8 @@ SV: dict[str, str] = {
     "refused_no_response": "Enhetens svar i {number} har inte kommit in ännu, så det finns inget att skicka. Har svaret gått iväg på annat sätt: skriv `skickad {number}`.",
     "refused_close_early_role": "{number} kan inte avslutas ännu. Bara registrator, MA eller SAS kan avsluta i förtid, med en orsak.",
     "refused_close_early_reason": "Ange en orsak när {number} avslutas i förtid, t.ex. `avsluta {number} felaktigt diarierad`.",
-    "refused_close_open_actions": "{number} har öppna åtgärder: {actions}. Markera dem klara eller ange en orsak för att avsluta ändå.",
+    "refused_close_open_actions_one": "{number} har en öppen åtgärd: {actions}. Markera den som klar, eller ange en orsak för att avsluta ändå.",
+    "refused_close_open_actions_other": "{number} har {count} öppna åtgärder: {actions}. Markera dem som klara, eller ange en orsak för att avsluta ändå.",
     "refused_action_text": "Skriv vad åtgärden är.",
     "refused_no_such_action": "{number} har ingen åtgärd nr {no}.",
     "refused_action_done": "Åtgärd {no} i {number} är redan klar.",
@@ -161,31 +163,29 @@ SV: dict[str, str] = {
     "no_cases": "Inga ärenden.",
     "list_header": "Ärenden ({count}):",
     "overdue_mark": "FÖRSENAT",
-    "help": (
-        "Så här pratar du med Avvikelsebot:\n"
-        "  status <dnr> – läget i ett ärende\n"
-        "  mina – mina öppna ärenden\n"
-        "  öppna [enhet] – öppna ärenden\n"
-        "  försenade – ärenden där nästa steg är försenat\n"
-        "  registrerad <dnr> – avvikelsen är registrerad i verksamhetssystemet\n"
-        "  bedöm <dnr> röd|gul|grön – sätt allvarlighetsgrad\n"
-        "  skicka <dnr> – (registrator) skicka till motparten\n"
-        "  skickad <dnr> – markera som skickat utanför boten\n"
-        "  avsluta <dnr> [orsak] – avsluta ärendet\n"
-        "  åtgärd <dnr> <text> [senast ÅÅÅÅ-MM-DD] – lägg till en åtgärd\n"
-        "  åtgärd klar <dnr> <nr> – markera en åtgärd som klar\n"
-        "  enhet <dnr> <enhet> – byt enhet\n"
-        "  motpart <dnr> <motpart> – ange motpart\n"
-        "  rubrik <dnr> <text> – ändra rubriken\n"
-        "  snooza <dnr> <datum> <orsak> – pausa påminnelser till ett datum\n"
-        "  prenumerera <enhet|alla> – få kopior för kännedom\n"
-        "  avprenumerera <enhet|alla> – sluta få kopior\n"
-        "  diarisera <triage-id> [enhet] – (registrator, MA, SAS) diarieför ett mejl i triage\n"
-        "  koppla <triage-id> <dnr> – lägg ett mejl i triage till ett ärende\n"
-        "  avfärda <triage-id> [orsak] – ett mejl i triage är ingen avvikelse\n"
-        "  hjälp – den här texten\n"
-        "Diarienummer kan skrivas VOK 2026/0042, 2026/42 eller vok-2026-0042."
-    ),
+    "help_intro": "Så här pratar du med Avvikelsebot:",
+    "help_status": "status <dnr> – läget i ett ärende",
+    "help_mine": "mina – mina öppna ärenden",
+    "help_open": "öppna [enhet] – öppna ärenden",
+    "help_overdue": "försenade – ärenden där nästa steg är försenat",
+    "help_register": "registrerad <dnr> – avvikelsen är registrerad i verksamhetssystemet",
+    "help_assess": "bedöm <dnr> röd|gul|grön – sätt allvarlighetsgrad",
+    "help_send": "skicka <dnr> – skicka avvikelsen eller svaret till motparten",
+    "help_mark_sent": "skickad <dnr> – markera som skickat utanför boten",
+    "help_close": "avsluta <dnr> [orsak] – avsluta ärendet",
+    "help_action": "åtgärd <dnr> <text> [senast ÅÅÅÅ-MM-DD] – lägg till en åtgärd",
+    "help_action_done": "åtgärd klar <dnr> <nr> – markera en åtgärd som klar",
+    "help_unit": "enhet <dnr> <enhet> – byt enhet",
+    "help_counterpart": "motpart <dnr> <motpart> – ange motpart",
+    "help_title": "rubrik <dnr> <text> – ändra rubriken",
+    "help_snooze": "snooza <dnr> <datum> <orsak> – pausa påminnelser till ett datum",
+    "help_subscribe": "prenumerera <enhet|alla> – få kopior för kännedom",
+    "help_unsubscribe": "avprenumerera <enhet|alla> – sluta få kopior",
+    "help_triage_new": "diarisera <triage-id> [enhet] – diarieför ett mejl i triage som ny avvikelse",
+    "help_triage_attach": "koppla <triage-id> <dnr> – lägg ett mejl i triage till ett ärende",
+    "help_triage_dismiss": "avfärda <triage-id> [orsak] – ett mejl i triage är ingen avvikelse",
+    "help_help": "hjälp – den här texten",
+    "help_footer": "Diarienummer kan skrivas VOK 2026/0042, 2026/42 eller vok-2026-0042.",
     "unknown_command": "Jag förstod inte «{word}».",
     "did_you_mean": "Menade du «{suggestion}»?",
     "usage_status": "status <dnr>", "usage_register": "registrerad <dnr>",
@@ -309,6 +309,48 @@ SV: dict[str, str] = {
     "online_imap_folder": "IMAP: mappen {folder} går att läsa och {archive} finns",
     "online_imap_no_idle": "IMAP: servern stöder inte IDLE; boten frågar i stället med jämna mellanrum",
     "env_label": "miljön (.env)", "env_bad_port": "«{value}» är inget portnummer (0–65535)",
+    "env_slack_no_receiver": "saknas: med bara SLACK_BOT_TOKEN kan boten skicka men inte ta emot – ange SLACK_APP_TOKEN (Socket Mode) eller SLACK_SIGNING_SECRET (HTTP)",
+    "env_slack_no_token": "saknas: SLACK_APP_TOKEN eller SLACK_SIGNING_SECRET är angiven men inte botens token (xoxb-…)",
+    "env_slack_app_token": "ska vara en app-nivå-token som börjar med xapp-",
+    "env_bad_url": "ska vara en https-adress",
+    "env_warn_clear_password": "{kind}_PASSWORD skickas okrypterat eftersom {kind}_SECURITY=none – använd ssl eller starttls utanför en testmiljö",
+    "env_warn_unused": "{prefix} är angivna men används inte (MAIL_SOURCE={source})",
+    "data_dir_not_dir": "är ingen katalog",
+    "data_dir_not_writable": "går inte att skriva i (kontrollera ägare och rättigheter)",
+    "data_dir_cannot_create": "finns inte och kan inte skapas (kontrollera sökvägen och rättigheterna)",
+    "cli_data_ready": "datakatalog: {path}",
+    "cli_data_new": "datakatalog: {path} finns inte än – den skapas (0700) när boten startar",
+    "cli_no_diary": "varning: {path} innehåller inget diarium – fel --data?",
+    "cli_help_description": "Diarierar avvikelser från registratorns brevlåda, påminner och följer upp.",
+    "cli_help_epilog": "Skriv avvikelsebot KOMMANDO --help för mer om ett kommando.",
+    "cli_help_commands": "kommandon",
+    "cli_help_config": "organisationsfilen (annars AVVIKELSEBOT_CONFIG)",
+    "cli_help_data": "datakatalogen (annars AVVIKELSEBOT_DATA, annars ./data)",
+    "cli_help_env": "filen med hemligheter (annars AVVIKELSEBOT_ENV, annars .env bredvid organisationsfilen – aldrig arbetskatalogens)",
+    "cli_help_verbose": "logga mer",
+    "cli_help_log_format": "loggformat: text (standard) eller json, ett JSON-objekt per rad",
+    "cli_help_version": "visa versionen och avsluta",
+    "cli_help_json": "skriv ut som JSON",
+    "cli_help_run": "bevaka brevlådan, ta emot chattkommandon och skicka aviseringar tills du stoppar (Ctrl-C)",
+    "cli_help_demo": "visa hela processen med en exempelorganisation, utan nätverk",
+    "cli_help_ingest": "kör .eml-filer genom intaget som om de kommit till brevlådan",
+    "cli_help_ingest_files": "en eller flera .eml-filer",
+    "cli_help_status": "visa ett ärende",
+    "cli_help_status_number": "diarienumret, t.ex. VOK 2026/0042 eller 2026/42",
+    "cli_help_list": "lista ärenden",
+    "cli_help_list_open": "bara öppna ärenden",
+    "cli_help_list_overdue": "bara ärenden där nästa steg är försenat",
+    "cli_help_list_unit": "bara ärenden för en enhet (namn, alias eller id)",
+    "cli_help_outbox": "visa aviseringarna: väntande, skickade och misslyckade",
+    "cli_help_report": "statistik: antal per typ, enhet, motpart och allvarlighetsgrad, och tid per steg",
+    "cli_help_report_year": "bara ärenden från år ÅÅÅÅ",
+    "cli_help_reminders": "vilka påminnelser som skulle gå ut vid en viss tid (torrkörning, inget skickas)",
+    "cli_help_reminders_at": "ÅÅÅÅ-MM-DD[THH:MM] i organisationens tidszon (bara ett datum = kontorets start)",
+    "cli_help_check": "kontrollera organisationsfilen, miljön och datakatalogen",
+    "cli_help_check_online": "prova också inloggningarna mot brevlådan och e-postservern",
+    "cli_help_command": "kör ett chattkommando som en person, t.ex. command --as anna status 2026/42",
+    "cli_help_command_as": "personens id eller e-postadress",
+    "cli_help_command_text": "kommandot, som i chatten",
     "cli_online_ok": "✔ {check}", "cli_online_failed": "✘ {check}",
     "cli_online_summary": "kontrollen mot tjänsterna misslyckades: {check}",
     "cli_online_maildir": "Maildir: {inbox} (inget att logga in på)",
@@ -370,6 +412,7 @@ EN: dict[str, str] = {
     "status_response_received": "Response received", "status_response_sent": "Response sent",
     "status_sent": "Sent to the counterpart", "status_closed": "Closed",
     "unknown_unit": "unknown unit", "unknown_counterpart": "unknown counterpart",
+    "field_unknown": "unknown",
     "doc_deviation": "deviation", "doc_response": "response", "doc_supplement": "supplement",
     "doc_sent": "sent",
     "step_register": "register in the operations system", "step_respond": "investigate, assess and respond",
@@ -470,7 +513,8 @@ EN: dict[str, str] = {
     "refused_no_response": "The unit's response in {number} has not come in yet, so there is nothing to send. If the response went out some other way: write `sent {number}`.",
     "refused_close_early_role": "{number} cannot be closed yet. Only the registrar, MA or SAS can close early, with a reason.",
     "refused_close_early_reason": "Give a reason when closing {number} early, e.g. `close {number} diarised by mistake`.",
-    "refused_close_open_actions": "{number} has open actions: {actions}. Mark them as done or give a reason to close anyway.",
+    "refused_close_open_actions_one": "{number} has an open action: {actions}. Mark it as done, or give a reason to close anyway.",
+    "refused_close_open_actions_other": "{number} has {count} open actions: {actions}. Mark them as done, or give a reason to close anyway.",
     "refused_action_text": "Write what the action is.",
     "refused_no_such_action": "{number} has no action no. {no}.",
     "refused_action_done": "Action {no} in {number} is already done.",
@@ -510,31 +554,29 @@ EN: dict[str, str] = {
     "no_cases": "No cases.",
     "list_header": "Cases ({count}):",
     "overdue_mark": "OVERDUE",
-    "help": (
-        "How to talk to Avvikelsebot:\n"
-        "  status <number> – the state of a case\n"
-        "  mine – my open cases\n"
-        "  open [unit] – open cases\n"
-        "  overdue – cases whose next step is overdue\n"
-        "  registered <number> – the deviation is registered in the operations system\n"
-        "  assess <number> red|yellow|green – set the severity\n"
-        "  send <number> – (registrar) send to the counterpart\n"
-        "  sent <number> – mark as sent outside the bot\n"
-        "  close <number> [reason] – close the case\n"
-        "  action <number> <text> [by YYYY-MM-DD] – add an action\n"
-        "  action done <number> <no> – mark an action as done\n"
-        "  unit <number> <unit> – change the unit\n"
-        "  counterpart <number> <counterpart> – set the counterpart\n"
-        "  title <number> <text> – change the title\n"
-        "  snooze <number> <date> <reason> – pause reminders until a date\n"
-        "  diarise <triage-id> [unit] – (registrar, MA, SAS) diarise a mail in triage\n"
-        "  attach <triage-id> <number> – add a mail in triage to a case\n"
-        "  dismiss <triage-id> [reason] – a mail in triage is not a deviation\n"
-        "  subscribe <unit|all> – get copies for information\n"
-        "  unsubscribe <unit|all> – stop getting copies\n"
-        "  help – this text\n"
-        "Diary numbers can be written VOK 2026/0042, 2026/42 or vok-2026-0042."
-    ),
+    "help_intro": "How to talk to Avvikelsebot:",
+    "help_status": "status <number> – the state of a case",
+    "help_mine": "mine – my open cases",
+    "help_open": "open [unit] – open cases",
+    "help_overdue": "overdue – cases whose next step is overdue",
+    "help_register": "registered <number> – the deviation is registered in the operations system",
+    "help_assess": "assess <number> red|yellow|green – set the severity",
+    "help_send": "send <number> – send the deviation or the response to the counterpart",
+    "help_mark_sent": "sent <number> – mark as sent outside the bot",
+    "help_close": "close <number> [reason] – close the case",
+    "help_action": "action <number> <text> [by YYYY-MM-DD] – add an action",
+    "help_action_done": "action done <number> <no> – mark an action as done",
+    "help_unit": "unit <number> <unit> – change the unit",
+    "help_counterpart": "counterpart <number> <counterpart> – set the counterpart",
+    "help_title": "title <number> <text> – change the title",
+    "help_snooze": "snooze <number> <date> <reason> – pause reminders until a date",
+    "help_triage_new": "diarise <triage-id> [unit] – diarise a mail in triage as a new deviation",
+    "help_triage_attach": "attach <triage-id> <number> – add a mail in triage to a case",
+    "help_triage_dismiss": "dismiss <triage-id> [reason] – a mail in triage is not a deviation",
+    "help_subscribe": "subscribe <unit|all> – get copies for information",
+    "help_unsubscribe": "unsubscribe <unit|all> – stop getting copies",
+    "help_help": "help – this text",
+    "help_footer": "Diary numbers can be written VOK 2026/0042, 2026/42 or vok-2026-0042.",
     "unknown_command": "I did not understand «{word}».",
     "did_you_mean": "Did you mean «{suggestion}»?",
     "usage_status": "status <number>", "usage_register": "registered <number>",
@@ -658,6 +700,48 @@ EN: dict[str, str] = {
     "online_imap_folder": "IMAP: the folder {folder} can be read and {archive} exists",
     "online_imap_no_idle": "IMAP: the server does not support IDLE; the bot polls instead",
     "env_label": "the environment (.env)", "env_bad_port": "«{value}» is not a port number (0–65535)",
+    "env_slack_no_receiver": "missing: with only SLACK_BOT_TOKEN the bot can post but not receive – set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)",
+    "env_slack_no_token": "missing: SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set but not the bot token (xoxb-…)",
+    "env_slack_app_token": "must be an app-level token starting with xapp-",
+    "env_bad_url": "must be an https address",
+    "env_warn_clear_password": "{kind}_PASSWORD travels unencrypted because {kind}_SECURITY=none – use ssl or starttls outside a test setup",
+    "env_warn_unused": "{prefix} are set but not used (MAIL_SOURCE={source})",
+    "data_dir_not_dir": "is not a directory",
+    "data_dir_not_writable": "is not writable (check owner and permissions)",
+    "data_dir_cannot_create": "does not exist and cannot be created (check the path and permissions)",
+    "cli_data_ready": "data directory: {path}",
+    "cli_data_new": "data directory: {path} does not exist yet – it is created (0700) when the bot starts",
+    "cli_no_diary": "warning: {path} holds no diary – wrong --data?",
+    "cli_help_description": "Diarises deviation reports from the registrar's mailbox, reminds and follows up.",
+    "cli_help_epilog": "Type avvikelsebot COMMAND --help for more about a command.",
+    "cli_help_commands": "commands",
+    "cli_help_config": "the organisation file (else AVVIKELSEBOT_CONFIG)",
+    "cli_help_data": "the data directory (else AVVIKELSEBOT_DATA, else ./data)",
+    "cli_help_env": "the file of secrets (else AVVIKELSEBOT_ENV, else .env beside the organisation file – never the working directory's)",
+    "cli_help_verbose": "log more",
+    "cli_help_log_format": "log format: text (default) or json, one JSON object per line",
+    "cli_help_version": "show the version and exit",
+    "cli_help_json": "print as JSON",
+    "cli_help_run": "watch the mailbox, take chat commands and send notifications until stopped (Ctrl-C)",
+    "cli_help_demo": "show the whole process with a sample organisation, without network",
+    "cli_help_ingest": "run .eml files through intake as if they had arrived in the mailbox",
+    "cli_help_ingest_files": "one or more .eml files",
+    "cli_help_status": "show one case",
+    "cli_help_status_number": "the diary number, e.g. VOK 2026/0042 or 2026/42",
+    "cli_help_list": "list cases",
+    "cli_help_list_open": "open cases only",
+    "cli_help_list_overdue": "only cases whose next step is overdue",
+    "cli_help_list_unit": "only cases of one unit (name, alias or id)",
+    "cli_help_outbox": "show the notifications: pending, sent and failed",
+    "cli_help_report": "statistics: counts by kind, unit, counterpart and severity, and time per step",
+    "cli_help_report_year": "only cases of year YYYY",
+    "cli_help_reminders": "which reminders would go out at a given time (dry run, nothing is sent)",
+    "cli_help_reminders_at": "YYYY-MM-DD[THH:MM] in the organisation's time zone (a date alone = office start)",
+    "cli_help_check": "check the organisation file, the environment and the data directory",
+    "cli_help_check_online": "also try the logins to the mailbox and the mail server",
+    "cli_help_command": "run a chat command as a person, e.g. command --as anna status 2026/42",
+    "cli_help_command_as": "the person's id or e-mail address",
+    "cli_help_command_text": "the command, as in chat",
     "cli_online_ok": "✔ {check}", "cli_online_failed": "✘ {check}",
     "cli_online_summary": "the check against the services failed: {check}",
     "cli_online_maildir": "Maildir: {inbox} (nothing to log in to)",
@@ -942,8 +1026,41 @@ def t(lang: str, key: str, /, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+def tn(lang: str, key: str, count: int, /, **values: object) -> str:
+    """A text with singular and plural forms: `<key>_one` for 1, `<key>_other` otherwise."""
+    return t(lang, f"{key}_{'one' if count == 1 else 'other'}", count=count, **values)
+
+
 def long_date(lang: str, day: date) -> str:
     """'fredag 4 december' – how people say a deadline."""
     lang = lang if lang in WEEKDAYS else "sv"
     return t(lang, "date_format", weekday=WEEKDAYS[lang][day.weekday()], day=day.day,
              month=MONTHS[lang][day.month - 1])
+
+
+# argparse's own words (usage, options, its error messages), by its English message id;
+# installed by bot/cli.py so `--help` and argument errors read in the organisation's language
+ARGPARSE = {"sv": {
+    "usage: ": "användning: ",
+    "options": "flaggor",
+    "positional arguments": "argument",
+    "show this help message and exit": "visa den här hjälpen och avsluta",
+    "show program's version number and exit": "visa versionen och avsluta",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: fel: %(message)s\n",
+    "the following arguments are required: %s": "följande argument krävs: %s",
+    "unrecognized arguments: %s": "okända argument: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "ogiltigt val: %(value)r (välj bland %(choices)s)",
+    "invalid %(type)s value: %(value)r": "ogiltigt värde för %(type)s: %(value)r",
+    "argument %(argument_name)s: %(message)s": "argumentet %(argument_name)s: %(message)s",
+    "expected one argument": "ett värde behövs",
+    "expected at least one argument": "minst ett värde behövs",
+    "expected at most one argument": "högst ett värde",
+    "expected %s argument": "%s värde behövs",
+    "expected %s arguments": "%s värden behövs",
+    "ambiguous option: %(option)s could match %(matches)s": "tvetydig flagga: %(option)s kan vara %(matches)s",
+    "not allowed with argument %s": "går inte tillsammans med %s",
+    "one of the arguments %s is required": "ett av argumenten %s krävs",
+    "ignored explicit argument %r": "värdet %r ignoreras",
+    "unexpected option string: %s": "oväntad flagga: %s",
+    "can't open '%(filename)s': %(error)s": "kan inte öppna '%(filename)s': %(error)s",
+}}

@@ -22,6 +22,7 @@ class ConsoleNotifier:
         name = person.name if person else notification["recipient"]
         role = t(lang, "role_" + notification.get("view", {}).get("role", "act"))
         out = self.stream or sys.stdout
-        out.write(t(lang, "cli_console_to", name=name, role=role, channel=notification["channel"]) + "\n")
+        channel = t(lang, f"channel_{notification['channel']}")
+        out.write(t(lang, "cli_console_to", name=name, role=role, channel=channel) + "\n")
         out.write(redact(notification["text"]) + "\n\n")
         out.flush()

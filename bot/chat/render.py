@@ -48,6 +48,9 @@ def case_labels(org: Organisation, case: Case) -> dict[str, str]:
         "kind": t(lang, f"kind_{case.kind}"),
         "unit": unit.name if unit else t(lang, "unknown_unit"),
         "counterpart": counterpart.name if counterpart else t(lang, "unknown_counterpart"),
+        # after a label ("Enhet: …") the noun is not repeated: "Enhet: okänd"
+        "unit_field": unit.name if unit else t(lang, "field_unknown"),
+        "counterpart_field": counterpart.name if counterpart else t(lang, "field_unknown"),
         "severity": t(lang, f"severity_{case.severity or 'none'}"),
         "status": t(lang, f"status_{case.status}"),
     }
@@ -84,10 +87,10 @@ def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
     if suggestion:
         lines += " " + t(lang, "triage_suggest", number=suggestion)
     lines += " " + t(lang, "triage_id_line", id=triage_id)
-    commands = [t(lang, "cmd_triage_new", id=triage_id)]
-    if suggestion:
-        commands.append(t(lang, "cmd_triage_attach", id=triage_id))
-    commands.append(t(lang, "cmd_triage_dismiss", id=triage_id))
+    # the three choices triage_todo names, always all three (attaching needs a number,
+    # which the registrator may know although no case was suggested)
+    commands = [t(lang, "cmd_triage_new", id=triage_id), t(lang, "cmd_triage_attach", id=triage_id),
+                t(lang, "cmd_triage_dismiss", id=triage_id)]
     return {"event": "triage", "role": "act", "number": suggestion, "title": redact(subject),
             "headline": t(lang, "event_triage"), "todo": t(lang, "triage_todo"), "text": lines,
             "mail_key": key, "triage_id": triage_id, "unit_choices": units, "commands": commands,
@@ -107,8 +110,8 @@ def plain_text(org: Organisation, view: dict[str, Any]) -> str:
         f"«{view['title']}»",
         f"{view['headline']}: {view['number']}",
         " · ".join([f"{t(lang, 'label_kind')}: {view['kind']}",
-                    f"{t(lang, 'label_counterpart')}: {view['counterpart']}",
-                    f"{t(lang, 'label_unit')}: {view['unit']}",
+                    f"{t(lang, 'label_counterpart')}: {view.get('counterpart_field', view['counterpart'])}",
+                    f"{t(lang, 'label_unit')}: {view.get('unit_field', view['unit'])}",
                     f"{t(lang, 'label_severity')}: {view['severity']}",
                     f"{t(lang, 'label_status')}: {view['status']}"]),
         f"{t(lang, 'label_todo') if view['role'] == 'act' else t(lang, 'label_info')}: {view['todo']}",

@@ -21,7 +21,7 @@ from bot.domain.case import (CLOSED, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
 from bot.domain.org import SEVERITIES, Organisation, Subscription
 from bot.domain.redact import redact
 from bot.errors import DomainError
-from bot.texts import t
+from bot.texts import t, tn
 
 
 class Calendar(Protocol):
@@ -302,7 +302,8 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
     open_actions = case.open_actions()
     if open_actions and not reason:
         listing = "; ".join(f"{a.no}. {a.text}" for a in open_actions)
-        raise DomainError(t(lang, "refused_close_open_actions", number=case.number, actions=listing))
+        raise DomainError(tn(lang, "refused_close_open_actions", len(open_actions),
+                             number=case.number, actions=listing))
     case.close_reason = redact(reason) if reason else None
     _move(case, ctx, CLOSED)
     if reason:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from bot.files import write_durably
+from bot.files import private_dir, write_durably
 from bot.ports import Waiting
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class MaildirMailSource:
     def __init__(self, root: Path):
         self.root = Path(root)
         for sub in ("new", "cur", "tmp", f"{ACK_FOLDER}/new", f"{ACK_FOLDER}/cur", f"{ACK_FOLDER}/tmp"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.root / sub)
         self._unreadable: dict[str, str] = {}    # source id -> why, each logged once
 
     # ------------------------------------------------------------------ streaming

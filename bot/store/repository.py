@@ -34,7 +34,7 @@ from bot.domain.case import Case, iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
 from bot.errors import StoreError
-from bot.files import write_durably
+from bot.files import private_dir, write_durably
 from bot.store.archive import CaseArchive, KeyIndex, OutboxLog, key_hash
 from bot.store.atomic import open_db, remove_orphan_temp_files
 from bot.store.journal import Journal, Op
@@ -430,7 +430,7 @@ class TinyDbCaseStore:
         relative = Path("raw") / f"{arrived:%Y}" / f"{arrived:%m}" / f"{sha}.eml"
         path = self.data_dir / relative
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(path.parent)          # raw/ and raw/YYYY/ too, not only the month
             write_durably(path, raw)
             self.bytes_written += len(raw)
         return str(relative)

@@ -16,6 +16,7 @@ from bot.domain.org import ALL_UNITS
 from bot.domain.process import Context, Outcome
 from bot.domain.redact import redact
 from bot.errors import BotError, DomainError, PermissionDenied
+from bot.help import help_text
 from bot.mail.classify import ADDED, NEW_CASE, Decision
 from bot.texts import t
 from bot.usecases.base import Deps, Notices, Reply
@@ -38,7 +39,7 @@ class Commands:
             return Reply(t(lang, "denied_unknown"), ok=False)
         command = parse(text, org)
         if command.name == "help":
-            body = t(lang, "help")
+            body = help_text(lang, org.people[actor.id].roles if actor.kind == "person" else ())
             return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
         try:
             with self.deps.uow:
