@@ -22,7 +22,7 @@ from bot.config_check import check_environment, data_dir_state
 from bot.domain.access import Actor
 from bot.domain.case import CH_CLI
 from bot.domain.diary import parse_diary_number
-from bot.domain.redact import redact
+from bot.domain.redact import clean_for_terminal
 from bot.errors import BotError, ConfigError
 from bot.logs import FORMATS, setup_logging
 from bot.settings import Settings, load_settings
@@ -146,6 +146,14 @@ def _version() -> str:
         return "okänd"
 
 
+def _year(lang: str):
+    def year(text: str) -> int:
+        if not re.fullmatch(r"\d{4}", text.strip()):
+            raise argparse.ArgumentTypeError(t(lang, "cli_bad_year", text=text))
+        return int(text)
+    return year
+
+
 def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     def h(key: str) -> str:
         return t(lang, f"cli_help_{key}")
@@ -179,7 +187,7 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
     listing.add_argument("--unit", metavar="ENHET", help=h("list_unit"))
     command("outbox", "outbox")
-    command("report", "report").add_argument("--year", type=int, metavar="ÅR",
+    command("report", "report").add_argument("--year", type=_year(lang), metavar="ÅR",
                                              help=h("report_year"))
     command("reminders", "reminders").add_argument("--at", required=True, metavar="TID",
                                                    help=h("reminders_at"))
@@ -196,8 +204,8 @@ _UTC_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(\+00:
 
 def _print_json(data: Any, tz=None) -> None:
     """JSON for a program: every moment in local time with its offset (one zone in admin
-    output), every text redacted before it is escaped (a JSON escape must not split a
-    number out of the stream's sight; the stream still cleans what is printed)."""
+    output), every text cleaned before it is escaped (JSON would write a control code or a
+    split number as an escape the stream cannot see through; the stream still cleans the rest)."""
     print(json.dumps(_for_people(data, tz), ensure_ascii=False, indent=2))
 
 
@@ -205,7 +213,7 @@ def _for_people(value: Any, tz) -> Any:
     if isinstance(value, str):
         if tz is not None and _UTC_MOMENT.match(value):
             return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(tz).isoformat()
-        return redact(value)
+        return clean_for_terminal(value)
     if isinstance(value, dict):
         return {key: _for_people(item, tz) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

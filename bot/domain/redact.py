@@ -113,21 +113,44 @@ def _valid(head: str, tail: str) -> bool:
     return _luhn_ok(date + tail)
 
 
-def _normalise(text: str) -> tuple[str, list[int] | None]:
-    """The text as the matcher reads it, and for each of its characters the index of the
-    original character it came from (None when nothing changed: plain ASCII)."""
-    if text.isascii():
+# An escape as repr() and JSON write it (argparse quotes a bad value with %r; a log line may
+# carry repr of a header): read as the character it stands for, so "19121212\\u2010-1212"
+# cannot slip through as text the matcher does not see as a dash.
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
+
+
+def _tokens(text: str):
+    """(character, start, end) over the text, an escape sequence counting as its character."""
+    if "\\" not in text:
+        for index, char in enumerate(text):
+            yield char, index, index + 1
+        return
+    position = 0
+    for m in _ESCAPE.finditer(text):
+        for index in range(position, m.start()):
+            yield text[index], index, index + 1
+        try:
+            yield chr(int(m.group(0)[2:], 16)), m.start(), m.end()
+        except (ValueError, OverflowError):
+            yield from ((text[i], i, i + 1) for i in range(m.start(), m.end()))
+        position = m.end()
+    for index in range(position, len(text)):
+        yield text[index], index, index + 1
+
+
+def _normalise(text: str) -> tuple[str, list[tuple[int, int]] | None]:
+    """The text as the matcher reads it, and for each of its characters the span of the
+    original characters it came from (None when nothing changed: plain ASCII)."""
+    if text.isascii() and "\\" not in text:
         return text, None
     out: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
+    origin: list[tuple[int, int]] = []
+    for char, start, end in _tokens(text):
         if char.isascii():
-            out.append(char)
-            origin.append(index)
+            replaced = char
+        elif char in _INVISIBLE:
             continue
-        if char in _INVISIBLE:
-            continue
-        if char in _DASHES:
+        elif char in _DASHES:
             replaced = "-"
         else:
             replaced = unicodedata.normalize("NFKC", char)
@@ -136,7 +159,7 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
             elif replaced.isspace():
                 replaced = " "
         out.append(replaced)
-        origin.extend([index] * len(replaced))
+        origin.extend([(start, end)] * len(replaced))
     return "".join(out), origin
 
 
@@ -148,7 +171,7 @@ def _matches(text: str):
             if origin is None:
                 yield m.start(), m.end()
             else:
-                yield origin[m.start()], origin[m.end() - 1] + 1
+                yield origin[m.start()][0], origin[m.end() - 1][1]
 
 
 def is_personnummer(candidate: str) -> bool:
