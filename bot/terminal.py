@@ -74,7 +74,7 @@ def clean_std_streams() -> Iterator[tuple[CleanStream, CleanStream]]:
         try:
             out.flush()
         except (BrokenPipeError, ValueError):
-            out.discard()
+            silence_closed_stdout()
         try:
             err.flush()
         except (BrokenPipeError, ValueError):
