@@ -206,3 +206,34 @@ def test_inbox_and_raw_folders_are_private(tmp_path):
     assert any(p.name == "raw" for p in folders) and any(p.name == "inbox" for p in folders)
     loose = [str(p) for p in folders if stat.S_IMODE(p.stat().st_mode) != 0o700]
     assert not loose
+
+
+# ---------------------------------------------------------------------------- wording
+def test_help_per_role_through_the_cli(tmp_path):
+    manager = run(tmp_path, "command", "--as", "anna", "hjälp")
+    registrator = run(tmp_path, "command", "--as", "rut", "hjälp")
+    assert manager.returncode == 0 and registrator.returncode == 0
+    assert "skicka <dnr>" not in manager.stdout and "koppla <triage-id>" not in manager.stdout
+    assert "skicka <dnr>" in registrator.stdout and "koppla <triage-id>" in registrator.stdout
+
+
+def test_triage_lists_all_three_choices_and_labels_do_not_repeat_their_noun(tmp_path):
+    mail = tmp_path / "a.eml"
+    mail.write_bytes(make_mail(sender="Okänd Person <okand@gmail.com>", subject="Fråga om faktura",
+                               body="Hej, en fråga om fakturan."))
+    lisa = tmp_path / "b.eml"
+    lisa.write_bytes(make_mail(sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+                               subject="Avvikelse", body="Vi rapporterar en avvikelse.",
+                               message_id="<b@regionexempel.se>"))
+    assert run(tmp_path, "ingest", str(mail), str(lisa)).returncode == 0
+    texts = [n["text"] for n in json.loads(run(tmp_path, "outbox", "--json").stdout)]
+    triage = next(text for text in texts if "diarisera" in text and "avfärda" in text)
+    assert "koppla" in triage
+    assert any("Enhet: okänd" in text for text in texts)
+    assert not any("Enhet: okänd enhet" in text for text in texts)
+
+
+def test_the_demo_names_the_channel_in_swedish(tmp_path):
+    done = run(tmp_path, "demo", config=None, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "via konsolen" in done.stdout and "via console" not in done.stdout
