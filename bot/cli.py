@@ -158,16 +158,19 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     def h(key: str) -> str:
         return t(lang, f"cli_help_{key}")
 
+    def m(key: str) -> str:
+        return t(lang, f"cli_meta_{key}")
+
     parser = argparse.ArgumentParser(prog="avvikelsebot", description=h("description"),
                                      epilog=h("epilog"))
     parser.add_argument("--version", action="version", version=f"avvikelsebot {_version()}",
                         help=h("version"))
-    parser.add_argument("--config", metavar="FIL", help=h("config"))
-    parser.add_argument("--data", metavar="KATALOG", help=h("data"))
-    parser.add_argument("--env", metavar="FIL", help=h("env"))
+    parser.add_argument("--config", metavar=m("file"), help=h("config"))
+    parser.add_argument("--data", metavar=m("dir"), help=h("data"))
+    parser.add_argument("--env", metavar=m("file"), help=h("env"))
     parser.add_argument("--log-format", choices=FORMATS, default="text", help=h("log_format"))
     parser.add_argument("-v", "--verbose", action="store_true", help=h("verbose"))
-    sub = parser.add_subparsers(dest="cmd", required=True, metavar="KOMMANDO",
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar=m("command"),
                                 title=h("commands"))
 
     def command(name: str, key: str, *, json_flag: bool = True) -> argparse.ArgumentParser:
@@ -178,24 +181,24 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
 
     command("run", "run", json_flag=False)
     command("demo", "demo", json_flag=False)
-    command("ingest", "ingest").add_argument("files", nargs="+", metavar="FIL",
+    command("ingest", "ingest").add_argument("files", nargs="+", metavar=m("file"),
                                              help=h("ingest_files"))
-    command("status", "status").add_argument("number", nargs="+", metavar="DNR",
+    command("status", "status").add_argument("number", nargs="+", metavar=m("number"),
                                              help=h("status_number"))
     listing = command("list", "list")
     listing.add_argument("--open", action="store_true", help=h("list_open"))
     listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
-    listing.add_argument("--unit", metavar="ENHET", help=h("list_unit"))
+    listing.add_argument("--unit", metavar=m("unit"), help=h("list_unit"))
     command("outbox", "outbox")
-    command("report", "report").add_argument("--year", type=_year(lang), metavar="ÅR",
+    command("report", "report").add_argument("--year", type=_year(lang), metavar=m("year"),
                                              help=h("report_year"))
-    command("reminders", "reminders").add_argument("--at", required=True, metavar="TID",
+    command("reminders", "reminders").add_argument("--at", required=True, metavar=m("time"),
                                                    help=h("reminders_at"))
     command("check-config", "check").add_argument("--online", action="store_true",
                                                   help=h("check_online"))
     chat = command("command", "command", json_flag=False)
-    chat.add_argument("--as", dest="person", required=True, metavar="PERSON", help=h("command_as"))
-    chat.add_argument("text", nargs="+", metavar="TEXT", help=h("command_text"))
+    chat.add_argument("--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
+    chat.add_argument("text", nargs="+", metavar=m("text"), help=h("command_text"))
     return parser
 
 

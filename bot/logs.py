@@ -14,7 +14,7 @@ slack_sdk, aiohttp, apscheduler, microsoft_agents) — goes through one formatte
 
 The libraries are tamed by filters rather than by changing their code: APScheduler's two
 INFO lines per scan are dropped, O365's ERROR for a 429/401/410 it recovers from is
-lowered to INFO, and the Teams SDK's "App ID is not provided" warning of every turn in
+lowered to INFO (so is urllib3's "Retrying …"), and the Teams SDK's "App ID is not provided" warning of every turn in
 anonymous mode is dropped.
 """
 from __future__ import annotations
@@ -143,6 +143,8 @@ class TameLibraries(logging.Filter):
             return False
         if name.startswith("microsoft_agents") and "App ID is not provided" in str(record.msg):
             return False
+        if name.startswith("urllib3") and str(record.msg).startswith("Retrying"):
+            record.levelno, record.levelname = logging.INFO, "INFO"   # a retry; the outcome is ours to log
         if name == "O365.connection" and record.levelno == logging.ERROR \
                 and self._O365_RECOVERED.search(str(record.msg)):
             record.levelno, record.levelname = logging.INFO, "INFO"

@@ -398,10 +398,21 @@ def _aadsts(text: str) -> str:
     return found.group(0) if found else "?"
 
 
+_URLLIB3_HOST = re.compile(r"host='(?P<host>[^']+)', port=(?P<port>\d+)")
+_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] (?P<reason>[^'\")\]]+)")
+
+
 def _short(value: object) -> str:
-    """A one-line, redacted excerpt of an outside error for logs and the CLI."""
+    """A one-line, redacted excerpt of an outside error for logs and the CLI: for a
+    connection failure urllib3 wraps in three layers, the host and the system's reason;
+    otherwise the text, cut at a word."""
     text = " ".join(str(value).split())
-    return redact(text[:300])
+    host, reason = _URLLIB3_HOST.search(text), _ERRNO_REASON.findall(text)
+    if "Max retries exceeded" in text and host and reason:
+        text = f"{host['host']}:{host['port']}: {reason[-1].strip()}"
+    if len(text) > 300:
+        text = text[:300].rsplit(" ", 1)[0] + " …"
+    return redact(text)
 
 
 def _utc(value: str | None) -> datetime | None:

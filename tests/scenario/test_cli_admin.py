@@ -237,3 +237,18 @@ def test_the_demo_names_the_channel_in_swedish(tmp_path):
     done = run(tmp_path, "demo", config=None, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "via konsolen" in done.stdout and "via console" not in done.stdout
+
+
+def test_an_unreachable_graph_is_one_readable_line_in_check_config_online(tmp_path):
+    import socket
+    with socket.socket() as probe:          # a port that was just free: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"MAIL_SOURCE": "graph", "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c",
+           "GRAPH_CLIENT_SECRET": "s", "GRAPH_BASE_URL": f"https://127.0.0.1:{port}/v1.0/",
+           "GRAPH_AUTHORITY_URL": f"https://127.0.0.1:{port}"}
+    done = run(tmp_path, "check-config", "--online", env=env, timeout=90)
+    assert done.returncode == 2
+    failed = [line for line in done.stdout.splitlines() if "✘" in line]
+    assert len(failed) == 1 and f"127.0.0.1:{port}: Connection refused" in failed[0], done.stdout
+    assert "urllib3" not in done.stdout + done.stderr and "Traceback" not in done.stderr
