@@ -173,9 +173,10 @@ def test_the_dotenv_beside_the_organisation_file_or_the_named_one_is_read(tmp_pa
     config.parent.mkdir()
     config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
     beside = config.parent / ".env"
-    beside.write_text("MAIL_SOURCE=graph\n", encoding="utf-8")
+    # (MAIL_SOURCE=graph alone is refused now: check-config refuses what run refuses)
+    beside.write_text("SMTP_HOST=smtp.exempelby.se\n", encoding="utf-8")
     summary = json.loads(cli(data, "check-config", "--json", config=config).stdout)
-    assert (summary["mail_source"], summary["env_file"]) == ("graph", str(beside))
+    assert (summary["channels"]["email"], summary["env_file"]) == (True, str(beside))
     named = tmp_path / "secrets.env"
     named.write_text("MAIL_SOURCE=maildir\n", encoding="utf-8")
     done = subprocess.run([CLI, "--config", str(config), "--data", str(data), "--env", str(named),
