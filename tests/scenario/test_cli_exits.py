@@ -184,3 +184,38 @@ def test_control_sequences_in_a_subject_do_not_reach_the_terminal(tmp_path):
         assert done.returncode == 0, done.stderr
         assert_clean(done, [])
         assert "\u202e" not in done.stdout and "pwnd" not in done.stdout
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_run_writes_no_personnummer_to_its_log_or_its_console(tmp_path, log_format):
+    """`run` diarises the same hostile mails from its Maildir; its log (every logger, at
+    INFO) and the console notifications carry none of the numbers."""
+    import signal
+    import time
+
+    from bot.mail.maildir import MaildirMailSource
+    numbers = PINS[19::5141][:6] + COORDS[5::1100][:2]
+    inbox = MaildirMailSource(tmp_path / "data" / "inbox")
+    mails = hostile_mails(tmp_path, numbers)
+    for path in mails:
+        inbox.deliver(path.read_bytes())
+    clean = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    runner = subprocess.Popen([CLI, "--config", str(EXAMPLE_CONFIG), "--data", str(tmp_path / "data"),
+                               "--log-format", log_format, "-v", "run"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=clean, cwd=tmp_path)
+    filed = tmp_path / "data" / "inbox" / ".Diarierat" / "cur"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(filed.iterdir())) < len(mails):
+            time.sleep(0.1)
+    finally:
+        runner.send_signal(signal.SIGINT)
+        out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 0, err
+    assert len(list(filed.iterdir())) == len(mails)
+    done = subprocess.CompletedProcess(runner.args, 0, out, err)
+    assert_clean(done, numbers)
+    assert "Traceback" not in err
+    if log_format == "json":
+        records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
