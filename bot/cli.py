@@ -33,7 +33,7 @@ from bot.texts import ARGPARSE, t
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 # commands that only read: they warn when the data directory holds no diary
-READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders"})
+READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web"})
 
 
 class UsageError(Exception):
@@ -190,12 +190,22 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
     listing.add_argument("--unit", metavar=m("unit"), help=h("list_unit"))
     command("outbox", "outbox")
-    command("report", "report").add_argument("--year", type=_year(lang), metavar=m("year"),
-                                             help=h("report_year"))
+    report = command("report", "report")
+    report.add_argument("--year", type=_year(lang), metavar=m("year"), help=h("report_year"))
+    report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text",
+                        help=h("report_format"))
+    report.add_argument("--output", metavar=m("file"), help=h("output"))
     command("reminders", "reminders").add_argument("--at", required=True, metavar=m("time"),
                                                    help=h("reminders_at"))
     command("check-config", "check").add_argument("--online", action="store_true",
                                                   help=h("check_online"))
+    command("web", "web", json_flag=False)
+    command("web-link", "web_link", json_flag=False).add_argument(
+        "--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
+    readlog = command("logg", "logg", json_flag=False)
+    readlog.add_argument("--from", dest="start", required=True, metavar=m("date"), help=h("logg_from"))
+    readlog.add_argument("--to", dest="end", required=True, metavar=m("date"), help=h("logg_to"))
+    readlog.add_argument("--output", metavar=m("file"), help=h("output"))
     chat = command("command", "command", json_flag=False)
     chat.add_argument("--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
     chat.add_argument("text", nargs="+", metavar=m("text"), help=h("command_text"))

@@ -17,7 +17,7 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.texts import t
 
-PORT_NAMES = ("IMAP_PORT", "SMTP_PORT", "SLACK_PORT", "TEAMS_PORT")
+PORT_NAMES = ("IMAP_PORT", "SMTP_PORT", "SLACK_PORT", "TEAMS_PORT", "WEB_PORT")
 
 
 def check_environment(settings: Settings) -> list[str]:
@@ -40,6 +40,9 @@ def check_environment(settings: Settings) -> list[str]:
     if settings.channels()["teams"]:
         from handlers.teams import teams_config
         teams_config(settings)
+    if any(name.startswith("WEB_") for name in env):
+        from bot.web.auth import WebOptions
+        WebOptions.from_settings(settings)
     return _warnings(settings)
 
 

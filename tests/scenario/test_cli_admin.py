@@ -49,6 +49,8 @@ BROKEN = [
     ({"SMTP_HOST": "smtp.exempelby.se", "SMTP_SECURITY": "tls"}, "SMTP_SECURITY"),
     ({"TEAMS_CLIENT_ID": "id"}, "TEAMS_CLIENT_SECRET"),
     ({"MAIL_SOURCE": "pop3"}, "MAIL_SOURCE"),
+    ({"WEB_PORT": "8081", "WEB_BASE_URL": "ftp://avvikelser.exempelby.se"}, "WEB_BASE_URL"),
+    ({"WEB_PORT": "80800"}, "WEB_PORT"),
 ]
 
 
@@ -127,7 +129,7 @@ def test_help_is_swedish_including_argparse_own_words(tmp_path):
     assert "flaggor:" in top.stdout and "visa den här hjälpen och avsluta" in top.stdout
     assert "usage:" not in top.stdout and "options:" not in top.stdout
     for command in ("run", "demo", "ingest", "status", "list", "outbox", "report", "reminders",
-                    "check-config", "command"):
+                    "check-config", "web", "web-link", "logg", "command"):
         done = run(tmp_path, command, "--help", config=None)
         assert done.returncode == 0 and done.stdout.startswith("användning: avvikelsebot " + command)
         description = done.stdout.split("\n\n")[1]
