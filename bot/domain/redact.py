@@ -205,7 +205,8 @@ def contains_personnummer(text: str) -> bool:
 
 # ------------------------------------------------------------------- terminal safety
 # Escape sequences (CSI, OSC, DCS/PM/APC strings, two-character ESC sequences), then
-# any other C0/C1 control character or DEL; newline and tab stay.  Bidirectional
+# any other C0/C1 control character or DEL; newline and tab stay, and so does a carriage
+# return right before a newline (CSV's line ending).  Bidirectional
 # overrides and isolates go too: they make a terminal show text in another order than
 # it is ("Trojan source").
 _CONTROL = re.compile(
@@ -213,12 +214,13 @@ _CONTROL = re.compile(
     r"|\x1b[\]PX^_][^\x07\x1b\n]*(?:\x07|\x1b\\)?"  # OSC/DCS/SOS/PM/APC up to its end
     r"|\x9b[0-?]*[ -/]*[@-~]"                        # the same CSI as one 8-bit byte
     r"|\x1b[ -/]*[0-~]?"                            # other ESC sequences, a lone ESC
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",  # C0, DEL, C1, bidi
+    r"|\r(?!\n)"                                     # a carriage return that rewrites the line
+    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",  # C0, DEL, C1, bidi
 )
 
 
 def strip_control(text: str) -> str:
-    """``text`` without terminal control sequences or control characters (keeps \\n and \\t)."""
+    """``text`` without terminal control sequences or control characters (keeps \\n, \\t, \\r\\n)."""
     if not text or (text.isprintable() and "\x1b" not in text):
         return text
     return _CONTROL.sub("", text)

@@ -112,7 +112,8 @@ def test_no_organisation_number_in_the_corpus_is_taken_for_a_personnummer():
 def test_terminal_cleaning_removes_escape_sequences_and_controls_but_keeps_newline_and_tab():
     hostile = ("Ämne\x1b[2J\x1b[31mRÖD\x1b[0m\x1b]8;;http://x\x07länk\x1b]8;;\x07\r\n"
                "\trad två\x07\x08\x7f\x9b31m\u202eslut\u202c")
-    assert strip_control(hostile) == "ÄmneRÖDlänk\n\trad tvåslut"
+    assert strip_control(hostile) == "ÄmneRÖDlänk\r\n\trad tvåslut"
+    assert strip_control("falsk rad\rriktig rad\r\n") == "falsk radriktig rad\r\n"
 
 
 def test_cleaning_leaves_ordinary_swedish_text_alone():
