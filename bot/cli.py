@@ -375,7 +375,7 @@ def cmd_ingest(settings: Settings, args) -> int:
         if not args.json:
             print(t(lang, "cli_ingested", file=path.name,
                     outcome=t(lang, f"outcome_{result['outcome']}"),
-                    number=result["diary_number"] or "", reason=redact(result["reason"])))
+                    number=result["diary_number"] or "", reason=result["reason"]))
         sys.stdout.flush()
 
     def show(results: list[dict]) -> None:
