@@ -497,8 +497,9 @@ def cmd_report(settings: Settings, args) -> int:
         print(t(lang, "cli_report_written", path=args.output), file=sys.stderr)
     elif args.format == "xlsx" and not args.json:
         sys.stdout.flush()                      # a workbook is bytes for a program, not text
-        sys.__stdout__.buffer.write(payload)
-        sys.__stdout__.buffer.flush()
+        raw_out = sys.__stdout__ or sys.stdout
+        raw_out.buffer.write(payload)
+        raw_out.buffer.flush()
     else:
         sys.stdout.write(payload.decode("utf-8"))   # through the cleaner, like every text
     return EXIT_OK
@@ -549,6 +550,10 @@ def cmd_check_config(settings: Settings, args) -> int:
     for cp in org.counterparts.values():
         if not cp.address:
             warnings.append(t(lang, "cli_warn_no_address", counterpart=cp.id))
+    from bot.mail.authenticity import sender_check
+    senders_verified, senders_line = sender_check(org.trusted_authserv_ids, lang)
+    if not senders_verified:          # From: is believed as written: say so
+        warnings.append(senders_line)
     summary: dict[str, Any] = {
         "config": str(settings.config_path), "data": str(settings.data_dir),
         "env_file": str(settings.env_file) if settings.env_file else None,
@@ -557,6 +562,7 @@ def cmd_check_config(settings: Settings, args) -> int:
         "people": len(org.people), "units": len(org.units), "counterparts": len(org.counterparts),
         "subscriptions": len(org.subscriptions), "mail_source": settings.mail_source,
         "channels": channels, "warnings": warnings, "ok": True,
+        "senders_verified": senders_verified,
     }
     online = _online_checks(settings) if getattr(args, "online", False) else []
     if online:

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -209,6 +209,14 @@ class _OrganisationReader:
             self._check_keys(key, item, f"{key}[{i}].")
         return value
 
+    @overload
+    def _str(self, table: dict, key: str, path: str, *, required: Literal[True] = True,
+             default: None = None) -> str: ...
+
+    @overload
+    def _str(self, table: dict, key: str, path: str, *, required: bool,
+             default: str | None = None) -> str | None: ...
+
     def _str(self, table: dict, key: str, path: str, *, required: bool = True,
              default: str | None = None) -> str | None:
         value = table.get(key)
@@ -260,7 +268,7 @@ class _OrganisationReader:
         if language not in ("sv", "en"):
             raise self.fail("organisation.language", f"ska vara \"sv\" eller \"en\", inte {language!r}")
         timezone = self._str(org, "timezone", "organisation.timezone", required=False,
-                             default="Europe/Stockholm")
+                             default="Europe/Stockholm") or "Europe/Stockholm"
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -276,7 +284,7 @@ class _OrganisationReader:
         if not _EMAIL.match(mailbox):
             raise self.fail("organisation.mailbox", f"{mailbox!r} är ingen e-postadress")
 
-        series = self._str(diary, "series", "diary.series", required=False, default="VOK")
+        series = self._str(diary, "series", "diary.series", required=False, default="VOK") or "VOK"
         if not _SERIES.match(series):
             raise self.fail("diary.series", "ska vara 1–10 versaler, t.ex. \"VOK\"")
         digits = self._int(diary, "digits", "diary.digits", 4, 1, 8)

@@ -89,7 +89,7 @@ def silence_closed_stdout() -> None:
         sys.stdout.discard()
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.__stdout__.fileno())
+        os.dup2(devnull, (sys.__stdout__ or sys.stdout).fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 
+from bot.domain.redact import redact
 from bot.mail.authenticity import TRACE_HEADERS
 from bot.mail.message import Attachment, InboundMail
 
@@ -100,6 +101,10 @@ def _parse_mail(raw: bytes, conversation_id: str | None) -> InboundMail:
 
 
 # --------------------------------------------------------------------------- plumbing
+
+
+def _redacted(value):
+    return redact(value) if value else value
 
 
 def _as_bytes(raw: object) -> bytes:
@@ -198,11 +203,14 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
 
     f.step("trace", trace)
 
+    # Ids and addresses are stored in the diary and shown (status --json, logs): a
+    # personnummer in them is redacted here, once, and every comparison (duplicates,
+    # threads) is made between redacted forms. Only raw/ keeps the original.
     def ids() -> None:
         mids = _raw_values(msg, "message-id", f)
-        v["message_id"] = _message_id(mids[0]) if mids else None
-        v["in_reply_to"] = _msg_ids(_raw_values(msg, "in-reply-to", f))
-        v["references"] = _msg_ids(_raw_values(msg, "references", f))
+        v["message_id"] = _redacted(_message_id(mids[0])) if mids else None
+        v["in_reply_to"] = tuple(_redacted(m) for m in _msg_ids(_raw_values(msg, "in-reply-to", f)))
+        v["references"] = tuple(_redacted(m) for m in _msg_ids(_raw_values(msg, "references", f)))
 
     f.step("ids", ids)
 
@@ -212,10 +220,10 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
             addrs = [(n, a) for n, a in _addresses(msg, name, f) if a or n]
             with_addr = [(n, a) for n, a in addrs if a]
             if with_addr:
-                v["sender_name"], v["sender_address"] = with_addr[0]
+                v["sender_name"], v["sender_address"] = (redact(part) for part in with_addr[0])
                 break
             if addrs and "sender_name" not in v:
-                v["sender_name"] = addrs[0][0]
+                v["sender_name"] = redact(addrs[0][0])
         to = [a for name in ("to", "cc") for _n, a in _addresses(msg, name, f) if a]
         v["to"] = tuple(dict.fromkeys(to))
 

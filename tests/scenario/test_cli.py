@@ -185,3 +185,17 @@ def test_the_dotenv_beside_the_organisation_file_or_the_named_one_is_read(tmp_pa
     missing = subprocess.run([CLI, "--config", str(config), "--env", str(tmp_path / "nej.env"),
                               "check-config"], capture_output=True, text=True, cwd=tmp_path)
     assert missing.returncode == 2 and "nej.env" in missing.stderr
+
+
+def test_check_config_says_whether_senders_are_verified(tmp_path, data):
+    summary = json.loads(cli(data, "check-config", "--json").stdout)
+    assert summary["senders_verified"] is False
+    assert any("verifieras inte" in w for w in summary["warnings"])
+    config = tmp_path / "org.toml"
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert "trusted_authserv_ids = []" in text
+    config.write_text(text.replace("trusted_authserv_ids = []",
+                                   'trusted_authserv_ids = ["mx.exempelby.se"]', 1), encoding="utf-8")
+    verified = json.loads(cli(data, "check-config", "--json", config=config).stdout)
+    assert verified["senders_verified"] is True
+    assert not any("verifieras inte" in w for w in verified["warnings"])
