@@ -378,7 +378,7 @@ class SlackFrontend:
     channel = CHANNEL
 
     def __init__(self, app: AsyncApp, notifier: SlackNotifier, *, app_token: str | None,
-                 port: int = DEFAULT_PORT, host: str = "0.0.0.0", lang: str = "sv"):
+                 port: int = DEFAULT_PORT, host: str = "127.0.0.1", lang: str = "sv"):
         self.app, self.notifier = app, notifier
         self.app_token, self.port, self.host, self.lang = app_token, port, host, lang
         self.mode = "socket" if app_token else "http"
@@ -436,10 +436,11 @@ class SlackFrontend:
             log.warning("slack auth.test failed: %s", type(exc).__name__)
 
 
-def create_slack(settings: Settings, services: Services, *, host: str = "0.0.0.0",
+def create_slack(settings: Settings, services: Services, *, host: str | None = None,
                  process_before_response: bool = False) -> SlackFrontend:
     """The Slack frontend of the settings (bot/app.py calls this when SLACK_BOT_TOKEN and
-    SLACK_APP_TOKEN or SLACK_SIGNING_SECRET are set)."""
+    SLACK_APP_TOKEN or SLACK_SIGNING_SECRET are set). HTTP mode listens on SLACK_BIND
+    (127.0.0.1 by default: Slack reaches it through the organisation's reverse proxy)."""
     env, lang = settings.env, settings.org.language
     token = env.get("SLACK_BOT_TOKEN")
     base_url = _api_url(env.get("SLACK_API_URL"))
@@ -451,7 +452,8 @@ def create_slack(settings: Settings, services: Services, *, host: str = "0.0.0.0
                           process_before_response=process_before_response)
     return SlackFrontend(app, SlackNotifier(settings.org, sync_client, directory),
                          app_token=env.get("SLACK_APP_TOKEN") or None,
-                         port=settings.port("SLACK_PORT", DEFAULT_PORT), host=host, lang=lang)
+                         port=settings.port("SLACK_PORT", DEFAULT_PORT),
+                         host=host or settings.bind("SLACK_BIND"), lang=lang)
 
 
 def _api_url(value: str | None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import re
 import warnings
@@ -95,8 +96,7 @@ class TeamsFrontend:
     def __init__(self, settings: Settings, services: Services, *, host: str | None = None):
         self.config = teams_config(settings)
         self.services = services
-        # anonymous requests are never accepted from outside this machine
-        self.host = host or ("127.0.0.1" if self.config.anonymous else "0.0.0.0")
+        self.host = host or listen_host(settings, self.config.anonymous)
         self.port: int | None = None
         connections = MsalConnectionManager(
             connections_configurations={"SERVICE_CONNECTION": self.config.auth})
@@ -136,6 +136,17 @@ class TeamsFrontend:
             await self._runner.cleanup()
             self._runner = None
         self.bot.close()
+
+
+def listen_host(settings: Settings, anonymous: bool) -> str:
+    """TEAMS_BIND, 127.0.0.1 by default (the reverse proxy forwards /api/messages). Anonymous
+    requests are never accepted from outside this machine, so anonymous mode refuses any
+    other address."""
+    host = settings.bind("TEAMS_BIND")
+    if anonymous and not ipaddress.ip_address(host).is_loopback:
+        lang = settings.org.language
+        raise ConfigError(t(lang, "env_label"), "TEAMS_BIND", t(lang, "teams_anonymous_bind", host=host))
+    return host
 
 
 def create_teams(settings: Settings, services: Services, *, host: str | None = None) -> TeamsFrontend:

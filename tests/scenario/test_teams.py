@@ -479,7 +479,7 @@ def test_without_anonymous_mode_a_request_without_a_token_is_refused(teams_org, 
             await frontend.stop()
             await connector.stop()
     try:
-        assert not bot.frontends[0].config.anonymous and bot.frontends[0].host == "0.0.0.0"
+        assert not bot.frontends[0].config.anonymous and bot.frontends[0].host == "127.0.0.1"
         asyncio.run(main())
     finally:
         bot.close()
