@@ -179,6 +179,7 @@ class TeamsBot:
                                           start_typing_timer=False)
         app.add_route(_is_installation, self.on_installed)
         app.adaptive_card.action_execute(VERB)(self.on_press)
+        app.adaptive_card.action_submit(VERB)(self.on_submit)   # the Execute's fallback
         app.add_route(lambda c: c.activity.type == ActivityTypes.message, self.on_message)
         # typing, reactions, renamed channels …: nothing to do, and nothing to warn about
         app.add_route(lambda c: c.activity.type != ActivityTypes.invoke, _ignore, rank=RouteRank.LAST)
@@ -213,20 +214,37 @@ class TeamsBot:
 
     async def on_press(self, context: TurnContext, state: TurnState,
                        data: Any) -> AdaptiveCardInvokeResponse:
+        """Action.Execute: the answer goes back in the invoke response, to the presser only."""
+        text, card = await self.pressed(context, data)
+        if card is None:
+            return _invoke_message(text)
+        return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=_CARD_UPDATE, value=card)
+
+    async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
+        """Action.Submit, the fallback of a client without Universal Actions: a message
+        whose value is the same data. Same command, same check; a refusal can only be
+        answered as a message in the conversation."""
+        text, card = await self.pressed(context, data)
+        if card is None:
+            await context.send_activity(_message(text))
+
+    async def pressed(self, context: TurnContext, data: Any) -> tuple[str, dict[str, Any] | None]:
+        """A card button, however it arrived: (why nothing was done, None) or (the reply,
+        the card as it now reads, already updated for everyone in the conversation)."""
         await self.remember(context)
         data = data if isinstance(data, dict) else {}
         person = self.person(context.activity.from_property)
         command, missing = command_from_press(self.lang, data)
         if command is None:
-            return _invoke_message(missing or "")
+            return missing or "", None
         actor = Actor.person(person.id) if person else Actor("unknown")
         reply = await self._blocking(self.services.handle_command, actor, command, CHANNEL)
         if not reply.ok:
-            return _invoke_message(reply.text)   # refused: the card stays as it was
+            return reply.text, None              # refused: the card stays as it was
         notification_id = str(data.get("notification") or "")
         card = await self.card_after(context, notification_id, person, reply)
         await _update_card(context, card, notification_id)
-        return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=_CARD_UPDATE, value=card)
+        return reply.text, card
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         log.error("teams: %s failed (%s)", context.activity.type, type(error).__name__,
