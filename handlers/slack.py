@@ -445,8 +445,10 @@ def create_slack(settings: Settings, services: Services, *, host: str | None = N
     token = env.get("SLACK_BOT_TOKEN")
     base_url = _api_url(env.get("SLACK_API_URL"))
     # no automatic retries: the outbox retries, after looking whether the post landed
-    sync_client = WebClient(token=token, base_url=base_url, timeout=15, retry_handlers=[])
-    async_client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+    sdk_log = _client_logger()
+    sync_client = WebClient(token=token, base_url=base_url, timeout=15, retry_handlers=[],
+                            logger=sdk_log)
+    async_client = AsyncWebClient(token=token, base_url=base_url, timeout=15, logger=sdk_log)
     directory = SlackDirectory(settings.org, sync_client)
     app = build_slack_app(services, directory, async_client, env.get("SLACK_SIGNING_SECRET") or "",
                           process_before_response=process_before_response)
@@ -454,6 +456,24 @@ def create_slack(settings: Settings, services: Services, *, host: str | None = N
                          app_token=env.get("SLACK_APP_TOKEN") or None,
                          port=settings.port("SLACK_PORT", DEFAULT_PORT),
                          host=host or settings.bind("SLACK_BIND"), lang=lang)
+
+
+class _ReportedElsewhere(logging.Filter):
+    """slack_sdk logs every request that fails to connect at ERROR, then raises it. The bot
+    translates what is raised (bot/chat/slack.py) and the outbox or the listener reports
+    it once; the SDK's own line per attempt would repeat it, with Slack down, every retry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to send a request to Slack API server")
+
+
+def _client_logger() -> logging.Logger:
+    """The logger of the bot's Slack clients: under slack_sdk (so the SDK's log settings
+    apply), without the per-attempt connection errors."""
+    logger = logging.getLogger("slack_sdk.web.avvikelsebot")
+    if not any(isinstance(f, _ReportedElsewhere) for f in logger.filters):
+        logger.addFilter(_ReportedElsewhere())
+    return logger
 
 
 def _api_url(value: str | None) -> str:

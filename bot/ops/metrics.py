@@ -9,6 +9,7 @@ gauges are set when someone asks (`set_outbox`, called by the health server on a
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
@@ -18,6 +19,8 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 
 from bot.domain.redact import redact
 from bot.errors import Unreachable
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("new_case", "added_to_case", "duplicate", "ignored", "triage")
 # seconds from a notification's creation to its delivery: 1.5 s is the product's target for
@@ -114,13 +117,41 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+class ChannelWatch:
+    """Whether a chat channel delivers: one log line when it stops, one when it works again,
+    however many notifications are retried in between (an operator reads the outage, not
+    every attempt). A recipient the channel cannot reach (Unreachable) is not an outage."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+        self.down_since: datetime | None = None
+        self.failures = 0
+
+    def failed(self, error: BaseException, now: datetime) -> None:
+        self.failures += 1
+        if self.down_since is None:
+            self.down_since = now
+            log.warning("%s: leveranserna misslyckas (%s); utkorgen försöker igen med ökande "
+                        "väntetid", self.channel, redact(str(error))[:200])
+
+    def worked(self, now: datetime) -> None:
+        if self.down_since is None:
+            return
+        minutes = max(int((now - self.down_since).total_seconds() // 60), 0)
+        log.info("%s: leveranserna fungerar igen efter %d min (%d misslyckade försök)",
+                 self.channel, minutes, self.failures)
+        self.down_since, self.failures = None, 0
+
+
 class MeteredNotifier:
-    """A notifier that counts what it delivers and how late; everything else is the inner
-    notifier's (attributes pass through, so code that reads `.sent` or `.client` still works)."""
+    """A notifier that counts what it delivers and how late, and says once when its channel
+    goes down and once when it is back; everything else is the inner notifier's (attributes
+    pass through, so code that reads `.sent` or `.client` still works)."""
 
     def __init__(self, inner: Any, metrics: Metrics, clock: Any):
         self.inner, self.metrics, self.clock = inner, metrics, clock
         self.channel = inner.channel
+        self.watch = ChannelWatch(self.channel)
 
     def send(self, notification: dict[str, Any]) -> Any:
         try:
@@ -128,9 +159,11 @@ class MeteredNotifier:
         except Unreachable:
             self.metrics.delivery_failed(self.channel, unreachable=True)
             raise
-        except Exception:
+        except Exception as exc:
             self.metrics.delivery_failed(self.channel)
+            self.watch.failed(exc, self.clock.now())
             raise
+        self.watch.worked(self.clock.now())
         self.metrics.delivered(self.channel, _age(notification.get("created"), self.clock.now()))
         return delivery
 
