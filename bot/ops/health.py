@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9464                 # the port Prometheus exporters of this kind commonly use
 OFF_WORDS = frozenset({"off", "av", "nej", "no", "false"})
-LOCK_WAIT_SECONDS = 2.0             # a delivery may hold the store; readiness does not wait long
+LOCK_WAIT_SECONDS = 2.0             # a long transaction may hold the store; readiness does not wait long
+WAITING = ("pending", "sending")    # not delivered yet: due, backing off, or in flight
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class BotProbe:
         describe = getattr(self.bot.mail, "describe", None)
         info = describe() if describe else {}
         result: dict[str, Any] = {
-            "source": self.bot.settings.mail_source, "mailbox": info.get("mailbox"),
+            "source": self.bot.settings.mail_source,
+            "mailbox": info.get("mailbox") or self._maildir(),
             "last_success": self._local(watch.last_success), "failing_since": self._local(watch.failing_since),
             "error": watch.error or None, "lag_seconds": round(watch.lag_seconds, 1)}
         if watch.last_success is None:
@@ -90,13 +92,17 @@ class BotProbe:
             reasons.append(problem)
         return result
 
+    def _maildir(self) -> str | None:
+        settings = self.bot.settings
+        return str(settings.data_dir / "inbox") if settings.mail_source == "maildir" else None
+
     def _outbox(self, now: datetime, lang: str, reasons: list[str]) -> dict[str, Any]:
         items = self._outbox_items()
         if items is None:        # the store is busy delivering: report what was seen last
             result = dict(self._outbox_seen or {"ok": True, "pending": None, "failed": None})
             result["stale"] = True
             return result
-        pending = [n for n in items if n.get("state") == "pending"]
+        pending = [n for n in items if n.get("state") in WAITING]
         failed = sum(1 for n in items if n.get("state") == "failed")
         oldest = min((n["created"] for n in pending if n.get("created")), default=None)
         age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
@@ -111,7 +117,7 @@ class BotProbe:
         return result
 
     def _outbox_items(self) -> list[dict[str, Any]] | None:
-        lock = self.bot.services.lock
+        lock = self.bot.store.lock
         if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
             return None
         try:

@@ -122,6 +122,7 @@ def test_a_running_bot_is_alive_ready_and_counts_what_it_does(org, tmp_path, clo
             status, ready = await get_json(health, "/readyz")
             assert status == 200 and ready["ready"] is True and ready["reasons"] == []
             assert ready["checks"]["mailbox"]["source"] == "maildir"
+            assert ready["checks"]["mailbox"]["mailbox"] == str(tmp_path / "data" / "inbox")
             assert ready["checks"]["mailbox"]["last_success"] == "2026-11-16T09:30:00+01:00"
             assert ready["checks"]["outbox"] == {"ok": True, "pending": 0, "failed": 0,
                                                  "oldest_pending": None, "oldest_pending_seconds": 0.0}
