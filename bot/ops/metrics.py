@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
@@ -120,27 +122,37 @@ class Metrics:
 class ChannelWatch:
     """Whether a chat channel delivers: one log line when it stops, one when it works again,
     however many notifications are retried in between (an operator reads the outage, not
-    every attempt). A recipient the channel cannot reach (Unreachable) is not an outage."""
+    every attempt). A recipient the channel cannot reach (Unreachable) is not an outage.
+    The outbox sends to a channel's recipients in parallel threads: the state is locked, and a
+    send that started before the channel was seen working again does not reopen the outage."""
 
     def __init__(self, channel: str):
         self.channel = channel
         self.down_since: datetime | None = None
         self.failures = 0
+        self._recovered = float("-inf")      # monotonic time the channel last worked again
+        self._lock = threading.Lock()
 
-    def failed(self, error: BaseException, now: datetime) -> None:
-        self.failures += 1
-        if self.down_since is None:
+    def failed(self, error: BaseException, now: datetime, started: float) -> None:
+        with self._lock:
+            if started < self._recovered:
+                return                       # an attempt older than the recovery
+            self.failures += 1
+            if self.down_since is not None:
+                return
             self.down_since = now
             log.warning("%s: leveranserna misslyckas (%s); utkorgen försöker igen med ökande "
                         "väntetid", self.channel, redact(str(error))[:200])
 
     def worked(self, now: datetime) -> None:
-        if self.down_since is None:
-            return
-        minutes = max(int((now - self.down_since).total_seconds() // 60), 0)
-        log.info("%s: leveranserna fungerar igen efter %d min (%d misslyckade försök)",
-                 self.channel, minutes, self.failures)
-        self.down_since, self.failures = None, 0
+        with self._lock:
+            if self.down_since is None:
+                return
+            minutes = max(int((now - self.down_since).total_seconds() // 60), 0)
+            log.info("%s: leveranserna fungerar igen efter %d min (%d misslyckade försök)",
+                     self.channel, minutes, self.failures)
+            self.down_since, self.failures = None, 0
+            self._recovered = time.monotonic()
 
 
 class MeteredNotifier:
@@ -154,6 +166,7 @@ class MeteredNotifier:
         self.watch = ChannelWatch(self.channel)
 
     def send(self, notification: dict[str, Any]) -> Any:
+        started = time.monotonic()
         try:
             delivery = self.inner.send(notification)
         except Unreachable:
@@ -161,7 +174,7 @@ class MeteredNotifier:
             raise
         except Exception as exc:
             self.metrics.delivery_failed(self.channel)
-            self.watch.failed(exc, self.clock.now())
+            self.watch.failed(exc, self.clock.now(), started)
             raise
         self.watch.worked(self.clock.now())
         self.metrics.delivered(self.channel, _age(notification.get("created"), self.clock.now()))
