@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from bot.chat.console import ConsoleNotifier
 from bot.mail.maildir import MaildirMailSource
 from bot.mail.pickup import PickupFolderMailSender
+from bot.ops.metrics import Metrics, metered
 from bot.errors import BotError
-from bot.ports import ChatFrontend, Clock, MailSender, MailSource, Notifier, SystemClock
+from bot.ports import ChatFrontend, RunService, Clock, MailSender, MailSource, Notifier, SystemClock
 from bot.services import Services
 from bot.settings import Settings
 from bot.store.repository import TinyDbCaseStore
@@ -36,7 +37,8 @@ class Bot:
     calendar: BusinessCalendar
     clock: Clock
     notifiers: dict[str, Notifier] = field(default_factory=dict)
-    frontends: list[ChatFrontend] = field(default_factory=list)
+    frontends: list[RunService] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def close(self) -> None:
         self.services.close()
@@ -48,7 +50,10 @@ class Bot:
         if self.mail is None:
             return []
         from bot.mail.streaming import drain  # mailsec: one mail in memory at a time
-        return drain(self.mail, self.services.ingest_many)  # mailsec: acknowledges after each durable group
+        with self.metrics.mailbox_round(self.mail, self.clock.now()):   # ops: up, lag, last read
+            results = drain(self.mail, self.services.ingest_many)  # mailsec: acknowledges after each durable group
+        self.metrics.mail_outcomes(results)                               # ops: mails by outcome
+        return results
 
     async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
         """One event loop: the chat frontends, the mail watcher, the outbox and the reminder
@@ -60,7 +65,7 @@ class Bot:
         for frontend in self.frontends:
             await frontend.start()
         log.info("avvikelsebot kör: källa=%s data=%s kanaler=%s", self.settings.mail_source,
-                 self.settings.data_dir, ",".join(f.channel for f in self.frontends) or "konsol")
+                 self.settings.data_dir, ",".join(f.channel for f in self.frontends if getattr(f, "notifier", None)) or "konsol")
         tasks = [asyncio.create_task(self._watch_mailbox(poll_seconds, stop)),
                  asyncio.create_task(self._deliver_outbox(poll_seconds, stop))]
         try:
@@ -184,7 +189,15 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     for frontend in frontends:
         notifiers[frontend.channel] = frontend.notifier
         services.channels[frontend.channel] = True
-    return Bot(settings, store, services, mail, calendar, clock, notifiers, frontends)
+    metrics = Metrics()
+    metered(notifiers, metrics, clock)
+    bot = Bot(settings, store, services, mail, calendar, clock, notifiers, list(frontends), metrics)
+    if from_settings:
+        from bot.ops.health import health_server
+        health = health_server(bot, mail_wait_seconds=MAIL_WAIT_SECONDS)
+        if health is not None:
+            bot.frontends.append(health)
+    return bot
 
 
 def _mail_source(settings: Settings) -> MailSource:

@@ -135,6 +135,16 @@ class StreamingMailSource(MailSource, Protocol):
         ...
 
 
+class RunService(Protocol):
+    """Something `run` starts and stops on its one event loop (a chat app, the health
+    endpoints)."""
+    channel: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class ChatFrontend(Protocol):
     """A chat app served inside `run` (Slack, Teams). Its notifier delivers the outbox items
     of its channel; start/stop run on the one event loop of `run`."""

@@ -33,6 +33,7 @@ ENV_NAMES = (
     # the web overview (bot/web): off in `run` unless WEB_PORT is set
     "WEB_BIND", "WEB_PORT", "WEB_BASE_URL", "WEB_SECURE_COOKIE", "WEB_LINK_MINUTES",
     "WEB_SESSION_HOURS", "WEB_STATE_DIR",
+    "SLACK_BIND", "TEAMS_BIND", "HEALTH_BIND", "HEALTH_PORT",
 )
 SECRET_NAMES = frozenset({"IMAP_PASSWORD", "SMTP_PASSWORD", "GRAPH_CLIENT_SECRET",
                           "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
@@ -81,6 +82,11 @@ class Settings:
             raise ConfigError(t(lang, "env_label"), name, t(lang, "env_bad_port", value=value))
         return int(value)
 
+    def bind(self, name: str) -> str:
+        """The address a listener binds (SLACK_BIND, TEAMS_BIND, HEALTH_BIND): an IP
+        address, 127.0.0.1 unless the admin opens it up (DESIGN §8)."""
+        return listen_address(self.env, name, self.org.language)
+
     @property
     def mail_source(self) -> str:
         return self.env.get("MAIL_SOURCE") or "maildir"
@@ -95,6 +101,21 @@ class Settings:
             "email": bool(e.get("SMTP_HOST") or self.mail_source == "graph"),
             "console": True,
         }
+
+
+LOOPBACK = "127.0.0.1"
+
+
+def listen_address(env: Mapping[str, str], name: str, lang: str) -> str:
+    import ipaddress
+    from bot.texts import t
+    value = (env.get(name) or "").strip()
+    if not value:
+        return LOOPBACK
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise ConfigError(t(lang, "env_label"), name, t(lang, "env_bad_bind", value=value)) from None
 
 
 def _truthy(value: str | None) -> bool:

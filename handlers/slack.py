@@ -378,7 +378,7 @@ class SlackFrontend:
     channel = CHANNEL
 
     def __init__(self, app: AsyncApp, notifier: SlackNotifier, *, app_token: str | None,
-                 port: int = DEFAULT_PORT, host: str = "0.0.0.0", lang: str = "sv"):
+                 port: int = DEFAULT_PORT, host: str = "127.0.0.1", lang: str = "sv"):
         self.app, self.notifier = app, notifier
         self.app_token, self.port, self.host, self.lang = app_token, port, host, lang
         self.mode = "socket" if app_token else "http"
@@ -436,22 +436,44 @@ class SlackFrontend:
             log.warning("slack auth.test failed: %s", type(exc).__name__)
 
 
-def create_slack(settings: Settings, services: Services, *, host: str = "0.0.0.0",
+def create_slack(settings: Settings, services: Services, *, host: str | None = None,
                  process_before_response: bool = False) -> SlackFrontend:
     """The Slack frontend of the settings (bot/app.py calls this when SLACK_BOT_TOKEN and
-    SLACK_APP_TOKEN or SLACK_SIGNING_SECRET are set)."""
+    SLACK_APP_TOKEN or SLACK_SIGNING_SECRET are set). HTTP mode listens on SLACK_BIND
+    (127.0.0.1 by default: Slack reaches it through the organisation's reverse proxy)."""
     env, lang = settings.env, settings.org.language
     token = env.get("SLACK_BOT_TOKEN")
     base_url = _api_url(env.get("SLACK_API_URL"))
     # no automatic retries: the outbox retries, after looking whether the post landed
-    sync_client = WebClient(token=token, base_url=base_url, timeout=15, retry_handlers=[])
-    async_client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+    sdk_log = _client_logger()
+    sync_client = WebClient(token=token, base_url=base_url, timeout=15, retry_handlers=[],
+                            logger=sdk_log)
+    async_client = AsyncWebClient(token=token, base_url=base_url, timeout=15, logger=sdk_log)
     directory = SlackDirectory(settings.org, sync_client)
     app = build_slack_app(services, directory, async_client, env.get("SLACK_SIGNING_SECRET") or "",
                           process_before_response=process_before_response)
     return SlackFrontend(app, SlackNotifier(settings.org, sync_client, directory),
                          app_token=env.get("SLACK_APP_TOKEN") or None,
-                         port=settings.port("SLACK_PORT", DEFAULT_PORT), host=host, lang=lang)
+                         port=settings.port("SLACK_PORT", DEFAULT_PORT),
+                         host=host or settings.bind("SLACK_BIND"), lang=lang)
+
+
+class _ReportedElsewhere(logging.Filter):
+    """slack_sdk logs every request that fails to connect at ERROR, then raises it. The bot
+    translates what is raised (bot/chat/slack.py) and the outbox or the listener reports
+    it once; the SDK's own line per attempt would repeat it, with Slack down, every retry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to send a request to Slack API server")
+
+
+def _client_logger() -> logging.Logger:
+    """The logger of the bot's Slack clients: under slack_sdk (so the SDK's log settings
+    apply), without the per-attempt connection errors."""
+    logger = logging.getLogger("slack_sdk.web.avvikelsebot")
+    if not any(isinstance(f, _ReportedElsewhere) for f in logger.filters):
+        logger.addFilter(_ReportedElsewhere())
+    return logger
 
 
 def _api_url(value: str | None) -> str:

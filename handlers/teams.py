@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import re
 import warnings
@@ -95,8 +96,7 @@ class TeamsFrontend:
     def __init__(self, settings: Settings, services: Services, *, host: str | None = None):
         self.config = teams_config(settings)
         self.services = services
-        # anonymous requests are never accepted from outside this machine
-        self.host = host or ("127.0.0.1" if self.config.anonymous else "0.0.0.0")
+        self.host = host or listen_host(settings, self.config.anonymous)
         self.port: int | None = None
         connections = MsalConnectionManager(
             connections_configurations={"SERVICE_CONNECTION": self.config.auth})
@@ -138,6 +138,17 @@ class TeamsFrontend:
         self.bot.close()
 
 
+def listen_host(settings: Settings, anonymous: bool) -> str:
+    """TEAMS_BIND, 127.0.0.1 by default (the reverse proxy forwards /api/messages). Anonymous
+    requests are never accepted from outside this machine, so anonymous mode refuses any
+    other address."""
+    host = settings.bind("TEAMS_BIND")
+    if anonymous and not ipaddress.ip_address(host).is_loopback:
+        lang = settings.org.language
+        raise ConfigError(t(lang, "env_label"), "TEAMS_BIND", t(lang, "teams_anonymous_bind", host=host))
+    return host
+
+
 def create_teams(settings: Settings, services: Services, *, host: str | None = None) -> TeamsFrontend:
     return TeamsFrontend(settings, services, host=host)
 
@@ -168,6 +179,7 @@ class TeamsBot:
                                           start_typing_timer=False)
         app.add_route(_is_installation, self.on_installed)
         app.adaptive_card.action_execute(VERB)(self.on_press)
+        app.adaptive_card.action_submit(VERB)(self.on_submit)   # the Execute's fallback
         app.add_route(lambda c: c.activity.type == ActivityTypes.message, self.on_message)
         # typing, reactions, renamed channels …: nothing to do, and nothing to warn about
         app.add_route(lambda c: c.activity.type != ActivityTypes.invoke, _ignore, rank=RouteRank.LAST)
@@ -202,20 +214,37 @@ class TeamsBot:
 
     async def on_press(self, context: TurnContext, state: TurnState,
                        data: Any) -> AdaptiveCardInvokeResponse:
+        """Action.Execute: the answer goes back in the invoke response, to the presser only."""
+        text, card = await self.pressed(context, data)
+        if card is None:
+            return _invoke_message(text)
+        return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=_CARD_UPDATE, value=card)
+
+    async def on_submit(self, context: TurnContext, state: TurnState, data: Any) -> None:
+        """Action.Submit, the fallback of a client without Universal Actions: a message
+        whose value is the same data. Same command, same check; a refusal can only be
+        answered as a message in the conversation."""
+        text, card = await self.pressed(context, data)
+        if card is None:
+            await context.send_activity(_message(text))
+
+    async def pressed(self, context: TurnContext, data: Any) -> tuple[str, dict[str, Any] | None]:
+        """A card button, however it arrived: (why nothing was done, None) or (the reply,
+        the card as it now reads, already updated for everyone in the conversation)."""
         await self.remember(context)
         data = data if isinstance(data, dict) else {}
         person = self.person(context.activity.from_property)
         command, missing = command_from_press(self.lang, data)
         if command is None:
-            return _invoke_message(missing or "")
+            return missing or "", None
         actor = Actor.person(person.id) if person else Actor("unknown")
         reply = await self._blocking(self.services.handle_command, actor, command, CHANNEL)
         if not reply.ok:
-            return _invoke_message(reply.text)   # refused: the card stays as it was
+            return reply.text, None              # refused: the card stays as it was
         notification_id = str(data.get("notification") or "")
         card = await self.card_after(context, notification_id, person, reply)
         await _update_card(context, card, notification_id)
-        return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=_CARD_UPDATE, value=card)
+        return reply.text, card
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         log.error("teams: %s failed (%s)", context.activity.type, type(error).__name__,

@@ -24,11 +24,13 @@ def start_scheduler(bot, *, minutes: float = 5.0) -> AsyncIOScheduler:
     async def scan() -> None:
         try:
             queued = await asyncio.to_thread(bot.services.run_reminders)
+            bot.metrics.reminder_scan()
             fresh = [r for r in queued if not r["already_sent"]]
             if fresh:
                 log.info("påminnelser: %d nya", len(fresh))
                 await asyncio.to_thread(bot.services.deliver_outbox, wait=False)
         except Exception:  # the next scan tries again; nothing is marked sent unless queued
+            bot.metrics.reminder_scan(ok=False)
             log.exception("påminnelsesökningen misslyckades")
 
     scheduler.add_job(scan, "interval", minutes=minutes, id=SCAN_JOB, replace_existing=True,

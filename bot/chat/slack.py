@@ -473,7 +473,13 @@ def _translated(number: str) -> Iterator[None]:
     except SlackClientError as exc:
         raise DeliveryError(f"Slack: {type(exc).__name__}") from exc
     except OSError as exc:          # connection refused, reset, timeout: may or may not have landed
-        raise DeliveryError(f"Slack: {type(exc).__name__}") from exc
+        raise DeliveryError(f"Slack: {_cause(exc)}") from exc
+
+
+def _cause(exc: OSError) -> str:
+    """urllib wraps the socket's error: name that one (ConnectionRefusedError, not URLError)."""
+    reason = getattr(exc, "reason", None)
+    return type(reason if isinstance(reason, BaseException) else exc).__name__
 
 
 def _error_code(exc: SlackApiError) -> str:

@@ -1,11 +1,20 @@
 """Teams: Adaptive Cards from the notification views, Teams text escaping, TeamsNotifier.
 
 A card says what the Slack message and the e-mail say (headline, title, the case's facts,
-what to do) and carries the view's buttons as `Action.Execute` (Universal Actions,
-card version 1.4). Execute rather than Submit: a press arrives as an `adaptiveCard/action`
-invoke that gets its own answer, so a refusal is shown to the person who pressed and not
-posted into a shared channel, and the updated card comes back at once. Buttons that need
-input (a unit, a snooze date and reason) open an `Action.ShowCard` with the inputs.
+what to do) and carries the view's buttons as `Action.Execute` (Universal Actions).
+Execute rather than Submit: a press arrives as an `adaptiveCard/action` invoke that gets its
+own answer, so a refusal is shown to the person who pressed and not posted into a shared
+channel, and the updated card comes back at once. Buttons that need input (a unit, a snooze
+date and reason) open an `Action.ShowCard` with the inputs.
+
+Card version 1.5: Microsoft's Teams page "Work with Universal Actions for Adaptive Cards"
+says Universal Actions are introduced in schema 1.5 and the card's version must be 1.5
+(the older docs.microsoft.com copy of the page said 1.4, which is where Action.Execute
+itself appeared). The same page: a Teams client without them does not render
+Action.Execute, so "to ensure maximum compatibility in Teams, define Action.Execute with an
+Action.Submit in the fallback property". Every Execute therefore carries an Action.Submit
+fallback with the same data and the verb, which handlers/teams.py runs through the same
+command and permission check as the Execute.
 
 TeamsNotifier.send is called from the outbox worker thread; it posts through the Agents
 SDK adapter on the event loop of `run` and waits for the answer.
@@ -35,7 +44,7 @@ from bot.texts import t
 log = logging.getLogger(__name__)
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-CARD_VERSION = "1.4"          # the first version with Action.Execute
+CARD_VERSION = "1.5"          # what Teams asks for Universal Actions (see above)
 VERB = "avvikelse"            # the one Action.Execute verb; the command is in the data
 SEND_TIMEOUT = 30.0           # seconds the outbox worker waits for the Bot Connector
 _STYLES = {"primary": "positive", "danger": "destructive"}
@@ -113,11 +122,13 @@ def _card_body(org: Organisation, view: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _card_action(lang: str, button: dict[str, Any], notification_id: str) -> dict[str, Any]:
-    execute = {"type": "Action.Execute", "title": button["label"], "verb": VERB,
-               "data": {"command": button["command"], "notification": notification_id,
-                        "action": button["id"]}}
+    data = {"command": button["command"], "notification": notification_id, "action": button["id"]}
+    execute = {"type": "Action.Execute", "title": button["label"], "verb": VERB, "data": data}
+    # an older client sends the same data as a message (value), with the verb to route it
+    fallback = {"type": "Action.Submit", "title": button["label"], "data": {**data, "verb": VERB}}
     if _STYLES.get(button.get("style") or ""):
-        execute["style"] = _STYLES[button["style"]]
+        execute["style"] = fallback["style"] = _STYLES[button["style"]]
+    execute["fallback"] = fallback
     inputs = _inputs(lang, button)
     if not inputs:
         return execute

@@ -59,6 +59,7 @@ class FakeSlackApi:
         self._thread: threading.Thread | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -94,10 +95,25 @@ class FakeSlackApi:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/link/", self._websocket)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, access_log=None)   # its lines are not the bot's
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
         self.port = self._runner.addresses[0][1]
+
+    # ------------------------------------------------------------------ an outage
+    def go_down(self) -> None:
+        """Stop listening: every call is refused (ECONNREFUSED), as when Slack is unreachable."""
+        async def close() -> None:
+            await self._site.stop()
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+
+    def come_back(self) -> None:
+        """Listen again on the same port, with everything recorded so far kept."""
+        async def reopen() -> None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            await self._site.start()
+        asyncio.run_coroutine_threadsafe(reopen(), self._loop).result(10)
 
     def stop(self) -> None:
         if self._thread is None:

@@ -15,6 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.app import build
 from bot.chat.slack import SlackNotifier, action_blocks, escape
 from bot.errors import ConfigError, DeliveryError, Unreachable
+from bot.ops.metrics import unwrapped
 from bot.settings import Settings, load_organisation
 from handlers.slack import BOT_EVENTS, BOT_SCOPES, SLASH_COMMAND, SlackFrontend, create_slack
 from tests.conftest import EXAMPLE_CONFIG, REPO
@@ -496,4 +497,5 @@ def test_a_bad_port_is_a_configuration_error(slack_bot):
     with pytest.raises(ConfigError) as error:
         create_slack(bad, slack_bot.services)
     assert "SLACK_PORT" in str(error.value)
-    assert isinstance(slack_bot.slack, SlackFrontend) and slack_bot.notifiers["slack"] is slack_bot.slack.notifier
+    assert isinstance(slack_bot.slack, SlackFrontend)
+    assert unwrapped(slack_bot.notifiers["slack"]) is slack_bot.slack.notifier   # metered around it

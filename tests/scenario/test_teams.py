@@ -132,6 +132,16 @@ class Teams:
                                        "verb": action["verb"], "data": {**action["data"], **(inputs or {})}}
         return activity
 
+    def submit(self, who: dict, chat: str, card_id: str, action: dict, inputs: dict | None = None) -> dict:
+        """The same button on a client without Universal Actions: its Action.Submit fallback
+        arrives as a message whose value is the fallback's data and the inputs (no text)."""
+        fallback = action["fallback"]
+        assert fallback["type"] == "Action.Submit"
+        activity = self.personal_message(who, chat, "")
+        activity.pop("text")
+        activity.update(replyToId=card_id, value={**fallback["data"], **(inputs or {})})
+        return activity
+
 
 @pytest.fixture
 def teams_org(org):
@@ -479,7 +489,7 @@ def test_without_anonymous_mode_a_request_without_a_token_is_refused(teams_org, 
             await frontend.stop()
             await connector.stop()
     try:
-        assert not bot.frontends[0].config.anonymous and bot.frontends[0].host == "0.0.0.0"
+        assert not bot.frontends[0].config.anonymous and bot.frontends[0].host == "127.0.0.1"
         asyncio.run(main())
     finally:
         bot.close()
@@ -546,3 +556,74 @@ def test_the_teams_app_package_can_be_uploaded():
     for command_list in bot["commandLists"]:
         assert len(command_list["commands"]) <= 10
         assert all(len(c["title"]) <= 32 for c in command_list["commands"])
+
+
+# ---------------------------------------------------------------------------- older clients
+def executes(card: dict) -> list[dict]:
+    """Every Action.Execute of a card, also those inside an Action.ShowCard."""
+    found = []
+    for action in card.get("actions", []):
+        if action["type"] == "Action.Execute":
+            found.append(action)
+        elif action["type"] == "Action.ShowCard":
+            found += executes(action["card"])
+    return found
+
+
+def test_cards_use_the_version_teams_asks_for_and_each_execute_falls_back_to_a_submit(run_teams):
+    async def body(teams: Teams):
+        card, _ = await card_for_anna(teams)
+        assert card["version"] == "1.5"
+        found = executes(card)
+        assert len(found) == 5          # Registrerad, three severities, Snooza's inner button
+        for execute in found:
+            fallback = execute["fallback"]
+            assert fallback["type"] == "Action.Submit" and fallback["title"] == execute["title"]
+            assert fallback["data"] == {**execute["data"], "verb": execute["verb"]}
+            assert fallback.get("style") == execute.get("style")
+    run_teams(body)
+
+
+def test_a_press_from_a_client_without_universal_actions_does_the_same(run_teams):
+    async def body(teams: Teams):
+        card, card_id = await card_for_anna(teams)
+        status, _ = await teams.post(teams.submit(ANNA, CHATS["anna"], card_id, button(card, "Registrerad")))
+        assert status in (200, 202)
+        assert teams.case().status == "registered" and teams.case().events[-1].channel == "teams"
+        [update] = teams.connector.updates
+        assert (update.conversation_id, update.activity_id) == (CHATS["anna"], card_id)
+        shown = card_text(update.cards[0])
+        assert "✔ Anna Andersson" in shown and "registrerat" in shown and NUMBER in shown
+        assert "actions" not in update.cards[0]
+        assert teams.connector.replies == []              # the updated card is the answer
+
+        # the snooze form's inputs come along in the value, as with Execute
+        await teams.post(teams.installed(ANNA, CHATS["anna"]))
+        await teams.ingest_deviation("Avvikelse Hemtjänst Norr – fallolycka", "VOK 2026/0002")
+        await teams.deliver()
+        second = teams.cards_sent_to(CHATS["anna"])[-1]
+        snooze = button(second.cards[0], "Snooza")
+        [execute] = snooze["card"]["actions"]
+        until, reason = (i["id"] for i in snooze["card"]["body"])
+        await teams.post(teams.submit(ANNA, CHATS["anna"], second.answered_id, execute,
+                                      {until: "2026-11-25", reason: "väntar på journalkopia"}))
+        [snoozed] = teams.bot.store.get_case_by_text("VOK 2026/0002").snoozes
+        assert (snoozed.until, snoozed.reason) == ("2026-11-25", "väntar på journalkopia")
+    run_teams(body)
+
+
+def test_an_unauthorised_submit_changes_nothing_and_says_why(run_teams):
+    async def body(teams: Teams):
+        card, card_id = await card_for_anna(teams)
+        before = teams.case().to_dict()
+        await teams.post(teams.installed(BENGT, CHATS["bengt"]))
+        status, _ = await teams.post(teams.submit(BENGT, CHATS["bengt"], card_id, button(card, "Registrerad")))
+        assert status in (200, 202)
+        [refusal] = teams.connector.replies
+        assert refusal.conversation_id == CHATS["bengt"]
+        assert refusal.text == escape_message(t("sv", "denied_view", number=NUMBER))
+        await teams.post(teams.submit(STRANGER, CHATS["stranger"], card_id, button(card, "Bedöm Röd")))
+        assert teams.connector.replies[-1].text == escape_message(t("sv", "denied_unknown"))
+        assert teams.case().to_dict() == before
+        assert teams.connector.updates == []
+    run_teams(body)

@@ -1,0 +1,1 @@
+"""Operations: health and readiness endpoints and Prometheus metrics for `run`."""

@@ -1,0 +1,213 @@
+"""/healthz, /readyz and /metrics inside `run`, on HEALTH_BIND:HEALTH_PORT (127.0.0.1:9464
+by default; HEALTH_PORT=off turns the listener off).
+
+- /healthz: 200 while the process's event loop answers (the server runs on that loop).
+- /readyz: 200 when the mailbox was read recently, the oldest mail waiting in it is not
+  late, and the outbox has no notification waiting longer than the mailbox alert time
+  (organisation.mailbox_alert_minutes); 503 otherwise. Either way a JSON body says why.
+- /metrics: the Prometheus text format of bot/ops/metrics.py's registry.
+
+Importing this module starts nothing. The server is a frontend-like object with async
+start()/stop(), so `run` starts and stops it with the chat frontends.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from aiohttp import web
+
+from bot.ops.metrics import Metrics
+from bot.texts import t
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9464                 # the port Prometheus exporters of this kind commonly use
+OFF_WORDS = frozenset({"off", "av", "nej", "no", "false"})
+LOCK_WAIT_SECONDS = 2.0             # a long transaction may hold the store; readiness does not wait long
+WAITING = ("pending", "sending")    # not delivered yet: due, backing off, or in flight
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    host: str
+    port: int
+
+
+def health_config(settings) -> HealthConfig | None:
+    """None when HEALTH_PORT says off."""
+    if (settings.env.get("HEALTH_PORT") or "").strip().lower() in OFF_WORDS:
+        return None
+    return HealthConfig(settings.bind("HEALTH_BIND"), settings.port("HEALTH_PORT", DEFAULT_PORT))
+
+
+# ---------------------------------------------------------------------------- readiness
+class BotProbe:
+    """Reads what /readyz reports from a running Bot: the mailbox rounds seen by the
+    metrics, the source's own lag, and the outbox in the store."""
+
+    def __init__(self, bot, stale_after_seconds: float):
+        self.bot = bot
+        self.stale_after = stale_after_seconds
+        self._outbox_seen: dict[str, Any] | None = None
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Blocking (reads the store): call it in a worker thread."""
+        bot = self.bot
+        lang, now = bot.settings.org.language, bot.clock.now()
+        reasons: list[str] = []
+        mailbox = self._mailbox(now, lang, reasons)
+        outbox = self._outbox(now, lang, reasons)
+        body = {"ready": not reasons, "checked": self._local(now),
+                "checks": {"mailbox": mailbox, "outbox": outbox}, "reasons": reasons}
+        return not reasons, body
+
+    def _mailbox(self, now: datetime, lang: str, reasons: list[str]) -> dict[str, Any]:
+        watch = self.bot.metrics.mailbox
+        describe = getattr(self.bot.mail, "describe", None)
+        info = describe() if describe else {}
+        result: dict[str, Any] = {
+            "source": self.bot.settings.mail_source,
+            "mailbox": info.get("mailbox") or self._maildir(),
+            "last_success": self._local(watch.last_success), "failing_since": self._local(watch.failing_since),
+            "error": watch.error or None, "lag_seconds": round(watch.lag_seconds, 1)}
+        if watch.last_success is None:
+            problem = (t(lang, "ready_mailbox_failing", since=self._local(watch.failing_since),
+                         error=watch.error) if watch.failing_since
+                       else t(lang, "ready_mailbox_never"))
+        elif (now - watch.last_success).total_seconds() > self.stale_after:
+            problem = (t(lang, "ready_mailbox_failing", since=self._local(watch.failing_since),
+                         error=watch.error) if watch.failing_since
+                       else t(lang, "ready_mailbox_stale", since=self._local(watch.last_success)))
+        elif watch.lag_seconds > self.stale_after:
+            problem = t(lang, "ready_mailbox_lag", minutes=int(watch.lag_seconds // 60))
+        else:
+            problem = None
+        result["ok"] = problem is None
+        if problem:
+            reasons.append(problem)
+        return result
+
+    def _maildir(self) -> str | None:
+        settings = self.bot.settings
+        return str(settings.data_dir / "inbox") if settings.mail_source == "maildir" else None
+
+    def _outbox(self, now: datetime, lang: str, reasons: list[str]) -> dict[str, Any]:
+        items = self._outbox_items()
+        if items is None:        # the store is busy delivering: report what was seen last
+            result = dict(self._outbox_seen or {"ok": True, "pending": None, "failed": None})
+            result["stale"] = True
+            return result
+        pending = [n for n in items if n.get("state") in WAITING]
+        failed = sum(1 for n in items if n.get("state") == "failed")
+        oldest = min((n["created"] for n in pending if n.get("created")), default=None)
+        age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        self.bot.metrics.set_outbox(len(pending), failed)
+        result = {"ok": age <= self.stale_after, "pending": len(pending), "failed": failed,
+                  "oldest_pending": self._local(datetime.fromisoformat(oldest)) if oldest else None,
+                  "oldest_pending_seconds": round(age, 1)}
+        if not result["ok"]:
+            reasons.append(t(lang, "ready_outbox_backlog", count=len(pending),
+                             since=result["oldest_pending"]))
+        self._outbox_seen = result
+        return result
+
+    def _outbox_items(self) -> list[dict[str, Any]] | None:
+        lock = self.bot.store.lock
+        if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
+            return None
+        try:
+            return self.bot.store.outbox()
+        finally:
+            lock.release()
+
+    def _local(self, moment: datetime | None) -> str | None:
+        """Admin output in one time zone: the organisation's, with its offset."""
+        if moment is None:
+            return None
+        return self.bot.calendar.local(moment).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------- the server
+class HealthServer:
+    """The frontend-like listener `run` starts beside Slack and Teams. Not a chat channel:
+    it has no notifier."""
+    channel = "health"
+    notifier = None
+
+    def __init__(self, config: HealthConfig, metrics: Metrics,
+                 readiness: Callable[[], tuple[bool, dict[str, Any]]]):
+        self.config, self.metrics, self.readiness = config, metrics, readiness
+        self.host, self.port = config.host, config.port
+        self._runner: web.AppRunner | None = None
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def start(self) -> None:
+        """A port already taken is one error line, not the end of `run`: the bot's work
+        (diarising, notifying) matters more than its monitoring, and the monitoring will
+        notice the missing endpoint."""
+        runner = web.AppRunner(self.web_app(), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            log.error("hälsa: kan inte lyssna på %s:%s (%s); /healthz, /readyz och /metrics saknas",
+                      self.host, self.port, exc.strerror or type(exc).__name__)
+            return
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        log.info("hälsa: http://%s:%s/healthz /readyz /metrics", _url_host(self.host), self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def listening(self) -> bool:
+        return self._runner is not None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return _json(200, {"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        ready, body = await asyncio.to_thread(self.readiness)
+        return _json(200 if ready else 503, body)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        await asyncio.to_thread(self.readiness)      # the outbox gauges as of now
+        payload, content_type = self.metrics.exposition()
+        response = web.Response(body=payload)
+        response.headers["Content-Type"] = content_type
+        return response
+
+
+def health_server(bot, *, mail_wait_seconds: float) -> HealthServer | None:
+    """The server of the settings, or None when HEALTH_PORT=off. A mailbox is stale after
+    the organisation's alert time, but never sooner than two idle waits (IMAP IDLE reads
+    again at least every `mail_wait_seconds`)."""
+    config = health_config(bot.settings)
+    if config is None:
+        return None
+    stale_after = max(bot.settings.org.mailbox_alert_minutes * 60.0, 2 * mail_wait_seconds)
+    return HealthServer(config, bot.metrics, BotProbe(bot, stale_after).readiness)
+
+
+def _json(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False, indent=1),
+                        content_type="application/json")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
