@@ -206,6 +206,10 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     readlog.add_argument("--from", dest="start", required=True, metavar=m("date"), help=h("logg_from"))
     readlog.add_argument("--to", dest="end", required=True, metavar=m("date"), help=h("logg_to"))
     readlog.add_argument("--output", metavar=m("file"), help=h("output"))
+    command("backup", "backup", json_flag=False).add_argument(
+        "target", metavar=m("dir"), help=h("backup_target"))
+    command("restore", "restore", json_flag=False).add_argument(
+        "source", metavar=m("dir"), help=h("restore_source"))
     chat = command("command", "command", json_flag=False)
     chat.add_argument("--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
     chat.add_argument("text", nargs="+", metavar=m("text"), help=h("command_text"))
@@ -333,6 +337,30 @@ def cmd_web_link(settings: Settings, args) -> int:
     links = LoginLinks(settings)
     url = links.issue_login_link(person, SystemClock().now())
     print(t(org.language, "web_link_line", minutes=links.options.link_minutes, url=url))
+    return EXIT_OK
+
+
+def cmd_backup(settings: Settings, args) -> int:
+    """A consistent copy beside a running bot (it takes no writer lock)."""
+    from bot.store.backup import BackupRefused, backup
+    try:
+        made = backup(settings.data_dir, Path(args.target))
+    except BackupRefused as refusal:
+        raise UsageError(str(refusal)) from None
+    years = ", ".join(str(y) for y in made["archive_years"]) or "–"
+    print(t(settings.org.language, "cli_backup_done", path=args.target, open=made["open_cases"],
+            years=years))
+    return EXIT_OK
+
+
+def cmd_restore(settings: Settings, args) -> int:
+    from bot.store.backup import BackupRefused, restore
+    try:
+        made = restore(Path(args.source), settings.data_dir)
+    except BackupRefused as refusal:
+        raise UsageError(str(refusal)) from None
+    print(t(settings.org.language, "cli_restore_done", path=settings.data_dir,
+            created=made["created"]))
     return EXIT_OK
 
 
@@ -638,6 +666,7 @@ COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
+    "backup": cmd_backup, "restore": cmd_restore,
 }
 
 if __name__ == "__main__":

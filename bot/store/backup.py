@@ -1,0 +1,94 @@
+"""A consistent copy of a data directory while `run` keeps writing, and its restore.
+
+Consistency comes from the layout: live.json and journal.log together are the live set at
+one moment (copied as a pair, again if the writer made a checkpoint in between), and
+everything else only ever grows (archives, index, delivered notifications, raw mail), so a
+copy made after the pair holds at least what the pair refers to. An item that left the live
+set after the pair was copied appears in both, which the store resolves (live wins; archive
+lines are idempotent). The copy is opened read-only as a check before it is called done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from bot.errors import StoreError
+from bot.files import write_durably
+from bot.store.journal import Journal
+from bot.store.lock import LOCK_FILENAME, WriterLock
+from bot.store.repository import FORMAT, JOURNAL, LIVE, TinyDbCaseStore
+
+GROWING = ("archive", "index", "outbox", "raw")
+
+
+class BackupRefused(StoreError):
+    """Bad input: a target that is not empty, a source that is no backup, a diary in the way."""
+MANIFEST = "BACKUP.json"
+
+
+def backup(data_dir: Path, target: Path) -> dict:
+    """Copy `data_dir` into the new folder `target`; returns the manifest."""
+    data_dir, target = Path(data_dir), Path(target)
+    if not (data_dir / LIVE).exists():
+        raise BackupRefused(f"{data_dir} innehåller inget diarium")
+    if target.exists() and any(target.iterdir()):
+        raise BackupRefused(f"{target} finns redan och är inte tom; välj en ny katalog")
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    seq = _copy_live_pair(data_dir, target)
+    for name in GROWING:
+        if (data_dir / name).is_dir():
+            shutil.copytree(data_dir / name, target / name, dirs_exist_ok=True)
+    check = TinyDbCaseStore(target, readonly=True)
+    manifest = {"format": FORMAT, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "source": str(data_dir.resolve()), "seq": seq,
+                "open_cases": len(check.open_cases()), "archive_years": check.archive_years()}
+    write_durably(target / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+    return manifest
+
+
+def _copy_live_pair(data_dir: Path, target: Path) -> int:
+    for _ in range(50):
+        live = (data_dir / LIVE).read_bytes()
+        journal = (data_dir / JOURNAL).read_bytes() if (data_dir / JOURNAL).exists() else b""
+        seq = int(((orjson.loads(live) or {}).get("meta", {}).get("1") or {}).get("seq", 0))
+        with tempfile.TemporaryDirectory() as scratch:
+            (Path(scratch) / JOURNAL).write_bytes(journal)
+            base, _ = Journal(Path(scratch) / JOURNAL).read()
+        if base is None or base <= seq:       # the journal continues this live.json
+            write_durably(target / LIVE, live)
+            write_durably(target / JOURNAL, journal)
+            return seq
+    raise StoreError(f"{data_dir}: kunde inte få en sammanhängande kopia av {LIVE} och {JOURNAL}")
+
+
+def restore(source: Path, data_dir: Path) -> dict:
+    """Put a backup in place as a data directory. Refuses a directory that holds a diary
+    (a live one is never overwritten) and a backup that is not one."""
+    source, data_dir = Path(source), Path(data_dir)
+    manifest_path = source / MANIFEST
+    if not manifest_path.exists() or not (source / LIVE).exists():
+        raise BackupRefused(f"{source} är ingen säkerhetskopia från avvikelsebot backup")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if (data_dir / LIVE).exists() or (data_dir / JOURNAL).exists():
+        raise BackupRefused(f"{data_dir} innehåller redan ett diarium; återställ till en ny katalog")
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = WriterLock(data_dir, command="restore").acquire()   # nobody starts meanwhile
+    try:
+        for entry in source.iterdir():
+            if entry.name in (MANIFEST, LOCK_FILENAME):
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, data_dir / entry.name)
+            else:
+                shutil.copy2(entry, data_dir / entry.name)
+                os.chmod(data_dir / entry.name, 0o600)
+    finally:
+        lock.release()
+    TinyDbCaseStore(data_dir).close()      # opens as a writer: replays the journal, checkpoints
+    return manifest
