@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.app import build  # noqa: E402
+from bot.domain.case import Case, iso  # noqa: E402
 from bot.domain.access import Actor  # noqa: E402
 from bot.ports import FixedClock  # noqa: E402
 from bot.settings import Settings, load_organisation  # noqa: E402
@@ -157,6 +158,53 @@ def aged_store(years: int, per_day: int) -> tuple[Path, dict]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder, age(folder, years, per_day)
+
+
+def grow(source: Path, cases: int) -> Path:
+    """The aged store grown to `cases` cases (cached): closed cases of the same shape as the
+    aged ones, spread over its years, written through the store's own API (units of work,
+    then housekeeping moves them to the archive, as closing does)."""
+    from bot.domain.case import Document, Event
+    from bot.store.repository import TinyDbCaseStore
+    from bot.usecases.uow import UnitOfWork
+    target = source.with_name(f"{source.name}-{cases // 1000}k")
+    if (target / "grown.json").exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("writer.lock"))
+    store = TinyDbCaseStore(target, command="bench")
+    have = sum(1 for _ in store.all_cases())
+    years = store.archive_years() or [2026]
+    rng = random.Random(7)
+    added = 0
+    while have + added < cases:
+        with UnitOfWork(store):
+            for _ in range(min(2000, cases - have - added)):
+                year = years[added % len(years)]
+                number = store.next_number(year)
+                created = datetime(year, 1 + rng.randrange(12), 1 + rng.randrange(28), 9,
+                                   tzinfo=timezone.utc)
+                mid = f"grown-{year}-{number.seq}@regionexempel.se"
+                case = Case(number=number.format(4), key=number.key, kind="incoming",
+                            title=f"Avvikelse {number.seq}: fel läkemedel", status="closed",
+                            created=iso(created), unit="hemtjanst-norr",
+                            counterpart="region-exempel", severity="yellow",
+                            status_since={"diarised": iso(created), "closed": iso(created + timedelta(days=20))},
+                            documents=[Document(1, "deviation", iso(created), "h@regionexempel.se",
+                                                "Avvikelse", mid)],
+                            events=[Event(iso(created), "mail:h@regionexempel.se", "mail", "diarised"),
+                                    Event(iso(created + timedelta(days=20)), "anna", "slack", "status",
+                                          {"from": "response_sent", "to": "closed"})],
+                            message_ids=[mid])
+                store.put_case(case)
+                store.record_mail({"key": f"mid:{mid}", "outcome": "new_case", "number": case.number,
+                                   "message_id": mid, "conversation_id": None, "at": iso(created),
+                                   "content_hash": mid})
+                added += 1
+        store.housekeep(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
+    store.close()
+    (target / "grown.json").write_text(json.dumps({"cases": have + added}))
+    return target
 
 
 def copy_store(source: Path) -> Path:
@@ -324,6 +372,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--years", type=int, default=8)
     parser.add_argument("--mails-per-day", type=int, default=25)
+    parser.add_argument("--cases", type=int, default=0,
+                        help="grow the aged store to this many cases (e.g. 200000) first")
     parser.add_argument("--figure")
     parser.add_argument("--data")
     args = parser.parse_args()
@@ -335,6 +385,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     source, aged = aged_store(args.years, args.mails_per_day)
+    if args.cases:
+        source = grow(source, args.cases)
     live = (source / "live.json").stat().st_size
     run = lambda name: json.loads(subprocess.run(  # noqa: E731
         [sys.executable, __file__, "--figure", name, "--data", str(source)],
@@ -342,8 +394,9 @@ def main() -> None:
     intake, status, rss = run("intake"), run("status"), run("rss")
     fanout, slow = run("fanout"), run("slow")
     rows = [
-        ("aged store", f"{aged['days']} business days, {aged['mails']} mails, "
-                       f"live.json {live / 1e6:.2f} MB", "bounded by what is open", ""),
+        ("aged store", f"{aged['days']} business days, {aged['mails']} mails"
+                       + (f", grown to {args.cases} cases" if args.cases else "")
+                       + f"; live.json {live / 1e6:.2f} MB", "bounded by what is open", ""),
         ("intake incl. delivery to Slack, 500 mails", f"{intake['per_second']:.0f} mails/s "
          f"({intake['posts']} posts)", "≥ 100 mails/s",
          f"{intake['ratio']:.1f}× floor ({intake['floor_ms']:.1f} ms/mail)"),

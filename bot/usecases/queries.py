@@ -80,7 +80,7 @@ class Queries:
         lines.append(f"{t(lang, 'label_documents')}:")
         for doc in case.documents:
             lines.append(f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
-                         f"{calendar.local(datetime.fromisoformat(doc.received)):%Y-%m-%d %H:%M}"
+                         f"{_local_moment(calendar.local(datetime.fromisoformat(doc.received)))}"
                          f" {t(lang, 'status_from', sender=doc.sender)}")
         if case.actions:
             lines.append(f"{t(lang, 'label_actions')}:")
@@ -134,6 +134,12 @@ class Queries:
         overdue = sorted(c.number for c in cases if not c.is_closed and self.is_overdue(c))
         return {"year": year, "cases": len(cases), "counts": counts, "steps": steps,
                 "overdue": overdue}
+
+
+def _local_moment(moment: datetime) -> str:
+    """Local time with its offset: one time zone in everything an admin reads."""
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 _STEP_SPANS = {  # (kind, from status, to status) -> step name, for the report
