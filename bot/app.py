@@ -192,6 +192,11 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     metrics = Metrics()
     metered(notifiers, metrics, clock)
     bot = Bot(settings, store, services, mail, calendar, clock, notifiers, list(frontends), metrics)
+    if settings.env.get("WEB_PORT"):      # `webb` in chat gives a personal sign-in link
+        from bot.web.auth import LoginLinks
+        links = LoginLinks(settings)
+        services.commands.login_link = lambda person, now: (
+            links.issue_login_link(person, now), links.options.link_minutes)
     if from_settings:
         from bot.ops.health import health_server
         health = health_server(bot, mail_wait_seconds=MAIL_WAIT_SECONDS)

@@ -38,6 +38,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "triage_new": ("diarisera", "diarise", "diarize"),
     "triage_attach": ("koppla", "attach"),
     "triage_dismiss": ("avfärda", "avfarda", "dismiss"),
+    "web": ("webb", "web"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
@@ -47,7 +48,7 @@ USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action",
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
-READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help"})
+READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help", "web"})
 
 
 @dataclass(frozen=True)
@@ -263,4 +264,5 @@ _PARSERS = {
     "counterpart": _counterpart, "title": _title, "snooze": _snooze,
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
+    "web": _no_args,
 }

@@ -20,7 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("send", "registrator"), ("mark_sent", "oversight"),
     ("unit", "oversight"), ("counterpart", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),
-    ("subscribe", "all"), ("unsubscribe", "all"), ("help", "all"),
+    ("subscribe", "all"), ("unsubscribe", "all"), ("web", "all"), ("help", "all"),
 )
 
 

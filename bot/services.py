@@ -70,8 +70,9 @@ class Services:
         return self.intake.ingest_many(items, on_durable)
 
     # ------------------------------------------------------------------ commands
-    def handle_command(self, actor: Actor, text: str, channel: str) -> Reply:
-        return self.commands.handle(actor, text, channel)
+    def handle_command(self, actor: Actor, text: str, channel: str, *,
+                       private: bool = True) -> Reply:
+        return self.commands.handle(actor, text, channel, private=private)
 
     # ------------------------------------------------------------------ outbox
     def deliver_outbox(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:

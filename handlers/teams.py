@@ -209,7 +209,9 @@ class TeamsBot:
         if actor is None:
             reply = Reply(t(self.lang, "teams_private_only"), ok=False)
         else:
-            reply = await self._blocking(self.services.handle_command, actor, text, CHANNEL)
+            reply = await self._blocking(functools.partial(
+                self.services.handle_command, actor, text, CHANNEL,
+                private=_is_personal(context.activity)))
         await context.send_activity(_message(reply.text))
 
     async def on_press(self, context: TurnContext, state: TurnState,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
+from typing import Callable
 
 from bot.commands import Command, parse
 from bot.domain import access
@@ -27,11 +28,18 @@ from bot.usecases.queries import Queries
 log = logging.getLogger(__name__)
 
 
+# issues a personal one-time sign-in link to the web overview: (person id, now) -> (url, minutes)
+LoginLink = Callable[[str, datetime], tuple[str, int]]
+
+
 class Commands:
     def __init__(self, deps: Deps, notices: Notices, intake: Intake, queries: Queries):
         self.deps, self.notices, self.intake, self.queries = deps, notices, intake, queries
+        self.login_link: LoginLink | None = None      # set by the composition root when the web is on
 
-    def handle(self, actor: Actor, text: str, channel: str) -> Reply:
+    def handle(self, actor: Actor, text: str, channel: str, *, private: bool = True) -> Reply:
+        """`private`: the answer is seen by the asker alone (a DM, an ephemeral Slack reply,
+        Teams personal chat) — a sign-in link is never given anywhere else."""
         lang = self.deps.lang
         org = self.deps.org
         # anyone not in the directory gets nothing but a polite refusal (DESIGN §7)
@@ -41,6 +49,8 @@ class Commands:
         if command.name == "help":
             body = help_text(lang, org.people[actor.id].roles if actor.kind == "person" else ())
             return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
+        if command.name == "web":
+            return self._web_link(actor, private)
         try:
             with self.deps.uow:
                 return self._run(actor, command, channel)
@@ -74,6 +84,17 @@ class Commands:
         outcome = proc.apply(case, command.action, ctx)
         self.notices.save(outcome, now)
         return Reply(outcome.message)
+
+    def _web_link(self, actor: Actor, private: bool) -> Reply:
+        lang = self.deps.lang
+        if actor.kind != "person":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        if not private:
+            return Reply(t(lang, "web_link_private_only"), ok=False)
+        if self.login_link is None:
+            return Reply(t(lang, "web_not_configured"), ok=False)
+        url, minutes = self.login_link(actor.id, self.deps.clock.now())
+        return Reply(t(lang, "web_link_line", minutes=minutes, url=url))
 
     # ------------------------------------------------------------------ subscriptions
     def _subscription(self, actor: Actor, command: Command) -> Reply:

@@ -314,3 +314,33 @@ def test_a_manager_of_another_unit_cannot_see_the_case(bot, case):
     reply = say(bot, "bengt", "status VOK 2026/1")
     assert not reply.ok and reply.text == f"Du har inte behörighet till {NUMBER}."
     assert "insulin" not in reply.text
+
+
+# --------------------------------------------------------------------------- webb
+def test_webb_gives_a_personal_link_only_in_private_and_only_when_the_web_is_on(
+        org, tmp_path, clock):
+    from bot.app import build
+    from bot.settings import Settings
+    from tests.conftest import EXAMPLE_CONFIG
+    from tests.fakes.notifier import FakeNotifier
+    off = build(Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "off", org=org, env={}),
+                clock=clock, notifiers={"console": FakeNotifier()})
+    try:
+        reply = off.services.handle_command(Actor.person("anna"), "webb", "slack")
+        assert not reply.ok and "WEB_PORT" in reply.text
+    finally:
+        off.close()
+    on = build(Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "on", org=org,
+                        env={"WEB_PORT": "8089", "WEB_BASE_URL": "https://avvikelser.exempelby.se"}),
+               clock=clock, notifiers={"console": FakeNotifier()})
+    try:
+        reply = on.services.handle_command(Actor.person("anna"), "webb", "teams", private=False)
+        assert not reply.ok and "privat" in reply.text and "https://" not in reply.text
+        first = on.services.handle_command(Actor.person("anna"), "webb", "slack")
+        second = on.services.handle_command(Actor.person("anna"), "webb", "slack")
+        assert first.ok and "https://avvikelser.exempelby.se/inloggning/" in first.text
+        assert first.text != second.text, "a new one-time link each time"
+        refused = on.services.handle_command(Actor("unknown"), "webb", "slack")
+        assert not refused.ok and "inloggning" not in refused.text
+    finally:
+        on.close()
