@@ -49,6 +49,11 @@ MANAGER_OF = {"Hemtjänst Norr": "anna", "Hemtjänst Söder": "bengt", "Solgård
 
 
 def rss_mb() -> float:
+    """Peak RSS of this process since its exec (VmHWM): ru_maxrss would count the pages of
+    the parent it was forked from (the ageing run, which holds years of simulation)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
