@@ -165,8 +165,7 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     clock = clock or SystemClock()
     calendar = BusinessCalendar(org.timezone, org.office_hours.start, org.office_hours.end,
                                 org.office_hours.closed_days)
-    store = store or TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits,
-                                     readonly=readonly, command=command)
+    store = store or open_store(settings, readonly=readonly, command=command)
     from_settings = notifiers is None and not readonly
     if notifiers is None:
         notifiers = {"console": ConsoleNotifier(org)}
@@ -203,6 +202,22 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         if health is not None:
             bot.frontends.append(health)
     return bot
+
+
+def open_store(settings: Settings, *, readonly: bool = False,
+               command: str = "avvikelsebot") -> TinyDbCaseStore:
+    """PostgreSQL when DATABASE_URL says postgresql://…, else TinyDB in the data directory."""
+    org = settings.org
+    url = settings.env.get("DATABASE_URL")
+    if url:
+        from bot.store.postgres import PostgresCaseStore, is_database_url
+        if not is_database_url(url):
+            raise BotError("DATABASE_URL måste börja med postgresql://")
+        store: Any = PostgresCaseStore(url, series=org.series, digits=org.digits,
+                                       readonly=readonly, command=command)
+        return store     # the same CaseStore port; Bot.store is typed by the default backend
+    return TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits,
+                           readonly=readonly, command=command)
 
 
 def _mail_source(settings: Settings) -> MailSource:
