@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, Iterator
@@ -120,6 +121,8 @@ class PostgresCaseStore:
         self.lock = _StoreLock(self)
         self._writes = False         # the open transaction has changed something
         self._savepoints = 0
+        self._fence = threading.local()     # the leader epoch this thread's commits need
+        self._claim_tokens: set[str] = set()
         self.conn = self._connect()
         if not readonly:
             migrate_schema(self.conn)
@@ -133,7 +136,9 @@ class PostgresCaseStore:
             raise StoreError(f"kan inte ansluta till databasen: {exc}") from exc
         if self.readonly:
             conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            conn.commit()
+        for token in getattr(self, "_claim_tokens", ()):
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
+        conn.commit()
         return conn
 
     def close(self) -> None:
@@ -170,6 +175,14 @@ class PostgresCaseStore:
     # ------------------------------------------------------------------ transactions
     def commit(self) -> None:
         with self.lock:
+            epoch = getattr(self._fence, "epoch", None)
+            if epoch is not None and self._writes:
+                # FOR SHARE waits for a takeover in progress, and holds one off until COMMIT
+                row = self._sql("SELECT epoch FROM leader WHERE id = 1 FOR SHARE").fetchone()
+                if row is None or int(row[0]) != epoch:
+                    self.rollback()
+                    raise StoreError(f"inte längre ledare (epok {epoch}, nu "
+                                     f"{row[0] if row else '–'}); ändringarna är ångrade")
             self.conn.commit()
             self._writes, self._savepoints = False, 0
 
@@ -192,6 +205,45 @@ class PostgresCaseStore:
     def restore(self, savepoint: str) -> None:
         with self.lock:
             self._sql(f"ROLLBACK TO SAVEPOINT {savepoint}")
+
+    @contextmanager
+    def fenced(self, epoch: int) -> Iterator[None]:
+        """This thread's commits in the block count only while `epoch` is the leader's."""
+        self._fence.epoch = epoch
+        try:
+            yield
+        finally:
+            self._fence.epoch = None
+
+    # ------------------------------------------------------------------ outbox claims
+    def hold_claim(self, token: str) -> None:
+        """Hold a session lock named by this process's outbox claim token while it lives, so
+        another instance can tell an item in flight here from one a dead process left."""
+        with self.lock:
+            if token not in self._claim_tokens:
+                self._sql("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
+                self._claim_tokens.add(token)
+
+    def claim_alive(self, token: str) -> bool:
+        """Whether the process that claimed with `token` still runs."""
+        with self.lock:
+            if token in self._claim_tokens:
+                return True
+            row = self._sql("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                            (token,)).fetchone()
+            if row and row[0]:
+                self._sql("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (token,))
+                return False
+            return True
+
+    def outbox_to_claim(self) -> list[dict]:
+        """The pending and in-flight items no other instance is claiming right now: locked
+        until this transaction ends (FOR UPDATE SKIP LOCKED), so each is claimed once."""
+        with self.lock:
+            self._writes = True          # the locks must last until the claim commits
+            return [dict(r[0]) for r in self._sql(
+                "SELECT doc FROM outbox WHERE live AND state IN ('pending', 'sending') "
+                "ORDER BY created, id FOR UPDATE SKIP LOCKED")]
 
     @property
     def dirty(self) -> bool:
