@@ -497,6 +497,45 @@ class PostgresCaseStore:
             self._write("DELETE FROM subs WHERE person = %s AND unit = %s", (person, unit))
             return True
 
+    # ------------------------------------------------------------------ moving between backends
+    def has_data(self) -> bool:
+        with self.lock:
+            return bool(self._sql("SELECT EXISTS (SELECT 1 FROM cases) OR "
+                                  "EXISTS (SELECT 1 FROM mails)").fetchone()[0])  # type: ignore[index]
+
+    def import_counter(self, year: int, last: int) -> None:
+        with self.lock:
+            self._write("INSERT INTO counters (series, year, last) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (series, year) DO UPDATE SET last = EXCLUDED.last",
+                        (self.series, year, last))
+
+    def counters(self) -> dict[int, int]:
+        with self.lock:
+            return {int(y): int(last) for y, last in self._sql(
+                "SELECT year, last FROM counters WHERE series = %s", (self.series,))}
+
+    def import_notification(self, notification: dict[str, Any], *, live: bool) -> None:
+        self.add_notification(notification)
+        if not live:
+            with self.lock:
+                self._write("UPDATE outbox SET live = false WHERE id = %s", (notification["id"],))
+
+    def import_raw(self, relative: str, arrived: datetime, raw: bytes) -> None:
+        with self.lock:
+            self._write("INSERT INTO raw_mail (path, arrived, bytes) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (path) DO NOTHING", (relative, arrived, raw))
+
+    def markers(self) -> list[tuple[str, str, str]]:
+        with self.lock:
+            return [tuple(r) for r in self._sql(       # type: ignore[misc]
+                "SELECT slot, day, at FROM markers ORDER BY slot")]
+
+    def raw_mails(self) -> Iterator[tuple[str, bytes]]:
+        with self.lock:
+            paths = [r[0] for r in self._sql("SELECT path FROM raw_mail ORDER BY path")]
+        for path in paths:
+            yield path, self.read_raw(path)
+
     # ------------------------------------------------------------------ housekeeping
     def housekeep(self, now: datetime) -> dict[str, int]:
         """Light: long-delivered and long-failed notifications become history, old digest
