@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.mail import FakeMailSender
 
 
+SEND_SECONDS = 0.2
+
+
 class ScreenNotifier:
     channel = "console"
 
@@ -29,6 +33,7 @@ class ScreenNotifier:
         self.path = path
 
     def send(self, notification: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(SEND_SECONDS)        # a network round trip: items stay in flight a while
         line = json.dumps({"id": notification["id"], "pid": os.getpid()}) + "\n"
         with open(self.path, "a", encoding="utf-8") as screen:
             screen.write(line)
