@@ -29,7 +29,8 @@ def _bin_dir() -> Path:
 class Postgres:
     """One throw-away cluster: trust authentication on 127.0.0.1 only, fsync off (tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable          # fsync on: for benchmarks, not for tests
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="avvikelsebot-pg-"))
         self.port = free_port()
@@ -54,8 +55,9 @@ class Postgres:
             raise RuntimeError(f"initdb failed: {done.stderr}")
         self._run_as_owner_mkdir(sockets)
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={sockets} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         done = self._run("pg_ctl", "-D", str(data), "-l", str(self.dir / "postgres.log"),
                          "-o", options, "-w", "-t", "60", "start")
         if done.returncode != 0:
