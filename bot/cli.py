@@ -346,6 +346,8 @@ def cmd_web_link(settings: Settings, args) -> int:
 def cmd_backup(settings: Settings, args) -> int:
     """A consistent copy beside a running bot (it takes no writer lock)."""
     from bot.store.backup import BackupRefused, backup
+    if settings.env.get("DATABASE_URL"):      # the diary is in PostgreSQL, not in --data
+        raise UsageError(t(settings.org.language, "cli_backup_database"))
     try:
         made = backup(settings.data_dir, Path(args.target))
     except BackupRefused as refusal:

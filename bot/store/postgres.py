@@ -497,6 +497,14 @@ class PostgresCaseStore:
             self._write("DELETE FROM subs WHERE person = %s AND unit = %s", (person, unit))
             return True
 
+    def change_marker(self) -> str:
+        """Changes whenever any instance committed a change to the diary (the web overview
+        rebuilds its index then): the cluster's write-ahead log position."""
+        with self.lock:
+            row = self._sql("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                            "ELSE pg_current_wal_insert_lsn() END)::text").fetchone()
+            return str(row[0]) if row else ""
+
     # ------------------------------------------------------------------ moving between backends
     def has_data(self) -> bool:
         with self.lock:

@@ -94,3 +94,28 @@ def test_the_bot_on_database_url_diarises_answers_and_delivers(org, tmp_path, cl
     assert case is not None and case.documents[0].raw
     assert b"insulindos" in other.store.read_raw(case.documents[0].raw)
     other.close()
+
+
+def test_the_web_overview_follows_another_instance_and_shows_mail_from_the_database(
+        org, tmp_path, clock, notifier, sender, database_url):
+    from bot.web.diary import DiarySource
+    from reminders.calendar import BusinessCalendar
+    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "data", org=org,
+                        env={"DATABASE_URL": database_url})
+    writer = build(settings, notifiers={"console": notifier}, clock=clock, sender=sender)
+    calendar = BusinessCalendar(org.timezone, org.office_hours.start, org.office_hours.end,
+                                org.office_hours.closed_days)
+    source = DiarySource(lambda: PostgresCaseStore(database_url, readonly=True), org, calendar,
+                         settings.data_dir, refresh_seconds=0)
+    store, index = source.current()
+    assert index.rows == []
+    writer.services.ingest_mail(make_mail(sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+                                          subject="Avvikelse Hemtjänst Norr – fall",
+                                          message_id="<w1@regionexempel.se>", body="Hej,\nfall.\n"))
+    assert source._version() != source._signature, "the web did not notice the commit"
+    source.refresh_now()
+    store, index = source.current()
+    assert len(index.rows) == 1
+    case = store.get_case_by_text("VOK 2026/0001")
+    assert b"fall" in store.read_raw(case.documents[0].raw)
+    writer.close()
