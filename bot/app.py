@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from bot.chat.console import ConsoleNotifier
 from bot.mail.maildir import MaildirMailSource
 from bot.mail.pickup import PickupFolderMailSender
 from bot.ops.metrics import Metrics, metered
 from bot.errors import BotError
-from bot.ports import ChatFrontend, RunService, Clock, MailSender, MailSource, Notifier, SystemClock
+from bot.ports import CaseStore, ChatFrontend, RunService, Clock, MailSender, MailSource, Notifier, SystemClock
 from bot.services import Services
 from bot.settings import Settings
 from bot.store.repository import TinyDbCaseStore
@@ -26,12 +26,14 @@ log = logging.getLogger(__name__)
 MAIL_WAIT_SECONDS = 5 * 60
 MAX_BACKOFF_SECONDS = 60.0
 MAILBOX_LOG_SECONDS = 300.0
+LEAD_SECONDS = 1.0       # how often an instance tries to take over (or checks it still leads)
+T = TypeVar("T")
 
 
 @dataclass
 class Bot:
     settings: Settings
-    store: TinyDbCaseStore
+    store: CaseStore
     services: Services
     mail: MailSource | None
     calendar: BusinessCalendar
@@ -39,16 +41,35 @@ class Bot:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     frontends: list[RunService] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    leadership: Any = None        # bot.store.leader.Leadership with several instances (PostgreSQL)
 
     def close(self) -> None:
         self.services.close()
+        if self.leadership is not None:
+            self.leadership.close()
         self.store.close()
+
+    def as_leader(self, work: Callable[[], T], otherwise: T) -> T:
+        """Mailbox and reminder-scan work: alone, always; among several instances on one
+        database only on the leader, and fenced by its epoch so that a deposed leader's
+        transactions are rolled back."""
+        if self.leadership is None:
+            return work()
+        epoch = self.leadership.epoch
+        if epoch is None:
+            return otherwise
+        with getattr(self.store, "fenced")(epoch):
+            return work()
 
     # ---------------------------------------------------------------- the run loop
     def poll_mailbox(self) -> list[dict[str, Any]]:
         """Fetch what waits, diarise it durably, then acknowledge it in the mailbox."""
         if self.mail is None:
             return []
+        return self.as_leader(self._poll_mailbox, [])
+
+    def _poll_mailbox(self) -> list[dict[str, Any]]:
+        assert self.mail is not None
         from bot.mail.streaming import drain  # mailsec: one mail in memory at a time
         with self.metrics.mailbox_round(self.mail, self.clock.now()):   # ops: up, lag, last read
             results = drain(self.mail, self.services.ingest_many)  # mailsec: acknowledges after each durable group
@@ -60,6 +81,11 @@ class Bot:
         scan; blocking work (the store, IMAP, Graph) in threads."""
         import asyncio  # only `run` needs the event loop; read-only commands start faster
         stop = stop or asyncio.Event()
+        url = self.settings.env.get("DATABASE_URL")
+        if url and self.leadership is None:     # several instances may share the database
+            from bot.store.leader import Leadership
+            self.leadership = Leadership(url)
+            await asyncio.to_thread(self.leadership.try_lead)
         from reminders.scheduler import start_scheduler
         scheduler = start_scheduler(self)
         for frontend in self.frontends:
@@ -68,6 +94,8 @@ class Bot:
                  self.settings.data_dir, ",".join(f.channel for f in self.frontends if getattr(f, "notifier", None)) or "konsol")
         tasks = [asyncio.create_task(self._watch_mailbox(poll_seconds, stop)),
                  asyncio.create_task(self._deliver_outbox(poll_seconds, stop))]
+        if self.leadership is not None:
+            tasks.append(asyncio.create_task(self._lead(stop)))
         try:
             await stop.wait()
         finally:
@@ -82,6 +110,14 @@ class Bot:
             if close:
                 await asyncio.to_thread(close)
 
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """Keep (or take over) the leadership: every second, so a killed leader's mailbox and
+        scan move to another instance within seconds."""
+        import asyncio
+        while not stop.is_set():
+            await asyncio.to_thread(self.leadership.try_lead)
+            await _pause(stop, LEAD_SECONDS)
+
     async def _watch_mailbox(self, poll_seconds: float, stop: asyncio.Event) -> None:
         """Fetch, diarise, acknowledge; then wait for the server to say there is more (IMAP
         IDLE) or for the poll interval. A mailbox that cannot be read is retried with
@@ -90,6 +126,9 @@ class Bot:
         failures, last_report = 0, 0.0
         wait_for_mail = getattr(self.mail, "wait_for_mail", None)
         while not stop.is_set():
+            if self.leadership is not None and not self.leadership.is_leader:
+                await _pause(stop, min(poll_seconds, LEAD_SECONDS))   # another instance reads
+                continue
             try:
                 results = await asyncio.to_thread(self.poll_mailbox)
                 for result in results:
@@ -156,7 +195,7 @@ async def _pause(stop, seconds: float) -> None:
 
 
 def build(settings: Settings, *, mail: MailSource | None = None,
-          notifiers: dict[str, Notifier] | None = None, store: TinyDbCaseStore | None = None,
+          notifiers: dict[str, Notifier] | None = None, store: CaseStore | None = None,
           clock: Clock | None = None, sender: MailSender | None = None, readonly: bool = False,
           command: str = "avvikelsebot", frontends: list[ChatFrontend] | None = None) -> Bot:
     """Wire the bot. Parts not passed in come from the settings: the mail source and sender
@@ -165,8 +204,7 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     clock = clock or SystemClock()
     calendar = BusinessCalendar(org.timezone, org.office_hours.start, org.office_hours.end,
                                 org.office_hours.closed_days)
-    store = store or TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits,
-                                     readonly=readonly, command=command)
+    store = store or open_store(settings, readonly=readonly, command=command)
     from_settings = notifiers is None and not readonly
     if notifiers is None:
         notifiers = {"console": ConsoleNotifier(org)}
@@ -203,6 +241,21 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         if health is not None:
             bot.frontends.append(health)
     return bot
+
+
+def open_store(settings: Settings, *, readonly: bool = False,
+               command: str = "avvikelsebot") -> CaseStore:
+    """PostgreSQL when DATABASE_URL says postgresql://…, else TinyDB in the data directory."""
+    org = settings.org
+    url = settings.env.get("DATABASE_URL")
+    if url:
+        from bot.store.postgres import PostgresCaseStore, is_database_url
+        if not is_database_url(url):
+            raise BotError("DATABASE_URL måste börja med postgresql://")
+        return PostgresCaseStore(url, series=org.series, digits=org.digits,
+                                 readonly=readonly, command=command)
+    return TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits,
+                           readonly=readonly, command=command)
 
 
 def _mail_source(settings: Settings) -> MailSource:

@@ -210,6 +210,9 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
         "target", metavar=m("dir"), help=h("backup_target"))
     command("restore", "restore", json_flag=False).add_argument(
         "source", metavar=m("dir"), help=h("restore_source"))
+    moving = command("migrate", "migrate", json_flag=False).add_mutually_exclusive_group(required=True)
+    moving.add_argument("--to", metavar=m("url"), help=h("migrate_to"))
+    moving.add_argument("--from", dest="source", metavar=m("url"), help=h("migrate_from"))
     chat = command("command", "command", json_flag=False)
     chat.add_argument("--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
     chat.add_argument("text", nargs="+", metavar=m("text"), help=h("command_text"))
@@ -343,6 +346,8 @@ def cmd_web_link(settings: Settings, args) -> int:
 def cmd_backup(settings: Settings, args) -> int:
     """A consistent copy beside a running bot (it takes no writer lock)."""
     from bot.store.backup import BackupRefused, backup
+    if settings.env.get("DATABASE_URL"):      # the diary is in PostgreSQL, not in --data
+        raise UsageError(t(settings.org.language, "cli_backup_database"))
     try:
         made = backup(settings.data_dir, Path(args.target))
     except BackupRefused as refusal:
@@ -350,6 +355,31 @@ def cmd_backup(settings: Settings, args) -> int:
     years = ", ".join(str(y) for y in made["archive_years"]) or "–"
     print(t(settings.org.language, "cli_backup_done", path=args.target, open=made["open_cases"],
             years=years))
+    return EXIT_OK
+
+
+def cmd_migrate(settings: Settings, args) -> int:
+    """TinyDB data directory -> empty PostgreSQL database (--to), or back (--from)."""
+    from bot.errors import StoreError
+    from bot.store.postgres import PostgresCaseStore, is_database_url
+    from bot.store.repository import TinyDbCaseStore
+    from bot.store.transfer import to_postgres, to_tinydb
+    url = args.to or args.source
+    if not is_database_url(url):
+        raise UsageError("--to/--from: postgresql://…")
+    org = settings.org
+    tiny = TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits, command="migrate")
+    try:
+        database = PostgresCaseStore(url, series=org.series, digits=org.digits, command="migrate")
+        try:
+            counts = to_postgres(tiny, database) if args.to else to_tinydb(database, tiny)
+        except StoreError as refused:
+            raise UsageError(str(refused)) from None
+        finally:
+            database.close()
+    finally:
+        tiny.close()
+    print(t(org.language, "cli_migrate_done", **counts))
     return EXIT_OK
 
 
@@ -666,7 +696,7 @@ COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
-    "backup": cmd_backup, "restore": cmd_restore,
+    "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate,
 }
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ def start_scheduler(bot, *, minutes: float = 5.0) -> AsyncIOScheduler:
 
     async def scan() -> None:
         try:
-            queued = await asyncio.to_thread(bot.services.run_reminders)
+            # among several instances only the leader scans (bot.app.Bot.as_leader)
+            queued = await asyncio.to_thread(bot.as_leader, bot.services.run_reminders, [])
             bot.metrics.reminder_scan()
             fresh = [r for r in queued if not r["already_sent"]]
             if fresh:

@@ -76,3 +76,18 @@ def dovecot():
     server = Dovecot().start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL on 127.0.0.1 for the session; fails, never skips, when it cannot start."""
+    from tests.realparts.postgres import Postgres
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres) -> str:
+    """An empty database of its own for this test."""
+    return postgres.new_database()

@@ -92,12 +92,23 @@ class Outbox:
         stamp = iso(now)
         by_channel: dict[str, list[dict]] = {}
         with self.deps.uow as store:
-            for item in sorted(store.outbox(), key=lambda n: n["created"]):
+            # several instances on one database (PostgreSQL): claim only what no other
+            # instance is claiming, and keep what another live instance has in flight
+            to_claim = getattr(store, "outbox_to_claim", None)
+            claim_alive = getattr(store, "claim_alive", None)
+            hold_claim = getattr(store, "hold_claim", None)
+            if hold_claim is not None:
+                hold_claim(self.token)
+            for item in sorted(to_claim() if to_claim else store.outbox(),
+                               key=lambda n: n["created"]):
                 if (only is not None and item["channel"] not in only) or self._channel_busy(
                         item["channel"]):
                     continue
                 # in flight with no worker on it: a process died (or a worker failed) mid-send
                 orphan = item["state"] == "sending"
+                if orphan and claim_alive is not None and item.get("claim") != self.token \
+                        and claim_alive(item.get("claim") or ""):
+                    continue            # another instance is sending it now
                 due = item["state"] == "pending" and item["next_attempt"] <= stamp
                 if not (orphan or due):
                     continue

@@ -320,20 +320,33 @@ class WebApp:
         path = (base / raw).resolve()
         return path if path.is_relative_to(base) and path.is_file() else None
 
-    def _parse_raw(self, raw: str | None):
+    def _raw_bytes(self, raw: str | None) -> bytes | None:
+        """A document's raw mail: a file of the data directory, or (PostgreSQL) a row."""
         path = self._raw_path(raw)
-        if path is None:
+        if path is not None:
+            return path.read_bytes()
+        store = self.source.current()[0]
+        if not raw or hasattr(store, "data_dir"):     # a file store: only the checked path
             return None
-        mail = parse_mail(path.read_bytes())
+        try:
+            return store.read_raw(raw)
+        except (OSError, ValueError):
+            return None
+
+    def _parse_raw(self, raw: str | None):
+        data = self._raw_bytes(raw)
+        if data is None:
+            return None
+        mail = parse_mail(data)
         return {"subject": redact(mail.subject), "sender": mail.sender_address,
                 "sender_name": redact(mail.sender_name), "date": mail.date,
                 "text": redact(mail.text), "attachments": mail.attachments}
 
     def _attachment_bytes(self, raw: str | None, index: int) -> tuple[str, bytes] | None:
-        path = self._raw_path(raw)
-        if path is None:
+        data = self._raw_bytes(raw)
+        if data is None:
             return None
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        message = email.message_from_bytes(data, policy=email.policy.default)
         parts = [p for p in message.walk() if p.get_filename()]
         if not 0 <= index < len(parts):
             return None

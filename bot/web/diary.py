@@ -136,13 +136,18 @@ class DiarySource:
         self._lock = threading.Lock()
         self._first_load = threading.Lock()
         self._store: Any = None
+        self._retired: Any = None
         self._index: DiaryIndex | None = None
         self._signature: tuple | None = None
         self._checked = 0.0
         self._rebuilding = False
 
     def _version(self) -> tuple:
-        """Changes when the store wrote: modification times of the diary's files."""
+        """Changes when the store wrote: modification times of the diary's files, or a
+        database's own change marker (PostgreSQL)."""
+        changed = getattr(self._store, "change_marker", None)
+        if changed is not None:
+            return (changed(),)
         found = []
         try:
             for entry in os.scandir(self.data_dir):
@@ -162,7 +167,12 @@ class DiarySource:
         store = self.open_store()
         index = DiaryIndex.build(store.all_cases(), self.org, self.calendar)
         with self._lock:
+            # the store before last is closed now: no request still reads it (a database
+            # store holds a connection; a file store closes to nothing)
+            retired, self._retired = self._retired, self._store
             self._store, self._index, self._signature = store, index, signature
+        if retired is not None and retired is not store and hasattr(retired, "close"):
+            retired.close()
         log.info("webben: %d ärenden indexerade på %.1f s", len(index.rows),
                  time.monotonic() - started)
 

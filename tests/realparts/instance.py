@@ -1,0 +1,71 @@
+"""One `run` instance on a shared PostgreSQL database, for the failover tests:
+
+    python -m tests.realparts.instance DATABASE_URL DATA_DIR SEEN_FILE
+
+The mailbox is the Maildir DATA_DIR/inbox (all instances share it; only the leader reads
+it). Notifications are "delivered" by appending a line to SEEN_FILE (fsync'd), which plays a
+recipient's screen: a line seen twice is a notification seen twice. Like Slack, the notifier
+can tell whether an item found in flight after a crash was delivered."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.app import build
+from bot.settings import Settings, load_organisation
+from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.mail import FakeMailSender
+
+
+SEND_SECONDS = 0.2
+
+
+class ScreenNotifier:
+    channel = "console"
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def send(self, notification: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(SEND_SECONDS)        # a network round trip: items stay in flight a while
+        line = json.dumps({"id": notification["id"], "pid": os.getpid()}) + "\n"
+        with open(self.path, "a", encoding="utf-8") as screen:
+            screen.write(line)
+            screen.flush()
+            os.fsync(screen.fileno())
+        return {"pid": os.getpid()}
+
+    def delivered(self, notification: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if line.endswith("}") and json.loads(line)["id"] == notification["id"]:
+                return {"found": True}
+        return None
+
+
+def main() -> None:
+    url, data_dir, seen = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data_dir,
+                        org=load_organisation(EXAMPLE_CONFIG), env={"DATABASE_URL": url})
+    bot = build(settings, notifiers={"console": ScreenNotifier(seen)}, sender=FakeMailSender())
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await bot.run_forever(poll_seconds=0.2, stop=stop)
+
+    try:
+        asyncio.run(run())
+    finally:
+        bot.close()
+
+
+if __name__ == "__main__":
+    main()
