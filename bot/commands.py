@@ -88,6 +88,11 @@ def parse(text: str, org: Organisation) -> Command:
         return Command("help", error=redact(message))   # errors quote what was typed
 
 
+def is_command_word(word: str) -> bool:
+    """Does this word start a command (for a mail's first line: a command, or prose)?"""
+    return word.casefold().strip(":,.!") in _WORD_TO_VERB
+
+
 def _strip_mention(text: str) -> str:
     """`@Avvikelsebot status …`, `<@U123> status …`, `/avvikelse status …` -> `status …`."""
     return re.sub(r"^(?:<@[^>]+>|@\S+|/avvikelse)\s*", "", text, flags=re.IGNORECASE)

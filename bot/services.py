@@ -45,6 +45,7 @@ class Services:
         self.intake = Intake(self.deps, self.notices)
         self.outbox = Outbox(self.deps, self.notices)
         self.commands = Commands(self.deps, self.notices, self.intake, self.queries)
+        self.intake.run_command = self.commands.handle   # commands answered by mail (DESIGN §7)
         self.reminders = Reminders(self.deps, self.notices, self.queries)
         self._housekept: datetime | None = None
 

@@ -305,7 +305,6 @@ SV: dict[str, str] = {
     "graph_permission_missing": "Graph: appen saknar applikationsbehörigheten {permission} – lägg till den i appregistreringen och ge administratörsmedgivande",
     "graph_mailbox_ok": "Graph: brevlådan {mailbox} går att läsa; Inkorgen har {count} meddelanden",
     "email_subject_default": "Meddelande från Avvikelsebot",
-    "email_footer": "Det här mejlet skickades automatiskt av Avvikelsebot. Svara med kommandon i chatten, eller kontakta registrator.",
     "online_imap_login": "IMAP: inloggning som {user} på {host}:{port} fungerar",
     "online_imap_folder": "IMAP: mappen {folder} går att läsa och {archive} finns",
     "online_imap_no_idle": "IMAP: servern stöder inte IDLE; boten frågar i stället med jämna mellanrum",
@@ -729,7 +728,6 @@ EN: dict[str, str] = {
     "graph_permission_missing": "Graph: the app lacks the application permission {permission} – add it to the app registration and grant admin consent",
     "graph_mailbox_ok": "Graph: the mailbox {mailbox} can be read; the Inbox holds {count} messages",
     "email_subject_default": "Message from Avvikelsebot",
-    "email_footer": "This mail was sent automatically by Avvikelsebot. Answer with commands in chat, or contact the registrar.",
     "online_imap_login": "IMAP: logging in as {user} at {host}:{port} works",
     "online_imap_folder": "IMAP: the folder {folder} can be read and {archive} exists",
     "online_imap_no_idle": "IMAP: the server does not support IDLE; the bot polls instead",
@@ -1076,6 +1074,45 @@ EN.update({
     "cli_web_listening": "The web overview: {url} (stop with Ctrl-C)",
     "cli_log_bad_date": "{text} is not a date YYYY-MM-DD",
     "cli_log_header": "time,person,case,what,channel,document,detail",
+})
+
+# e-mail as a channel: act by reply (issue 13)
+SV.update({
+    "outcome_command": "kommando per e-post",
+    "reason_notification_answer": "svar på en avisering: är det enhetens svar? Det har inte lagts i ärendet",
+    "reason_command_stranger": "svar på en avisering med kommandot «{command}» från en avsändare som "
+                               "inte finns i organisationsfilen: kommandot kördes inte",
+    "reason_command_unverified": "svar på en avisering med kommandot «{command}», men avsändaren kunde "
+                                 "inte styrkas ({why}): kommandot kördes inte",
+    "why_no_trusted_receiver": "ingen betrodd mottagande server är inställd, [mail] trusted_authserv_ids",
+    "reason_command": "kommandot «{command}» från {person}, som svar på en avisering",
+    "email_answer_how": "Så svarar du med e-post: svara på det här mejlet och skriv kommandot på första "
+                        "raden, till exempel {example}. Diarienumret behövs inte. Annan text i ett svar "
+                        "läggs inte i ärendet utan går till registrator.",
+    "email_answer_line": "Svara med ordet {word}, eller klicka: {link}",
+    "email_answer_line_words": "Svara med orden {word}, eller klicka: {link}",
+    "email_footer_auto": "Det här mejlet skickades automatiskt av Avvikelsebot.",
+    "email_reply_prefix": "SV:",
+    "email_command_reply_head": "Ditt kommando «{command}»:",
+})
+
+EN.update({
+    "outcome_command": "command by e-mail",
+    "reason_notification_answer": "an answer to a notification: is it the unit's response? It was not added to the case",
+    "reason_command_stranger": "an answer to a notification with the command «{command}» from a sender "
+                               "who is not in the organisation file: the command was not run",
+    "reason_command_unverified": "an answer to a notification with the command «{command}», but the "
+                                 "sender could not be verified ({why}): the command was not run",
+    "why_no_trusted_receiver": "no trusted receiving server is configured, [mail] trusted_authserv_ids",
+    "reason_command": "the command «{command}» from {person}, answering a notification",
+    "email_answer_how": "To answer by e-mail: reply to this mail with the command on the first line, "
+                        "for example {example}. The diary number is not needed. Any other text in a "
+                        "reply is not added to the case; it goes to the registrar.",
+    "email_answer_line": "Reply with the word {word}, or click: {link}",
+    "email_answer_line_words": "Reply with the words {word}, or click: {link}",
+    "email_footer_auto": "This mail was sent automatically by Avvikelsebot.",
+    "email_reply_prefix": "Re:",
+    "email_command_reply_head": "Your command «{command}»:",
 })
 
 CATALOG = {"sv": SV, "en": EN}

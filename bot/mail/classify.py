@@ -17,12 +17,12 @@ from bot.domain.process import document_type
 from bot.domain.redact import redact
 from bot.mail.authenticity import judge
 from bot.mail.forward import find_inline_forward
-from bot.mail.message import FAILED, UNVERIFIED, InboundMail, SenderVerdict
+from bot.mail.message import FAILED, UNVERIFIED, VERIFIED, InboundMail, SenderVerdict
 from bot.texts import t
 
-NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE = (
-    "new_case", "added_to_case", "duplicate", "ignored", "triage")
-OUTCOMES = (NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE)
+NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE, COMMAND = (
+    "new_case", "added_to_case", "duplicate", "ignored", "triage", "command")
+OUTCOMES = (NEW_CASE, ADDED, DUPLICATE, IGNORED, TRIAGE, COMMAND)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class Decision:
     # the key to record this mail under when it is not mail.duplicate_key: a reused
     # Message-ID with other content is kept under its content hash ("sha:<hex>")
     record_key: str | None = None
+    # outcome COMMAND: the command line as it will run (the diary number or triage id the
+    # notification named filled in) and the person who runs it
+    command: str | None = None
+    person: str | None = None
 
 
 # --------------------------------------------------------------------------- rule 2
@@ -283,8 +287,12 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
         return Decision(TRIAGE, t(lang, "reason_sender_failed", sender=mail.sender_address or "?",
                                   why=verdict.why), **common)
 
-    # 3. registrator forward: classify the original
+    # 2c. an answer to one of our notifications: a command, or a person looks; never the case
     sender_person = org.person_by_email(mail.sender_address)
+    if answers_notification(mail, org):
+        return _notification_answer(mail, org, verdict, sender_person, common)
+
+    # 3. registrator forward: classify the original
     forwarded_by = None
     overrides = Overrides()
     original = _Original(mail.sender_address, mail.subject, mail.text, mail.thread_ids)
@@ -304,6 +312,88 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
 
     decision = _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector)
     return replace(decision, authenticity=verdict.status)
+
+
+# --------------------------------------------------------------------------- rule 2c
+# the Message-ID every e-mail notification carries (bot.chat.email.notification_message_id)
+_NOTIFICATION_ID = re.compile(r"^[0-9a-f]{32}\.avisering@(?P<domain>[^>\s]+)$", re.IGNORECASE)
+# the token the notifications' mailto: links put in the subject (texts "mailto_subject")
+COMMAND_TOKEN = "[kommando]"
+# the event of the mail that answers a command that came by mail
+COMMAND_REPLY = "command_reply"
+_TRIAGE_TOKEN = re.compile(r"\[(T[0-9a-f]{8})\]", re.IGNORECASE)
+# where a mail client starts quoting what is answered
+_QUOTE_START = re.compile(
+    r"^(?:>|-{2,}\s*(?:original|ursprungligt)|_{5,}|(?:från|from|skickat|sent|den|on)\b.*"
+    r"(?:skrev|wrote|:)\s*$)", re.IGNORECASE)
+
+
+def answers_notification(mail: InboundMail, org: Organisation) -> bool:
+    """A reply to one of our e-mail notifications (its Message-ID in In-Reply-To or
+    References), or a mail written from a notification's mailto: link (the token)."""
+    domain = org.mailbox.split("@", 1)[1].lower()
+    for mid in mail.thread_ids:
+        m = _NOTIFICATION_ID.match(mid.strip().strip("<>"))
+        if m and m["domain"].lower() == domain:
+            return True
+    return COMMAND_TOKEN in mail.subject.lower()
+
+
+def first_own_line(text: str) -> str:
+    """The first line the sender wrote: not empty, not quoted, not a quote header."""
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if _QUOTE_START.match(line):
+            return ""
+        return line
+    return ""
+
+
+def command_in_answer(line: str, subject: str, org: Organisation):
+    """The grammar's command in the first line of an answer, with the diary number (or the
+    triage id) the notification's subject names filled in when the line leaves it out:
+    "registrerad" answers "VOK 2026/0001 Ny inkommande avvikelse". None when the line does
+    not start with a command word; a help Command with the error when it does but is wrong."""
+    from bot.commands import is_command_word, parse
+    words = line.replace(COMMAND_TOKEN, " ").split()
+    if not words or not is_command_word(words[0]):
+        return None
+    words[0] = words[0].rstrip(".!,:").lower()  # "Registrerad." is the command too
+    line = " ".join(words)
+    command = parse(line, org)
+    if command.error is None:
+        return line, command
+    fills = [m.group(0) for m in [_TRIAGE_TOKEN.search(subject)] if m]
+    fills = [f.strip("[]") for f in fills]
+    fills += [n.format(org.digits) for n in find_diary_numbers(subject, org.series)[:1]]
+    # after the verb; after "åtgärd klar" (else "klar 2" would be a new action's text)
+    at = 2 if len(words) > 1 and words[1].casefold() in ("klar", "done") else 1
+    for fill in fills:
+        candidate = " ".join([*words[:at], fill, *words[at:]])
+        filled = parse(candidate, org)
+        if filled.error is None:
+            return candidate, filled
+    return line, command
+
+
+def _notification_answer(mail: InboundMail, org: Organisation, verdict: SenderVerdict,
+                         person, common: dict[str, Any]) -> Decision:
+    """Rule 2c: only a verified person of ours runs a command by mail (the same check as a
+    chat sign-in: From: alone proves nothing); any other answer goes to the registrator."""
+    lang = org.language
+    found = command_in_answer(first_own_line(mail.text), mail.subject, org)
+    if found is None:
+        return Decision(TRIAGE, t(lang, "reason_notification_answer"), **common)
+    line, _ = found
+    if person is None:
+        return Decision(TRIAGE, t(lang, "reason_command_stranger", command=line[:60]), **common)
+    if verdict.status != VERIFIED:
+        return Decision(TRIAGE, t(lang, "reason_command_unverified", command=line[:60],
+                                  why=verdict.why or t(lang, "why_no_trusted_receiver")), **common)
+    return Decision(COMMAND, t(lang, "reason_command", command=line[:60], person=person.name),
+                    command=line, person=person.id, **common)
 
 
 def sender_verdict(mail: InboundMail, org: Organisation) -> SenderVerdict:

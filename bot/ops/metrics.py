@@ -24,7 +24,7 @@ from bot.errors import Unreachable
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("new_case", "added_to_case", "duplicate", "ignored", "triage")
+OUTCOMES = ("new_case", "added_to_case", "duplicate", "ignored", "triage", "command")
 # seconds from a notification's creation to its delivery: 1.5 s is the product's target for
 # IMAP → Slack, 15 s + 1 s for Graph polling; hours mean a channel was down
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.5, 5.0, 10.0, 16.0, 30.0, 60.0, 300.0, 900.0,

@@ -13,10 +13,11 @@ from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.process import Context
 from bot.domain.redact import redact
-from bot.mail.classify import (ADDED, DUPLICATE, NEW_CASE, TRIAGE, CaseRef, Decision, Detector,
-                               classify)
+from bot.mail.classify import (ADDED, COMMAND, COMMAND_REPLY, DUPLICATE, NEW_CASE, TRIAGE, CaseRef,
+                               Decision, Detector, classify)
 from bot.ports import CaseStore
-from bot.usecases.base import Deps, Notices
+from bot.texts import t
+from bot.usecases.base import Deps, Notices, Reply, _item
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class Intake:
         self.deps, self.notices = deps, notices
         self.detector = Detector(deps.org)
         self.lookup = StoreCaseLookup(deps.store, deps.org.series)
+        # the chat commands' use case (Commands.handle), set when both exist: a command that
+        # comes by mail runs through the same permission checks as one typed in chat
+        self.run_command: Callable[[Actor, str, str], Reply] | None = None
 
     def ingest(self, raw: bytes, *, arrived: datetime | None = None,
                conversation_id: str | None = None) -> dict[str, Any]:
@@ -161,6 +165,8 @@ class Intake:
             number = self.new_case(decision, document, conversation_id, ctx)
         elif decision.outcome == ADDED:
             number = self.add_to_case(decision, document, conversation_id, ctx)
+        elif decision.outcome == COMMAND:
+            number = self._command_by_mail(decision, mail, now)
         triage_id = None
         if decision.outcome == TRIAGE:
             triage_id = "T" + mail.content_hash[:8]
@@ -172,9 +178,34 @@ class Intake:
             "content_hash": mail.fingerprint or mail.content_hash,  # mailsec: transit headers do not count
             "message_id": mail.message_id, "conversation_id": conversation_id,
             "received": iso(arrival), "at": iso(now), "raw": raw_path, "reason": decision.reason,
-            "sender": document.sender, "subject": document.subject})
+            "sender": document.sender, "subject": document.subject,
+            **({"command": decision.command, "person": decision.person}
+               if decision.outcome == COMMAND else {})})
         log.info("intake %s -> %s %s", mail.duplicate_key[:60], decision.outcome, number or "")
         return _result(mail, decision, number)
+
+    def _command_by_mail(self, decision: Decision, mail, now: datetime) -> str | None:
+        """Run the command a verified person of ours answered a notification with, and
+        queue the answer to them by mail, threaded to their mail. The mail itself never
+        becomes a document of the case (a one-word answer must not reach a counterpart)."""
+        from bot.commands import parse
+        assert decision.command and decision.person and self.run_command is not None
+        org = self.deps.org
+        reply = self.run_command(Actor.person(decision.person), decision.command, CH_MAIL)
+        parsed = parse(decision.command, org).number
+        number = parsed.format(org.digits) if parsed else None
+        person = org.people[decision.person]
+        channel = "email" if self.deps.channels.get("email") else self.notices.channel_for(person)
+        view = {"event": COMMAND_REPLY, "role": "act", "number": number,
+                "in_reply_to": mail.message_id, "references": list(mail.references),
+                "subject": redact(mail.subject)}
+        text = t(org.language, "email_command_reply_head", command=decision.command) + "\n" + reply.text
+        self.deps.store.add_notification(_item(f"command:{mail.duplicate_key}:{person.id}",
+                                               person.id, channel, number, COMMAND_REPLY,
+                                               redact(text), view, now))
+        log.info("kommando per e-post från %s: %s (%s)", person.id, decision.command,
+                 "ok" if reply.ok else "nekat")
+        return number
 
     def context(self, actor: Actor, channel: str, now: datetime) -> Context:
         return Context(self.deps.org, actor, channel, now, self.deps.store.subscriptions())
