@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # notification the server never sent, well inside IDLE's 29 minutes
 MAIL_WAIT_SECONDS = 5 * 60
 MAX_BACKOFF_SECONDS = 60.0
+COMMAND_POLL_SECONDS = 0.2     # how soon `run` sees a command the command line left for it
 MAILBOX_LOG_SECONDS = 300.0
 LEAD_SECONDS = 1.0       # how often an instance tries to take over (or checks it still leads)
 T = TypeVar("T")
@@ -76,6 +77,31 @@ class Bot:
         self.metrics.mail_outcomes(results)                               # ops: mails by outcome
         return results
 
+    def serve_commands(self) -> int:
+        """Changing commands the command line left for this running process (bot.commandbox)."""
+        from bot import commandbox
+        from bot.domain.access import Actor
+        from bot.domain.case import CH_CLI
+
+        def handle(person: str, text: str) -> tuple[bool, str]:
+            reply = self.services.handle_command(Actor.person(person), text, CH_CLI)
+            return reply.ok, reply.text
+        return commandbox.serve(self.settings.data_dir, handle)
+
+    async def _serve_commands(self, stop: asyncio.Event) -> None:
+        import asyncio
+        from bot import commandbox
+        from bot.texts import t
+        await asyncio.to_thread(commandbox.answer_abandoned, self.settings.data_dir,
+                                t(self.services.org.language, "cli_command_abandoned"))
+        while not stop.is_set():
+            try:
+                if await asyncio.to_thread(self.serve_commands):
+                    await asyncio.to_thread(self.services.deliver_outbox, wait=False)
+            except Exception:
+                log.exception("fel vid ett kommando från kommandoraden; försöker igen")
+            await _pause(stop, COMMAND_POLL_SECONDS)
+
     async def run_forever(self, poll_seconds: float = 1.0, stop: asyncio.Event | None = None) -> None:
         """One event loop: the chat frontends, the mail watcher, the outbox and the reminder
         scan; blocking work (the store, IMAP, Graph) in threads."""
@@ -93,7 +119,8 @@ class Bot:
         log.info("avvikelsebot kör: källa=%s data=%s kanaler=%s", self.settings.mail_source,
                  self.settings.data_dir, ",".join(f.channel for f in self.frontends if getattr(f, "notifier", None)) or "konsol")
         tasks = [asyncio.create_task(self._watch_mailbox(poll_seconds, stop)),
-                 asyncio.create_task(self._deliver_outbox(poll_seconds, stop))]
+                 asyncio.create_task(self._deliver_outbox(poll_seconds, stop)),
+                 asyncio.create_task(self._serve_commands(stop))]
         if self.leadership is not None:
             tasks.append(asyncio.create_task(self._lead(stop)))
         try:

@@ -216,6 +216,8 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     chat = command("command", "command", json_flag=False)
     chat.add_argument("--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
     chat.add_argument("text", nargs="+", metavar=m("text"), help=h("command_text"))
+    chat.add_argument("--wait", type=float, default=30.0, metavar=m("seconds"),
+                      help=h("command_wait"))
     return parser
 
 
@@ -678,8 +680,13 @@ def cmd_command(settings: Settings, args) -> int:
         person = found.id if found else person
     from bot.commands import parse
     text = " ".join(args.text)
-    # queries work beside a running bot; changes need the writer lock
-    bot = _bot(settings, readonly=parse(text, settings.org).read_only, command="command")
+    # queries work beside a running bot; changes need the writer lock, or a running `run`
+    try:
+        bot = _bot(settings, readonly=parse(text, settings.org).read_only, command="command")
+    except StoreLockedError as locked:
+        if "run" not in (locked.command or "").split():
+            raise
+        return _command_through_run(settings, person, text, args.wait)
     try:
         reply = bot.services.handle_command(Actor.person(person), text, CH_CLI)
         if reply.ok and not bot.store.readonly:
@@ -690,6 +697,26 @@ def cmd_command(settings: Settings, args) -> int:
         bot.close()
     print(reply.text)
     return EXIT_OK if reply.ok else EXIT_BAD_INPUT
+
+
+def _command_through_run(settings: Settings, person: str, text: str, wait: float) -> int:
+    """`run` holds the data directory: it runs the command for us (bot.commandbox)."""
+    from datetime import datetime, timezone
+    from bot import commandbox
+    lang = settings.org.language
+    request = commandbox.drop(settings.data_dir, person, text,
+                              datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    reply = commandbox.wait_for_reply(settings.data_dir, request, wait)
+    if reply is None and commandbox.withdraw(settings.data_dir, request):
+        print(t(lang, "cli_command_no_run", seconds=int(wait)), file=sys.stderr)
+        return EXIT_FAILURE
+    if reply is None:   # run has it: it is running now, so its answer comes soon
+        reply = commandbox.wait_for_reply(settings.data_dir, request, wait)
+    if reply is None:
+        print(t(lang, "cli_command_late", seconds=int(wait)), file=sys.stderr)
+        return EXIT_FAILURE
+    print(reply["text"])
+    return EXIT_OK if reply["ok"] else EXIT_BAD_INPUT
 
 
 COMMANDS = {

@@ -1094,6 +1094,13 @@ SV.update({
     "email_footer_auto": "Det här mejlet skickades automatiskt av Avvikelsebot.",
     "email_reply_prefix": "SV:",
     "email_command_reply_head": "Ditt kommando «{command}»:",
+    "cli_help_command_wait": "så många sekunder väntar kommandot på en körande run (standard 30)",
+    "cli_meta_seconds": "SEKUNDER",
+    "cli_command_no_run": "run tog inte emot kommandot inom {seconds} s: det kördes inte. Kör det "
+                          "igen när run är igång, eller stoppa run först.",
+    "cli_command_late": "run har tagit emot kommandot men inte svarat inom {seconds} s; se efter med "
+                        "status om det utfördes.",
+    "cli_command_abandoned": "run stoppades medan kommandot kördes; se efter med status om det utfördes.",
 })
 
 EN.update({
@@ -1113,6 +1120,13 @@ EN.update({
     "email_footer_auto": "This mail was sent automatically by Avvikelsebot.",
     "email_reply_prefix": "Re:",
     "email_command_reply_head": "Your command «{command}»:",
+    "cli_help_command_wait": "how many seconds the command waits for a running run (default 30)",
+    "cli_meta_seconds": "SECONDS",
+    "cli_command_no_run": "run did not take the command within {seconds} s: it was not run. Run it "
+                          "again when run is up, or stop run first.",
+    "cli_command_late": "run took the command but did not answer within {seconds} s; check with "
+                        "status whether it was done.",
+    "cli_command_abandoned": "run stopped while the command ran; check with status whether it was done.",
 })
 
 CATALOG = {"sv": SV, "en": EN}

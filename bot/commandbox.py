@@ -1,0 +1,106 @@
+"""Changing commands from the command line while `run` holds the data directory.
+
+`command --as` cannot take the writer lock while `run` runs, and an office without chat must
+still be able to act. So the command line drops the request into `<data>/commands/` (a
+private folder, 0700; the file written durably, 0600) and waits for the answer. `run` claims
+each request by renaming it — a rename happens once, so a request runs once — runs it
+through the same use case as chat (Commands.handle, with its permission check), and writes
+the answer beside it. A request the command line withdraws (it gave up waiting) before
+`run` claimed it never runs; one `run` claimed but did not answer (it stopped in between) is
+answered at the next start with "unknown, look with status". Only someone who can write in
+the data directory can drop a request: the same trust as running the command line itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from bot.files import fsync_directory, private_dir, write_durably
+
+FOLDER = "commands"
+REQUEST, CLAIMED, REPLY = ".request.json", ".claimed.json", ".reply.json"
+
+
+def folder(data_dir: Path) -> Path:
+    path = Path(data_dir) / FOLDER
+    private_dir(path)
+    return path
+
+
+def drop(data_dir: Path, person: str, text: str, at: str) -> str:
+    """Leave one request for `run`; its id."""
+    request_id = uuid.uuid4().hex
+    box = folder(data_dir)
+    body = json.dumps({"id": request_id, "person": person, "text": text, "at": at},
+                      ensure_ascii=False).encode("utf-8")
+    write_durably(box / f"{request_id}{REQUEST}", body, temp=box / f".tmp-{request_id}")
+    fsync_directory(box)
+    return request_id
+
+
+def withdraw(data_dir: Path, request_id: str) -> bool:
+    """Take a request back; False when `run` has already claimed it (it runs, or ran)."""
+    try:
+        os.unlink(folder(data_dir) / f"{request_id}{REQUEST}")
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def wait_for_reply(data_dir: Path, request_id: str, timeout: float,
+                   poll: float = 0.05) -> dict[str, Any] | None:
+    """The answer `run` wrote (removed once read), or None when none came within timeout."""
+    path = folder(data_dir) / f"{request_id}{REPLY}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(poll)
+            continue
+        path.unlink(missing_ok=True)
+        return reply
+
+
+def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]]) -> int:
+    """Run every waiting request, oldest first: claim, handle(person, text), answer. The
+    number of requests run."""
+    box = folder(data_dir)
+    requests = sorted(box.glob(f"*{REQUEST}"), key=lambda p: p.stat().st_mtime_ns)
+    done = 0
+    for path in requests:
+        request_id = path.name[:-len(REQUEST)]
+        claimed = box / f"{request_id}{CLAIMED}"
+        try:
+            os.rename(path, claimed)          # withdrawn meanwhile: not ours to run
+        except FileNotFoundError:
+            continue
+        fsync_directory(box)
+        request = json.loads(claimed.read_text(encoding="utf-8"))
+        ok, text = handle(request["person"], request["text"])
+        _answer(box, request_id, ok, text)
+        done += 1
+    return done
+
+
+def answer_abandoned(data_dir: Path, text: str) -> int:
+    """Requests claimed by a `run` that stopped before it answered: whether they ran is not
+    known here, so the command line is told to look (never run twice)."""
+    box = folder(data_dir)
+    abandoned = list(box.glob(f"*{CLAIMED}"))
+    for path in abandoned:
+        _answer(box, path.name[:-len(CLAIMED)], False, text)
+    return len(abandoned)
+
+
+def _answer(box: Path, request_id: str, ok: bool, text: str) -> None:
+    body = json.dumps({"ok": ok, "text": text}, ensure_ascii=False).encode("utf-8")
+    write_durably(box / f"{request_id}{REPLY}", body, temp=box / f".tmp-{request_id}-reply")
+    (box / f"{request_id}{CLAIMED}").unlink(missing_ok=True)
+    fsync_directory(box)
