@@ -1079,6 +1079,8 @@ EN.update({
 # e-mail as a channel: act by reply (issue 13)
 SV.update({
     "outcome_command": "kommando per e-post",
+    "reason_new_topic": "svarar i tråden till {number} men med ny rubrik och {why}: en ny avvikelse, "
+                        "eller ett tillägg till {number}?",
     "reason_notification_answer": "svar på en avisering: är det enhetens svar? Det har inte lagts i ärendet",
     "reason_command_stranger": "svar på en avisering med kommandot «{command}» från en avsändare som "
                                "inte finns i organisationsfilen: kommandot kördes inte",
@@ -1105,6 +1107,8 @@ SV.update({
 
 EN.update({
     "outcome_command": "command by e-mail",
+    "reason_new_topic": "answers in the thread of {number} but with a new subject and {why}: a new "
+                        "deviation, or a supplement to {number}?",
     "reason_notification_answer": "an answer to a notification: is it the unit's response? It was not added to the case",
     "reason_command_stranger": "an answer to a notification with the command «{command}» from a sender "
                                "who is not in the organisation file: the command was not run",

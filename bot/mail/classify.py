@@ -33,6 +33,7 @@ class CaseRef:
     unit: str | None
     counterpart: str | None
     closed: bool = False
+    title: str = ""
 
 
 class CaseLookup(Protocol):
@@ -445,14 +446,18 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
         return _to_case(ref, t(lang, "reason_number", number=ref.number), overrides, org,
                         trusted=overrides.case is not None, counterpart=counterpart, **common)
     ref = lookup.by_message_ids(original.thread_ids) if original.thread_ids else None
-    if ref is not None:
-        return _to_case(ref, t(lang, "reason_thread", number=ref.number), overrides, org,
-                        trusted=False, counterpart=counterpart, **common)
-    if mail.conversation_id:
+    if ref is None and mail.conversation_id:
         ref = lookup.by_conversation(mail.conversation_id)
-        if ref is not None:
-            return _to_case(ref, t(lang, "reason_conversation", number=ref.number), overrides, org,
-                            trusted=False, counterpart=counterpart, **common)
+        reason = t(lang, "reason_conversation", number=ref.number) if ref else ""
+    else:
+        reason = t(lang, "reason_thread", number=ref.number) if ref else ""
+    if ref is not None:
+        why = new_topic(original.subject, original.text, ref, org, detector)
+        if why:
+            return Decision(TRIAGE, t(lang, "reason_new_topic", number=ref.number, why=why),
+                            case=ref, title=make_title(original.subject, org.series, ""), **common)
+        return _to_case(ref, reason, overrides, org, trusted=False, counterpart=counterpart,
+                        **common)
 
     # 5. new case
     if bad_unit:
@@ -489,6 +494,45 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
         title=make_title(original.subject, org.series, f"Avvikelse från {cp_name}"
                          if kind == INCOMING else f"Avvikelse till {cp_name}"),
         document="deviation", **common)
+
+
+# "en ny avvikelse", "inte samma som förra", "ett nytt ärende", "a new incident"
+_NEW_MATTER = re.compile(
+    r"\b(?:ny|nytt|en annan|ett annat)\s+(?:avvikelse\w*|ärende\w*|händelse\w*)|\binte\s+samma\b"
+    r"|\bnew\s+(?:deviation|incident|case)\b|\bnot\s+the\s+same\b", re.IGNORECASE)
+SIMILAR_TITLE = 0.6     # difflib ratio at which a subject is the case's own topic
+
+
+def own_text(text: str) -> str:
+    """What the sender wrote above the quoted mail."""
+    lines = []
+    for line in (text or "").splitlines():
+        if _QUOTE_START.match(line.strip()):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def new_topic(subject: str, text: str, ref: CaseRef, org: Organisation,
+              detector: Detector) -> str | None:
+    """Why a mail that threads to a case (and names no diary number) is a new matter, or
+    None: people open a new request by answering the last mail and editing the subject. It
+    needs a subject unlike the case's title, and a unit other than the case's or words that
+    say it is new ("ny avvikelse", "inte samma")."""
+    import difflib
+    if not ref.title:
+        return None
+    title = make_title(subject, org.series, "").casefold()
+    if difflib.SequenceMatcher(None, title, ref.title.casefold()).ratio() >= SIMILAR_TITLE:
+        return None
+    own = f"{subject}\n{own_text(text)}"
+    m = _NEW_MATTER.search(own)
+    if m:
+        return f"«{m.group(0)}»"
+    others = [u for u in detector.units_in(own) if u != ref.unit]
+    if others:
+        return org.units[others[0]].name
+    return None
 
 
 def _unit_override(overrides: Overrides, org: Organisation) -> tuple[str | None, bool]:

@@ -53,7 +53,7 @@ class StoreCaseLookup:
         if case is None:
             return None
         return CaseRef(number=case.number, kind=case.kind, unit=case.unit,
-                       counterpart=case.counterpart, closed=case.is_closed)
+                       counterpart=case.counterpart, closed=case.is_closed, title=case.title)
 
     def by_text(self, number: str | None) -> CaseRef | None:
         parsed = parse_diary_number(number, self.series) if number else None
