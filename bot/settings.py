@@ -50,7 +50,7 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail"},
-    "mail": {"trusted_authserv_ids"},
+    "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
@@ -337,7 +337,16 @@ class _OrganisationReader:
                                             "organisation.mailbox_alert_minutes", 15, 1, 24 * 60),
             managers_see_mail=managers_see_mail,
             trusted_authserv_ids=self._trusted_authserv_ids(self._table("mail", required=False)),
+            closed_case=self._closed_case(self._table("mail", required=False)),
         )
+
+    def _closed_case(self, mail: dict) -> str:
+        """[mail] closed_case: what a counterpart's mail to a closed case does."""
+        value = mail.get("closed_case", "new_linked")
+        if value not in ("new_linked", "supplement", "triage"):
+            raise self.fail("mail.closed_case",
+                            f"{value!r}: ange \"new_linked\", \"supplement\" eller \"triage\"")
+        return value
 
     def _trusted_authserv_ids(self, mail: dict) -> tuple[str, ...]:
         """[mail] trusted_authserv_ids: host names, "*.domain" patterns or "exchange-online"."""

@@ -1079,6 +1079,11 @@ EN.update({
 # e-mail as a channel: act by reply (issue 13)
 SV.update({
     "outcome_command": "kommando per e-post",
+    "label_links": "Kopplat till",
+    "reason_closed_case_new": "motpartens mejl till det avslutade ärendet {number}: nytt ärende, "
+                              "kopplat till {number}",
+    "reason_closed_case_triage": "motpartens mejl till det avslutade ärendet {number}: nytt ärende "
+                                 "eller tillägg?",
     "reason_new_topic": "svarar i tråden till {number} men med ny rubrik och {why}: en ny avvikelse, "
                         "eller ett tillägg till {number}?",
     "reason_notification_answer": "svar på en avisering: är det enhetens svar? Det har inte lagts i ärendet",
@@ -1107,6 +1112,11 @@ SV.update({
 
 EN.update({
     "outcome_command": "command by e-mail",
+    "label_links": "Linked to",
+    "reason_closed_case_new": "the counterpart's mail to the closed case {number}: a new case, "
+                              "linked to {number}",
+    "reason_closed_case_triage": "the counterpart's mail to the closed case {number}: a new case "
+                                 "or a supplement?",
     "reason_new_topic": "answers in the thread of {number} but with a new subject and {why}: a new "
                         "deviation, or a supplement to {number}?",
     "reason_notification_answer": "an answer to a notification: is it the unit's response? It was not added to the case",

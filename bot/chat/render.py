@@ -76,7 +76,8 @@ def notification_view(org: Organisation, case: Case, event: str, role: str,
     actions = case_actions(org, case, _EVENT_BUTTONS.get(event, ())) if role == "act" else []
     return {**labels, "event": event, "role": role, "headline": headline, "todo": todo,
             "deadline": local_deadline.date().isoformat() if local_deadline else None,
-            "step": step.name if step else None, "commands": commands, "actions": actions}
+            "step": step.name if step else None, "commands": commands, "actions": actions,
+            "links": list(case.links)}
 
 
 def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
@@ -116,6 +117,8 @@ def plain_text(org: Organisation, view: dict[str, Any]) -> str:
                     f"{t(lang, 'label_status')}: {view['status']}"]),
         f"{t(lang, 'label_todo') if view['role'] == 'act' else t(lang, 'label_info')}: {view['todo']}",
     ]
+    if view.get("links"):
+        lines.insert(2, f"{t(lang, 'label_links')}: {', '.join(view['links'])}")
     if view["commands"]:
         lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
     return redact("\n".join(lines))

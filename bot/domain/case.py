@@ -98,6 +98,7 @@ class Case:
     message_ids: list[str] = field(default_factory=list)   # ids of every mail in or sent from the case
     conversation_ids: list[str] = field(default_factory=list)
     close_reason: str | None = None
+    links: list[str] = field(default_factory=list)   # related cases (a new one opened by a mail to this)
 
     @property
     def is_closed(self) -> bool:

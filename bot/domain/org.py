@@ -114,6 +114,9 @@ class Organisation:
     # whose Authentication-Results are believed (DESIGN §8): authserv-ids, "*.domain"
     # patterns, or "exchange-online"; empty = senders are not verified
     trusted_authserv_ids: tuple[str, ...] = ()
+    # a counterpart's mail to a closed case: "new_linked" (a new case linked to the old),
+    # "supplement" (filed in the closed case), "triage" (the registrator decides)
+    closed_case: str = "new_linked"
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

@@ -233,6 +233,14 @@ def _event(case: Case, ctx: Context, what: str, **details) -> None:
     case.events.append(Event(iso(ctx.now), ctx.actor.audit_name, ctx.channel, what, details))
 
 
+def link_cases(new: Case, old: Case, ctx: Context) -> None:
+    """A new case opened by a mail to a closed one: each names the other, with an event."""
+    for case, other in ((new, old), (old, new)):
+        if other.number not in case.links:
+            case.links.append(other.number)
+            _event(case, ctx, "linked", number=other.number)
+
+
 def _move(case: Case, ctx: Context, status: str, since: str | None = None) -> None:
     """`since` starts the next deadline: a mail's arrival (DESIGN §4), else now."""
     previous = case.status

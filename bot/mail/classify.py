@@ -79,6 +79,7 @@ class Decision:
     # notification named filled in) and the person who runs it
     command: str | None = None
     person: str | None = None
+    linked: str | None = None        # outcome NEW_CASE: the closed case this one is linked to
 
 
 # --------------------------------------------------------------------------- rule 2
@@ -496,6 +497,17 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
         document="deviation", **common)
 
 
+def _to_closed_case(ref: CaseRef, org: Organisation, common: dict[str, Any]) -> Decision:
+    """A counterpart writes to a case that is closed: a new case linked to it (default), or
+    the registrator decides ([mail] closed_case = "triage"); never filed silently."""
+    lang = org.language
+    if org.closed_case == "triage":
+        return Decision(TRIAGE, t(lang, "reason_closed_case_triage", number=ref.number), **common)
+    return Decision(NEW_CASE, t(lang, "reason_closed_case_new", number=ref.number),
+                    document="deviation", title=ref.title, linked=ref.number,
+                    **{**common, "case": None})
+
+
 # "en ny avvikelse", "inte samma som förra", "ett nytt ärende", "a new incident"
 _NEW_MATTER = re.compile(
     r"\b(?:ny|nytt|en annan|ett annat)\s+(?:avvikelse\w*|ärende\w*|händelse\w*)|\binte\s+samma\b"
@@ -554,6 +566,8 @@ def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation,
         return Decision(TRIAGE, t(org.language, "reason_foreign_sender", sender=sender or "?",
                                   number=ref.number), **common)
     from_counterpart = counterpart is not None and counterpart.id == ref.counterpart
+    if ref.closed and from_counterpart and org.closed_case != "supplement":
+        return _to_closed_case(ref, org, common)
     doc = document_type(ref.kind, sender_internal, from_counterpart)
     return Decision(ADDED, reason, document=doc, severity=overrides.severity, **common)
 

@@ -220,6 +220,11 @@ class Intake:
             title=decision.title, document=document, unit=decision.unit,
             counterpart=decision.counterpart, severity=decision.severity,
             conversation_id=conversation_id, ctx=ctx)
+        if decision.linked:
+            old = self.deps.store.get_case_by_text(decision.linked)
+            if old is not None:
+                proc.link_cases(outcome.case, old, ctx)
+                self.deps.store.put_case(old)
         self.notices.save(outcome, ctx.now)
         return outcome.case.number
 

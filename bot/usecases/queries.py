@@ -74,6 +74,8 @@ class Queries:
                  f"{t(lang, 'label_unit')}: {labels['unit']} · "
                  f"{t(lang, 'label_counterpart')}: {labels['counterpart']} · "
                  f"{t(lang, 'label_severity')}: {labels['severity']}"]
+        if case.links:
+            lines.append(f"{t(lang, 'label_links')}: {', '.join(case.links)}")
         deadline = self.deadline_text(case)
         if deadline:
             lines.append(f"{t(lang, 'label_deadline')}: {deadline}")
@@ -108,6 +110,7 @@ class Queries:
             "actions": [{"no": a.no, "text": a.text, "owner": a.owner, "due": a.due,
                          "done": a.done} for a in case.actions],
             "close_reason": case.close_reason,
+            "links": list(case.links),
         }
         if events:
             data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,
