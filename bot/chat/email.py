@@ -11,12 +11,14 @@ import hashlib
 import logging
 from email.message import EmailMessage
 from typing import Any
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.errors import DeliveryError
-from bot.mail.classify import COMMAND_REPLY, COMMAND_TOKEN
+from bot.mail.classify import _REPLY_PREFIX, COMMAND_REPLY, COMMAND_TOKEN
+from bot.mail.threadindex import thread_headers
 from bot.ports import MailSender
 from bot.texts import t
 
@@ -77,6 +79,12 @@ class EmailNotifier:
         # recipient's server and mail client, never a second one; its form (<hash.avisering@…>)
         # is how intake knows an answer to it (bot.mail.classify.answers_notification)
         message["Message-ID"] = notification_message_id(notification["id"], self.org.mailbox)
+        created = notification.get("created")
+        moment = datetime.fromisoformat(created) if created else datetime.now(timezone.utc)
+        topic = _REPLY_PREFIX.sub("", str(message["Subject"])).strip()
+        for name, value in thread_headers(topic, view.get("thread_index"), moment,
+                                          notification["id"]).items():
+            message[name] = value
         message["X-Auto-Response-Suppress"] = "All"
         # the idempotency key travels along, so a mail client (or a person) can spot a repeat
         message["X-Avvikelsebot-Notification"] = notification["id"]

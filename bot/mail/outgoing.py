@@ -4,6 +4,8 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage
+from datetime import datetime, timezone
+from email.parser import BytesHeaderParser
 from email.utils import make_msgid
 from typing import Callable
 
@@ -11,11 +13,13 @@ from bot.chat.render import case_labels
 from bot.domain.case import DOC_SENT, INCOMING, Case
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
+from bot.mail.threadindex import thread_headers
 from bot.texts import t
 
 
 def build_outgoing_mail(org: Organisation, case: Case, to: str,
-                        read_raw: Callable[[str], bytes]) -> EmailMessage:
+                        read_raw: Callable[[str], bytes],
+                        now: datetime | None = None) -> EmailMessage:
     """The mail `skicka` sends: diary number in the subject, the case's own documents
     attached, threaded to the counterpart's mail, marked as automatic (DESIGN §8)."""
     # 998, not 78: the stock policy would RFC 2047-encode a long In-Reply-To, which breaks
@@ -32,6 +36,12 @@ def build_outgoing_mail(org: Organisation, case: Case, to: str,
     if thread:
         message["In-Reply-To"] = f"<{thread[-1]}>"
         message["References"] = " ".join(f"<{m}>" for m in thread)
+    # Outlook groups by Thread-Index: continue the counterpart's, when its mail had one
+    answered = [d for d in case.documents if d.message_id == (thread[-1] if thread else None)]
+    parent = _thread_index(read_raw, answered[-1].raw) if answered and answered[-1].raw else None
+    for name, value in thread_headers(str(message["Subject"]), parent, now or datetime.now(timezone.utc),
+                                      str(message["Message-ID"])).items():
+        message[name] = value
     labels = case_labels(org, case)
     lang = org.language
     message.set_content("\n".join([
@@ -50,3 +60,12 @@ def build_outgoing_mail(org: Organisation, case: Case, to: str,
             attached = email.message_from_bytes(raw, policy=email.policy.default)
             message.add_attachment(attached)   # message/rfc822, as mail clients forward
     return message
+
+
+def _thread_index(read_raw: Callable[[str], bytes], raw_path: str) -> str | None:
+    try:
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(read_raw(raw_path))
+    except (OSError, ValueError):
+        return None
+    value = headers.get("Thread-Index")
+    return str(value) if value else None

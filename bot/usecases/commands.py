@@ -135,7 +135,7 @@ class Commands:
         if any(n["channel"] == COUNTERPART and n["diary_number"] == case.number
                and n["state"] in ("pending", "sending") for n in store.outbox()):
             raise DomainError(t(lang, "refused_send_in_progress", number=case.number))
-        message = build_outgoing_mail(org, case, counterpart.address, store.read_raw)
+        message = build_outgoing_mail(org, case, counterpart.address, store.read_raw, ctx.now)
         message_id = str(message["Message-ID"]).strip("<>")
         document = Document(no=len(case.documents) + 1, type="sent", received=iso(ctx.now),
                             sender=org.mailbox, subject=redact(str(message["Subject"])),

@@ -198,7 +198,7 @@ class Intake:
         channel = "email" if self.deps.channels.get("email") else self.notices.channel_for(person)
         view = {"event": COMMAND_REPLY, "role": "act", "number": number,
                 "in_reply_to": mail.message_id, "references": list(mail.references),
-                "subject": redact(mail.subject)}
+                "subject": redact(mail.subject), "thread_index": mail.headers.get("thread-index")}
         text = t(org.language, "email_command_reply_head", command=decision.command) + "\n" + reply.text
         self.deps.store.add_notification(_item(f"command:{mail.duplicate_key}:{person.id}",
                                                person.id, channel, number, COMMAND_REPLY,
