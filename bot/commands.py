@@ -26,6 +26,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "register": ("registrerad", "registrera", "registered", "register"),
     "assess": ("bedöm", "bedom", "assess"),
     "send": ("skicka", "send"),
+    "remind": ("påminn", "paminn", "remind"),
     "mark_sent": ("skickad", "sent"),
     "close": ("avsluta", "close"),
     "action": ("åtgärd", "atgard", "action"),
@@ -42,7 +43,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
-USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
+USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
@@ -264,7 +265,7 @@ def _triage_dismiss(verb: str, rest: str, org: Organisation) -> Command:
 
 _PARSERS = {
     "status": _number_only, "mine": _no_args, "open": _open, "overdue": _no_args,
-    "register": _number_only, "assess": _assess, "send": _number_only,
+    "register": _number_only, "assess": _assess, "send": _number_only, "remind": _number_only,
     "mark_sent": _number_only, "close": _close, "action": _action, "unit": _unit,
     "counterpart": _counterpart, "title": _title, "snooze": _snooze,
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,

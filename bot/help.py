@@ -17,7 +17,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "all"), ("mine", "all"), ("open", "all"), ("overdue", "all"),
     ("register", "all"), ("assess", "all"), ("action", "all"), ("action_done", "all"),
     ("title", "all"), ("snooze", "all"), ("close", "all"),
-    ("send", "registrator"), ("mark_sent", "oversight"),
+    ("send", "registrator"), ("remind", "registrator"), ("mark_sent", "oversight"),
     ("unit", "oversight"), ("counterpart", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),
     ("subscribe", "all"), ("unsubscribe", "all"), ("web", "all"), ("help", "all"),

@@ -1079,6 +1079,17 @@ EN.update({
 # e-mail as a channel: act by reply (issue 13)
 SV.update({
     "outcome_command": "kommando per e-post",
+    "usage_remind": "påminn <dnr>",
+    "help_remind": "påminn <dnr> – påminn motparten om svaret (från funktionsbrevlådan, i samma tråd)",
+    "doc_reminder": "påminnelse",
+    "done_remind_queued": "{number}: påminnelsen till {address} skickas nu och diarieförs när den har gått iväg.",
+    "done_reminded": "{number}: påminnelsen till {address} är skickad och diarieförd.",
+    "refused_remind_not_waiting": "{number} väntar inte på svar från motparten: påminn går bara när "
+                                  "vår avvikelse är skickad och svaret inte har kommit.",
+    "reminder_mail_subject": "Påminnelse: {number} {title}",
+    "reminder_mail_body": "Vi skickade avvikelsen {number} till er {sent} och har ännu inte fått ert "
+                          "svar. Vi är tacksamma för ett svar så snart som möjligt.\n\n"
+                          "Ange {number} i ämnesraden när ni svarar.",
     "label_links": "Kopplat till",
     "reason_closed_case_new": "motpartens mejl till det avslutade ärendet {number}: nytt ärende, "
                               "kopplat till {number}",
@@ -1112,6 +1123,17 @@ SV.update({
 
 EN.update({
     "outcome_command": "command by e-mail",
+    "usage_remind": "remind <number>",
+    "help_remind": "remind <number> – remind the counterpart of their answer (from the functional mailbox, in the same thread)",
+    "doc_reminder": "reminder",
+    "done_remind_queued": "{number}: the reminder to {address} is being sent and is diarised once it has gone.",
+    "done_reminded": "{number}: the reminder to {address} was sent and diarised.",
+    "refused_remind_not_waiting": "{number} is not waiting for the counterpart: remind works only when "
+                                  "our deviation was sent and their answer has not come.",
+    "reminder_mail_subject": "Reminder: {number} {title}",
+    "reminder_mail_body": "We sent you the deviation {number} on {sent} and have not yet had your "
+                          "answer. We would be grateful for an answer as soon as possible.\n\n"
+                          "Please keep {number} in the subject when you reply.",
     "label_links": "Linked to",
     "reason_closed_case_new": "the counterpart's mail to the closed case {number}: a new case, "
                               "linked to {number}",

@@ -20,6 +20,7 @@ STATUSES = {
 CLOSED = "closed"
 
 DOC_DEVIATION, DOC_RESPONSE, DOC_SUPPLEMENT, DOC_SENT = "deviation", "response", "supplement", "sent"
+DOC_REMINDER = "reminder"          # `påminn`: the reminder the bot sent to the counterpart
 
 # channels through which something can happen (audit trail)
 CH_MAIL, CH_CLI, CH_SLACK, CH_TEAMS, CH_SYSTEM = "mail", "cli", "slack", "teams", "system"

@@ -92,6 +92,13 @@ class RecordSent:
 
 
 @dataclass(frozen=True)
+class RecordReminder:
+    """`påminn`: the bot reminded the counterpart; the reminder is diarised in the case."""
+    document: Document
+    recipient: str
+
+
+@dataclass(frozen=True)
 class Close:
     reason: str | None = None
 
@@ -296,6 +303,22 @@ def _record_sent(case: Case, cmd: RecordSent, ctx: Context) -> Outcome:
                                    address=cmd.recipient))
 
 
+def may_remind(case: Case) -> bool:
+    """The counterpart owes us an answer: our deviation went to them, theirs has not come."""
+    return case.kind == OUTGOING and case.status == "sent"
+
+
+def _record_reminder(case: Case, cmd: RecordReminder, ctx: Context) -> Outcome:
+    if not may_remind(case):
+        raise DomainError(t(ctx.org.language, "refused_remind_not_waiting", number=case.number))
+    case.documents.append(cmd.document)
+    if cmd.document.message_id:
+        case.message_ids.append(cmd.document.message_id)
+    _event(case, ctx, "document", no=cmd.document.no, type=cmd.document.type)
+    return Outcome(case, message=t(ctx.org.language, "done_reminded", number=case.number,
+                                   address=cmd.recipient))
+
+
 def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
     lang, org = ctx.org.language, ctx.org
     person = org.people.get(ctx.actor.id)
@@ -449,13 +472,14 @@ def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool)
 
 _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     Register: _register, Assess: _assess, MarkSent: _mark_sent, RecordSent: _record_sent,
+    RecordReminder: _record_reminder,
     Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
     AddDocument: _add_document,
 }
 _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
-    RecordSent: access.SEND, Close: access.CLOSE, AddAction: access.MANAGE,
+    RecordSent: access.SEND, RecordReminder: access.SEND, Close: access.CLOSE, AddAction: access.MANAGE,
     CompleteAction: access.MANAGE, SetUnit: access.ROUTE, SetCounterpart: access.ROUTE,
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
 }

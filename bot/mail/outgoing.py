@@ -10,7 +10,7 @@ from email.utils import make_msgid
 from typing import Callable
 
 from bot.chat.render import case_labels
-from bot.domain.case import DOC_SENT, INCOMING, Case
+from bot.domain.case import DOC_REMINDER, DOC_SENT, INCOMING, Case
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.mail.threadindex import thread_headers
@@ -69,3 +69,29 @@ def _thread_index(read_raw: Callable[[str], bytes], raw_path: str) -> str | None
         return None
     value = headers.get("Thread-Index")
     return str(value) if value else None
+
+
+def build_reminder_mail(org: Organisation, case: Case, to: str, read_raw: Callable[[str], bytes],
+                        now: datetime, sent: str) -> EmailMessage:
+    """`påminn`: a short reminder from the functional mailbox, in the thread of the mail
+    `skicka` sent (In-Reply-To, References and its Thread-Index continued). No documents:
+    the counterpart has them."""
+    lang = org.language
+    message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
+    message["From"] = org.mailbox
+    message["To"] = to
+    message["Subject"] = t(lang, "reminder_mail_subject", number=case.number, title=redact(case.title))
+    message["Message-ID"] = make_msgid(domain=org.mailbox.split("@")[1])
+    message["Auto-Submitted"] = "auto-generated"
+    ours = [d for d in case.documents if d.type in (DOC_SENT, DOC_REMINDER) and d.message_id]
+    thread = [d.message_id for d in case.documents if d.message_id]
+    if ours:
+        message["In-Reply-To"] = f"<{ours[-1].message_id}>"
+        message["References"] = " ".join(f"<{m}>" for m in thread)
+    parent = _thread_index(read_raw, ours[-1].raw) if ours and ours[-1].raw else None
+    topic = f"{case.number} {redact(case.title)}"
+    for name, value in thread_headers(topic, parent, now, str(message["Message-ID"])).items():
+        message[name] = value
+    message.set_content(t(lang, "reminder_mail_body", number=case.number, sent=sent)
+                        + "\n\n" + org.name)
+    return message

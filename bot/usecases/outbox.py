@@ -28,7 +28,7 @@ from typing import Any
 from bot.chat.render import send_failed_view, unreachable_view
 from bot.domain import process as proc
 from bot.domain.access import Actor
-from bot.domain.case import CH_SYSTEM, DOC_SENT, Document, iso
+from bot.domain.case import CH_SYSTEM, DOC_REMINDER, DOC_SENT, Document, iso
 from bot.domain.process import Context
 from bot.domain.redact import redact
 from bot.errors import DeliveryError, DomainError, Unreachable
@@ -216,13 +216,16 @@ class Outbox:
         if case is None:
             return
         job = item["job"]
-        document = Document(no=len(case.documents) + 1, type=DOC_SENT, received=iso(now),
+        reminder = job.get("kind") == "remind"
+        document = Document(no=len(case.documents) + 1, type=DOC_REMINDER if reminder else DOC_SENT,
+                            received=iso(now),
                             sender=org.mailbox, subject=job["subject"],
                             message_id=job["message_id"], raw=job["raw"])
         actor = Actor.person(job["by"]) if job.get("by") in org.people else Actor.system()
         ctx = Context(org, actor, job.get("channel") or CH_SYSTEM, now, store.subscriptions())
         try:
-            outcome = proc.apply(case, proc.RecordSent(document, job["to"]), ctx)
+            record = proc.RecordReminder if reminder else proc.RecordSent
+            outcome = proc.apply(case, record(document, job["to"]), ctx)
         except DomainError as refusal:  # closed or marked sent meanwhile: the mail went all the same
             log.warning("%s skickades men ärendet ändrades inte: %s", case.number, refusal)
             return
