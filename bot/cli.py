@@ -181,8 +181,9 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
 
     command("run", "run", json_flag=False)
     command("demo", "demo", json_flag=False)
-    command("ingest", "ingest").add_argument("files", nargs="+", metavar=m("file"),
-                                             help=h("ingest_files"))
+    ingest = command("ingest", "ingest")
+    ingest.add_argument("files", nargs="+", metavar=m("file"), help=h("ingest_files"))
+    ingest.add_argument("--quiet-import", action="store_true", help=h("ingest_quiet_import"))
     command("status", "status").add_argument("number", nargs="+", metavar=m("number"),
                                              help=h("status_number"))
     listing = command("list", "list")
@@ -429,10 +430,15 @@ def cmd_ingest(settings: Settings, args) -> int:
     collected: list[dict] = []
     in_flight: deque[Path] = deque()  # mailsec: the readable files, in intake order
 
+    quiet = args.quiet_import
+    progress = _progress(len(paths), lang) if quiet and not args.json else None
+
     def report(path: Path, result: dict) -> None:
         result = {"file": str(path), **result}
         collected.append(result)
-        if not args.json:
+        if progress is not None:
+            progress.update(1)
+        elif not args.json:
             print(t(lang, "cli_ingested", file=path.name,
                     outcome=t(lang, f"outcome_{result['outcome']}"),
                     number=result["diary_number"] or "", reason=result["reason"]))
@@ -451,13 +457,35 @@ def cmd_ingest(settings: Settings, args) -> int:
             yield raw, None, None
 
     try:
-        bot.services.ingest_many(items(), on_durable=show)
+        bot.services.ingest_many(items(), on_durable=show, quiet=quiet)
     finally:
         bot.close()
+        if progress is not None:
+            progress.close()
+    if quiet and not args.json:
+        print(_import_summary(lang, collected))
     if args.json:
         order = {str(p): i for i, p in enumerate(paths)}
         _print_json(sorted(collected, key=lambda r: order.get(r["file"], 0)), bot.calendar.tz)
     return EXIT_OK
+
+
+def _progress(total: int, lang: str):
+    """A progress bar on a terminal (stderr), nothing when the output goes to a file."""
+    from tqdm import tqdm
+    return tqdm(total=total, unit=t(lang, "cli_import_unit"), file=sys.stderr,
+                disable=not sys.stderr.isatty(), ascii=True, dynamic_ncols=True)
+
+
+def _import_summary(lang: str, results: list[dict]) -> str:
+    """One line per outcome, in the order intake decides them."""
+    from collections import Counter
+    counts = Counter(r["outcome"] for r in results)
+    order = ["new_case", "added_to_case", "triage", "duplicate", "ignored", "unreadable"]
+    lines = [t(lang, "cli_import_summary", count=len(results))]
+    lines += [f"  {t(lang, f'outcome_{o}')}: {counts[o]}" for o in order if counts.get(o)]
+    lines.append(t(lang, "cli_import_quiet"))
+    return "\n".join(lines)
 
 
 def _unreadable(lang: str, why: str | None) -> dict:

@@ -67,8 +67,8 @@ class Services:
         return self.intake.ingest(raw, arrived=arrived, conversation_id=conversation_id)
 
     def ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
-                    on_durable=None) -> list[dict[str, Any]]:
-        return self.intake.ingest_many(items, on_durable)
+                    on_durable=None, *, quiet: bool = False) -> list[dict[str, Any]]:
+        return self.intake.ingest_many(items, on_durable, quiet=quiet)
 
     # ------------------------------------------------------------------ commands
     def handle_command(self, actor: Actor, text: str, channel: str, *,

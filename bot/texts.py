@@ -1080,6 +1080,14 @@ EN.update({
 SV.update({
     "outcome_command": "kommando per e-post",
     "usage_remind": "påminn <dnr>",
+    "reason_imported_command": "importerat svar på en avisering med kommandot «{command}»: kördes inte",
+    "cli_help_ingest_quiet_import": "importera en gammal brevlåda: ingen aviseras, inga påminnelser "
+                                    "för tidsfrister som redan hade gått ut, en förloppsindikator "
+                                    "och en sammanfattning",
+    "cli_import_unit": "mejl",
+    "cli_import_summary": "Importen är klar: {count} mejl.",
+    "cli_import_quiet": "Ingen har aviserats. Ärendena är märkta som importerade: påminnelser kommer "
+                        "bara för tidsfrister som går ut efter importen.",
     "help_remind": "påminn <dnr> – påminn motparten om svaret (från funktionsbrevlådan, i samma tråd)",
     "doc_reminder": "påminnelse",
     "done_remind_queued": "{number}: påminnelsen till {address} skickas nu och diarieförs när den har gått iväg.",
@@ -1124,6 +1132,13 @@ SV.update({
 EN.update({
     "outcome_command": "command by e-mail",
     "usage_remind": "remind <number>",
+    "reason_imported_command": "an imported answer to a notification with the command «{command}»: not run",
+    "cli_help_ingest_quiet_import": "import an old mailbox: nobody is notified, no reminders for "
+                                    "deadlines that had already passed, a progress bar and a summary",
+    "cli_import_unit": "mail",
+    "cli_import_summary": "The import is done: {count} mails.",
+    "cli_import_quiet": "Nobody was notified. The cases are marked as imported: reminders come only "
+                        "for deadlines that pass after the import.",
     "help_remind": "remind <number> – remind the counterpart of their answer (from the functional mailbox, in the same thread)",
     "doc_reminder": "reminder",
     "done_remind_queued": "{number}: the reminder to {address} is being sent and is diarised once it has gone.",

@@ -73,10 +73,14 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
     if today is None:                                      # outside office hours
         return []
     result: list[Due] = []
+    # a backlog import: what was overdue before the import is history, not a reminder storm
+    imported = datetime.fromisoformat(case.imported) if case.imported else None
     step = current_step(case, org)
     if step is not None:
         deadline = memo.deadline(step.started, step.days)
-        if today > deadline.date():                        # overdue (the fast path ends here)
+        if imported is not None and deadline <= imported:
+            pass
+        elif today > deadline.date():                      # overdue (the fast path ends here)
             _step_items(result, case, step.name, step.owners, deadline, today, memo, org,
                         tuple(subscriptions))
     for action in case.actions:
@@ -86,6 +90,8 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
         if today <= due_day:
             continue
         deadline = datetime.combine(due_day, _END_OF_DAY, tzinfo=calendar.tz)
+        if imported is not None and deadline <= imported:
+            continue
         owners = ((action.owner,) if action.owner
                   else tuple(org.managers_of(case.unit)) or tuple(org.registrators()))
         day = memo.latest_reminder_day(due_day, today, org.deadlines.repeat_every)

@@ -100,6 +100,9 @@ class Case:
     conversation_ids: list[str] = field(default_factory=list)
     close_reason: str | None = None
     links: list[str] = field(default_factory=list)   # related cases (a new one opened by a mail to this)
+    # when `ingest --quiet-import` diarised it from a backlog: no notifications then, and no
+    # reminder for a deadline that had passed by that moment
+    imported: str | None = None
 
     @property
     def is_closed(self) -> bool:

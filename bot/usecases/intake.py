@@ -3,6 +3,7 @@ bytes and its notifications before the mailbox is told the mail was handled."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
@@ -70,6 +71,16 @@ class StoreCaseLookup:
         return self.by_text(self.store.case_for_conversation(conversation_id))
 
 
+class SilentNotices(Notices):
+    """A backlog import: cases are diarised and saved, nobody is told."""
+
+    def queue_notice(self, case, notice, now) -> None:
+        return None
+
+    def queue(self, person_id: str, event: str, view: dict, key: str, now: datetime) -> bool:
+        return False
+
+
 class Intake:
     def __init__(self, deps: Deps, notices: Notices):
         self.deps, self.notices = deps, notices
@@ -78,6 +89,7 @@ class Intake:
         # the chat commands' use case (Commands.handle), set when both exist: a command that
         # comes by mail runs through the same permission checks as one typed in chat
         self.run_command: Callable[[Actor, str, str], Reply] | None = None
+        self.quiet = False      # ingest --quiet-import: see ingest_many
 
     def ingest(self, raw: bytes, *, arrived: datetime | None = None,
                conversation_id: str | None = None) -> dict[str, Any]:
@@ -86,7 +98,21 @@ class Intake:
             return self._ingest(raw, arrived, conversation_id)
 
     def ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
-                    on_durable: Callable[[list[dict]], None] | None = None) -> list[dict[str, Any]]:
+                    on_durable: Callable[[list[dict]], None] | None = None, *,
+                    quiet: bool = False) -> list[dict[str, Any]]:
+        """quiet: a backlog import. Nobody is notified, a new case is marked imported (so no
+        reminder comes for a deadline that had passed by then), and an old answer to a
+        notification runs no command."""
+        loud = self.notices
+        if quiet:
+            self.notices, self.quiet = SilentNotices(self.deps), True
+        try:
+            return self._ingest_many(items, on_durable)
+        finally:
+            self.notices, self.quiet = loud, False
+
+    def _ingest_many(self, items: Iterable[tuple[bytes, datetime | None, str | None]],
+                     on_durable: Callable[[list[dict]], None] | None) -> list[dict[str, Any]]:
         """Group commit: one durable write per group of GROUP_COMMIT mails (or GROUP_BYTES of
         them, so memory stays bounded); on_durable(results) after each. The mails of a group
         are read (from IMAP, Graph, files) before the store is locked: no network call ever
@@ -151,6 +177,9 @@ class Intake:
             log.exception("classification failed for %s", mail.duplicate_key)
             decision = Decision(TRIAGE, "internt fel vid klassificering", sender=mail.sender_address,
                                 title=redact(mail.subject))
+        if self.quiet and decision.outcome == COMMAND:   # history: never run now
+            decision = replace(decision, outcome=TRIAGE,
+                               reason=t(org.language, "reason_imported_command", command=decision.command))
         if decision.outcome == DUPLICATE:
             log.info("duplicate %s", mail.duplicate_key)
             return _result(mail, decision, None)
@@ -220,6 +249,8 @@ class Intake:
             title=decision.title, document=document, unit=decision.unit,
             counterpart=decision.counterpart, severity=decision.severity,
             conversation_id=conversation_id, ctx=ctx)
+        if self.quiet:
+            outcome.case.imported = iso(ctx.now)
         if decision.linked:
             old = self.deps.store.get_case_by_text(decision.linked)
             if old is not None:
