@@ -59,7 +59,7 @@ _ALLOWED = {
                   "escalate_after", "repeat_every"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
-    "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports"},
+    "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports", "receipt"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
 }
@@ -473,11 +473,14 @@ class _OrganisationReader:
             automated = item.get("automated_reports", False)
             if not isinstance(automated, bool):
                 raise self.fail(f"{path}.automated_reports", "ska vara true eller false")
+            receipt = item.get("receipt", False)
+            if not isinstance(receipt, bool):
+                raise self.fail(f"{path}.receipt", "ska vara true eller false")
             result[ident] = Counterpart(
                 id=ident, name=self._str(item, "name", f"{path}.name"),
                 aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
                 domains=tuple(domains), address=address.lower() if address else None,
-                automated_reports=automated)
+                automated_reports=automated, receipt=receipt)
         return result
 
     def _subscriptions(self, people: dict[str, Person],

@@ -1080,6 +1080,9 @@ EN.update({
 SV.update({
     "outcome_command": "kommando per e-post",
     "usage_remind": "påminn <dnr>",
+    "receipt_body": "Tack. Er avvikelse är diarierad som {number}. Ange {number} i ämnesraden om ni "
+                    "skriver till oss om den igen.\n\nDet här är ett automatiskt kvitto.",
+    "receipt_queued": "kvitto till {address}",
     "reason_imported_command": "importerat svar på en avisering med kommandot «{command}»: kördes inte",
     "cli_help_ingest_quiet_import": "importera en gammal brevlåda: ingen aviseras, inga påminnelser "
                                     "för tidsfrister som redan hade gått ut, en förloppsindikator "
@@ -1132,6 +1135,9 @@ SV.update({
 EN.update({
     "outcome_command": "command by e-mail",
     "usage_remind": "remind <number>",
+    "receipt_body": "Thank you. Your deviation is registered as {number}. Please keep {number} in "
+                    "the subject if you write to us about it again.\n\nThis is an automatic receipt.",
+    "receipt_queued": "receipt to {address}",
     "reason_imported_command": "an imported answer to a notification with the command «{command}»: not run",
     "cli_help_ingest_quiet_import": "import an old mailbox: nobody is notified, no reminders for "
                                     "deadlines that had already passed, a progress bar and a summary",

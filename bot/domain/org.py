@@ -52,6 +52,8 @@ class Counterpart:
     address: str | None = None
     # its reporting system marks reports Auto-Submitted: auto-generated; diarise them (DESIGN §4)
     automated_reports: bool = False
+    # opt-in: a receipt with our diary number for each deviation they send (never the body)
+    receipt: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -95,3 +95,29 @@ def build_reminder_mail(org: Organisation, case: Case, to: str, read_raw: Callab
     message.set_content(t(lang, "reminder_mail_body", number=case.number, sent=sent)
                         + "\n\n" + org.name)
     return message
+
+
+def build_receipt_mail(org: Organisation, case: Case, to: str, answered_id: str | None,
+                       answered_subject: str, parent_index: str | None,
+                       now: datetime) -> EmailMessage:
+    """The receipt a counterpart opted in to: our diary number, in their thread, marked as
+    an automatic reply (RFC 3834) so no auto-responder answers it. Never their mail's body."""
+    lang = org.language
+    message = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
+    message["From"] = org.mailbox
+    message["To"] = to
+    subject = redact(f"{t(lang, 'email_reply_prefix')} {answered_subject}".strip())
+    if case.number not in subject:
+        subject += f" [{case.number}]"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain=org.mailbox.split("@")[1])
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"
+    if answered_id:
+        message["In-Reply-To"] = f"<{answered_id}>"
+        message["References"] = f"<{answered_id}>"
+    topic = redact(answered_subject) or case.number
+    for name, value in thread_headers(topic, parent_index, now, str(message["Message-ID"])).items():
+        message[name] = value
+    message.set_content(t(lang, "receipt_body", number=case.number) + "\n\n" + org.name)
+    return message

@@ -196,6 +196,8 @@ class Intake:
             number = self.add_to_case(decision, document, conversation_id, ctx)
         elif decision.outcome == COMMAND:
             number = self._command_by_mail(decision, mail, now)
+        if decision.outcome == NEW_CASE and number and not self.quiet:
+            self._receipt(decision, mail, number, now)
         triage_id = None
         if decision.outcome == TRIAGE:
             triage_id = "T" + mail.content_hash[:8]
@@ -235,6 +237,35 @@ class Intake:
         log.info("kommando per e-post från %s: %s (%s)", person.id, decision.command,
                  "ok" if reply.ok else "nekat")
         return number
+
+    def _receipt(self, decision: Decision, mail, number: str, now: datetime) -> None:
+        """A counterpart that opted in gets our diary number for the deviation it sent: only
+        to its own sender (not to a mail a registrator forwarded, never to our own address;
+        automatic mail never gets this far), as an outbox job like `skicka`'s."""
+        import hashlib
+        from bot.mail.outgoing import build_receipt_mail
+        from bot.usecases.outbox import COUNTERPART
+        org, store = self.deps.org, self.deps.store
+        counterpart = org.counterparts.get(decision.counterpart or "")
+        sender = decision.sender
+        if (counterpart is None or not counterpart.receipt or decision.kind != INCOMING
+                or decision.forwarded_by or not sender or sender == org.mailbox
+                or org.is_internal(sender) or self.deps.sender is None):
+            return
+        case = store.get_case_by_text(number)
+        assert case is not None
+        message = build_receipt_mail(org, case, sender, mail.message_id, mail.subject,
+                                     mail.headers.get("thread-index"), now)
+        message_id = str(message["Message-ID"]).strip("<>")
+        raw = message.as_bytes()
+        raw_path = store.keep_raw(raw, hashlib.sha256(raw).hexdigest(), now)
+        store.add_notification({
+            "id": f"{number}:receipt", "recipient": counterpart.id, "channel": COUNTERPART,
+            "diary_number": number, "event": "receipt",
+            "text": t(org.language, "receipt_queued", address=sender), "view": {},
+            "state": "pending", "created": iso(now), "attempts": 0, "next_attempt": iso(now),
+            "job": {"raw": raw_path, "message_id": message_id, "to": sender, "kind": "receipt",
+                    "subject": redact(str(message["Subject"])), "by": None, "channel": "system"}})
 
     def context(self, actor: Actor, channel: str, now: datetime) -> Context:
         return Context(self.deps.org, actor, channel, now, self.deps.store.subscriptions())

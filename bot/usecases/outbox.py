@@ -216,6 +216,8 @@ class Outbox:
         if case is None:
             return
         job = item["job"]
+        if job.get("kind") == "receipt":     # a receipt is not a document of the case
+            return
         reminder = job.get("kind") == "remind"
         document = Document(no=len(case.documents) + 1, type=DOC_REMINDER if reminder else DOC_SENT,
                             received=iso(now),
