@@ -292,7 +292,7 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
     # 2c. an answer to one of our notifications: a command, or a person looks; never the case
     sender_person = org.person_by_email(mail.sender_address)
     if answers_notification(mail, org):
-        return _notification_answer(mail, org, verdict, sender_person, common)
+        return _notification_answer(mail, org, verdict, sender_person, common, lookup)
 
     # 3. registrator forward: classify the original
     forwarded_by = None
@@ -370,6 +370,8 @@ def command_in_answer(line: str, subject: str, org: Organisation):
     fills = [m.group(0) for m in [_TRIAGE_TOKEN.search(subject)] if m]
     fills = [f.strip("[]") for f in fills]
     fills += [n.format(org.digits) for n in find_diary_numbers(subject, org.series)[:1]]
+    if len(fills) == 2:        # "koppla" answering a triage mail: its id and the suggested case
+        fills.append(" ".join(fills))
     # after the verb; after "åtgärd klar" (else "klar 2" would be a new action's text)
     at = 2 if len(words) > 1 and words[1].casefold() in ("klar", "done") else 1
     for fill in fills:
@@ -381,13 +383,17 @@ def command_in_answer(line: str, subject: str, org: Organisation):
 
 
 def _notification_answer(mail: InboundMail, org: Organisation, verdict: SenderVerdict,
-                         person, common: dict[str, Any]) -> Decision:
+                         person, common: dict[str, Any], lookup: CaseLookup) -> Decision:
     """Rule 2c: only a verified person of ours runs a command by mail (the same check as a
-    chat sign-in: From: alone proves nothing); any other answer goes to the registrator."""
+    chat sign-in: From: alone proves nothing); any other answer goes to the registrator,
+    with the case the notification named suggested (one click to add it, if it is the
+    unit's response)."""
     lang = org.language
     found = command_in_answer(first_own_line(mail.text), mail.subject, org)
     if found is None:
-        return Decision(TRIAGE, t(lang, "reason_notification_answer"), **common)
+        numbers = find_diary_numbers(mail.subject, org.series)
+        ref = lookup.by_number(numbers[0]) if numbers else None
+        return Decision(TRIAGE, t(lang, "reason_notification_answer"), case=ref, **common)
     line, _ = found
     if person is None:
         return Decision(TRIAGE, t(lang, "reason_command_stranger", command=line[:60]), **common)

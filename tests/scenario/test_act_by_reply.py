@@ -152,3 +152,30 @@ def test_a_forged_answer_changes_nothing(org, tmp_path, dovecot, smtp):
         assert [d.type for d in case.documents] == ["deviation"]
     finally:
         bot.close()
+
+
+def test_the_units_response_written_as_an_answer_reaches_the_case_through_the_registrator(
+        org, tmp_path, dovecot, smtp):
+    """Anna answers the notification with the response itself: it is not filed on its own;
+    Rut is asked, with the case suggested, and answers "koppla": now it is the response."""
+    bot = build(imap_settings(trusted(org), tmp_path / "data", dovecot, smtp))
+    anna, rut = "anna.andersson@exempelby.se", "rut.registrator@exempelby.se"
+
+    async def scenario():
+        await asyncio.to_thread(dovecot.deliver, USER, deviation(1))
+        notice = (await eventually(lambda: mails(smtp, anna)))[0]
+        prose = answer(notice, ANNA, "Hej! Vi har utrett händelsen och ändrat rutinen för insulin.")
+        await asyncio.to_thread(dovecot.deliver, USER, prose)
+        asked = (await eventually(lambda: [m for m in mails(smtp, rut)
+                                           if "bedömning" in str(m["Subject"])]))[0]
+        assert "svar på en avisering" in asked.get_content()
+        assert status(bot) == "diarised"                 # not into the case by itself
+        await asyncio.to_thread(dovecot.deliver, USER, answer(asked, RUT, "koppla"))
+        await eventually(lambda: status(bot) == "response_received")
+
+    try:
+        run_bot(bot, scenario)
+        case = bot.store.get_case(parse_diary_number(NUMBER, "VOK"))
+        assert [d.type for d in case.documents] == ["deviation", "response"]
+    finally:
+        bot.close()

@@ -51,6 +51,8 @@ def test_words_after_the_verb_keep_their_place(org):
     assert command_in_answer("Åtgärd klar 2", SUBJECT, org)[0] == "åtgärd klar VOK 2026/0001 2"
     assert command_in_answer("avfärda", "Ett mejl behöver din bedömning [Tab12cd34]",
                              org)[0] == "avfärda Tab12cd34"
+    assert command_in_answer("koppla", "VOK 2026/0001 Ett mejl behöver din bedömning [Tab12cd34]",
+                             org)[0] == "koppla Tab12cd34 VOK 2026/0001"
     assert command_in_answer("Hej! Här är vårt svar.", SUBJECT, org) is None
 
 
@@ -59,6 +61,7 @@ def test_an_answer_that_is_not_a_command_goes_to_the_registrator_not_into_the_ca
                         trusted(org), Diary())
     assert decision.outcome == TRIAGE
     assert "svar på en avisering" in decision.reason
+    assert decision.case.number == "VOK 2026/0001"        # suggested: one click to add it
 
 
 def test_an_unverified_sender_does_not_run_a_command(org):
