@@ -59,7 +59,8 @@ _ALLOWED = {
                   "escalate_after", "repeat_every"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
-    "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports", "receipt"},
+    "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports", "receipt",
+                     "answer_within", "remind_automatically"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
 }
@@ -175,6 +176,23 @@ def load_settings(config: str | Path | None, data: str | Path | None,
         raise ConfigError("miljön", "MAIL_SOURCE", f"'{source}' är inte en av {', '.join(MAIL_SOURCES)}")
     return Settings(config_path=config_path, data_dir=data_dir, org=org, env=env,
                     env_file=dotenv_path)
+
+
+_AGREEMENT = re.compile(
+    r"^\s*(?P<n>\d{1,3})\s*(?P<unit>kalenderdagar|kalenderdag|dagar|dag|arbetsdagar|arbetsdag"
+    r"|calendar days?|days?|business days?|working days?)?\s*$", re.IGNORECASE)
+
+
+def parse_agreement(value: object) -> tuple[int, bool] | None:
+    """A counterpart's answer_within: "60 kalenderdagar" -> (60, True), "20 arbetsdagar" or
+    20 -> (20, False). Plain "dagar"/"days" are calendar days, as in an agreement's text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, False) if 0 < value < 1000 else None
+    m = _AGREEMENT.match(value) if isinstance(value, str) else None
+    if m is None or not 0 < int(m["n"]) < 1000:
+        return None
+    unit = (m["unit"] or "arbetsdagar").lower()
+    return int(m["n"]), not unit.startswith(("arbetsdag", "business", "working"))
 
 
 def load_organisation(path: Path) -> Organisation:
@@ -474,13 +492,21 @@ class _OrganisationReader:
             if not isinstance(automated, bool):
                 raise self.fail(f"{path}.automated_reports", "ska vara true eller false")
             receipt = item.get("receipt", False)
-            if not isinstance(receipt, bool):
-                raise self.fail(f"{path}.receipt", "ska vara true eller false")
+            remind = item.get("remind_automatically", False)
+            for key, value in (("receipt", receipt), ("remind_automatically", remind)):
+                if not isinstance(value, bool):
+                    raise self.fail(f"{path}.{key}", "ska vara true eller false")
+            within = item.get("answer_within")
+            agreement = parse_agreement(within) if within is not None else None
+            if within is not None and agreement is None:
+                raise self.fail(f"{path}.answer_within",
+                                f"{within!r}: skriv till exempel \"60 kalenderdagar\" eller \"20 arbetsdagar\"")
             result[ident] = Counterpart(
                 id=ident, name=self._str(item, "name", f"{path}.name"),
                 aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
                 domains=tuple(domains), address=address.lower() if address else None,
-                automated_reports=automated, receipt=receipt)
+                automated_reports=automated, receipt=receipt, answer_within=agreement,
+                remind_automatically=remind)
         return result
 
     def _subscriptions(self, people: dict[str, Person],

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.domain.case import Case
 from bot.domain.org import Organisation, Subscription
-from bot.domain.process import current_step
+from bot.domain.process import current_step, deadline_of
 
 if TYPE_CHECKING:  # the calendar type only for hints: rules never build one
     from reminders.calendar import BusinessCalendar
@@ -77,7 +77,8 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
     imported = datetime.fromisoformat(case.imported) if case.imported else None
     step = current_step(case, org)
     if step is not None:
-        deadline = memo.deadline(step.started, step.days)
+        deadline = (deadline_of(step, calendar) if step.calendar_days
+                    else memo.deadline(step.started, step.days))
         if imported is not None and deadline <= imported:
             pass
         elif today > deadline.date():                      # overdue (the fast path ends here)

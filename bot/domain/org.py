@@ -54,6 +54,11 @@ class Counterpart:
     automated_reports: bool = False
     # opt-in: a receipt with our diary number for each deviation they send (never the body)
     receipt: bool = False
+    # the agreed time for their answer to our deviation ("60 kalenderdagar", "20 arbetsdagar"):
+    # (days, calendar days?); None: the organisation's deadlines.external_response
+    answer_within: tuple[int, bool] | None = None
+    # a reminder from the functional mailbox on the agreed day, once (as `påminn`)
+    remind_automatically: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,17 @@ class Step:
     name: str
     owners: tuple[str, ...]          # person ids; never empty (registrator when nobody else)
     started: str                     # ISO time the deadline counts from
-    days: int                        # business days
+    days: int                        # business days (calendar days when calendar_days)
+    calendar_days: bool = False      # a counterpart's agreement in calendar days
+
+
+def deadline_of(step: Step, calendar: Calendar) -> datetime:
+    """The end of the step's last day: the n-th business day after its start, or for an
+    agreement in calendar days the n-th day (moved to the next business day when it is not one)."""
+    started = datetime.fromisoformat(step.started)
+    if step.calendar_days:
+        return calendar.deadline(started + timedelta(days=step.days), 0)
+    return calendar.deadline(started, step.days)
 
 
 def current_step(case: Case, org: Organisation) -> Step | None:
@@ -53,19 +63,27 @@ def current_step(case: Case, org: Organisation) -> Step | None:
         (INCOMING, "response_sent"): ("close", managers, since.get("response_sent", case.created), d.close),
         (OUTGOING, "diarised"): ("send", registrators, case.created, d.send_response),
         (OUTGOING, "sent"): ("external_response", registrators, since.get("sent", case.created),
-                             d.external_response),
+                             d.external_response),   # or the counterpart's agreement, below
         (OUTGOING, "response_received"): ("close", managers,
                                           since.get("response_received", case.created), d.close),
     }
     name, owners, started, days = table[(case.kind, case.status)]
+    agreement = _agreement(case, org) if name == "external_response" else None
+    if agreement is not None:
+        return Step(name, owners, started, agreement[0], calendar_days=agreement[1])
     return Step(name, owners, started, days)
+
+
+def _agreement(case: Case, org: Organisation) -> tuple[int, bool] | None:
+    counterpart = org.counterparts.get(case.counterpart or "")
+    return counterpart.answer_within if counterpart else None
 
 
 def step_deadline(case: Case, org: Organisation, calendar: Calendar) -> datetime | None:
     step = current_step(case, org)
     if step is None:
         return None
-    return calendar.deadline(datetime.fromisoformat(step.started), step.days)
+    return deadline_of(step, calendar)
 
 
 # --------------------------------------------------------------------------- commands

@@ -158,49 +158,10 @@ class Commands:
 
     # ------------------------------------------------------------------ påminn
     def _remind(self, case: Case, ctx: Context) -> Reply:
-        """A reminder to the counterpart, an outbox job like `skicka`'s: composed and kept
-        now, diarised as a document of the case when the send is recorded."""
-        from bot.mail.outgoing import build_reminder_mail
-        from bot.texts import long_date
-        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
-        access.require(org, ctx.actor, access.SEND, case)
-        if not proc.may_remind(case):
-            raise DomainError(t(lang, "refused_remind_not_waiting", number=case.number))
-        counterpart = self._counterpart_address(case)
-        sent_at = case.status_since.get("sent") or case.created
-        sent = long_date(lang, self.deps.calendar.local(datetime.fromisoformat(sent_at)).date())
-        message = build_reminder_mail(org, case, counterpart.address, store.read_raw, ctx.now, sent)
-        return self._queue_counterpart_mail(case, ctx, message, counterpart.address, "remind",
-                                            t(lang, "done_remind_queued", number=case.number,
-                                              address=counterpart.address))
-
-    def _counterpart_address(self, case: Case):
-        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
-        counterpart = org.counterparts.get(case.counterpart or "")
-        if counterpart is None or not counterpart.address:
-            raise DomainError(t(lang, "refused_no_counterpart_address", number=case.number))
-        if self.deps.sender is None:
-            raise DomainError(t(lang, "refused_no_sender", number=case.number))
-        if any(n["channel"] == COUNTERPART and n["diary_number"] == case.number
-               and n["state"] in ("pending", "sending") for n in store.outbox()):
-            raise DomainError(t(lang, "refused_send_in_progress", number=case.number))
-        return counterpart
-
-    def _queue_counterpart_mail(self, case: Case, ctx: Context, message, address: str,
-                                kind: str, text: str) -> Reply:
-        store = self.deps.store
-        message_id = str(message["Message-ID"]).strip("<>")
-        raw = message.as_bytes()
-        raw_path = store.keep_raw(raw, hashlib.sha256(raw).hexdigest(), ctx.now)
-        store.add_notification({
-            "id": f"{case.number}:{kind}:{message_id}", "recipient": case.counterpart,
-            "channel": COUNTERPART, "diary_number": case.number, "event": kind,
-            "text": text, "view": {}, "state": "pending", "created": iso(ctx.now), "attempts": 0,
-            "next_attempt": iso(ctx.now),
-            "job": {"raw": raw_path, "message_id": message_id, "to": address, "kind": kind,
-                    "subject": redact(str(message["Subject"])), "by": ctx.actor.id,
-                    "channel": ctx.channel}})
-        return Reply(text)
+        """A reminder to the counterpart (bot.usecases.chase), by the registrator."""
+        from bot.usecases.chase import queue_reminder
+        access.require(self.deps.org, ctx.actor, access.SEND, case)
+        return Reply(queue_reminder(self.deps, case, ctx.actor.id, ctx.channel, ctx.now))
 
     # ------------------------------------------------------------------ triage
     def _resolve_triage(self, actor: Actor, command: Command, channel: str,

@@ -44,8 +44,31 @@ class Reminders:
                                 "deadline": iso(due.deadline), "already_sent": already})
                 if not dry_run and not already:
                     self._queue_reminder(case, due, day, now)
+            results += self._chase(case, now, dry_run)
         results += self._digests(open_cases, now, subscriptions, dry_run)
         return results
+
+    def _chase(self, case: Case, now: datetime, dry_run: bool) -> list[dict]:
+        """The automatic reminder to a counterpart that asked for one, on the agreed day
+        (in office hours), once per sending: afterwards the registrator chases by hand."""
+        from bot.domain.process import current_step, may_remind, step_deadline
+        from bot.usecases.chase import in_flight, queue_reminder, reminded_since_sent
+        org, calendar = self.deps.org, self.deps.calendar
+        counterpart = org.counterparts.get(case.counterpart or "")
+        if not (counterpart and counterpart.remind_automatically and may_remind(case)):
+            return []
+        deadline = step_deadline(case, org, calendar)
+        step = current_step(case, org)
+        if (deadline is None or step is None or now <= deadline or not calendar.in_office_hours(now)
+                or (case.imported and deadline <= datetime.fromisoformat(case.imported))
+                or reminded_since_sent(case)):
+            return []
+        result = {"diary_number": case.number, "recipient": counterpart.id, "step": step.name,
+                  "level": "counterpart", "due": iso(now), "deadline": iso(deadline),
+                  "already_sent": in_flight(self.deps, case)}
+        if not dry_run and not result["already_sent"]:
+            queue_reminder(self.deps, case, None, "system", now)
+        return [result]
 
     def _queue_reminder(self, case: Case, due: Due, day: str, now: datetime) -> None:
         org = self.deps.org
