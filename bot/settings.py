@@ -60,7 +60,7 @@ _ALLOWED = {
     "people": {"id", "name", "email", "slack", "teams", "roles"},
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
     "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports", "receipt",
-                     "answer_within", "remind_automatically"},
+                     "answer_within", "remind_automatically", "reference"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
 }
@@ -496,6 +496,15 @@ class _OrganisationReader:
             for key, value in (("receipt", receipt), ("remind_automatically", remind)):
                 if not isinstance(value, bool):
                     raise self.fail(f"{path}.{key}", "ska vara true eller false")
+            reference = item.get("reference")
+            if reference is not None:
+                try:
+                    if not isinstance(reference, str) or not reference or len(reference) > 200:
+                        raise re.error("")
+                    re.compile(reference)
+                except re.error:
+                    raise self.fail(f"{path}.reference", "ska vara ett reguljärt uttryck, "
+                                    "till exempel \"Ärende (RS-\\\\d+)\"") from None
             within = item.get("answer_within")
             agreement = parse_agreement(within) if within is not None else None
             if within is not None and agreement is None:
@@ -506,7 +515,7 @@ class _OrganisationReader:
                 aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
                 domains=tuple(domains), address=address.lower() if address else None,
                 automated_reports=automated, receipt=receipt, answer_within=agreement,
-                remind_automatically=remind)
+                remind_automatically=remind, reference=reference)
         return result
 
     def _subscriptions(self, people: dict[str, Person],

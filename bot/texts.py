@@ -1080,7 +1080,7 @@ EN.update({
 SV.update({
     "outcome_command": "kommando per e-post",
     "usage_remind": "påminn <dnr>",
-    "receipt_body": "Tack. Er avvikelse är diarierad som {number}. Ange {number} i ämnesraden om ni "
+    "receipt_body": "Tack. Er avvikelse är diarierad som {number}.{reference} Ange {number} i ämnesraden om ni "
                     "skriver till oss om den igen.\n\nDet här är ett automatiskt kvitto.",
     "receipt_queued": "kvitto till {address}",
     "reason_imported_command": "importerat svar på en avisering med kommandot «{command}»: kördes inte",
@@ -1102,6 +1102,9 @@ SV.update({
                           "svar. Vi är tacksamma för ett svar så snart som möjligt.\n\n"
                           "Ange {number} i ämnesraden när ni svarar.",
     "label_links": "Kopplat till",
+    "label_reference": "Motpartens referens",
+    "reason_reference": "motpartens referens {reference} hör till {number}",
+    "receipt_reference": "Er referens: {reference}.",
     "reason_closed_case_new": "motpartens mejl till det avslutade ärendet {number}: nytt ärende, "
                               "kopplat till {number}",
     "reason_closed_case_triage": "motpartens mejl till det avslutade ärendet {number}: nytt ärende "
@@ -1135,7 +1138,7 @@ SV.update({
 EN.update({
     "outcome_command": "command by e-mail",
     "usage_remind": "remind <number>",
-    "receipt_body": "Thank you. Your deviation is registered as {number}. Please keep {number} in "
+    "receipt_body": "Thank you. Your deviation is registered as {number}.{reference} Please keep {number} in "
                     "the subject if you write to us about it again.\n\nThis is an automatic receipt.",
     "receipt_queued": "receipt to {address}",
     "reason_imported_command": "an imported answer to a notification with the command «{command}»: not run",
@@ -1156,6 +1159,9 @@ EN.update({
                           "answer. We would be grateful for an answer as soon as possible.\n\n"
                           "Please keep {number} in the subject when you reply.",
     "label_links": "Linked to",
+    "label_reference": "The counterpart's reference",
+    "reason_reference": "the counterpart's reference {reference} belongs to {number}",
+    "receipt_reference": "Your reference: {reference}.",
     "reason_closed_case_new": "the counterpart's mail to the closed case {number}: a new case, "
                               "linked to {number}",
     "reason_closed_case_triage": "the counterpart's mail to the closed case {number}: a new case "

@@ -103,6 +103,7 @@ class Case:
     # when `ingest --quiet-import` diarised it from a backlog: no notifications then, and no
     # reminder for a deadline that had passed by that moment
     imported: str | None = None
+    reference: str | None = None     # the counterpart's own case number for it
 
     @property
     def is_closed(self) -> bool:

@@ -59,6 +59,9 @@ class Counterpart:
     answer_within: tuple[int, bool] | None = None
     # a reminder from the functional mailbox on the agreed day, once (as `påminn`)
     remind_automatically: bool = False
+    # their own case numbers, e.g. r"Ärende\s+(RS-\d+)": stored on the case, shown in status,
+    # and a later mail naming it joins that case (the first group, else the whole match)
+    reference: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

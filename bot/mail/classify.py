@@ -80,6 +80,7 @@ class Decision:
     command: str | None = None
     person: str | None = None
     linked: str | None = None        # outcome NEW_CASE: the closed case this one is linked to
+    reference: str | None = None     # the counterpart's own case number, found by its pattern
 
 
 # --------------------------------------------------------------------------- rule 2
@@ -313,6 +314,10 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
         overrides = parse_overrides(mail.text, org.series)
 
     decision = _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector)
+    cp = org.counterpart_by_address(decision.sender)
+    if decision.outcome in (NEW_CASE, ADDED) and cp is not None and decision.counterpart == cp.id:
+        decision = replace(decision, reference=counterpart_reference(
+            cp, f"{original.subject}\n{original.text}"))
     return replace(decision, authenticity=verdict.status)
 
 
@@ -465,6 +470,13 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
                             case=ref, title=make_title(original.subject, org.series, ""), **common)
         return _to_case(ref, reason, overrides, org, trusted=False, counterpart=counterpart,
                         **common)
+    # their own case number, as the counterpart's pattern finds it
+    theirs = counterpart_reference(counterpart, searchable)
+    by_reference = getattr(lookup, "by_reference", None)   # lookups without it: no match
+    ref = by_reference(counterpart.id, theirs) if theirs and by_reference and counterpart else None
+    if ref is not None:
+        return _to_case(ref, t(lang, "reason_reference", number=ref.number, reference=theirs),
+                        overrides, org, trusted=False, counterpart=counterpart, **common)
 
     # 5. new case
     if bad_unit:
@@ -551,6 +563,17 @@ def new_topic(subject: str, text: str, ref: CaseRef, org: Organisation,
     if others:
         return org.units[others[0]].name
     return None
+
+
+def counterpart_reference(counterpart, text: str) -> str | None:
+    """The counterpart's own case number in the text, by its configured pattern."""
+    if counterpart is None or not counterpart.reference:
+        return None
+    m = re.search(counterpart.reference, text or "")
+    if m is None:
+        return None
+    found = m.group(1) if m.groups() else m.group(0)
+    return redact(found.strip())[:80] or None
 
 
 def _unit_override(overrides: Overrides, org: Organisation) -> tuple[str | None, bool]:

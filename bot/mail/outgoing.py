@@ -119,5 +119,7 @@ def build_receipt_mail(org: Organisation, case: Case, to: str, answered_id: str 
     topic = redact(answered_subject) or case.number
     for name, value in thread_headers(topic, parent_index, now, str(message["Message-ID"])).items():
         message[name] = value
-    message.set_content(t(lang, "receipt_body", number=case.number) + "\n\n" + org.name)
+    reference = (" " + t(lang, "receipt_reference", reference=case.reference)) if case.reference else ""
+    message.set_content(t(lang, "receipt_body", number=case.number, reference=reference)
+                        + "\n\n" + org.name)
     return message

@@ -70,6 +70,13 @@ class StoreCaseLookup:
     def by_conversation(self, conversation_id: str) -> CaseRef | None:
         return self.by_text(self.store.case_for_conversation(conversation_id))
 
+    def by_reference(self, counterpart: str, reference: str) -> CaseRef | None:
+        """An open case of this counterpart that carries their case number."""
+        for case in self.store.open_cases():
+            if case.counterpart == counterpart and case.reference == reference:
+                return self.by_text(case.number)
+        return None
+
 
 class SilentNotices(Notices):
     """A backlog import: cases are diarised and saved, nobody is told."""
@@ -282,6 +289,7 @@ class Intake:
             conversation_id=conversation_id, ctx=ctx)
         if self.quiet:
             outcome.case.imported = iso(ctx.now)
+        outcome.case.reference = decision.reference
         if decision.linked:
             old = self.deps.store.get_case_by_text(decision.linked)
             if old is not None:
@@ -299,6 +307,8 @@ class Intake:
         document.no = len(case.documents) + 1
         outcome = proc.apply(case, proc.AddDocument(document, decision.sender_internal,
                                                     conversation_id, decision.severity), ctx)
+        if decision.reference and not outcome.case.reference:
+            outcome.case.reference = decision.reference
         self.notices.save(outcome, ctx.now)
         return case.number
 

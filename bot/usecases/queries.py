@@ -74,6 +74,8 @@ class Queries:
                  f"{t(lang, 'label_unit')}: {labels['unit']} · "
                  f"{t(lang, 'label_counterpart')}: {labels['counterpart']} · "
                  f"{t(lang, 'label_severity')}: {labels['severity']}"]
+        if case.reference:
+            lines.append(f"{t(lang, 'label_reference')}: {case.reference}")
         if case.links:
             lines.append(f"{t(lang, 'label_links')}: {', '.join(case.links)}")
         deadline = self.deadline_text(case)
@@ -111,6 +113,7 @@ class Queries:
                          "done": a.done} for a in case.actions],
             "close_reason": case.close_reason,
             "links": list(case.links),
+            "reference": case.reference,
         }
         if events:
             data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,

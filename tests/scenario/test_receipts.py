@@ -69,3 +69,28 @@ def test_a_backlog_import_sends_no_receipts(org, settings, clock, notifier, send
         assert sender.sent == [] and bot.store.outbox() == []
     finally:
         bot.close()
+
+
+def test_the_counterparts_reference_is_stored_shown_in_the_receipt_and_joins_later_mail(
+        org, settings, clock, notifier, sender):
+    from bot.domain.access import Actor
+    region = dataclasses.replace(org.counterparts["region-exempel"], receipt=True,
+                                 reference=r"Ärende\s+(RS-\d+)")
+    org = dataclasses.replace(org, counterparts={**org.counterparts, "region-exempel": region})
+    bot = build(dataclasses.replace(settings, org=org), notifiers={"console": notifier},
+                clock=clock, sender=sender)
+    try:
+        bot.services.ingest_mail(make_mail(sender=LISA, subject="Avvikelse Hemtjänst Norr (Ärende RS-4711)",
+                                           body="Vi anmäler en avvikelse."))
+        case = bot.store.get_case_by_text("VOK 2026/0001")
+        assert case.reference == "RS-4711"
+        status = bot.services.handle_command(Actor.person("rut"), "status VOK 2026/0001", "cli")
+        assert "Motpartens referens: RS-4711" in status.text
+        bot.services.deliver_outbox()
+        assert "Er referens: RS-4711." in sender.sent[0].get_content()
+        # a new mail (no diary number, no thread) that names their reference joins the case
+        later = bot.services.ingest_mail(make_mail(
+            sender=LISA, subject="Komplettering Ärende RS-4711", body="Här kommer mer."))
+        assert later["outcome"] == "added_to_case" and later["diary_number"] == "VOK 2026/0001"
+    finally:
+        bot.close()
