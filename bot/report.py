@@ -258,6 +258,19 @@ def _step_figures(cases: list[Case], org: Organisation, calendar: BusinessDays) 
             for step in STEP_ORDER]
 
 
+def _agreed_deadline(org: Organisation, case: Case, began: datetime,
+                     calendar: BusinessDays) -> datetime:
+    """When the counterpart should have answered: its agreement (answer_within), else the
+    organisation's deadline."""
+    from datetime import timedelta
+    counterpart = org.counterparts.get(case.counterpart or "")
+    days, calendar_days = (counterpart.answer_within if counterpart and counterpart.answer_within
+                           else (org.deadlines.external_response, False))
+    if calendar_days:
+        return calendar.deadline(began + timedelta(days=days), 0)
+    return calendar.deadline(began, days)
+
+
 def _answer_rates(cases: list[Case], org: Organisation,
                   calendar: BusinessDays) -> list[AnswerRate]:
     """The counterparts' answers to our outgoing deviations: how many, how fast."""
@@ -277,7 +290,7 @@ def _answer_rates(cases: list[Case], org: Organisation,
         answered[name] += 1
         days.setdefault(name, []).append(calendar.business_days_between(
             calendar.local(began).date(), calendar.local(ended).date()))
-        if ended <= calendar.deadline(began, org.deadlines.external_response):
+        if ended <= _agreed_deadline(org, case, began, calendar):
             in_time[name] += 1
     return [AnswerRate(name, n, answered[name], in_time[name], _median(days.get(name, [])))
             for name, n in sorted(sent.items(), key=lambda kv: (-kv[1], kv[0]))]

@@ -83,3 +83,24 @@ def test_no_automatic_reminder_unless_the_counterpart_asked(org, settings, clock
         assert [m["To"] for m in sender.sent] == ["patientsakerhet@regionexempel.se"]
     finally:
         bot.close()
+
+
+def test_the_report_counts_an_answer_in_time_by_the_counterparts_agreement(org, settings, clock):
+    from bot.domain.case import Case
+    from bot.report import build_report
+    case = Case(number="VOK 2026/0001", key=2026000001, kind="outgoing", title="t",
+                status="response_received", created="2026-03-02T08:00:00+00:00",
+                counterpart="region-exempel",
+                status_since={"diarised": "2026-03-02T08:00:00+00:00",
+                              "sent": "2026-03-02T09:00:00+00:00",
+                              "response_received": "2026-04-13T09:00:00+00:00"})   # 42 days
+    bot = build(settings, clock=clock)
+    try:
+        calendar = bot.calendar
+    finally:
+        bot.close()
+    default = build_report([case], org, calendar, 2026, clock.now()).answer_rates[0]
+    with_agreement = build_report([case], agreed(org, settings, "60 kalenderdagar", False).org,
+                                  calendar, 2026, clock.now()).answer_rates[0]
+    assert (default.answered, default.answered_in_time) == (1, 0)        # 20 working days
+    assert (with_agreement.answered, with_agreement.answered_in_time) == (1, 1)
