@@ -1080,6 +1080,7 @@ EN.update({
 SV.update({
     "outcome_command": "kommando per e-post",
     "usage_remind": "påminn <dnr>",
+    "cmd_remind": "påminn {number}", "btn_remind": "Påminn motparten",
     "receipt_body": "Tack. Er avvikelse är diarierad som {number}.{reference} Ange {number} i ämnesraden om ni "
                     "skriver till oss om den igen.\n\nDet här är ett automatiskt kvitto.",
     "receipt_queued": "kvitto till {address}",
@@ -1138,6 +1139,7 @@ SV.update({
 EN.update({
     "outcome_command": "command by e-mail",
     "usage_remind": "remind <number>",
+    "cmd_remind": "remind {number}", "btn_remind": "Remind the counterpart",
     "receipt_body": "Thank you. Your deviation is registered as {number}.{reference} Please keep {number} in "
                     "the subject if you write to us about it again.\n\nThis is an automatic receipt.",
     "receipt_queued": "receipt to {address}",

@@ -131,7 +131,7 @@ _STEP_COMMANDS = {
     "send_response": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
     "close": ("cmd_close", "cmd_snooze"),
     "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
-    "external_response": ("cmd_status", "cmd_snooze", "cmd_close"),
+    "external_response": ("cmd_remind", "cmd_status", "cmd_snooze", "cmd_close"),
 }
 
 
@@ -236,7 +236,7 @@ _STEP_BUTTONS = {
     "send_response": ("send", "mark_sent", "snooze"),
     "close": ("close", "snooze"),
     "send": ("send", "mark_sent", "snooze"),
-    "external_response": ("snooze", "close"),
+    "external_response": ("remind", "snooze", "close"),
 }
 _SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
 
@@ -263,6 +263,8 @@ def case_actions(org: Organisation, case: Case, kinds: tuple[str, ...]) -> list[
                         for sev, word in _SEVERITY_WORDS]
         elif kind == "send":
             buttons.append(_button("send", t(lang, "btn_send"), f"skicka {n}", "primary"))
+        elif kind == "remind":
+            buttons.append(_button("remind", t(lang, "btn_remind"), f"påminn {n}", "primary"))
         elif kind == "mark_sent":
             buttons.append(_button("mark_sent", t(lang, "btn_mark_sent"), f"skickad {n}"))
         elif kind == "close":

@@ -65,3 +65,23 @@ def test_only_the_registrator_reminds_and_only_a_case_waiting_for_the_counterpar
         assert sender.sent == []
     finally:
         bot.close()
+
+
+def test_the_overdue_reminder_offers_a_remind_button_that_works(settings, clock, notifier, sender):
+    from datetime import timedelta
+    bot = build(settings, notifiers={"console": notifier}, clock=clock, sender=sender)
+    try:
+        number = outgoing_case_sent(bot, sender)
+        later = clock.now() + timedelta(days=35)          # past the 20 working days
+        clock.set(later.replace(hour=8, minute=30) + timedelta(days=(7 - later.weekday()) % 7))
+        bot.services.run_reminders()
+        overdue = [n for n in bot.store.outbox() if n["event"] == "reminder"
+                   and n["diary_number"] == number]
+        assert overdue
+        button = [a for a in overdue[0]["view"]["actions"] if a["id"] == "remind"][0]
+        assert button["command"] == f"påminn {number}" and "påminn" in overdue[0]["text"]
+        assert bot.services.handle_command(Actor.person("rut"), button["command"], "slack").ok
+        bot.services.deliver_outbox()
+        assert [d.type for d in bot.store.get_case_by_text(number).documents][-1] == "reminder"
+    finally:
+        bot.close()
