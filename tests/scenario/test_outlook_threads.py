@@ -12,10 +12,16 @@ from bot.domain.access import Actor
 from bot.mail import threadindex as ti
 from tests.fakes.mail import make_mail
 from tests.scenario.test_act_by_reply import mails, status
-from tests.scenario.test_mail_imap import LISA, USER, eventually, imap_settings, run_bot, smtp  # noqa: F401
+from tests.scenario.test_mail_imap import LISA, USER, imap_settings, run_bot, smtp  # noqa: F401
+from tests.scenario.test_mail_imap import eventually as _eventually
 
 TOPIC = "Avvikelse Hemtjänst Norr – utebliven insulindos"
 STARTED = datetime(2026, 11, 16, 8, 0, tzinfo=timezone.utc)
+
+
+async def eventually(check, timeout: float = 90.0):
+    """Polls until true; generous, as the machine running the tests may be busy."""
+    return await _eventually(check, timeout)
 
 
 def outlook(subject: str, body: str, index: bytes, **kw) -> bytes:
