@@ -49,8 +49,14 @@ def answer(to: EmailMessage, sender: str, first_line: str, *, dmarc: str = "pass
 
 
 def mails(smtp_server, to: str) -> list[EmailMessage]:
-    return [email.message_from_bytes(r.data, policy=email.policy.default)
-            for r in list(smtp_server.handler.received) if to in r.rcpt_tos]
+    """What reached `to`, one per Message-ID: a send the outbox retried after a slow answer
+    from the server is the same message again (that is its guarantee), not a second one."""
+    seen: dict[str, EmailMessage] = {}
+    for r in list(smtp_server.handler.received):
+        if to in r.rcpt_tos:
+            message = email.message_from_bytes(r.data, policy=email.policy.default)
+            seen.setdefault(str(message["Message-ID"]), message)
+    return list(seen.values())
 
 
 def readable(message: EmailMessage) -> str:
