@@ -39,16 +39,21 @@ VERBS: dict[str, tuple[str, ...]] = {
     "triage_attach": ("koppla", "attach"),
     "triage_dismiss": ("avfärda", "avfarda", "dismiss"),
     "web": ("webb", "web"),
+    "note": ("anteckning", "anteckna", "note"),
+    "link": ("länka", "lanka", "link"),
+    "search": ("sök", "sok", "search"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
-         "triage_new", "triage_attach", "triage_dismiss"}  # usage_<verb> texts
+         "triage_new", "triage_attach", "triage_dismiss",
+         "note", "link", "search"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
-READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help", "web"})
+READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help", "web", "search"})
+SEARCH_MIN = 3                        # characters: fewer would match half the diary
 
 
 @dataclass(frozen=True)
@@ -228,6 +233,25 @@ def _subscription(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, args={"unit": _unit_id(rest, org, allow_all=True)})
 
 
+def _note(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_note_text"))
+    return Command(verb, number, {"text": rest}, action=proc.AddNote(rest))
+
+
+def _link(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    other, _ = _take_number(rest, org)
+    return Command(verb, number, {"other": other}, action=proc.Link(other.format(org.digits)))
+
+
+def _search(verb: str, rest: str, org: Organisation) -> Command:
+    if len(rest) < SEARCH_MIN:
+        raise _Refusal(t(org.language, "refused_search_short", min=SEARCH_MIN))
+    return Command(verb, args={"text": rest})
+
+
 _TRIAGE_ID = re.compile(r"^T[0-9a-f]{8}$", re.IGNORECASE)
 
 
@@ -265,4 +289,5 @@ _PARSERS = {
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
+    "note": _note, "link": _link, "search": _search,
 }

@@ -17,6 +17,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "all"), ("mine", "all"), ("open", "all"), ("overdue", "all"),
     ("register", "all"), ("assess", "all"), ("action", "all"), ("action_done", "all"),
     ("title", "all"), ("snooze", "all"), ("close", "all"),
+    ("note", "all"), ("link", "all"), ("search", "all"),
     ("send", "registrator"), ("mark_sent", "oversight"),
     ("unit", "oversight"), ("counterpart", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),

@@ -1078,6 +1078,46 @@ EN.update({
     "cli_log_header": "time,person,case,what,channel,document,detail",
 })
 
+# --- patient-safety depth (issue 16): notes, links, search --------------------------------
+SV.update({
+    "doc_note": "anteckning",
+    "label_links": "Kopplade ärenden",
+    "refused_note_text": "Anteckningen kan inte vara tom.",
+    "done_note": "Anteckningen är diarierad i {number} som handling {no}.",
+    "refused_link_self": "Ett ärende kan inte kopplas till sig självt ({number}).",
+    "refused_link_exists": "{number} är redan kopplat till {other}.",
+    "done_linked": "{number} och {other} är nu kopplade till varandra.",
+    "refused_search_short": "Skriv minst {min} tecken att söka efter.",
+    "search_header": "Träffar för «{text}»: {count}",
+    "search_none": "Inga ärenden som du får se matchar «{text}».",
+    "search_capped": "Visar de första {limit} – skriv mer för att få färre träffar.",
+    "help_note": "anteckning <dnr> <text> – diarieför en anteckning, t.ex. ett telefonsamtal",
+    "help_link": "länka <dnr> <dnr> – koppla två ärenden till varandra",
+    "help_search": "sök <text> – sök bland diarienummer, rubriker, motparter och enheter",
+    "usage_note": "anteckning <dnr> <text>", "usage_link": "länka <dnr> <dnr>",
+    "usage_search": "sök <text>",
+    "web_event_linked": "Kopplat till ärende",
+})
+EN.update({
+    "doc_note": "note",
+    "label_links": "Linked cases",
+    "refused_note_text": "The note cannot be empty.",
+    "done_note": "The note is filed in {number} as document {no}.",
+    "refused_link_self": "A case cannot be linked to itself ({number}).",
+    "refused_link_exists": "{number} is already linked to {other}.",
+    "done_linked": "{number} and {other} are now linked to each other.",
+    "refused_search_short": "Type at least {min} characters to search for.",
+    "search_header": "Matches for «{text}»: {count}",
+    "search_none": "No case you may see matches «{text}».",
+    "search_capped": "Showing the first {limit} – type more to narrow it down.",
+    "help_note": "note <number> <text> – file a note, e.g. a phone call",
+    "help_link": "link <number> <number> – link two cases to each other",
+    "help_search": "search <text> – search diary numbers, titles, counterparts and units",
+    "usage_note": "note <number> <text>", "usage_link": "link <number> <number>",
+    "usage_search": "search <text>",
+    "web_event_linked": "Linked to case",
+})
+
 CATALOG = {"sv": SV, "en": EN}
 
 WEEKDAYS = {"sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),

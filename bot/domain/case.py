@@ -20,6 +20,8 @@ STATUSES = {
 CLOSED = "closed"
 
 DOC_DEVIATION, DOC_RESPONSE, DOC_SUPPLEMENT, DOC_SENT = "deviation", "response", "supplement", "sent"
+# a note written in chat (FL 27 §: what was said on the phone is documented); its text is `subject`
+DOC_NOTE = "note"
 
 # channels through which something can happen (audit trail)
 CH_MAIL, CH_CLI, CH_SLACK, CH_TEAMS, CH_SYSTEM = "mail", "cli", "slack", "teams", "system"
@@ -98,6 +100,7 @@ class Case:
     message_ids: list[str] = field(default_factory=list)   # ids of every mail in or sent from the case
     conversation_ids: list[str] = field(default_factory=list)
     close_reason: str | None = None
+    links: list[str] = field(default_factory=list)          # diary numbers of related cases
 
     @property
     def is_closed(self) -> bool:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import access
 from bot.domain.access import Actor
-from bot.domain.case import (CLOSED, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
+from bot.domain.case import (CLOSED, DOC_NOTE, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
                              INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, from_iso,
                              iso)
 from bot.domain.org import SEVERITIES, Organisation, Subscription
@@ -138,6 +138,18 @@ class AddDocument:
     severity: str | None = None      # a registrator's "Allvarlighetsgrad:" line on the mail
 
 
+@dataclass(frozen=True)
+class AddNote:
+    """`anteckning`: something that happened outside mail (a phone call), diarised as a note."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """`länka`: this case is related to another; the use case applies it to both cases."""
+    other: str                       # the other case's formatted diary number
+
+
 # --------------------------------------------------------------------------- outcome
 @dataclass(frozen=True)
 class Recipient:
@@ -223,7 +235,8 @@ def apply(case: Case, command: object, ctx: Context) -> Outcome:
     operation = _OPERATIONS[type(command)]
     if operation:
         access.require(ctx.org, ctx.actor, operation, case)
-    if case.is_closed and type(command) not in (AddDocument,):
+    # a closed case still takes mail, notes and links (what is learnt later is documented, FL 27 §)
+    if case.is_closed and type(command) not in (AddDocument, AddNote, Link):
         raise DomainError(t(ctx.org.language, "refused_closed", number=case.number))
     new = copy.deepcopy(case)
     return handler(new, command, ctx)
@@ -430,6 +443,29 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
     return Outcome(case, notices)
 
 
+def _add_note(case: Case, cmd: AddNote, ctx: Context) -> Outcome:
+    text = redact(" ".join(cmd.text.split()))
+    if not text:
+        raise DomainError(t(ctx.org.language, "refused_note_text"))
+    document = Document(no=len(case.documents) + 1, type=DOC_NOTE, received=iso(ctx.now),
+                        sender=ctx.actor.audit_name, subject=text)
+    case.documents.append(document)
+    _event(case, ctx, "document", no=document.no, type=DOC_NOTE)
+    return Outcome(case, message=t(ctx.org.language, "done_note", number=case.number,
+                                   no=document.no))
+
+
+def _link(case: Case, cmd: Link, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if cmd.other == case.number:
+        raise DomainError(t(lang, "refused_link_self", number=case.number))
+    if cmd.other in case.links:
+        raise DomainError(t(lang, "refused_link_exists", number=case.number, other=cmd.other))
+    case.links.append(cmd.other)
+    _event(case, ctx, "linked", other=cmd.other)
+    return Outcome(case, message=t(lang, "done_linked", number=case.number, other=cmd.other))
+
+
 def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool) -> str:
     """DESIGN §4: response from our side on an incoming case, from the counterpart on an outgoing one."""
     if kind == INCOMING and sender_internal:
@@ -443,12 +479,13 @@ _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     Register: _register, Assess: _assess, MarkSent: _mark_sent, RecordSent: _record_sent,
     Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
-    AddDocument: _add_document,
+    AddDocument: _add_document, AddNote: _add_note, Link: _link,
 }
 _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
     RecordSent: access.SEND, Close: access.CLOSE, AddAction: access.MANAGE,
     CompleteAction: access.MANAGE, SetUnit: access.ROUTE, SetCounterpart: access.ROUTE,
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
+    AddNote: access.MANAGE, Link: access.MANAGE,
 }
 assert set(_HANDLERS) == set(_OPERATIONS)

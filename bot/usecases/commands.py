@@ -64,6 +64,8 @@ class Commands:
         lang, now, store = self.deps.lang, self.deps.clock.now(), self.deps.store
         if command.name in ("mine", "open", "overdue"):
             return Reply(self.queries.list_text(self.queries.query(actor, command)))
+        if command.name == "search":
+            return Reply(self.queries.search_text(actor, command.args["text"]))
         if command.name in ("subscribe", "unsubscribe"):
             return self._subscription(actor, command)
         if command.name.startswith("triage_"):
@@ -79,6 +81,8 @@ class Commands:
         ctx = self.intake.context(actor, channel, now)
         if command.name == "send":
             return self._send(case, ctx)
+        if command.name == "link":
+            return self._link(case, command, ctx)
         if command.action is None:     # a grammar bug, not the user's: logged with the trace
             raise TypeError(f"the grammar gave {command.name} no process command")
         outcome = proc.apply(case, command.action, ctx)
@@ -119,6 +123,22 @@ class Commands:
                 in_file and store.unsubscribe(actor.id, unit, pause=True)):
             return Reply(t(lang, "done_unsubscribed", units=units))
         return Reply(t(lang, "not_subscribed", units=units), ok=False)
+
+    # ------------------------------------------------------------------ länka
+    def _link(self, case: Case, command: Command, ctx: Context) -> Reply:
+        """Both cases get the link, in the same unit of work; the person must be allowed to
+        change both (a link shows one case's number in the other's status)."""
+        org, store = self.deps.org, self.deps.store
+        other = store.get_case(command.args["other"])
+        if other is None:
+            raise DomainError(t(org.language, "refused_no_case",
+                                number=command.args["other"].format(org.digits)))
+        access.require_view(org, ctx.actor, other)
+        first = proc.apply(case, command.action, ctx)
+        second = proc.apply(other, proc.Link(case.number), ctx)
+        self.notices.save(first, ctx.now)
+        self.notices.save(second, ctx.now)
+        return Reply(first.message)
 
     # ------------------------------------------------------------------ skicka
     def _send(self, case: Case, ctx: Context) -> Reply:
