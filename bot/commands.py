@@ -42,13 +42,15 @@ VERBS: dict[str, tuple[str, ...]] = {
     "note": ("anteckning", "anteckna", "note"),
     "link": ("länka", "lanka", "link"),
     "search": ("sök", "sok", "search"),
+    "lex": ("lex",),
+    "ivo": ("ivo",),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
-         "note", "link", "search"}  # usage_<verb> texts
+         "note", "link", "search", "lex", "ivo"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -252,6 +254,34 @@ def _search(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, args={"text": rest})
 
 
+_LEX = {"maria": "maria", "sarah": "sarah", "ingen": "ingen", "none": "ingen"}
+_IVO_AT_END = re.compile(r"\s+ivo[:]?\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def _lex(verb: str, rest: str, org: Organisation) -> Command:
+    """lex <dnr> maria|sarah|ingen <motivering> [ivo <referens>]"""
+    number, rest = _take_number(rest, org)
+    word, _, reason = rest.partition(" ")
+    decision = _LEX.get(word.casefold())
+    if decision is None:
+        raise _Refusal(t(org.language, "refused_lex_decision"))
+    ivo = None
+    m = _IVO_AT_END.search(" " + reason)
+    if m:
+        ivo, reason = m[1], (" " + reason)[:m.start()].strip()
+    if not reason.strip():
+        raise _Refusal(t(org.language, "refused_lex_reason", number=number.format(org.digits)))
+    return Command(verb, number, {"decision": decision, "reason": reason.strip(), "ivo": ivo},
+                   action=proc.RecordLex(decision, reason.strip(), ivo))
+
+
+def _ivo(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_ivo_reference", number=number.format(org.digits)))
+    return Command(verb, number, {"reference": rest}, action=proc.RecordIvo(rest))
+
+
 _TRIAGE_ID = re.compile(r"^T[0-9a-f]{8}$", re.IGNORECASE)
 
 
@@ -289,5 +319,5 @@ _PARSERS = {
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
-    "note": _note, "link": _link, "search": _search,
+    "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo,
 }

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from bot.domain.org import (ALL_UNITS, ROLES, Counterpart, Deadlines, OfficeHours, Organisation,
-                            Person, Subscription, Unit)
+from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
+                            Deadlines, OfficeHours, Organisation, PatientSafety, Person,
+                            Subscription, Unit)
 from bot.errors import ConfigError
 
 ENV_NAMES = (
@@ -49,7 +50,8 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web", "mail"},
+         "counterparts", "subscriptions", "web", "mail", "patient_safety"},
+    "patient_safety": {"serious_words", "assess_days"},
     "mail": {"trusted_authserv_ids"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
@@ -58,7 +60,7 @@ _ALLOWED = {
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
                   "escalate_after", "repeat_every"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
-    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
+    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel", "care"},
     "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
@@ -337,7 +339,21 @@ class _OrganisationReader:
                                             "organisation.mailbox_alert_minutes", 15, 1, 24 * 60),
             managers_see_mail=managers_see_mail,
             trusted_authserv_ids=self._trusted_authserv_ids(self._table("mail", required=False)),
+            patient_safety=self._patient_safety(self._table("patient_safety", required=False)),
         )
+
+    def _patient_safety(self, table: dict) -> PatientSafety:
+        words = tuple(w.casefold() for w in self._str_list(
+            table, "serious_words", "patient_safety.serious_words")) or SERIOUS_WORDS
+        days = self._int(table, "assess_days", "patient_safety.assess_days",
+                         PatientSafety().assess_days, 0, 60)
+        return PatientSafety(serious_words=words, assess_days=days)
+
+    def _care(self, item: dict, path: str) -> str:
+        care = item.get("care", CARE_BOTH)
+        if care not in CARE_KINDS:
+            raise self.fail(f"{path}.care", "ska vara " + ", ".join(repr(c) for c in CARE_KINDS))
+        return str(care)
 
     def _trusted_authserv_ids(self, mail: dict) -> tuple[str, ...]:
         """[mail] trusted_authserv_ids: host names, "*.domain" patterns or "exchange-online"."""
@@ -437,7 +453,8 @@ class _OrganisationReader:
                         slack_channel=self._str(item, "slack_channel", f"{path}.slack_channel",
                                                 required=False),
                         teams_channel=self._str(item, "teams_channel", f"{path}.teams_channel",
-                                                required=False))
+                                                required=False),
+                        care=self._care(item, path))
             for name in unit.names:
                 other = names.setdefault(name.casefold(), ident)
                 if other != ident:

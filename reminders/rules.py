@@ -23,6 +23,9 @@ Open actions with a due date get the same reminder schedule (their deadline is t
 due date), to the action's owner, else the unit's managers, else the registrators; they are
 never escalated and never snoozed.
 
+An asked-for Lex Maria / Lex Sarah assessment (``lex_step``) is a second step beside the
+case's own, with the same schedule; it escalates to the others with oversight.
+
 Nothing is due outside office hours, for a closed case, or for a step that is done (the case
 moved on: only ``current_step`` is looked at).
 """
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.domain.case import Case
 from bot.domain.org import Organisation, Subscription
-from bot.domain.process import current_step
+from bot.domain.process import current_step, lex_step
 
 if TYPE_CHECKING:  # the calendar type only for hints: rules never build one
     from reminders.calendar import BusinessCalendar
@@ -79,6 +82,16 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
         if today > deadline.date():                        # overdue (the fast path ends here)
             _step_items(result, case, step.name, step.owners, deadline, today, memo, org,
                         tuple(subscriptions))
+    lex = lex_step(case, org)
+    if lex is not None:
+        deadline = memo.deadline(lex.started, lex.days)
+        if today > deadline.date():
+            # the assessors are MA/SAS themselves: an unmade assessment escalates to
+            # everyone else with oversight (the registrators, the other function)
+            others = tuple(p.id for p in org.people.values() if p.has_oversight
+                           and p.id not in lex.owners)
+            _step_items(result, case, lex.name, lex.owners, deadline, today, memo, org,
+                        tuple(subscriptions), escalate_to=others)
     for action in case.actions:
         if action.done is not None or not action.due:
             continue
@@ -95,7 +108,8 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
 
 def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...],
                 deadline: datetime, today: date, memo: "_Memo", org: Organisation,
-                subscriptions: tuple[Subscription, ...]) -> None:
+                subscriptions: tuple[Subscription, ...],
+                escalate_to: tuple[str, ...] | None = None) -> None:
     deadline_day = deadline.date()
     resume = _resume_day(case, name, today, memo)
     if resume is False:                                    # snoozed past today
@@ -113,7 +127,8 @@ def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...
     if resume is not None and resume > escalation_day:
         escalation_day = resume
     if escalation_day <= today:
-        targets = tuple(org.escalation_targets(case.unit, subscriptions)) or tuple(
+        targets = escalate_to if escalate_to is not None else tuple(
+            org.escalation_targets(case.unit, subscriptions)) or tuple(
             p.id for p in org.people.values() if p.roles & {"ma", "sas"})
         _emit(result, case.number, name, ESCALATION, targets, escalation_day, deadline, memo)
 

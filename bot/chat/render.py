@@ -25,6 +25,7 @@ _COMMANDS = {
     "response_incoming": ("cmd_send", "cmd_mark_sent"),
     "response_outgoing": ("cmd_close",),
     "supplement": ("cmd_status",),
+    "lex_requested": ("cmd_lex", "cmd_status"),
 }
 _TODO = {
     "incoming_diarised": "todo_register",
@@ -34,6 +35,7 @@ _TODO = {
     "response_incoming": "todo_send_response",
     "response_outgoing": "todo_close",
     "supplement": "todo_supplement",
+    "lex_requested": "todo_lex",
 }
 
 
@@ -129,6 +131,7 @@ _STEP_COMMANDS = {
     "close": ("cmd_close", "cmd_snooze"),
     "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
     "external_response": ("cmd_status", "cmd_snooze", "cmd_close"),
+    "lex": ("cmd_lex", "cmd_status"),
 }
 
 
@@ -158,6 +161,8 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         todo = t(lang, "todo_action")
     elif step == "external_response":
         todo = t(lang, "todo_external_response")
+    elif step == "lex":
+        todo = t(lang, "todo_lex", deadline=deadline_text, number=case.number)
     else:
         todo = t(lang, "todo_reminder")
     if step.startswith("action:"):
@@ -234,6 +239,7 @@ _STEP_BUTTONS = {
     "close": ("close", "snooze"),
     "send": ("send", "mark_sent", "snooze"),
     "external_response": ("snooze", "close"),
+    "lex": (),                 # a decision needs a reason: typed, not pressed
 }
 _SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
 

@@ -101,6 +101,10 @@ class Case:
     conversation_ids: list[str] = field(default_factory=list)
     close_reason: str | None = None
     links: list[str] = field(default_factory=list)          # diary numbers of related cases
+    # Lex Maria / Lex Sarah: asked {"at", "reason", "assessors"}; decided {"decision",
+    # "reason", "by", "at", "ivo"} (decision maria | sarah | ingen; ivo = IVO's reference)
+    lex_requested: dict[str, Any] | None = None
+    lex_decision: dict[str, Any] | None = None
 
     @property
     def is_closed(self) -> bool:

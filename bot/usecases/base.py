@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.chat.render import notification_view, plain_text
 from bot.domain.case import Case, iso
 from bot.domain.org import Organisation, Person
-from bot.domain.process import Notice, Outcome, step_deadline
+from bot.domain.process import Notice, Outcome, lex_step, step_deadline
 from bot.ports import CaseStore, Clock, MailSender, Notifier
 from bot.usecases.uow import UnitOfWork
 from reminders.calendar import BusinessCalendar
@@ -58,6 +58,9 @@ class Notices:
     def queue_notice(self, case: Case, notice: Notice, now: datetime) -> None:
         org, calendar = self.deps.org, self.deps.calendar
         deadline = step_deadline(case, org, calendar)
+        lex = lex_step(case, org) if notice.event == "lex_requested" else None
+        if lex is not None:       # the assessor's own clock, not the case's next step
+            deadline = calendar.deadline(datetime.fromisoformat(lex.started), lex.days)
         for recipient in notice.recipients:
             view = notification_view(org, case, notice.event, recipient.role, deadline,
                                      calendar.local)

@@ -139,6 +139,9 @@ class Queries:
             lines.append(f"{line}: {doc.subject}" if doc.type == DOC_NOTE else line)
         if case.links:
             lines.append(f"{t(lang, 'label_links')}: {', '.join(case.links)}")
+        lex = self.lex_text(case)
+        if lex:
+            lines.append(f"{t(lang, 'label_lex')}: {lex}")
         if case.actions:
             lines.append(f"{t(lang, 'label_actions')}:")
             for action in case.actions:
@@ -147,6 +150,23 @@ class Queries:
                          t(lang, "action_state_open"))
                 lines.append(f"  {action.no}. {action.text} ({state})")
         return redact("\n".join(lines))
+
+    def lex_text(self, case: Case) -> str | None:
+        """The Lex Maria / Lex Sarah line of status: asked and waiting, or who decided what."""
+        lang, calendar = self.deps.lang, self.deps.calendar
+        decided, asked = case.lex_decision, case.lex_requested
+        if decided:
+            at = _local_moment(calendar.local(datetime.fromisoformat(decided["at"])))
+            text = t(lang, "lex_status_decided", decision=t(lang, f"lex_{decided['decision']}"),
+                     reason=decided["reason"], who=self._person_name(decided["by"]), at=at)
+            if decided["decision"] != "ingen":
+                text += " · " + (t(lang, "lex_status_ivo", ivo=decided["ivo"]) if decided.get("ivo")
+                                 else t(lang, "lex_status_ivo_missing"))
+            return text
+        if asked:
+            since = _local_moment(calendar.local(datetime.fromisoformat(asked["at"])))
+            return t(lang, "lex_status_asked", since=since)
+        return None
 
     def _person_name(self, who: str) -> str:
         person = self.deps.org.people.get(who)
@@ -170,6 +190,7 @@ class Queries:
                          "done": a.done} for a in case.actions],
             "close_reason": case.close_reason,
             "links": list(case.links),
+            "lex": {"requested": case.lex_requested, "decision": case.lex_decision},
         }
         if events:
             data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,

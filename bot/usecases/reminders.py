@@ -9,7 +9,7 @@ from datetime import date, datetime
 from bot.chat.render import digest_view, reminder_view
 from bot.domain.case import Case, iso
 from bot.domain.org import Person
-from bot.domain.process import current_step
+from bot.domain.process import LEX_STEP, current_step, lex_step
 from bot.usecases.base import Deps, Notices
 from bot.usecases.queries import Queries
 from reminders.rules import Due, due_reminders, weekly_digest_due
@@ -49,7 +49,7 @@ class Reminders:
 
     def _queue_reminder(self, case: Case, due: Due, day: str, now: datetime) -> None:
         org = self.deps.org
-        step = current_step(case, org)
+        step = lex_step(case, org) if due.step == LEX_STEP else current_step(case, org)
         owners = list(step.owners) if step else []
         view = reminder_view(org, case, step=due.step, level=due.level, deadline=due.deadline,
                              calendar_local=self.deps.calendar.local, owners=owners)
