@@ -44,13 +44,14 @@ VERBS: dict[str, tuple[str, ...]] = {
     "search": ("sök", "sok", "search"),
     "lex": ("lex",),
     "ivo": ("ivo",),
+    "acknowledge": ("kvittera", "ack", "acknowledge"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
-         "note", "link", "search", "lex", "ivo"}  # usage_<verb> texts
+         "note", "link", "search", "lex", "ivo", "acknowledge"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -155,7 +156,8 @@ def _no_args(verb: str, rest: str, org: Organisation) -> Command:
 
 def _number_only(verb: str, rest: str, org: Organisation) -> Command:
     number, _ = _take_number(rest, org)
-    action = proc.Register() if verb == "register" else proc.MarkSent() if verb == "mark_sent" else None
+    action = {"register": proc.Register(), "mark_sent": proc.MarkSent(),
+              "acknowledge": proc.Acknowledge()}.get(verb)
     return Command(verb, number, action=action)
 
 
@@ -319,5 +321,5 @@ _PARSERS = {
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
-    "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo,
+    "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only,
 }

@@ -17,7 +17,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "all"), ("mine", "all"), ("open", "all"), ("overdue", "all"),
     ("register", "all"), ("assess", "all"), ("action", "all"), ("action_done", "all"),
     ("title", "all"), ("snooze", "all"), ("close", "all"),
-    ("note", "all"), ("link", "all"), ("search", "all"),
+    ("note", "all"), ("link", "all"), ("search", "all"), ("acknowledge", "all"),
     ("send", "registrator"), ("mark_sent", "oversight"),
     ("lex", "lex"), ("ivo", "lex"),
     ("unit", "oversight"), ("counterpart", "oversight"),

@@ -58,7 +58,7 @@ _ALLOWED = {
     "diary": {"series", "digits"},
     "office_hours": {"start", "end", "closed_days"},
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
-                  "escalate_after", "repeat_every"},
+                  "escalate_after", "repeat_every", "acknowledged_for"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel", "care"},
     "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports"},
@@ -385,7 +385,7 @@ class _OrganisationReader:
     def _deadlines(self, table: dict) -> Deadlines:
         days = {key: self._int(table, key, f"deadlines.{key}", getattr(Deadlines(), key), 0, 365)
                 for key in ("register", "send_response", "close", "external_response",
-                            "escalate_after")}
+                            "escalate_after", "acknowledged_for")}
         days["repeat_every"] = self._int(table, "repeat_every", "deadlines.repeat_every", 2, 1, 365)
         respond = dict(Deadlines().respond)
         given = table.get("respond", {})

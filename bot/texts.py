@@ -1136,6 +1136,14 @@ SV.update({
     "report_lex_ingen": "Beslut: ingen anmälan",
     "report_lex_ivo": "Anmälda till IVO (med IVO:s referens)",
     "report_lex_waiting": "Bedömning inte gjord",
+    # kvittera
+    "btn_acknowledge": "Kvittera",
+    "done_acknowledged": "Kvitterat: {number}. Eskaleringarna stannar; är steget fortfarande öppet om {days} arbetsdagar börjar de om.",
+    "help_acknowledge": "kvittera <dnr> – jag har sett det: eskaleringarna för ärendet stannar",
+    "usage_acknowledge": "kvittera <dnr>",
+    "cmd_acknowledge": "kvittera {number}",
+    "web_event_acknowledged": "Kvitterat",
+    "digest_unacknowledged": "Röda ärenden som ingen har kvitterat:",
 })
 EN.update({
     "doc_note": "note",
@@ -1193,6 +1201,13 @@ EN.update({
     "report_lex_ingen": "Decision: no report",
     "report_lex_ivo": "Reported to IVO (with IVO's reference)",
     "report_lex_waiting": "Assessment not made",
+    "btn_acknowledge": "Acknowledge",
+    "done_acknowledged": "Acknowledged: {number}. The escalations stop; if the step is still open in {days} business days they start again.",
+    "help_acknowledge": "acknowledge <number> – I have seen it: the case's escalations stop",
+    "usage_acknowledge": "acknowledge <number>",
+    "cmd_acknowledge": "acknowledge {number}",
+    "web_event_acknowledged": "Acknowledged",
+    "digest_unacknowledged": "Red cases nobody has acknowledged:",
 })
 
 CATALOG = {"sv": SV, "en": EN}

@@ -75,7 +75,10 @@ def notification_view(org: Organisation, case: Case, event: str, role: str,
         todo = t(lang, "info_line")
         commands = [t(lang, "cmd_status", number=case.number)]
     step = current_step(case, org)
-    actions = case_actions(org, case, _EVENT_BUTTONS.get(event, ())) if role == "act" else []
+    if role == "act":
+        actions = case_actions(org, case, _EVENT_BUTTONS.get(event, ()))
+    else:   # a copy of a red case can be acknowledged: "seen, I'm on it"
+        actions = case_actions(org, case, ("acknowledge",) if case.severity == "red" else ())
     return {**labels, "event": event, "role": role, "headline": headline, "todo": todo,
             "deadline": local_deadline.date().isoformat() if local_deadline else None,
             "step": step.name if step else None, "commands": commands, "actions": actions}
@@ -169,11 +172,13 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         commands = [t(lang, "cmd_action_done", number=case.number, no=step.split(":")[1])]
     else:
         commands = [t(lang, key, number=case.number) for key in _STEP_COMMANDS[step]]
+    if level == "escalation":
+        commands.append(t(lang, "cmd_acknowledge", number=case.number))
     headline = t(lang, f"event_{level}", step=words, unit=labels["unit"])
     if step.startswith("action:"):
         actions = [action_done_button(lang, case, int(step.split(":")[1]))]
     elif level == "escalation":
-        actions = []   # MA/SAS are told; the owner acts
+        actions = case_actions(org, case, ("acknowledge",))   # the owner acts; MA/SAS say "seen"
     else:
         actions = case_actions(org, case, _STEP_BUTTONS[step])
     return {**labels, "event": level, "role": "act", "headline": headline,
@@ -273,6 +278,8 @@ def case_actions(org: Organisation, case: Case, kinds: tuple[str, ...]) -> list[
         elif kind == "snooze":
             buttons.append(_button("snooze", t(lang, "btn_snooze"), f"snooza {n} {{until}} {{reason}}",
                                    input="snooze"))
+        elif kind == "acknowledge":
+            buttons.append(_button("acknowledge", t(lang, "btn_acknowledge"), f"kvittera {n}"))
         elif kind == "unit":
             buttons.append(_button("unit", t(lang, "btn_unit"), f"enhet {n} {{unit}}", "primary",
                                    input="unit", choices=unit_choices(org)))

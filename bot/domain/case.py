@@ -105,6 +105,8 @@ class Case:
     # "reason", "by", "at", "ivo"} (decision maria | sarah | ingen; ivo = IVO's reference)
     lex_requested: dict[str, Any] | None = None
     lex_decision: dict[str, Any] | None = None
+    # `kvittera`: {"step", "by", "at"}; the step's escalations stop for a while
+    acks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_closed(self) -> bool:

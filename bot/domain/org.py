@@ -87,6 +87,9 @@ class Deadlines:
     external_response: int = 20
     escalate_after: int = 3
     repeat_every: int = 2
+    # `kvittera` stops a step's escalations; still open this many business days later,
+    # they start again
+    acknowledged_for: int = 3
 
     def respond_days(self, severity: str | None) -> int:
         return self.respond[severity or "unassessed"]

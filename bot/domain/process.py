@@ -174,6 +174,11 @@ class RecordIvo:
 
 
 @dataclass(frozen=True)
+class Acknowledge:
+    """`kvittera`: seen, someone is on it: the open steps' escalations stop for a while."""
+
+
+@dataclass(frozen=True)
 class AddNote:
     """`anteckning`: something that happened outside mail (a phone call), diarised as a note."""
     text: str
@@ -532,6 +537,18 @@ def _record_ivo(case: Case, cmd: RecordIvo, ctx: Context) -> Outcome:
     return Outcome(case, message=t(lang, "done_ivo", number=case.number, ivo=reference))
 
 
+def _acknowledge(case: Case, cmd: Acknowledge, ctx: Context) -> Outcome:
+    lang, org = ctx.org.language, ctx.org
+    steps = [s for s in (current_step(case, org), lex_step(case, org)) if s is not None]
+    if not steps:
+        raise DomainError(t(lang, "refused_closed", number=case.number))
+    for step in steps:
+        case.acks.append({"step": step.name, "by": ctx.actor.audit_name, "at": iso(ctx.now)})
+    _event(case, ctx, "acknowledged", steps=[s.name for s in steps])
+    return Outcome(case, message=t(lang, "done_acknowledged", number=case.number,
+                                   days=org.deadlines.acknowledged_for))
+
+
 def _add_note(case: Case, cmd: AddNote, ctx: Context) -> Outcome:
     text = redact(" ".join(cmd.text.split()))
     if not text:
@@ -569,7 +586,7 @@ _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
     AddDocument: _add_document, AddNote: _add_note, Link: _link, RecordLex: _record_lex,
-    RecordIvo: _record_ivo,
+    RecordIvo: _record_ivo, Acknowledge: _acknowledge,
 }
 _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
@@ -577,5 +594,6 @@ _OPERATIONS = {
     CompleteAction: access.MANAGE, SetUnit: access.ROUTE, SetCounterpart: access.ROUTE,
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
     AddNote: access.MANAGE, Link: access.MANAGE, RecordLex: access.LEX, RecordIvo: access.LEX,
+    Acknowledge: access.MANAGE,
 }
 assert set(_HANDLERS) == set(_OPERATIONS)

@@ -10,6 +10,7 @@ from bot.chat.render import digest_view, reminder_view
 from bot.domain.case import Case, iso
 from bot.domain.org import Person
 from bot.domain.process import LEX_STEP, current_step, lex_step
+from bot.texts import t
 from bot.usecases.base import Deps, Notices
 from bot.usecases.queries import Queries
 from reminders.rules import Due, due_reminders, weekly_digest_due
@@ -84,6 +85,11 @@ class Reminders:
         mine.sort(key=lambda c: (not is_overdue(c, now), c.key))
         overdue = sum(1 for c in mine if is_overdue(c, now))
         lines = [self.queries.list_line(c, now) for c in mine]
+        # red cases nobody said "seen" to (kvittera): listed again at the end
+        unacknowledged = [c for c in mine if c.severity == "red" and not c.acks]
+        if unacknowledged:
+            lines += ["", t(self.deps.lang, "digest_unacknowledged")]
+            lines += [self.queries.list_line(c, now) for c in unacknowledged]
         view = digest_view(self.deps.org, lines, len(mine), overdue)
         self.notices.queue(person.id, "digest", view, f"digest:{monday.isoformat()}:{person.id}", now)
         self.deps.store.mark_reminder(f"digest:{person.id}", monday.isoformat(), iso(now))

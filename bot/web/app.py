@@ -422,7 +422,9 @@ class WebApp:
 
 _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "document",
                                          "action_added", "action_done", "unit", "counterpart",
-                                         "title", "snoozed", "linked")}
+                                         "title", "snoozed", "linked",
+                                         "lex_requested", "lex_decided", "ivo_reference",
+                                         "acknowledged")}
 
 
 # ---------------------------------------------------------------------- the middleware

@@ -127,3 +127,42 @@ def test_the_decision_and_ivos_reference_in_one_command_from_the_cli(tmp_path):
     assert "19121212" not in json.dumps(status)
     denied = cli(data, "command", "--as", "anna", "lex 2026/1 ingen Ångrar mig")
     assert denied.returncode != 0 and "Bara MA eller SAS" in denied.stdout + denied.stderr
+
+
+# --------------------------------------------------------------------------- kvittera
+def escalations(bot) -> list[tuple[str, str]]:
+    return sorted((n["recipient"], n["created"][:10]) for n in bot.store.outbox()
+                  if n["event"] == "escalation")
+
+
+def test_an_acknowledged_escalation_does_not_repeat_and_the_digest_lists_red_ones_not_acknowledged(bot, clock):
+    number = deviation(bot, "Hemtjänst Norr", "Brukaren fick fel tabletter.")   # register by Wed 18
+    assert say(bot, "anna", f"bedöm {number} röd").ok                           # not registered
+    assert say(bot, "sven", f"lex {number} ingen Ingen skada uppstod").ok        # Lex aside
+    bot.services.run_reminders(utc(23))                          # Mon 23: first escalation
+    assert escalations(bot) == [("maria", "2026-11-23"), ("sven", "2026-11-23")]
+    escalation = next(n for n in bot.store.outbox() if n["event"] == "escalation")
+    assert "kvittera VOK 2026/0001" in escalation["text"]
+    digest = next(n for n in bot.store.outbox() if n["event"] == "digest" and n["recipient"] == "anna")
+    assert "Röda ärenden som ingen har kvitterat:" in digest["text"]
+
+    clock.set(utc(23, 9))
+    reply = say(bot, "maria", "kvittera 2026/1", "slack")            # the button's command
+    assert reply.ok and reply.text.startswith("Kvitterat: VOK 2026/0001.")
+    bot.services.run_reminders(utc(25))                                # no repeat for anyone
+    assert escalations(bot) == [("maria", "2026-11-23"), ("sven", "2026-11-23")]
+    assert [n["recipient"] for n in bot.store.outbox()
+            if n["event"] == "reminder" and n["created"].startswith("2026-11-25")] == ["anna"]
+
+    bot.services.run_reminders(utc(26))                                # still open 3 days on
+    assert [e for e in escalations(bot) if e[1] == "2026-11-26"] == [
+        ("maria", "2026-11-26"), ("sven", "2026-11-26")]
+    bot.services.run_reminders(utc(30))                                # next Monday's digest
+    digests = [n for n in bot.store.outbox() if n["event"] == "digest" and n["recipient"] == "anna"]
+    assert len(digests) == 2 and "ingen har kvitterat" not in digests[-1]["text"]
+
+
+def test_kvittera_needs_a_case_one_may_change(bot):
+    deviation(bot, "Hemtjänst Norr", "Brukaren fick fel tabletter.")
+    denied = say(bot, "bengt", "kvittera 2026/1")
+    assert not denied.ok and bot.store.get_case_by_text("VOK 2026/0001").acks == []

@@ -235,15 +235,16 @@ REPEAT = [
         ("reminder", "anna", "2026-11-23 08:00"),
         ("escalation", "maria", "2026-11-23 08:00"),
         ("escalation", "sven", "2026-11-23 08:00")]),
-    ("wed-25-R1+4-escalation-unchanged", at(2026, 11, 25, 8), [
+    # nobody acknowledged (kvittera): the escalation repeats with the reminders (issue 16)
+    ("wed-25-R1+4-escalation-repeats", at(2026, 11, 25, 8), [
         ("reminder", "anna", "2026-11-25 08:00"),
-        ("escalation", "maria", "2026-11-23 08:00"),
-        ("escalation", "sven", "2026-11-23 08:00")]),
-    # a bot down for two weeks catches up with one reminder, the latest
+        ("escalation", "maria", "2026-11-25 08:00"),
+        ("escalation", "sven", "2026-11-25 08:00")]),
+    # a bot down for two weeks catches up with one reminder and one escalation, the latest
     ("catch-up-after-downtime", at(2026, 12, 4, 12), [
         ("reminder", "anna", "2026-12-03 08:00"),
-        ("escalation", "maria", "2026-11-23 08:00"),
-        ("escalation", "sven", "2026-11-23 08:00")]),
+        ("escalation", "maria", "2026-12-03 08:00"),
+        ("escalation", "sven", "2026-12-03 08:00")]),
 ]
 
 

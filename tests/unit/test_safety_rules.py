@@ -101,3 +101,50 @@ def test_help_shows_lex_to_ma_and_sas_only():
     assert "ivo <dnr> <referens>" in help_text("sv", ["sas"])
     assert "lex <dnr>" not in help_text("sv", ["manager"])
     assert "lex <dnr>" not in help_text("sv", ["registrator"])
+
+
+# --------------------------------------------------------------------------- kvittera
+def _escalations(case, org, cal, day: int, month: int = 11):
+    from reminders.rules import due_reminders
+    now = datetime(2026, month, day, 8, 0, tzinfo=cal.tz)
+    return [(d.recipient, d.due.date().isoformat()) for d in due_reminders(case, now, cal, org)
+            if d.level == "escalation" and d.step == "register"]
+
+
+def test_an_acknowledged_escalation_stops_and_starts_again_if_the_step_stays_open(org):
+    from reminders.calendar import BusinessCalendar
+    cal = BusinessCalendar("Europe/Stockholm")
+    case = opened(org, unit="hemtjanst-norr").case          # register by Wed 18, escalate Mon 23
+    assert _escalations(case, org, cal, 23) == [("maria", "2026-11-23"), ("sven", "2026-11-23")]
+    assert _escalations(case, org, cal, 25) == [("maria", "2026-11-25"), ("sven", "2026-11-25")]
+    acked = proc.apply(case, proc.Acknowledge(), proc.Context(
+        org, Actor.person("sven"), "slack", datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))).case
+    assert acked.acks == [{"step": "register", "by": "sven", "at": "2026-11-23T09:00:00+00:00"}]
+    assert _escalations(acked, org, cal, 24) == []           # acknowledged: no repeat
+    assert _escalations(acked, org, cal, 25) == []
+    # still open three business days after (Thu 26): the chain starts again
+    assert _escalations(acked, org, cal, 26) == [("maria", "2026-11-26"), ("sven", "2026-11-26")]
+    # the owner's own reminders never stop for an acknowledgement
+    from reminders.rules import due_reminders
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=cal.tz)
+    assert [d.recipient for d in due_reminders(acked, now, cal, org) if d.level == "reminder"] == ["anna"]
+    # a step done is a step done: the next step's escalations are its own
+    registered = proc.apply(acked, proc.Register(), proc.Context(
+        org, Actor.person("anna"), "slack", datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc))).case
+    assert _escalations(registered, org, cal, 25) == []
+
+
+def test_kvittera_grammar_access_and_the_button_on_an_escalation(org):
+    from bot.chat.render import notification_view, reminder_view
+    assert parse("kvittera VOK 2026/1", org).action == proc.Acknowledge()
+    case = opened(org, unit="hemtjanst-norr", severity="red").case
+    with pytest.raises(PermissionDenied):                    # not Bengt's unit
+        proc.apply(case, proc.Acknowledge(), proc.Context(org, Actor.person("bengt"), "slack", T0))
+    view = reminder_view(org, case, step="register", level="escalation", deadline=T0,
+                         calendar_local=lambda d: d, owners=["anna"])
+    assert [(a["id"], a["command"]) for a in view["actions"]] == [("acknowledge", "kvittera VOK 2026/0001")]
+    assert "kvittera VOK 2026/0001" in view["commands"]
+    copy = notification_view(org, case, "incoming_diarised", "info", None)
+    assert [a["command"] for a in copy["actions"]] == ["kvittera VOK 2026/0001"]
+    green = opened(org, unit="hemtjanst-norr", severity="green").case
+    assert notification_view(org, green, "incoming_diarised", "info", None)["actions"] == []
