@@ -45,13 +45,14 @@ VERBS: dict[str, tuple[str, ...]] = {
     "lex": ("lex",),
     "ivo": ("ivo",),
     "acknowledge": ("kvittera", "ack", "acknowledge"),
+    "absence": ("frånvaro", "franvaro", "away", "absence"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
-         "note", "link", "search", "lex", "ivo", "acknowledge"}  # usage_<verb> texts
+         "note", "link", "search", "lex", "ivo", "acknowledge", "absence"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -284,6 +285,24 @@ def _ivo(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, number, {"reference": rest}, action=proc.RecordIvo(rest))
 
 
+def _absence(verb: str, rest: str, org: Organisation) -> Command:
+    """frånvaro <från> <till> [ersättare]: dates ÅÅÅÅ-MM-DD, the stand-in by id or name."""
+    start_text, _, rest = rest.partition(" ")
+    end_text, _, who = rest.strip().partition(" ")
+    start, end = _date(start_text, org.language), _date(end_text, org.language)
+    if end < start:
+        raise _Refusal(t(org.language, "refused_absence_order"))
+    stand_in = None
+    if who.strip():
+        wanted = who.strip().casefold()
+        person = next((p for p in org.people.values()
+                       if wanted in (p.id.casefold(), p.name.casefold(), p.email.casefold())), None)
+        if person is None:
+            raise _Refusal(t(org.language, "refused_absence_stand_in", text=_shown(who.strip())))
+        stand_in = person.id
+    return Command(verb, args={"start": start, "end": end, "stand_in": stand_in})
+
+
 _TRIAGE_ID = re.compile(r"^T[0-9a-f]{8}$", re.IGNORECASE)
 
 
@@ -321,5 +340,5 @@ _PARSERS = {
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
-    "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only,
+    "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
 }

@@ -18,6 +18,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("register", "all"), ("assess", "all"), ("action", "all"), ("action_done", "all"),
     ("title", "all"), ("snooze", "all"), ("close", "all"),
     ("note", "all"), ("link", "all"), ("search", "all"), ("acknowledge", "all"),
+    ("absence", "all"),
     ("send", "registrator"), ("mark_sent", "oversight"),
     ("lex", "lex"), ("ivo", "lex"),
     ("unit", "oversight"), ("counterpart", "oversight"),

@@ -60,7 +60,8 @@ _ALLOWED = {
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
                   "escalate_after", "repeat_every", "acknowledged_for"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
-    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel", "care"},
+    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel", "care",
+              "stand_in"},
     "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
@@ -349,6 +350,12 @@ class _OrganisationReader:
                          PatientSafety().assess_days, 0, 60)
         return PatientSafety(serious_words=words, assess_days=days)
 
+    def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
+        stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)
+        if stand_in is not None and stand_in not in people:
+            raise self.fail(f"{path}.stand_in", f"okänd person {stand_in!r}")
+        return stand_in
+
     def _care(self, item: dict, path: str) -> str:
         care = item.get("care", CARE_BOTH)
         if care not in CARE_KINDS:
@@ -454,7 +461,8 @@ class _OrganisationReader:
                                                 required=False),
                         teams_channel=self._str(item, "teams_channel", f"{path}.teams_channel",
                                                 required=False),
-                        care=self._care(item, path))
+                        care=self._care(item, path),
+                        stand_in=self._stand_in(item, path, people))
             for name in unit.names:
                 other = names.setdefault(name.casefold(), ident)
                 if other != ident:

@@ -1144,6 +1144,16 @@ SV.update({
     "cmd_acknowledge": "kvittera {number}",
     "web_event_acknowledged": "Kvitterat",
     "digest_unacknowledged": "Röda ärenden som ingen har kvitterat:",
+    # frånvaro
+    "on_behalf_of": "För {name}, som är frånvarande:",
+    "done_absence": "Du är frånvarande {start}–{end}. Under tiden får {name} dina aviseringar och påminnelser.",
+    "refused_absence_order": "Sista dagen kan inte vara före den första.",
+    "refused_absence_stand_in": "{text} finns inte i organisationsfilen.",
+    "refused_absence_no_stand_in": "Ange en ersättare: frånvaro <från> <till> <ersättare>.",
+    "refused_absence_self": "Du kan inte vara din egen ersättare.",
+    "refused_absence_past": "Frånvaron är redan slut.",
+    "help_absence": "frånvaro <från> <till> [ersättare] – ersättaren får dina aviseringar medan du är borta",
+    "usage_absence": "frånvaro <ÅÅÅÅ-MM-DD> <ÅÅÅÅ-MM-DD> [ersättare]",
 })
 EN.update({
     "doc_note": "note",
@@ -1208,6 +1218,15 @@ EN.update({
     "cmd_acknowledge": "acknowledge {number}",
     "web_event_acknowledged": "Acknowledged",
     "digest_unacknowledged": "Red cases nobody has acknowledged:",
+    "on_behalf_of": "For {name}, who is away:",
+    "done_absence": "You are away {start}–{end}. Meanwhile {name} gets your notifications and reminders.",
+    "refused_absence_order": "The last day cannot be before the first.",
+    "refused_absence_stand_in": "{text} is not in the organisation file.",
+    "refused_absence_no_stand_in": "Name a stand-in: away <from> <to> <stand-in>.",
+    "refused_absence_self": "You cannot be your own stand-in.",
+    "refused_absence_past": "That absence is already over.",
+    "help_absence": "away <from> <to> [stand-in] – your stand-in gets your notifications while you are away",
+    "usage_absence": "away <YYYY-MM-DD> <YYYY-MM-DD> [stand-in]",
 })
 
 CATALOG = {"sv": SV, "en": EN}

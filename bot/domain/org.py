@@ -55,6 +55,7 @@ class Unit:
     slack_channel: str | None = None
     teams_channel: str | None = None
     care: str = CARE_BOTH
+    stand_in: str | None = None      # gets the managers' notifications while they are away
 
     @property
     def names(self) -> tuple[str, ...]:

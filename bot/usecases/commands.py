@@ -66,6 +66,8 @@ class Commands:
             return Reply(self.queries.list_text(self.queries.query(actor, command)))
         if command.name == "search":
             return Reply(self.queries.search_text(actor, command.args["text"]))
+        if command.name == "absence":
+            return self._absence(actor, command, now)
         if command.name in ("subscribe", "unsubscribe"):
             return self._subscription(actor, command)
         if command.name.startswith("triage_"):
@@ -123,6 +125,27 @@ class Commands:
                 in_file and store.unsubscribe(actor.id, unit, pause=True)):
             return Reply(t(lang, "done_unsubscribed", units=units))
         return Reply(t(lang, "not_subscribed", units=units), ok=False)
+
+    # ------------------------------------------------------------------ frånvaro
+    def _absence(self, actor: Actor, command: Command, now: datetime) -> Reply:
+        """A person says they are away; their notifications and reminders go to the stand-in
+        meanwhile (Notices.queue), saying on whose behalf."""
+        from bot.domain.absence import STATE_PREFIX, Absence, unit_stand_in
+        org, lang = self.deps.org, self.deps.lang
+        if actor.kind != "person":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        args = command.args
+        stand_in = args["stand_in"] or unit_stand_in(org, actor.id)
+        if stand_in is None:
+            raise DomainError(t(lang, "refused_absence_no_stand_in"))
+        if stand_in == actor.id:
+            raise DomainError(t(lang, "refused_absence_self"))
+        if args["end"] < self.deps.calendar.local(now).date():
+            raise DomainError(t(lang, "refused_absence_past"))
+        absence = Absence(actor.id, args["start"], args["end"], stand_in)
+        self.deps.store.set_state(STATE_PREFIX + actor.id, absence.to_state())
+        return Reply(t(lang, "done_absence", start=args["start"].isoformat(),
+                       end=args["end"].isoformat(), name=org.people[stand_in].name))
 
     # ------------------------------------------------------------------ länka
     def _link(self, case: Case, command: Command, ctx: Context) -> Reply:
