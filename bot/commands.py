@@ -40,16 +40,25 @@ VERBS: dict[str, tuple[str, ...]] = {
     "triage_attach": ("koppla", "attach"),
     "triage_dismiss": ("avfärda", "avfarda", "dismiss"),
     "web": ("webb", "web"),
+    "note": ("anteckning", "anteckna", "note"),
+    "link": ("länka", "lanka", "link"),
+    "search": ("sök", "sok", "search"),
+    "lex": ("lex",),
+    "ivo": ("ivo",),
+    "acknowledge": ("kvittera", "ack", "acknowledge"),
+    "absence": ("frånvaro", "franvaro", "away", "absence"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
-         "triage_new", "triage_attach", "triage_dismiss"}  # usage_<verb> texts
+         "triage_new", "triage_attach", "triage_dismiss",
+         "note", "link", "search", "lex", "ivo", "acknowledge", "absence"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
-READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help", "web"})
+READ_ONLY = frozenset({"status", "mine", "open", "overdue", "help", "web", "search"})
+SEARCH_MIN = 3                        # characters: fewer would match half the diary
 
 
 @dataclass(frozen=True)
@@ -154,7 +163,8 @@ def _no_args(verb: str, rest: str, org: Organisation) -> Command:
 
 def _number_only(verb: str, rest: str, org: Organisation) -> Command:
     number, _ = _take_number(rest, org)
-    action = proc.Register() if verb == "register" else proc.MarkSent() if verb == "mark_sent" else None
+    action = {"register": proc.Register(), "mark_sent": proc.MarkSent(),
+              "acknowledge": proc.Acknowledge()}.get(verb)
     return Command(verb, number, action=action)
 
 
@@ -234,6 +244,71 @@ def _subscription(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, args={"unit": _unit_id(rest, org, allow_all=True)})
 
 
+def _note(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_note_text"))
+    return Command(verb, number, {"text": rest}, action=proc.AddNote(rest))
+
+
+def _link(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    other, _ = _take_number(rest, org)
+    return Command(verb, number, {"other": other}, action=proc.Link(other.format(org.digits)))
+
+
+def _search(verb: str, rest: str, org: Organisation) -> Command:
+    if len(rest) < SEARCH_MIN:
+        raise _Refusal(t(org.language, "refused_search_short", min=SEARCH_MIN))
+    return Command(verb, args={"text": rest})
+
+
+_LEX = {"maria": "maria", "sarah": "sarah", "ingen": "ingen", "none": "ingen"}
+_IVO_AT_END = re.compile(r"\s+ivo[:]?\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def _lex(verb: str, rest: str, org: Organisation) -> Command:
+    """lex <dnr> maria|sarah|ingen <motivering> [ivo <referens>]"""
+    number, rest = _take_number(rest, org)
+    word, _, reason = rest.partition(" ")
+    decision = _LEX.get(word.casefold())
+    if decision is None:
+        raise _Refusal(t(org.language, "refused_lex_decision"))
+    ivo = None
+    m = _IVO_AT_END.search(" " + reason)
+    if m:
+        ivo, reason = m[1], (" " + reason)[:m.start()].strip()
+    if not reason.strip():
+        raise _Refusal(t(org.language, "refused_lex_reason", number=number.format(org.digits)))
+    return Command(verb, number, {"decision": decision, "reason": reason.strip(), "ivo": ivo},
+                   action=proc.RecordLex(decision, reason.strip(), ivo))
+
+
+def _ivo(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_ivo_reference", number=number.format(org.digits)))
+    return Command(verb, number, {"reference": rest}, action=proc.RecordIvo(rest))
+
+
+def _absence(verb: str, rest: str, org: Organisation) -> Command:
+    """frånvaro <från> <till> [ersättare]: dates ÅÅÅÅ-MM-DD, the stand-in by id or name."""
+    start_text, _, rest = rest.partition(" ")
+    end_text, _, who = rest.strip().partition(" ")
+    start, end = _date(start_text, org.language), _date(end_text, org.language)
+    if end < start:
+        raise _Refusal(t(org.language, "refused_absence_order"))
+    stand_in = None
+    if who.strip():
+        wanted = who.strip().casefold()
+        person = next((p for p in org.people.values()
+                       if wanted in (p.id.casefold(), p.name.casefold(), p.email.casefold())), None)
+        if person is None:
+            raise _Refusal(t(org.language, "refused_absence_stand_in", text=_shown(who.strip())))
+        stand_in = person.id
+    return Command(verb, args={"start": start, "end": end, "stand_in": stand_in})
+
+
 _TRIAGE_ID = re.compile(r"^T[0-9a-f]{8}$", re.IGNORECASE)
 
 
@@ -271,4 +346,5 @@ _PARSERS = {
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
+    "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
 }

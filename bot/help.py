@@ -17,7 +17,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "all"), ("mine", "all"), ("open", "all"), ("overdue", "all"),
     ("register", "all"), ("assess", "all"), ("action", "all"), ("action_done", "all"),
     ("title", "all"), ("snooze", "all"), ("close", "all"),
+    ("note", "all"), ("link", "all"), ("search", "all"), ("acknowledge", "all"),
+    ("absence", "all"),
     ("send", "registrator"), ("remind", "registrator"), ("mark_sent", "oversight"),
+    ("lex", "lex"), ("ivo", "lex"),
     ("unit", "oversight"), ("counterpart", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),
     ("subscribe", "all"), ("unsubscribe", "all"), ("web", "all"), ("help", "all"),
@@ -26,7 +29,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 def visible_commands(roles: Iterable[str]) -> list[str]:
     roles = frozenset(roles)
-    allowed = {"all": True, "oversight": bool(roles & OVERSIGHT),
+    allowed = {"all": True, "oversight": bool(roles & OVERSIGHT), "lex": bool(roles & {"ma", "sas"}),
                "registrator": "registrator" in roles}
     return [command for command, audience in COMMANDS if allowed[audience]]
 

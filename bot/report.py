@@ -123,6 +123,7 @@ class Report:
     overdue_at_end: int
     overdue_by_unit: list[Count] = field(default_factory=list)
     answer_rates: list[AnswerRate] = field(default_factory=list)
+    lex: list[Count] = field(default_factory=list)     # Lex Maria / Lex Sarah, _lex_figures
 
 
 # --------------------------------------------------------------------------- building
@@ -166,7 +167,27 @@ def build_report(cases: Iterable[Case], org: Organisation, calendar: BusinessDay
         open_at_end=len(open_at_end), overdue_at_end=len(overdue_at_end),
         overdue_by_unit=_counts(overdue_at_end, lambda c: unit_name(org, c.unit)),
         answer_rates=_answer_rates(this_year, org, calendar),
+        lex=_lex_figures(this_year, lang),
     )
+
+
+# the Lex Maria / Lex Sarah measures, in the order they are shown (key, which cases count)
+_LEX_MEASURES = (
+    ("requested", lambda c: bool(c.lex_requested)),
+    ("decided", lambda c: bool(c.lex_decision)),
+    ("maria", lambda c: bool(c.lex_decision) and c.lex_decision["decision"] == "maria"),
+    ("sarah", lambda c: bool(c.lex_decision) and c.lex_decision["decision"] == "sarah"),
+    ("ingen", lambda c: bool(c.lex_decision) and c.lex_decision["decision"] == "ingen"),
+    ("ivo", lambda c: bool(c.lex_decision) and bool(c.lex_decision.get("ivo"))),
+    ("waiting", lambda c: bool(c.lex_requested) and not c.lex_decision),
+)
+
+
+def _lex_figures(cases: list[Case], lang: str) -> list[Count]:
+    """Assessments asked for, decisions by kind, reports with IVO's reference, and those
+    still not assessed: the patient-safety report says whether anyone looked."""
+    return [Count(t(lang, f"report_lex_{key}"), sum(1 for c in cases if counts(c)))
+            for key, counts in _LEX_MEASURES]
 
 
 def unit_name(org: Organisation, unit_id: str | None) -> str:
@@ -364,6 +385,8 @@ def tables(report: Report) -> list[Table]:
                label("report_col_median_business")),
               [(a.counterpart, a.sent, a.answered, _share(a.rate), a.answered_in_time,
                 a.median_business_days) for a in report.answer_rates]),
+        Table("lex", label("report_lex_title"), (label("report_col_measure"), count_col),
+              [(c.name, c.count) for c in report.lex]),
     ]
     return result
 
@@ -445,6 +468,9 @@ def render_text(report: Report) -> str:
                             median=_days(lang, a.median_business_days, "business_days")))
     if not report.answer_rates:
         out.append("  " + t(lang, "report_none"))
+    out += ["", t(lang, "report_lex_title")]
+    width = max((len(c.name) for c in report.lex), default=0)
+    out += [f"  {c.name.ljust(width)}  {c.count}" for c in report.lex]
     return redact("\n".join(out)) + "\n"
 
 

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from bot.domain.org import (ALL_UNITS, ROLES, Counterpart, Deadlines, OfficeHours, Organisation,
-                            Person, Subscription, Unit)
+from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
+                            Deadlines, OfficeHours, Organisation, PatientSafety, Person,
+                            Subscription, Unit)
 from bot.errors import ConfigError
 
 ENV_NAMES = (
@@ -49,16 +50,18 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web", "mail"},
+         "counterparts", "subscriptions", "web", "mail", "patient_safety"},
+    "patient_safety": {"serious_words", "assess_days"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
     "office_hours": {"start", "end", "closed_days"},
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
-                  "escalate_after", "repeat_every"},
+                  "escalate_after", "repeat_every", "acknowledged_for"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
-    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel"},
+    "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel", "care",
+              "stand_in"},
     "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports", "receipt",
                      "answer_within", "remind_automatically", "reference"},
     "subscriptions": {"person", "units"},
@@ -356,6 +359,7 @@ class _OrganisationReader:
             managers_see_mail=managers_see_mail,
             trusted_authserv_ids=self._trusted_authserv_ids(self._table("mail", required=False)),
             closed_case=self._closed_case(self._table("mail", required=False)),
+            patient_safety=self._patient_safety(self._table("patient_safety", required=False)),
         )
 
     def _closed_case(self, mail: dict) -> str:
@@ -365,6 +369,25 @@ class _OrganisationReader:
             raise self.fail("mail.closed_case",
                             f"{value!r}: ange \"new_linked\", \"supplement\" eller \"triage\"")
         return value
+
+    def _patient_safety(self, table: dict) -> PatientSafety:
+        words = tuple(w.casefold() for w in self._str_list(
+            table, "serious_words", "patient_safety.serious_words")) or SERIOUS_WORDS
+        days = self._int(table, "assess_days", "patient_safety.assess_days",
+                         PatientSafety().assess_days, 0, 60)
+        return PatientSafety(serious_words=words, assess_days=days)
+
+    def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
+        stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)
+        if stand_in is not None and stand_in not in people:
+            raise self.fail(f"{path}.stand_in", f"okänd person {stand_in!r}")
+        return stand_in
+
+    def _care(self, item: dict, path: str) -> str:
+        care = item.get("care", CARE_BOTH)
+        if care not in CARE_KINDS:
+            raise self.fail(f"{path}.care", "ska vara " + ", ".join(repr(c) for c in CARE_KINDS))
+        return str(care)
 
     def _trusted_authserv_ids(self, mail: dict) -> tuple[str, ...]:
         """[mail] trusted_authserv_ids: host names, "*.domain" patterns or "exchange-online"."""
@@ -396,7 +419,7 @@ class _OrganisationReader:
     def _deadlines(self, table: dict) -> Deadlines:
         days = {key: self._int(table, key, f"deadlines.{key}", getattr(Deadlines(), key), 0, 365)
                 for key in ("register", "send_response", "close", "external_response",
-                            "escalate_after")}
+                            "escalate_after", "acknowledged_for")}
         days["repeat_every"] = self._int(table, "repeat_every", "deadlines.repeat_every", 2, 1, 365)
         respond = dict(Deadlines().respond)
         given = table.get("respond", {})
@@ -464,7 +487,9 @@ class _OrganisationReader:
                         slack_channel=self._str(item, "slack_channel", f"{path}.slack_channel",
                                                 required=False),
                         teams_channel=self._str(item, "teams_channel", f"{path}.teams_channel",
-                                                required=False))
+                                                required=False),
+                        care=self._care(item, path),
+                        stand_in=self._stand_in(item, path, people))
             for name in unit.names:
                 other = names.setdefault(name.casefold(), ident)
                 if other != ident:

@@ -13,8 +13,12 @@ The schedule of one overdue step, with D the local date of its deadline:
   *latest* of those moments that is <= now is returned, so a bot that was down for a week
   catches up with one reminder, not one per missed day, and a day between two repeats gives
   the same key as the repeat before it (already sent, so nothing new);
-* one escalation to the MA/SAS subscribed to the unit (everyone with role ma or sas if
-  nobody is) at office start of the business day ``escalate_after`` business days after D;
+* an escalation to the MA/SAS subscribed to the unit (everyone with role ma or sas if
+  nobody is) at office start of the business day E = ``escalate_after`` business days after
+  D, repeated like the reminders (E, E+r, ...: the latest moment <= now) until someone
+  acknowledges it (``kvittera``, case.acks); then nothing until ``acknowledged_for``
+  business days after the acknowledgement, when the chain starts again if the step is
+  still open;
 * a snooze of the step to a date U suppresses both until U; from U on the latest reminder
   moment is max(regular latest, office start of the first business day >= U), so the day the
   snooze ends brings one reminder; the escalation moment is likewise max(regular, resume).
@@ -22,6 +26,9 @@ The schedule of one overdue step, with D the local date of its deadline:
 Open actions with a due date get the same reminder schedule (their deadline is the end of the
 due date), to the action's owner, else the unit's managers, else the registrators; they are
 never escalated and never snoozed.
+
+An asked-for Lex Maria / Lex Sarah assessment (``lex_step``) is a second step beside the
+case's own, with the same schedule; it escalates to the others with oversight.
 
 Nothing is due outside office hours, for a closed case, or for a step that is done (the case
 moved on: only ``current_step`` is looked at).
@@ -36,7 +43,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.domain.case import Case
 from bot.domain.org import Organisation, Subscription
-from bot.domain.process import current_step, deadline_of
+from bot.domain.process import current_step, deadline_of, lex_step
 
 if TYPE_CHECKING:  # the calendar type only for hints: rules never build one
     from reminders.calendar import BusinessCalendar
@@ -84,6 +91,16 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
         elif today > deadline.date():                      # overdue (the fast path ends here)
             _step_items(result, case, step.name, step.owners, deadline, today, memo, org,
                         tuple(subscriptions))
+    lex = lex_step(case, org)
+    if lex is not None:
+        deadline = memo.deadline(lex.started, lex.days)
+        if today > deadline.date():
+            # the assessors are MA/SAS themselves: an unmade assessment escalates to
+            # everyone else with oversight (the registrators, the other function)
+            others = tuple(p.id for p in org.people.values() if p.has_oversight
+                           and p.id not in lex.owners)
+            _step_items(result, case, lex.name, lex.owners, deadline, today, memo, org,
+                        tuple(subscriptions), escalate_to=others)
     for action in case.actions:
         if action.done is not None or not action.due:
             continue
@@ -102,7 +119,8 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
 
 def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...],
                 deadline: datetime, today: date, memo: "_Memo", org: Organisation,
-                subscriptions: tuple[Subscription, ...]) -> None:
+                subscriptions: tuple[Subscription, ...],
+                escalate_to: tuple[str, ...] | None = None) -> None:
     deadline_day = deadline.date()
     resume = _resume_day(case, name, today, memo)
     if resume is False:                                    # snoozed past today
@@ -119,10 +137,28 @@ def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...
                          memo.add_business_days(deadline_day, 1))
     if resume is not None and resume > escalation_day:
         escalation_day = resume
+    acked = _acknowledged_day(case, name, memo)
+    if acked is not None:
+        # acknowledged: no escalation until the pause ends, then the chain starts again
+        restart = memo.add_business_days(acked, rules.acknowledged_for)
+        if today < restart:
+            return
+        escalation_day = max(escalation_day, restart)
     if escalation_day <= today:
-        targets = tuple(org.escalation_targets(case.unit, subscriptions)) or tuple(
+        # unacknowledged, the escalation repeats like a reminder (every repeat_every days)
+        escalation_day = memo.latest_repeat_day(escalation_day, today, rules.repeat_every)
+        targets = escalate_to if escalate_to is not None else tuple(
+            org.escalation_targets(case.unit, subscriptions)) or tuple(
             p.id for p in org.people.values() if p.roles & {"ma", "sas"})
         _emit(result, case.number, name, ESCALATION, targets, escalation_day, deadline, memo)
+
+
+def _acknowledged_day(case: Case, step: str, memo: "_Memo") -> date | None:
+    """The local day of the latest `kvittera` of *step*, or None."""
+    times = [ack["at"] for ack in case.acks if ack.get("step") == step]
+    if not times:
+        return None
+    return memo.calendar.local(datetime.fromisoformat(max(times))).date()
 
 
 def _resume_day(case: Case, step: str, today: date, memo: "_Memo") -> date | None | Literal[False]:
@@ -219,12 +255,17 @@ class _Memo:
         """The latest of R1, R1+r, R1+2r … business days that is <= today, R1 being the first
         business day after the deadline day (today > deadline_day and today is a business
         day, so R1 <= today)."""
-        key = (deadline_day, today, repeat_every)
+        return self.latest_repeat_day(self.add_business_days(deadline_day, 1), today,
+                                      repeat_every)
+
+    def latest_repeat_day(self, first: date, today: date, repeat_every: int) -> date:
+        """The latest of first, first+r, first+2r … business days that is <= today
+        (first <= today)."""
+        key = (first, today, repeat_every)
         try:
             return self._latest[key]
         except KeyError:
             pass
-        first = self.add_business_days(deadline_day, 1)
         latest = first
         if repeat_every > 0:
             is_business_day = self.calendar.is_business_day

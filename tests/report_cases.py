@@ -19,8 +19,10 @@ REPORT_NOW = datetime(2027, 1, 15, 12, 0, tzinfo=timezone.utc)
 
 def make_case(year: int, seq: int, kind: str, created: str, *, unit: str | None,
               counterpart: str | None, severity: str | None = None,
-              title: str = "Läkemedel gavs vid fel tid", **reached: str) -> Case:
-    """`reached` maps a status to when it was reached; the last one is the status now."""
+              title: str = "Läkemedel gavs vid fel tid", lex_asked: str | None = None,
+              lex: dict | None = None, **reached: str) -> Case:
+    """`reached` maps a status to when it was reached; the last one is the status now.
+    `lex_asked`: when a Lex Maria/Lex Sarah assessment was asked for; `lex`: the decision."""
     number = DiaryNumber(year, seq)
     since = {"diarised": created, **reached}
     status = max(since, key=lambda s: since[s])
@@ -35,7 +37,9 @@ def make_case(year: int, seq: int, kind: str, created: str, *, unit: str | None,
                 status=status, created=created, unit=unit, counterpart=counterpart,
                 severity=severity, status_since=since, documents=[document], events=events,
                 actions=[Action(no=1, text="Se över rutinen", owner="anna", due="2026-12-01",
-                                created=created)] if seq == 1 else [])
+                                created=created)] if seq == 1 else [],
+                lex_requested={"at": lex_asked, "reason": "red", "assessors": ["sven"]}
+                if lex_asked else None, lex_decision=lex)
 
 
 def fixed_cases() -> list[Case]:
@@ -57,6 +61,10 @@ def fixed_cases() -> list[Case]:
         # every step within its deadline: register 1, respond 4 (red 5), send 1, close 4
         make_case(2026, 1, INCOMING, "2026-01-12T08:00:00+00:00", unit="hemtjanst-norr",
                   counterpart="region-exempel", severity="red",
+                  # Lex Sarah: assessed, reported, IVO's reference recorded
+                  lex_asked="2026-01-13T10:00:00+00:00",
+                  lex={"decision": "sarah", "reason": "Risk för allvarligt missförhållande",
+                       "by": "sven", "at": "2026-01-14T09:00:00+00:00", "ivo": "3.5.1-00123/2026"},
                   registered="2026-01-13T10:00:00+00:00",
                   response_received="2026-01-16T12:00:00+00:00",
                   response_sent="2026-01-19T09:00:00+00:00", closed="2026-01-23T09:00:00+00:00"),
@@ -89,6 +97,10 @@ def fixed_cases() -> list[Case]:
         # closed day of the organisation, 24, 25, 31 December, 1 and 6 January holidays)
         make_case(2026, 8, INCOMING, "2026-10-05T08:00:00+00:00", unit="hemtjanst-norr",
                   counterpart="region-exempel", severity="red",
+                  # Lex: assessed, no report
+                  lex_asked="2026-10-06T08:00:00+00:00",
+                  lex={"decision": "ingen", "reason": "Ingen vårdskada uppstod", "by": "sven",
+                       "at": "2026-10-07T08:00:00+00:00", "ivo": None},
                   registered="2026-10-06T08:00:00+00:00",
                   response_received="2026-10-09T08:00:00+00:00",
                   response_sent="2026-10-12T08:00:00+00:00", closed="2027-01-08T08:00:00+00:00"),
@@ -96,8 +108,9 @@ def fixed_cases() -> list[Case]:
         make_case(2026, 9, OUTGOING, "2026-11-20T08:00:00+00:00", unit="hemtjanst-norr",
                   counterpart=None),
         # arrived Monday 28 December: register by Wednesday 30th, so overdue on 1 January
+        # the mail spoke of serious harm: a Lex assessment asked for and not made
         make_case(2026, 10, INCOMING, "2026-12-28T08:00:00+00:00", unit="hemtjanst-norr",
-                  counterpart="folktandvarden"),
+                  counterpart="folktandvarden", lex_asked="2026-12-28T08:00:00+00:00"),
         # arrived Wednesday 30 December: register by 5 January (31/12 and 1/1 are not
         # business days), so open but not overdue on 1 January
         make_case(2026, 11, INCOMING, "2026-12-30T08:00:00+00:00", unit="solgarden",

@@ -25,6 +25,7 @@ _COMMANDS = {
     "response_incoming": ("cmd_send", "cmd_mark_sent"),
     "response_outgoing": ("cmd_close",),
     "supplement": ("cmd_status",),
+    "lex_requested": ("cmd_lex", "cmd_status"),
 }
 _TODO = {
     "incoming_diarised": "todo_register",
@@ -34,6 +35,7 @@ _TODO = {
     "response_incoming": "todo_send_response",
     "response_outgoing": "todo_close",
     "supplement": "todo_supplement",
+    "lex_requested": "todo_lex",
 }
 
 
@@ -73,7 +75,10 @@ def notification_view(org: Organisation, case: Case, event: str, role: str,
         todo = t(lang, "info_line")
         commands = [t(lang, "cmd_status", number=case.number)]
     step = current_step(case, org)
-    actions = case_actions(org, case, _EVENT_BUTTONS.get(event, ())) if role == "act" else []
+    if role == "act":
+        actions = case_actions(org, case, _EVENT_BUTTONS.get(event, ()))
+    else:   # a copy of a red case can be acknowledged: "seen, I'm on it"
+        actions = case_actions(org, case, ("acknowledge",) if case.severity == "red" else ())
     return {**labels, "event": event, "role": role, "headline": headline, "todo": todo,
             "deadline": local_deadline.date().isoformat() if local_deadline else None,
             "step": step.name if step else None, "commands": commands, "actions": actions,
@@ -132,6 +137,7 @@ _STEP_COMMANDS = {
     "close": ("cmd_close", "cmd_snooze"),
     "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
     "external_response": ("cmd_remind", "cmd_status", "cmd_snooze", "cmd_close"),
+    "lex": ("cmd_lex", "cmd_status"),
 }
 
 
@@ -161,17 +167,21 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         todo = t(lang, "todo_action")
     elif step == "external_response":
         todo = t(lang, "todo_external_response")
+    elif step == "lex":
+        todo = t(lang, "todo_lex", deadline=deadline_text, number=case.number)
     else:
         todo = t(lang, "todo_reminder")
     if step.startswith("action:"):
         commands = [t(lang, "cmd_action_done", number=case.number, no=step.split(":")[1])]
     else:
         commands = [t(lang, key, number=case.number) for key in _STEP_COMMANDS[step]]
+    if level == "escalation":
+        commands.append(t(lang, "cmd_acknowledge", number=case.number))
     headline = t(lang, f"event_{level}", step=words, unit=labels["unit"])
     if step.startswith("action:"):
         actions = [action_done_button(lang, case, int(step.split(":")[1]))]
     elif level == "escalation":
-        actions = []   # MA/SAS are told; the owner acts
+        actions = case_actions(org, case, ("acknowledge",))   # the owner acts; MA/SAS say "seen"
     else:
         actions = case_actions(org, case, _STEP_BUTTONS[step])
     return {**labels, "event": level, "role": "act", "headline": headline,
@@ -237,6 +247,7 @@ _STEP_BUTTONS = {
     "close": ("close", "snooze"),
     "send": ("send", "mark_sent", "snooze"),
     "external_response": ("remind", "snooze", "close"),
+    "lex": (),                 # a decision needs a reason: typed, not pressed
 }
 _SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
 
@@ -272,6 +283,8 @@ def case_actions(org: Organisation, case: Case, kinds: tuple[str, ...]) -> list[
         elif kind == "snooze":
             buttons.append(_button("snooze", t(lang, "btn_snooze"), f"snooza {n} {{until}} {{reason}}",
                                    input="snooze"))
+        elif kind == "acknowledge":
+            buttons.append(_button("acknowledge", t(lang, "btn_acknowledge"), f"kvittera {n}"))
         elif kind == "unit":
             buttons.append(_button("unit", t(lang, "btn_unit"), f"enhet {n} {{unit}}", "primary",
                                    input="unit", choices=unit_choices(org)))

@@ -14,6 +14,7 @@ SEND = "send"              # skicka: the registrator
 MARK_SENT = "mark_sent"    # skickad: registrator, MA, SAS
 ROUTE = "route"            # enhet, motpart: registrator, MA, SAS
 CLOSE = "close"            # avsluta: manager at the closing step; oversight at any time
+LEX = "lex"                # lex, ivo: the MA (Lex Maria) or the SAS (Lex Sarah)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
         SEND: "registrator" in person.roles,
         MARK_SENT: person.has_oversight,
         ROUTE: person.has_oversight,
+        LEX: bool(person.roles & {"ma", "sas"}),
     }[operation]
     if not allowed:
         raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))

@@ -21,6 +21,8 @@ CLOSED = "closed"
 
 DOC_DEVIATION, DOC_RESPONSE, DOC_SUPPLEMENT, DOC_SENT = "deviation", "response", "supplement", "sent"
 DOC_REMINDER = "reminder"          # `påminn`: the reminder the bot sent to the counterpart
+# a note written in chat (FL 27 §: what was said on the phone is documented); its text is `subject`
+DOC_NOTE = "note"
 
 # channels through which something can happen (audit trail)
 CH_MAIL, CH_CLI, CH_SLACK, CH_TEAMS, CH_SYSTEM = "mail", "cli", "slack", "teams", "system"
@@ -104,6 +106,12 @@ class Case:
     # reminder for a deadline that had passed by that moment
     imported: str | None = None
     reference: str | None = None     # the counterpart's own case number for it
+    # Lex Maria / Lex Sarah: asked {"at", "reason", "assessors"}; decided {"decision",
+    # "reason", "by", "at", "ivo"} (decision maria | sarah | ingen; ivo = IVO's reference)
+    lex_requested: dict[str, Any] | None = None
+    lex_decision: dict[str, Any] | None = None
+    # `kvittera`: {"step", "by", "at"}; the step's escalations stop for a while
+    acks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_closed(self) -> bool:

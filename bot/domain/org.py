@@ -29,6 +29,23 @@ class Person:
         return bool(self.roles & OVERSIGHT_ROLES)
 
 
+# a unit's kind of care decides who assesses Lex Maria (MA, health care) or Lex Sarah (SAS,
+# social services); a unit with both has both asked
+CARE_HEALTH, CARE_SOCIAL, CARE_BOTH = "hälso- och sjukvård", "socialtjänst", "båda"
+CARE_KINDS = (CARE_HEALTH, CARE_SOCIAL, CARE_BOTH)
+# words in a deviation that signal serious harm (IVO: vårdskada, missförhållande)
+SERIOUS_WORDS = ("allvarlig vårdskada", "allvarlig skada", "avled", "avlidit", "dödsfall",
+                 "missförhållande", "lex maria", "lex sarah")
+
+
+@dataclass(frozen=True)
+class PatientSafety:
+    """[patient_safety]: when a case asks for a Lex Maria / Lex Sarah assessment, and how
+    many business days the assessor has before reminders and escalation."""
+    serious_words: tuple[str, ...] = SERIOUS_WORDS
+    assess_days: int = 2
+
+
 @dataclass(frozen=True)
 class Unit:
     id: str
@@ -37,6 +54,8 @@ class Unit:
     managers: tuple[str, ...] = ()
     slack_channel: str | None = None
     teams_channel: str | None = None
+    care: str = CARE_BOTH
+    stand_in: str | None = None      # gets the managers' notifications while they are away
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -79,6 +98,9 @@ class Deadlines:
     external_response: int = 20
     escalate_after: int = 3
     repeat_every: int = 2
+    # `kvittera` stops a step's escalations; still open this many business days later,
+    # they start again
+    acknowledged_for: int = 3
 
     def respond_days(self, severity: str | None) -> int:
         return self.respond[severity or "unassessed"]
@@ -127,6 +149,7 @@ class Organisation:
     # a counterpart's mail to a closed case: "new_linked" (a new case linked to the old),
     # "supplement" (filed in the closed case), "triage" (the registrator decides)
     closed_case: str = "new_linked"
+    patient_safety: PatientSafety = PatientSafety()
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:
@@ -140,6 +163,16 @@ class Organisation:
 
     def with_role(self, role: str) -> list[Person]:
         return [p for p in self.people.values() if role in p.roles]
+
+    def lex_assessors(self, unit_id: str | None) -> list[str]:
+        """Who assesses Lex Maria / Lex Sarah for the unit's kind of care: the MA for health
+        care, the SAS for social services, both for a unit with both or an unknown unit;
+        the registrators when the organisation names nobody."""
+        unit = self.units.get(unit_id or "")
+        care = unit.care if unit else CARE_BOTH
+        roles = {CARE_HEALTH: ("ma",), CARE_SOCIAL: ("sas",)}.get(care, ("ma", "sas"))
+        people = [p.id for role in roles for p in self.with_role(role)]
+        return list(dict.fromkeys(people)) or self.registrators()
 
     def registrators(self) -> list[str]:
         return [p.id for p in self.with_role("registrator")]

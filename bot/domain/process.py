@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import access
 from bot.domain.access import Actor
-from bot.domain.case import (CLOSED, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
+from bot.domain.case import (CLOSED, DOC_NOTE, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
                              INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, from_iso,
                              iso)
 from bot.domain.org import SEVERITIES, Organisation, Subscription
@@ -77,6 +77,24 @@ def current_step(case: Case, org: Organisation) -> Step | None:
 def _agreement(case: Case, org: Organisation) -> tuple[int, bool] | None:
     counterpart = org.counterparts.get(case.counterpart or "")
     return counterpart.answer_within if counterpart else None
+LEX_STEP = "lex"
+LEX_DECISIONS = ("maria", "sarah", "ingen")
+
+
+def lex_step(case: Case, org: Organisation) -> Step | None:
+    """The Lex Maria / Lex Sarah assessment, a step beside the case's own: open from the
+    moment it was asked for until a decision is recorded (or the case is closed)."""
+    asked = case.lex_requested
+    if case.is_closed or not asked or case.lex_decision:
+        return None
+    owners = tuple(asked.get("assessors") or org.lex_assessors(case.unit))
+    return Step(LEX_STEP, owners, asked["at"], org.patient_safety.assess_days)
+
+
+def signals_serious_harm(texts: list[str], words: tuple[str, ...]) -> bool:
+    """Does the mail speak of serious harm (a configured word anywhere, any case)?"""
+    folded = " ".join(texts).casefold()
+    return any(word in folded for word in words)
 
 
 def step_deadline(case: Case, org: Organisation, calendar: Calendar) -> datetime | None:
@@ -161,6 +179,38 @@ class AddDocument:
     sender_internal: bool
     conversation_id: str | None = None
     severity: str | None = None      # a registrator's "Allvarlighetsgrad:" line on the mail
+    serious: bool = False            # the mail's text signals serious harm (signals_serious_harm)
+
+
+@dataclass(frozen=True)
+class RecordLex:
+    """`lex`: the MA's or SAS's assessment: report to IVO under Lex Maria or Lex Sarah, or not."""
+    decision: str                    # maria | sarah | ingen
+    reason: str
+    ivo: str | None = None           # IVO's reference, once the report is made
+
+
+@dataclass(frozen=True)
+class RecordIvo:
+    """`ivo`: IVO's reference for a report already decided."""
+    reference: str
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    """`kvittera`: seen, someone is on it: the open steps' escalations stop for a while."""
+
+
+@dataclass(frozen=True)
+class AddNote:
+    """`anteckning`: something that happened outside mail (a phone call), diarised as a note."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """`länka`: this case is related to another; the use case applies it to both cases."""
+    other: str                       # the other case's formatted diary number
 
 
 # --------------------------------------------------------------------------- outcome
@@ -215,8 +265,9 @@ def recipients(act: list[str], info: list[str], skip: str | None = None) -> tupl
 # --------------------------------------------------------------------------- new cases
 def open_case(*, number: str, key: int, kind: str, title: str, document: Document,
               unit: str | None, counterpart: str | None, severity: str | None,
-              conversation_id: str | None, ctx: Context) -> Outcome:
-    """A new case from its first document (mail intake)."""
+              conversation_id: str | None, ctx: Context, serious: bool = False) -> Outcome:
+    """A new case from its first document (mail intake); `serious` when its text signals
+    serious harm (the body is the intake's to read)."""
     now = iso(ctx.now)
     case = Case(number=number, key=key, kind=kind, title=redact(title), status="diarised",
                 created=document.received, unit=unit, counterpart=counterpart, severity=severity,
@@ -237,7 +288,11 @@ def open_case(*, number: str, key: int, kind: str, title: str, document: Documen
     else:
         act = org.registrators()
         event = "outgoing_diarised"
-    return Outcome(case, [Notice(event, number, recipients(act, subscribers, skip))])
+    notices = [Notice(event, number, recipients(act, subscribers, skip))]
+    if serious or severity == "red" or signals_serious_harm(
+            [title, document.subject], org.patient_safety.serious_words):
+        notices += _request_lex(case, ctx, "red" if severity == "red" else "words")
+    return Outcome(case, notices)
 
 
 # --------------------------------------------------------------------------- apply
@@ -248,7 +303,8 @@ def apply(case: Case, command: object, ctx: Context) -> Outcome:
     operation = _OPERATIONS[type(command)]
     if operation:
         access.require(ctx.org, ctx.actor, operation, case)
-    if case.is_closed and type(command) not in (AddDocument,):
+    # a closed case still takes mail, notes, links and the Lex decision (what is learnt later is documented, FL 27 §)
+    if case.is_closed and type(command) not in (AddDocument, AddNote, Link, RecordLex, RecordIvo):
         raise DomainError(t(ctx.org.language, "refused_closed", number=case.number))
     new = copy.deepcopy(case)
     return handler(new, command, ctx)
@@ -290,8 +346,19 @@ def _assess(case: Case, cmd: Assess, ctx: Context) -> Outcome:
     previous = case.severity
     case.severity = cmd.severity
     _event(case, ctx, "assessed", **{"from": previous, "to": cmd.severity})
-    return Outcome(case, message=t(ctx.org.language, "done_assessed", number=case.number,
+    notices = _request_lex(case, ctx, "red") if cmd.severity == "red" else []
+    return Outcome(case, notices, message=t(ctx.org.language, "done_assessed", number=case.number,
                                    severity=t(ctx.org.language, f"severity_{cmd.severity}")))
+
+
+def _request_lex(case: Case, ctx: Context, reason: str) -> list[Notice]:
+    """Ask the MA/SAS for a Lex Maria / Lex Sarah assessment, once per case."""
+    if case.lex_requested or case.lex_decision:
+        return []
+    assessors = ctx.org.lex_assessors(case.unit)
+    case.lex_requested = {"at": iso(ctx.now), "reason": reason, "assessors": assessors}
+    _event(case, ctx, "lex_requested", reason=reason, assessors=assessors)
+    return [Notice("lex_requested", case.number, recipients(assessors, []))]
 
 
 def _sent_target(case: Case, lang: str) -> str:
@@ -460,6 +527,10 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
     if cmd.severity in SEVERITIES and not case.severity:
         case.severity = cmd.severity
         _event(case, ctx, "assessed", **{"from": None, "to": cmd.severity, "source": "mail"})
+    lex_notices: list[Notice] = []
+    if not case.is_closed and (case.severity == "red" or cmd.serious or signals_serious_harm(
+            [doc.subject], org.patient_safety.serious_words)):
+        lex_notices = _request_lex(case, ctx, "red" if case.severity == "red" else "words")
     subscribers = org.subscribers_of(case.unit, ctx.subscriptions)
     managers = org.managers_of(case.unit) or org.registrators()
     skip = acting_person(ctx)
@@ -476,7 +547,76 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
                               recipients(managers, subscribers, skip)))
     else:
         notices.append(Notice("supplement", case.number, recipients(managers, [])))
-    return Outcome(case, notices)
+    return Outcome(case, notices + lex_notices)
+
+
+def _record_lex(case: Case, cmd: RecordLex, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if cmd.decision not in LEX_DECISIONS:
+        raise DomainError(t(lang, "refused_lex_decision"))
+    reason = redact(" ".join(cmd.reason.split()))
+    if not reason:
+        raise DomainError(t(lang, "refused_lex_reason", number=case.number))
+    ivo = redact(cmd.ivo.strip()) if cmd.ivo and cmd.ivo.strip() else None
+    if ivo and cmd.decision == "ingen":
+        raise DomainError(t(lang, "refused_ivo_without_report", number=case.number))
+    previous = case.lex_decision
+    case.lex_decision = {"decision": cmd.decision, "reason": reason, "by": ctx.actor.audit_name,
+                         "at": iso(ctx.now), "ivo": ivo}
+    _event(case, ctx, "lex_decided", decision=cmd.decision, reason=reason, ivo=ivo,
+           previous=previous["decision"] if previous else None)
+    key = "done_lex_none" if cmd.decision == "ingen" else (
+        "done_lex_report_ivo" if ivo else "done_lex_report")
+    return Outcome(case, message=t(lang, key, number=case.number, ivo=ivo or "",
+                                   law=t(lang, f"lex_{cmd.decision}")))
+
+
+def _record_ivo(case: Case, cmd: RecordIvo, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    decision = case.lex_decision
+    if not decision or decision["decision"] == "ingen":
+        raise DomainError(t(lang, "refused_ivo_without_report", number=case.number))
+    reference = redact(" ".join(cmd.reference.split()))
+    if not reference:
+        raise DomainError(t(lang, "refused_ivo_reference", number=case.number))
+    case.lex_decision = {**decision, "ivo": reference}
+    _event(case, ctx, "ivo_reference", ivo=reference)
+    return Outcome(case, message=t(lang, "done_ivo", number=case.number, ivo=reference))
+
+
+def _acknowledge(case: Case, cmd: Acknowledge, ctx: Context) -> Outcome:
+    lang, org = ctx.org.language, ctx.org
+    steps = [s for s in (current_step(case, org), lex_step(case, org)) if s is not None]
+    if not steps:
+        raise DomainError(t(lang, "refused_closed", number=case.number))
+    for step in steps:
+        case.acks.append({"step": step.name, "by": ctx.actor.audit_name, "at": iso(ctx.now)})
+    _event(case, ctx, "acknowledged", steps=[s.name for s in steps])
+    return Outcome(case, message=t(lang, "done_acknowledged", number=case.number,
+                                   days=org.deadlines.acknowledged_for))
+
+
+def _add_note(case: Case, cmd: AddNote, ctx: Context) -> Outcome:
+    text = redact(" ".join(cmd.text.split()))
+    if not text:
+        raise DomainError(t(ctx.org.language, "refused_note_text"))
+    document = Document(no=len(case.documents) + 1, type=DOC_NOTE, received=iso(ctx.now),
+                        sender=ctx.actor.audit_name, subject=text)
+    case.documents.append(document)
+    _event(case, ctx, "document", no=document.no, type=DOC_NOTE)
+    return Outcome(case, message=t(ctx.org.language, "done_note", number=case.number,
+                                   no=document.no))
+
+
+def _link(case: Case, cmd: Link, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if cmd.other == case.number:
+        raise DomainError(t(lang, "refused_link_self", number=case.number))
+    if cmd.other in case.links:
+        raise DomainError(t(lang, "refused_link_exists", number=case.number, other=cmd.other))
+    case.links.append(cmd.other)
+    _event(case, ctx, "linked", other=cmd.other)
+    return Outcome(case, message=t(lang, "done_linked", number=case.number, other=cmd.other))
 
 
 def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool) -> str:
@@ -493,12 +633,15 @@ _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     RecordReminder: _record_reminder,
     Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
-    AddDocument: _add_document,
+    AddDocument: _add_document, AddNote: _add_note, Link: _link, RecordLex: _record_lex,
+    RecordIvo: _record_ivo, Acknowledge: _acknowledge,
 }
 _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
     RecordSent: access.SEND, RecordReminder: access.SEND, Close: access.CLOSE, AddAction: access.MANAGE,
     CompleteAction: access.MANAGE, SetUnit: access.ROUTE, SetCounterpart: access.ROUTE,
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
+    AddNote: access.MANAGE, Link: access.MANAGE, RecordLex: access.LEX, RecordIvo: access.LEX,
+    Acknowledge: access.MANAGE,
 }
 assert set(_HANDLERS) == set(_OPERATIONS)

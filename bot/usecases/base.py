@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.chat.render import notification_view, plain_text
+from bot.domain.absence import STATE_PREFIX, Absence, stand_in_for
 from bot.domain.case import Case, iso
 from bot.domain.org import Organisation, Person
-from bot.domain.process import Notice, Outcome, step_deadline
+from bot.domain.process import Notice, Outcome, lex_step, step_deadline
+from bot.texts import t
 from bot.ports import CaseStore, Clock, MailSender, Notifier
 from bot.usecases.uow import UnitOfWork
 from reminders.calendar import BusinessCalendar
@@ -58,6 +60,9 @@ class Notices:
     def queue_notice(self, case: Case, notice: Notice, now: datetime) -> None:
         org, calendar = self.deps.org, self.deps.calendar
         deadline = step_deadline(case, org, calendar)
+        lex = lex_step(case, org) if notice.event == "lex_requested" else None
+        if lex is not None:       # the assessor's own clock, not the case's next step
+            deadline = calendar.deadline(datetime.fromisoformat(lex.started), lex.days)
         for recipient in notice.recipients:
             view = notification_view(org, case, notice.event, recipient.role, deadline,
                                      calendar.local)
@@ -82,12 +87,26 @@ class Notices:
             channel, case.number, event, plain_text(org, view), view, now))
 
     def queue(self, person_id: str, event: str, view: dict, key: str, now: datetime) -> bool:
-        person = self.deps.org.people.get(person_id)
+        org = self.deps.org
+        person = org.people.get(person_id)
         if person is None:
             return False
+        deputy = self.stand_in(person_id, now)
+        if deputy is not None:   # away: the stand-in gets it, saying on whose behalf
+            view = {**view, "on_behalf_of": person_id,
+                    "headline": t(org.language, "on_behalf_of", name=person.name)
+                    + " " + view.get("headline", "")}
+            person = org.people[deputy]
         return self.deps.store.add_notification(_item(
-            key, person_id, self.channel_for(person), view.get("number"), event,
-            plain_text(self.deps.org, view), view, now))
+            key, person.id, self.channel_for(person), view.get("number"), event,
+            plain_text(org, view), view, now))
+
+    def stand_in(self, person_id: str, now: datetime) -> str | None:
+        absence = Absence.from_state(self.deps.store.get_state(STATE_PREFIX + person_id))
+        if absence is None:
+            return None
+        return stand_in_for(self.deps.org, person_id, absence,
+                            self.deps.calendar.local(now).date())
 
     def channel_for(self, person: Person) -> str:
         """The first channel the person has that is configured (DESIGN §5)."""

@@ -64,6 +64,10 @@ class Commands:
         lang, now, store = self.deps.lang, self.deps.clock.now(), self.deps.store
         if command.name in ("mine", "open", "overdue"):
             return Reply(self.queries.list_text(self.queries.query(actor, command)))
+        if command.name == "search":
+            return Reply(self.queries.search_text(actor, command.args["text"]))
+        if command.name == "absence":
+            return self._absence(actor, command, now)
         if command.name in ("subscribe", "unsubscribe"):
             return self._subscription(actor, command)
         if command.name.startswith("triage_"):
@@ -81,6 +85,8 @@ class Commands:
             return self._send(case, ctx)
         if command.name == "remind":
             return self._remind(case, ctx)
+        if command.name == "link":
+            return self._link(case, command, ctx)
         if command.action is None:     # a grammar bug, not the user's: logged with the trace
             raise TypeError(f"the grammar gave {command.name} no process command")
         outcome = proc.apply(case, command.action, ctx)
@@ -121,6 +127,43 @@ class Commands:
                 in_file and store.unsubscribe(actor.id, unit, pause=True)):
             return Reply(t(lang, "done_unsubscribed", units=units))
         return Reply(t(lang, "not_subscribed", units=units), ok=False)
+
+    # ------------------------------------------------------------------ frånvaro
+    def _absence(self, actor: Actor, command: Command, now: datetime) -> Reply:
+        """A person says they are away; their notifications and reminders go to the stand-in
+        meanwhile (Notices.queue), saying on whose behalf."""
+        from bot.domain.absence import STATE_PREFIX, Absence, unit_stand_in
+        org, lang = self.deps.org, self.deps.lang
+        if actor.kind != "person":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        args = command.args
+        stand_in = args["stand_in"] or unit_stand_in(org, actor.id)
+        if stand_in is None:
+            raise DomainError(t(lang, "refused_absence_no_stand_in"))
+        if stand_in == actor.id:
+            raise DomainError(t(lang, "refused_absence_self"))
+        if args["end"] < self.deps.calendar.local(now).date():
+            raise DomainError(t(lang, "refused_absence_past"))
+        absence = Absence(actor.id, args["start"], args["end"], stand_in)
+        self.deps.store.set_state(STATE_PREFIX + actor.id, absence.to_state())
+        return Reply(t(lang, "done_absence", start=args["start"].isoformat(),
+                       end=args["end"].isoformat(), name=org.people[stand_in].name))
+
+    # ------------------------------------------------------------------ länka
+    def _link(self, case: Case, command: Command, ctx: Context) -> Reply:
+        """Both cases get the link, in the same unit of work; the person must be allowed to
+        change both (a link shows one case's number in the other's status)."""
+        org, store = self.deps.org, self.deps.store
+        other = store.get_case(command.args["other"])
+        if other is None:
+            raise DomainError(t(org.language, "refused_no_case",
+                                number=command.args["other"].format(org.digits)))
+        access.require_view(org, ctx.actor, other)
+        first = proc.apply(case, command.action, ctx)
+        second = proc.apply(other, proc.Link(case.number), ctx)
+        self.notices.save(first, ctx.now)
+        self.notices.save(second, ctx.now)
+        return Reply(first.message)
 
     # ------------------------------------------------------------------ skicka
     def _send(self, case: Case, ctx: Context) -> Reply:

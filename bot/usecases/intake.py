@@ -196,11 +196,14 @@ class Intake:
                             subject=redact(mail.subject), message_id=mail.message_id, raw=raw_path,
                             attachments=[redact(a.filename) for a in mail.attachments])
         ctx = self.context(Actor.mail(document.sender), CH_MAIL, now)
+        # words of serious harm in the text ask the MA/SAS for a Lex Maria/Lex Sarah assessment
+        serious = proc.signals_serious_harm([mail.subject, mail.text],
+                                            org.patient_safety.serious_words)
         number = None
         if decision.outcome == NEW_CASE:
-            number = self.new_case(decision, document, conversation_id, ctx)
+            number = self.new_case(decision, document, conversation_id, ctx, serious=serious)
         elif decision.outcome == ADDED:
-            number = self.add_to_case(decision, document, conversation_id, ctx)
+            number = self.add_to_case(decision, document, conversation_id, ctx, serious=serious)
         elif decision.outcome == COMMAND:
             number = self._command_by_mail(decision, mail, now)
         if decision.outcome == NEW_CASE and number and not self.quiet:
@@ -278,7 +281,7 @@ class Intake:
         return Context(self.deps.org, actor, channel, now, self.deps.store.subscriptions())
 
     def new_case(self, decision: Decision, document: Document, conversation_id: str | None,
-                 ctx: Context) -> str:
+                 ctx: Context, *, serious: bool = False) -> str:
         org = self.deps.org
         year = self.deps.calendar.local(datetime.fromisoformat(document.received)).year
         number = self.deps.store.next_number(year)
@@ -286,7 +289,7 @@ class Intake:
             number=number.format(org.digits), key=number.key, kind=decision.kind or INCOMING,
             title=decision.title, document=document, unit=decision.unit,
             counterpart=decision.counterpart, severity=decision.severity,
-            conversation_id=conversation_id, ctx=ctx)
+            conversation_id=conversation_id, ctx=ctx, serious=serious)
         if self.quiet:
             outcome.case.imported = iso(ctx.now)
         outcome.case.reference = decision.reference
@@ -299,14 +302,15 @@ class Intake:
         return outcome.case.number
 
     def add_to_case(self, decision: Decision, document: Document, conversation_id: str | None,
-                    ctx: Context) -> str:
+                    ctx: Context, *, serious: bool = False) -> str:
         assert decision.case is not None
         case = self.deps.store.get_case_by_text(decision.case.number)
         if case is None:
             raise LookupError(decision.case.number)
         document.no = len(case.documents) + 1
         outcome = proc.apply(case, proc.AddDocument(document, decision.sender_internal,
-                                                    conversation_id, decision.severity), ctx)
+                                                    conversation_id, decision.severity,
+                                                    serious), ctx)
         if decision.reference and not outcome.case.reference:
             outcome.case.reference = decision.reference
         self.notices.save(outcome, ctx.now)

@@ -9,11 +9,16 @@ from bot.chat.render import case_labels
 from bot.commands import Command
 from bot.domain import access
 from bot.domain.access import Actor
-from bot.domain.case import INCOMING, Case, iso
+from bot.domain.diary import parse_diary_number
+from bot.domain.case import DOC_NOTE, INCOMING, Case, iso
 from bot.domain.process import current_step, step_deadline
 from bot.domain.redact import redact
 from bot.texts import long_date, t
 from bot.usecases.base import Deps
+
+
+SEARCH_LIMIT = 20        # matches shown for `sök`; more means the text was too short
+SEARCH_YEARS = 5         # diary years searched, this one included
 
 
 class Queries:
@@ -34,6 +39,54 @@ class Queries:
         elif command.name == "overdue":
             cases = [c for c in cases if self.is_overdue(c)]
         return sorted(cases, key=lambda c: (not self.is_overdue(c), c.key))
+
+    def search(self, actor: Actor, text: str, *, limit: int | None = None,
+               years: int = SEARCH_YEARS) -> tuple[list[Case], bool]:
+        """Cases the actor may see whose number, title, unit or counterpart contains the text:
+        open cases first, then the diary year by year back `years` years, newest first.
+        Streams and stops at `limit` (the second value says there were more)."""
+        store, limit = self.deps.store, limit or SEARCH_LIMIT
+        needle = " ".join(text.split()).casefold()
+        this_year = self.deps.calendar.local(self.deps.clock.now()).year
+        found: list[Case] = []
+        seen: set[int] = set()
+        sources = [iter(store.open_cases())]
+        sources += [store.all_cases(y) for y in range(this_year, this_year - years, -1)]
+        for source in sources:
+            for case in source:
+                if case.key in seen or not self._matches(case, needle):
+                    continue
+                seen.add(case.key)
+                if not access.can_view(self.deps.org, actor, case):
+                    continue
+                if len(found) == limit:
+                    return found, True
+                found.append(case)
+        return found, False
+
+    def _matches(self, case: Case, needle: str) -> bool:
+        org = self.deps.org
+        counterpart = org.counterparts.get(case.counterpart or "")
+        unit = org.units.get(case.unit or "")
+        haystack = [case.number, case.title, case.counterpart or "", case.unit or ""]
+        haystack += list(counterpart.names) if counterpart else []
+        haystack += [unit.name] if unit else []
+        if any(needle in field.casefold() for field in haystack):
+            return True
+        wanted = parse_diary_number(needle, org.series)  # "2026/42" finds VOK 2026/0042
+        return wanted is not None and wanted.key == case.key
+
+    def search_text(self, actor: Actor, text: str) -> str:
+        lang = self.deps.lang
+        cases, capped = self.search(actor, text)
+        shown = redact(" ".join(text.split()))
+        if not cases:
+            return t(lang, "search_none", text=shown)
+        lines = [t(lang, "search_header", text=shown, count=len(cases))]
+        lines += [self.list_line(case) for case in cases]
+        if capped:
+            lines.append(t(lang, "search_capped", limit=len(cases)))
+        return redact("\n".join(lines))
 
     def responsible(self, case: Case) -> set[str]:
         step = current_step(case, self.deps.org)
@@ -83,9 +136,16 @@ class Queries:
             lines.append(f"{t(lang, 'label_deadline')}: {deadline}")
         lines.append(f"{t(lang, 'label_documents')}:")
         for doc in case.documents:
-            lines.append(f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
-                         f"{_local_moment(calendar.local(datetime.fromisoformat(doc.received)))}"
-                         f" {t(lang, 'status_from', sender=doc.sender)}")
+            sender = self._person_name(doc.sender) if doc.type == DOC_NOTE else doc.sender
+            line = (f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
+                    f"{_local_moment(calendar.local(datetime.fromisoformat(doc.received)))}"
+                    f" {t(lang, 'status_from', sender=sender)}")
+            lines.append(f"{line}: {doc.subject}" if doc.type == DOC_NOTE else line)
+        if case.links:
+            lines.append(f"{t(lang, 'label_links')}: {', '.join(case.links)}")
+        lex = self.lex_text(case)
+        if lex:
+            lines.append(f"{t(lang, 'label_lex')}: {lex}")
         if case.actions:
             lines.append(f"{t(lang, 'label_actions')}:")
             for action in case.actions:
@@ -94,6 +154,27 @@ class Queries:
                          t(lang, "action_state_open"))
                 lines.append(f"  {action.no}. {action.text} ({state})")
         return redact("\n".join(lines))
+
+    def lex_text(self, case: Case) -> str | None:
+        """The Lex Maria / Lex Sarah line of status: asked and waiting, or who decided what."""
+        lang, calendar = self.deps.lang, self.deps.calendar
+        decided, asked = case.lex_decision, case.lex_requested
+        if decided:
+            at = _local_moment(calendar.local(datetime.fromisoformat(decided["at"])))
+            text = t(lang, "lex_status_decided", decision=t(lang, f"lex_{decided['decision']}"),
+                     reason=decided["reason"], who=self._person_name(decided["by"]), at=at)
+            if decided["decision"] != "ingen":
+                text += " · " + (t(lang, "lex_status_ivo", ivo=decided["ivo"]) if decided.get("ivo")
+                                 else t(lang, "lex_status_ivo_missing"))
+            return text
+        if asked:
+            since = _local_moment(calendar.local(datetime.fromisoformat(asked["at"])))
+            return t(lang, "lex_status_asked", since=since)
+        return None
+
+    def _person_name(self, who: str) -> str:
+        person = self.deps.org.people.get(who)
+        return person.name if person else who
 
     def status_json(self, case: Case, *, events: bool = True) -> dict[str, Any]:
         org, calendar = self.deps.org, self.deps.calendar
@@ -114,6 +195,7 @@ class Queries:
             "close_reason": case.close_reason,
             "links": list(case.links),
             "reference": case.reference,
+            "lex": {"requested": case.lex_requested, "decision": case.lex_decision},
         }
         if events:
             data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from bot.chat.render import digest_view, reminder_view
 from bot.domain.case import Case, iso
 from bot.domain.org import Person
-from bot.domain.process import current_step
+from bot.domain.process import LEX_STEP, current_step, lex_step
+from bot.texts import t
 from bot.usecases.base import Deps, Notices
 from bot.usecases.queries import Queries
 from reminders.rules import Due, due_reminders, weekly_digest_due
@@ -72,7 +73,7 @@ class Reminders:
 
     def _queue_reminder(self, case: Case, due: Due, day: str, now: datetime) -> None:
         org = self.deps.org
-        step = current_step(case, org)
+        step = lex_step(case, org) if due.step == LEX_STEP else current_step(case, org)
         owners = list(step.owners) if step else []
         view = reminder_view(org, case, step=due.step, level=due.level, deadline=due.deadline,
                              calendar_local=self.deps.calendar.local, owners=owners)
@@ -107,6 +108,11 @@ class Reminders:
         mine.sort(key=lambda c: (not is_overdue(c, now), c.key))
         overdue = sum(1 for c in mine if is_overdue(c, now))
         lines = [self.queries.list_line(c, now) for c in mine]
+        # red cases nobody said "seen" to (kvittera): listed again at the end
+        unacknowledged = [c for c in mine if c.severity == "red" and not c.acks]
+        if unacknowledged:
+            lines += ["", t(self.deps.lang, "digest_unacknowledged")]
+            lines += [self.queries.list_line(c, now) for c in unacknowledged]
         view = digest_view(self.deps.org, lines, len(mine), overdue)
         self.notices.queue(person.id, "digest", view, f"digest:{monday.isoformat()}:{person.id}", now)
         self.deps.store.mark_reminder(f"digest:{person.id}", monday.isoformat(), iso(now))

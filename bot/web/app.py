@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.domain.access import Actor, can_read_mail, can_view
 from bot.domain.case import STATUSES, Case, from_iso
-from bot.domain.diary import DiaryNumber
+from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.redact import redact
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
@@ -243,9 +243,18 @@ class WebApp:
             step=step_name(self.lang, step.name) if step else None,
             owners=", ".join(self.person_label(p) for p in step.owners) if step else "",
             deadline=deadline, overdue=bool(deadline and now > deadline), events=events,
-            documents=case.documents, readable=readable,
+            documents=case.documents, readable=readable, links=self._links(case),
             doc_type=lambda d: t(self.lang, f"doc_{d}"),
             person_label=self.person_label)
+
+    def _links(self, case: Case) -> list[dict[str, str]]:
+        """Linked cases as (number, address); a number that no longer parses is shown bare."""
+        links = []
+        for number in case.links:
+            parsed = parse_diary_number(number, self.org.series)
+            href = f"/arenden/{parsed.year}/{parsed.seq}" if parsed else ""
+            links.append({"number": number, "href": href})
+        return links
 
     def _event_text(self, what: str, details: dict) -> str:
         label = t(self.lang, f"web_event_{what}") if f"web_event_{what}" in _EVENT_KEYS else what
@@ -413,7 +422,9 @@ class WebApp:
 
 _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "document",
                                          "action_added", "action_done", "unit", "counterpart",
-                                         "title", "snoozed")}
+                                         "title", "snoozed", "linked",
+                                         "lex_requested", "lex_decided", "ivo_reference",
+                                         "acknowledged")}
 
 
 # ---------------------------------------------------------------------- the middleware

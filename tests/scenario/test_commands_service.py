@@ -122,9 +122,9 @@ def test_register_assess_action_and_close_refused_with_open_actions(bot, case):
     assert (stored.status, stored.severity) == ("registered", "red")
     assert [(a.no, a.due, a.done is not None) for a in stored.actions] == [
         (1, "2026-12-01", False), (2, None, True)]
-    assert [e.what for e in stored.events][-5:] == [
-        "status", "assessed", "action_added", "action_added", "action_done"]
-    assert stored.events[-5].channel == "slack" and stored.events[-5].who == "anna"
+    assert [e.what for e in stored.events][-6:] == [     # red asks for a Lex assessment
+        "status", "assessed", "lex_requested", "action_added", "action_added", "action_done"]
+    assert stored.events[-6].channel == "slack" and stored.events[-6].who == "anna"
 
     unit_response(bot)
     assert say(bot, "rut", "skickad 2026/1").ok

@@ -539,8 +539,9 @@ def test_forward_overrides_in_an_html_only_forward_from_outlook_mobile(bot):
         "new_case", "incoming", "region-exempel")
     assert (result["unit"], result["severity"]) == ("hemtjanst-soder", "red")
     assert case1(bot).title == "Avvikelse – utebliven hemtjänstinsats, Hemtjänst Norr"
+    # red: the SAS (Hemtjänst Söder is social services) is asked for a Lex Sarah assessment
     assert queued == {("bengt", "incoming_diarised"), ("maria", "incoming_diarised"),
-                      ("sven", "incoming_diarised")}
+                      ("sven", "incoming_diarised"), ("sven", "lex_requested")}
 
 
 @pytest.mark.parametrize("line, unit", [
@@ -636,7 +637,9 @@ def test_html_only_mail(bot):
     assert (result["outcome"], result["counterpart"], result["unit"], result["severity"]) == (
         "new_case", "folktandvarden", "bjorkhagen", "red")
     assert case1(bot).title == "Avvikelse efter akut tandvårdsbesök"
-    assert queued == {("david", "incoming_diarised"), ("maria", "incoming_diarised")}
+    # red, in a unit with both kinds of care: MA and SAS are asked for a Lex assessment
+    assert queued == {("david", "incoming_diarised"), ("maria", "incoming_diarised"),
+                      ("maria", "lex_requested"), ("sven", "lex_requested")}
 
 
 @pytest.mark.parametrize("name, counterpart, severity, title", [

@@ -95,6 +95,9 @@ def test_figures_a_reader_checks_first(org):
     assert answers == {"Dosapoteket Norden": (2, 1, 1), "Vårdcentralen Torget": (1, 1, 0)}
     assert report.by_unit[-1].name == "Okänd enhet"
     assert [(c.name, c.count) for c in report.overdue_by_unit][0] == ("Hemtjänst Norr", 3)
+    # Lex: asked for 2026/1, 2026/8 and 2026/10; 2026/1 reported (Lex Sarah, with IVO's
+    # reference), 2026/8 not reported, 2026/10 not assessed
+    assert [c.count for c in report.lex] == [3, 2, 0, 1, 1, 1, 1]
 
 
 def test_plurals_and_units_in_text(org):

@@ -283,7 +283,8 @@ def test_assess_records_old_and_new_severity(org):
     now = T0 + timedelta(days=2)
     outcome = apply(case, Assess("red"), ctx(org, "anna", now))
     assert outcome.case.severity == "red"
-    event = outcome.case.events[-1]
+    event = outcome.case.events[-2]          # then red asks for a Lex assessment (test_safety_rules)
+    assert outcome.case.events[-1].what == "lex_requested"
     assert (event.what, event.who, event.at, event.details) == (
         "assessed", "anna", iso(now), {"from": None, "to": "red"})
     assert outcome.message == f"{NUMBER} är bedömt som Röd."
@@ -709,7 +710,8 @@ def test_set_unit_to_the_same_unit_tells_nobody(org):
 
 def test_commands_tell_nobody(org):
     case = reach(org, INCOMING, "diarised")
-    for command, who in ((Register(), "anna"), (Assess("red"), "anna"), (MarkSent(), "rut"),
+    # (red asks the MA/SAS for a Lex assessment: tests/unit/test_safety_rules.py)
+    for command, who in ((Register(), "anna"), (Assess("yellow"), "anna"), (MarkSent(), "rut"),
                          (Close("dubblett"), "rut")):
         outcome = apply(case, command, ctx(org, who))
         assert outcome.notices == []

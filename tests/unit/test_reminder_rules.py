@@ -24,7 +24,7 @@ from bot.domain.access import Actor
 from bot.domain.case import DOC_DEVIATION, DOC_RESPONSE, INCOMING, OUTGOING, Case, Document, iso
 from bot.domain.org import Subscription
 from bot.domain.process import (AddAction, AddDocument, Assess, Close, CompleteAction, Context,
-                                MarkSent, Register, SnoozeStep, apply, open_case)
+                                MarkSent, RecordLex, Register, SnoozeStep, apply, open_case)
 from reminders import rules
 from reminders.calendar import BusinessCalendar
 from reminders.rules import Due, digest_key, due_reminders, weekly_digest_due
@@ -72,9 +72,16 @@ def answered(org, case: Case, sender: str, when: datetime) -> Case:
                  Context(org, Actor.mail(sender), "mail", when)).case
 
 
+def lex_decided(org, case: Case, when: datetime) -> Case:
+    """A red case asks the MA/SAS for a Lex assessment (its own step, tests/unit/test_lex.py):
+    made here, so these tests see the case's own steps only."""
+    return do(org, case, RecordLex("ingen", "Ingen vårdskada"), "maria", when)
+
+
 def registered(org, severity=None, unit="hemtjanst-norr") -> Case:
-    return do(org, opened(org, severity=severity, unit=unit), Register(), "anna",
+    case = do(org, opened(org, severity=severity, unit=unit), Register(), "anna",
               at(2026, 11, 17))
+    return lex_decided(org, case, at(2026, 11, 17)) if severity == "red" else case
 
 
 def response_received(org) -> Case:                      # response arrives Wed 18 10:00
@@ -153,7 +160,7 @@ def test_severity_change_moves_the_respond_reminder(org, cal):
     case = registered(org)                                   # unassessed: deadline Mon 30
     red_first = at(2026, 11, 24, 8)
     assert due_reminders(case, red_first, cal, org) == []
-    red = do(org, case, Assess("red"), "anna", at(2026, 11, 18))
+    red = lex_decided(org, do(org, case, Assess("red"), "anna", at(2026, 11, 18)), at(2026, 11, 18))
     assert items(due_reminders(red, red_first, cal, org)) == [
         ("respond", "reminder", "anna", "2026-11-24 08:00")]
     green = do(org, red, Assess("green"), "anna", at(2026, 11, 18, 11))
@@ -228,15 +235,16 @@ REPEAT = [
         ("reminder", "anna", "2026-11-23 08:00"),
         ("escalation", "maria", "2026-11-23 08:00"),
         ("escalation", "sven", "2026-11-23 08:00")]),
-    ("wed-25-R1+4-escalation-unchanged", at(2026, 11, 25, 8), [
+    # nobody acknowledged (kvittera): the escalation repeats with the reminders (issue 16)
+    ("wed-25-R1+4-escalation-repeats", at(2026, 11, 25, 8), [
         ("reminder", "anna", "2026-11-25 08:00"),
-        ("escalation", "maria", "2026-11-23 08:00"),
-        ("escalation", "sven", "2026-11-23 08:00")]),
-    # a bot down for two weeks catches up with one reminder, the latest
+        ("escalation", "maria", "2026-11-25 08:00"),
+        ("escalation", "sven", "2026-11-25 08:00")]),
+    # a bot down for two weeks catches up with one reminder and one escalation, the latest
     ("catch-up-after-downtime", at(2026, 12, 4, 12), [
         ("reminder", "anna", "2026-12-03 08:00"),
-        ("escalation", "maria", "2026-11-23 08:00"),
-        ("escalation", "sven", "2026-11-23 08:00")]),
+        ("escalation", "maria", "2026-12-03 08:00"),
+        ("escalation", "sven", "2026-12-03 08:00")]),
 ]
 
 
@@ -376,6 +384,7 @@ def with_action(org, *, unit="hemtjanst-norr", owner=None, who="anna",
                 due=date(2026, 11, 20)) -> Case:
     # registered red on Tue 17: respond deadline Mon 23, so only the action is due on Mon 23
     case = do(org, registered(org, unit=unit), Assess("red"), who, at(2026, 11, 17, 11))
+    case = lex_decided(org, case, at(2026, 11, 17, 11))
     return do(org, case, AddAction("Se över läkemedelsrutinen", due=due, owner=owner), who,
               at(2026, 11, 17, 12))
 
