@@ -1197,7 +1197,6 @@ EN.update({
 # --- patient-safety depth (issue 16): notes, links, search --------------------------------
 SV.update({
     "doc_note": "anteckning",
-    "label_links": "Kopplade ärenden",
     "refused_note_text": "Anteckningen kan inte vara tom.",
     "done_note": "Anteckningen är diarierad i {number} som handling {no}.",
     "refused_link_self": "Ett ärende kan inte kopplas till sig självt ({number}).",
@@ -1273,7 +1272,6 @@ SV.update({
 })
 EN.update({
     "doc_note": "note",
-    "label_links": "Linked cases",
     "refused_note_text": "The note cannot be empty.",
     "done_note": "The note is filed in {number} as document {no}.",
     "refused_link_self": "A case cannot be linked to itself ({number}).",

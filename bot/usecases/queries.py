@@ -141,8 +141,6 @@ class Queries:
                     f"{_local_moment(calendar.local(datetime.fromisoformat(doc.received)))}"
                     f" {t(lang, 'status_from', sender=sender)}")
             lines.append(f"{line}: {doc.subject}" if doc.type == DOC_NOTE else line)
-        if case.links:
-            lines.append(f"{t(lang, 'label_links')}: {', '.join(case.links)}")
         lex = self.lex_text(case)
         if lex:
             lines.append(f"{t(lang, 'label_lex')}: {lex}")

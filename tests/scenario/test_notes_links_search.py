@@ -82,8 +82,8 @@ def test_a_link_goes_both_ways_and_shows_in_status(cases):
     assert reply.ok and reply.text == "VOK 2026/0001 och VOK 2026/0002 är nu kopplade till varandra."
     assert bot.store.get_case_by_text(NORR).links == [SODER]
     assert bot.store.get_case_by_text(SODER).links == [NORR]
-    assert "Kopplade ärenden: VOK 2026/0002" in say(bot, "anna", "status 2026/1").text
-    assert "Kopplade ärenden: VOK 2026/0001" in say(bot, "bengt", "status 2026/2").text
+    assert "Kopplat till: VOK 2026/0002" in say(bot, "anna", "status 2026/1").text
+    assert "Kopplat till: VOK 2026/0001" in say(bot, "bengt", "status 2026/2").text
     again = say(bot, "maria", "länka 2026/2 2026/1")
     assert not again.ok and again.text == "VOK 2026/0002 är redan kopplat till VOK 2026/0001."
 
