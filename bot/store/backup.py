@@ -43,7 +43,10 @@ def backup(data_dir: Path, target: Path) -> dict:
     seq = _copy_live_pair(data_dir, target)
     for name in GROWING:
         if (data_dir / name).is_dir():
-            shutil.copytree(data_dir / name, target / name, dirs_exist_ok=True)
+            # a writer's half-written file (.tmp-…, renamed into place when complete) is not
+            # part of the diary and may vanish while we copy: never copied
+            shutil.copytree(data_dir / name, target / name, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".tmp-*"))
     check = TinyDbCaseStore(target, readonly=True)
     manifest = {"format": FORMAT, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "source": str(data_dir.resolve()), "seq": seq,
