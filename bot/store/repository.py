@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
-from tinydb import TinyDB
 from tinydb.table import Document
 
 from bot.domain.case import Case, iso
