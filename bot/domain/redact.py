@@ -42,6 +42,8 @@ here by hand, with the stdlib only.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 import unicodedata
 
@@ -119,59 +121,119 @@ def _valid(head: str, tail: str) -> bool:
 _ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
 
 
-def _tokens(text: str):
-    """(character, start, end) over the text, an escape sequence counting as its character."""
-    if "\\" not in text:
-        for index, char in enumerate(text):
-            yield char, index, index + 1
-        return
-    position = 0
-    for m in _ESCAPE.finditer(text):
-        for index in range(position, m.start()):
-            yield text[index], index, index + 1
-        try:
-            yield chr(int(m.group(0)[2:], 16)), m.start(), m.end()
-        except (ValueError, OverflowError):
-            yield from ((text[i], i, i + 1) for i in range(m.start(), m.end()))
-        position = m.end()
-    for index in range(position, len(text)):
-        yield text[index], index, index + 1
+# What the matcher must look at one character at a time: a non-ASCII character, or an escape.
+# Everything between two of these is plain ASCII and is read as it is (the fast path: a
+# Swedish text is mostly ASCII, and is scanned in C, not character by character).
+_SPECIAL = re.compile(_ESCAPE.pattern + r"|[^\x00-\x7f]")
 
 
-def _normalise(text: str) -> tuple[str, list[tuple[int, int]] | None]:
-    """The text as the matcher reads it, and for each of its characters the span of the
-    original characters it came from (None when nothing changed: plain ASCII)."""
+@functools.lru_cache(maxsize=4096)
+def _read_as(char: str) -> str:
+    """What one character is to the matcher: itself, a hyphen, a space, its NFKC form, or
+    nothing (an invisible character)."""
+    if char.isascii():
+        return char
+    if char in _INVISIBLE:
+        return ""
+    if char in _DASHES:
+        return "-"
+    replaced = unicodedata.normalize("NFKC", char)
+    if replaced in _DASHES:
+        return "-"
+    return " " if replaced.isspace() else replaced
+
+
+class _Origin:
+    """Where each character of the normalised text came from in the original: pieces that
+    are copied (a position maps to the same offset in the original) and pieces that replace
+    an original span (every position maps to that whole span)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []          # normalised start of each piece
+        self.pieces: list[tuple[int, int, bool]] = []   # original start, end, copied?
+
+    def add(self, normal_start: int, start: int, end: int, copied: bool) -> None:
+        self.starts.append(normal_start)
+        self.pieces.append((start, end, copied))
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """The original span from normalised character `first` to `last` (inclusive)."""
+        return self._at(first)[0], self._at(last)[1]
+
+    def _at(self, index: int) -> tuple[int, int]:
+        piece = bisect.bisect_right(self.starts, index) - 1
+        start, end, copied = self.pieces[piece]
+        if copied:
+            at = start + index - self.starts[piece]
+            return at, at + 1
+        return start, end
+
+
+def _normalise(text: str) -> tuple[str, _Origin | None]:
+    """The text as the matcher reads it, and where its characters came from (None when
+    nothing changed: plain ASCII without escapes)."""
     if text.isascii() and "\\" not in text:
         return text, None
     out: list[str] = []
-    origin: list[tuple[int, int]] = []
-    for char, start, end in _tokens(text):
-        if char.isascii():
-            replaced = char
-        elif char in _INVISIBLE:
-            continue
-        elif char in _DASHES:
-            replaced = "-"
-        else:
-            replaced = unicodedata.normalize("NFKC", char)
-            if replaced in _DASHES:
-                replaced = "-"
-            elif replaced.isspace():
-                replaced = " "
-        out.append(replaced)
-        origin.extend([(start, end)] * len(replaced))
+    origin = _Origin()
+    length, position = 0, 0
+
+    def copy(start: int, end: int) -> None:
+        nonlocal length
+        if start < end:
+            origin.add(length, start, end, True)
+            out.append(text[start:end])
+            length += end - start
+
+    for m in _SPECIAL.finditer(text):
+        token = m.group(0)
+        if len(token) == 1:
+            replaced = _read_as(token)
+            if replaced == token:           # read as itself (å, é): part of the copied run
+                continue
+        else:                               # an escape: the character it stands for
+            try:
+                replaced = _read_as(chr(int(token[2:], 16)))
+            except (ValueError, OverflowError):
+                continue                    # not a character: copied as it is
+        copy(position, m.start())
+        position = m.end()
+        if replaced:
+            origin.add(length, m.start(), m.end(), False)
+            out.append(replaced)
+            length += len(replaced)
+    copy(position, len(text))
     return "".join(out), origin
+
+
+_INVISIBLE_RUN = re.compile("[" + "".join(sorted(_INVISIBLE)) + "]+")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+
+
+def _may_hold_number(text: str) -> bool:
+    """False when no number can be in the text: it has no run of six digits, however its
+    characters are read (NFKC of the whole text has the same digit runs as NFKC character
+    by character: digits are starters, nothing composes with them). Escapes are read one
+    by one, so a text with a backslash always takes the careful path."""
+    if "\\" in text:
+        return True
+    if text.isascii():
+        return _SIX_DIGITS.search(text) is not None
+    visible = _INVISIBLE_RUN.sub("", text)
+    return _SIX_DIGITS.search(unicodedata.normalize("NFKC", visible)) is not None
 
 
 def _matches(text: str):
     """(start, end) in the original text of every personnummer, left to right."""
+    if not _may_hold_number(text):
+        return
     normal, origin = _normalise(text)
     for m in _CANDIDATE.finditer(normal):
         if _valid(m["head"], m["tail"]):
             if origin is None:
                 yield m.start(), m.end()
             else:
-                yield origin[m.start()][0], origin[m.end() - 1][1]
+                yield origin.span(m.start(), m.end() - 1)
 
 
 def is_personnummer(candidate: str) -> bool:
@@ -182,7 +244,7 @@ def is_personnummer(candidate: str) -> bool:
 
 def redact(text: str) -> str:
     """Replace every personnummer and samordningsnummer in ``text`` with ``[personnummer]``."""
-    if not text or not any(c.isdigit() for c in text):
+    if not text:
         return text
     parts: list[str] = []
     last = 0
