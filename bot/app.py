@@ -13,7 +13,8 @@ from bot.errors import BotError
 from bot.ports import CaseStore, ChatFrontend, RunService, Clock, MailSender, MailSource, Notifier, SystemClock
 from bot.services import Services
 from bot.settings import Settings
-from bot.store.repository import TinyDbCaseStore
+from bot.store.holiday_copy import StoredHolidays
+from bot.store.opening import open_store
 from reminders.calendar import BusinessCalendar
 
 if TYPE_CHECKING:
@@ -229,9 +230,12 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     of MAIL_SOURCE, and a chat frontend per configured channel (DESIGN §9)."""
     org = settings.org
     clock = clock or SystemClock()
+    holidays = StoredHolidays(settings.data_dir)
     calendar = BusinessCalendar(org.timezone, org.office_hours.start, org.office_hours.end,
-                                org.office_hours.closed_days)
+                                org.office_hours.closed_days, holiday_table=holidays)
     store = store or open_store(settings, readonly=readonly, command=command)
+    if not readonly and settings.data_dir.is_dir():   # the copy short-lived readers use
+        holidays.keep_current(calendar.local(clock.now()).year)
     from_settings = notifiers is None and not readonly
     if notifiers is None:
         notifiers = {"console": ConsoleNotifier(org)}
@@ -268,21 +272,6 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         if health is not None:
             bot.frontends.append(health)
     return bot
-
-
-def open_store(settings: Settings, *, readonly: bool = False,
-               command: str = "avvikelsebot") -> CaseStore:
-    """PostgreSQL when DATABASE_URL says postgresql://…, else TinyDB in the data directory."""
-    org = settings.org
-    url = settings.env.get("DATABASE_URL")
-    if url:
-        from bot.store.postgres import PostgresCaseStore, is_database_url
-        if not is_database_url(url):
-            raise BotError("DATABASE_URL måste börja med postgresql://")
-        return PostgresCaseStore(url, series=org.series, digits=org.digits,
-                                 readonly=readonly, command=command)
-    return TinyDbCaseStore(settings.data_dir, series=org.series, digits=org.digits,
-                           readonly=readonly, command=command)
 
 
 def _mail_source(settings: Settings) -> MailSource:

@@ -146,6 +146,15 @@ def _version() -> str:
         return "okänd"
 
 
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, but the version is looked up only when asked for
+    (reading the package metadata is a tenth of a `status`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"avvikelsebot {_version()}")
+        parser.exit()
+
+
 def _year(lang: str):
     def year(text: str) -> int:
         if not re.fullmatch(r"\d{4}", text.strip()):
@@ -163,8 +172,7 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="avvikelsebot", description=h("description"),
                                      epilog=h("epilog"))
-    parser.add_argument("--version", action="version", version=f"avvikelsebot {_version()}",
-                        help=h("version"))
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help=h("version"))
     parser.add_argument("--config", metavar=m("file"), help=h("config"))
     parser.add_argument("--data", metavar=m("dir"), help=h("data"))
     parser.add_argument("--env", metavar=m("file"), help=h("env"))
@@ -258,6 +266,12 @@ def _bot(settings: Settings, *, readonly: bool, command: str):
     return build(settings, readonly=readonly, command=command)
 
 
+def _reader(settings: Settings, *, command: str):
+    """The diary for reading only, without the channels (a reader answers at once)."""
+    from bot.reading import open_reader
+    return open_reader(settings, command=command)
+
+
 # ---------------------------------------------------------------------------- commands
 def cmd_run(settings: Settings, args) -> int:
     import asyncio
@@ -293,7 +307,8 @@ def cmd_run(settings: Settings, args) -> int:
 
 def _read_only_store(settings: Settings):
     """How the web opens the diary: read-only, again whenever the writer has committed."""
-    return lambda: _bot(settings, readonly=True, command="web").store
+    from bot.store.opening import open_store
+    return lambda: open_store(settings, readonly=True, command="web")
 
 
 def cmd_web(settings: Settings, args) -> int:
@@ -507,17 +522,17 @@ def _case(bot, text: str, series: str):
 
 
 def cmd_status(settings: Settings, args) -> int:
-    bot = _bot(settings, readonly=True, command="status")
+    bot = _reader(settings, command="status")
     case = _case(bot, " ".join(args.number), settings.org.series)
     if args.json:
-        _print_json(bot.services.status_json(case), bot.calendar.tz)
+        _print_json(bot.queries.status_json(case), bot.calendar.tz)
     else:
-        print(bot.services.status_text(case))
+        print(bot.queries.status_text(case))
     return EXIT_OK
 
 
 def cmd_list(settings: Settings, args) -> int:
-    bot = _bot(settings, readonly=True, command="list")
+    bot = _reader(settings, command="list")
     org = settings.org
     unit = None
     if args.unit:
@@ -529,17 +544,17 @@ def cmd_list(settings: Settings, args) -> int:
     if unit:
         cases = [c for c in cases if c.unit == unit]
     if args.overdue:
-        cases = [c for c in cases if bot.services.is_overdue(c)]
+        cases = [c for c in cases if bot.queries.is_overdue(c)]
     cases.sort(key=lambda c: c.key)
     if args.json:
-        _print_json([bot.services.status_json(c, events=False) for c in cases], bot.calendar.tz)
+        _print_json([bot.queries.status_json(c, events=False) for c in cases], bot.calendar.tz)
     else:
-        print(bot.services.list_text(cases))
+        print(bot.queries.list_text(cases))
     return EXIT_OK
 
 
 def cmd_outbox(settings: Settings, args) -> int:
-    bot = _bot(settings, readonly=True, command="outbox")
+    bot = _reader(settings, command="outbox")
     live = {n["id"]: n for n in bot.store.outbox()}
     earlier = [n for n in bot.store.outbox_history() if n["id"] not in live]
     items = sorted([*earlier, *live.values()], key=lambda n: n["created"])
@@ -564,7 +579,7 @@ def cmd_report(settings: Settings, args) -> int:
     lang = org.language
     if args.format == "xlsx" and not args.output and sys.stdout.isatty():
         raise UsageError(t(lang, "cli_report_xlsx_tty"))
-    bot = _bot(settings, readonly=True, command="report")
+    bot = _reader(settings, command="report")
     now = bot.clock.now()
     year = args.year or bot.calendar.local(now).year
     # every year up to the report's: cases of earlier years still open count at the year's end

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from bot.domain.case import Case
     from bot.domain.diary import DiaryNumber
     from bot.domain.org import Subscription

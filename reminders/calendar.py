@@ -32,16 +32,31 @@ in summer (CEST).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import holidays
+__all__ = ["BusinessCalendar", "HolidayTable", "swedish_holidays", "holiday_source"]
 
-__all__ = ["BusinessCalendar"]
+# Which holidays for which years: date -> Swedish name.
+HolidayTable = Callable[[Iterable[int]], Mapping[date, str]]
 
 _CATEGORIES = ("public", "de_facto")
 _END_OF_DAY = time(23, 59, 59)
+
+
+def swedish_holidays(years: Iterable[int]) -> dict[date, str]:
+    """The holidays package's Swedish public and de facto holidays, named in Swedish."""
+    import holidays     # imported when first needed: it loads every country's module (0.1 s)
+    table = holidays.Sweden(years=list(years), categories=_CATEGORIES, language="sv")
+    return dict(table.items())
+
+
+def holiday_source() -> str:
+    """What a stored copy of `swedish_holidays` was made from (it is made anew when this
+    changes)."""
+    import holidays
+    return f"holidays {holidays.__version__} SE {'+'.join(_CATEGORIES)} sv"
 
 
 def _check_date(d: date) -> date:
@@ -65,6 +80,7 @@ class BusinessCalendar:
         office_start: time = time(8, 0),
         office_end: time = time(16, 30),
         closed_days: Iterable[date] = (),
+        holiday_table: HolidayTable = swedish_holidays,
     ) -> None:
         self.tz: ZoneInfo = ZoneInfo(timezone)
         if office_start.tzinfo is not None or office_end.tzinfo is not None:
@@ -79,6 +95,7 @@ class BusinessCalendar:
             _check_date(d) for d in closed_days
         )
 
+        self._holiday_table = holiday_table
         self._lock = threading.Lock()
         # Holiday table: date -> Swedish name for every year in self._years
         # (inclusive range, empty until first use).
@@ -110,9 +127,8 @@ class BusinessCalendar:
                 missing, lo = range(year, lo), year
             else:
                 missing, hi = range(hi + 1, year + 1), year
-            table = holidays.Sweden(years=missing, categories=_CATEGORIES, language="sv")
             names = dict(self._names)
-            names.update(table.items())
+            names.update(self._holiday_table(missing))
             self._names = names
             # Publish the range last so readers never see it before the table.
             self._years = (lo, hi)

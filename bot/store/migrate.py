@@ -33,8 +33,8 @@ def needs_migration(data_dir: Path) -> bool:
         (data_dir / "archive").glob("mails-*.json"))
     if old_archives:
         return True
-    if not live.exists():
-        return False
+    if not live.exists() or (data_dir / "journal.log").exists():
+        return False       # format 2 keeps a journal beside live.json; format 1 never had one
     tables = AtomicOrjsonStorage(live, readonly=True).read() or {}
     return bool(tables) and "meta" not in tables
 

@@ -109,26 +109,39 @@ class TinyDbCaseStore:
             self._checkpoint()
 
     def _build_indexes(self) -> None:
-        """Message-ID and conversation of the live mails and cases (bounded by what is open)."""
-        self._by_message_id: dict[str, str] = {}
-        self._by_conversation: dict[str, str] = {}
-        for record in self._all("mails"):
-            self._index_mail(record)
-        for doc in self._all("cases"):
-            self._index_case(doc)
+        """Forget the Message-ID and conversation indexes; they are built again from the
+        live mails and cases (bounded by what is open) when first asked. A reader that only
+        shows a case never builds them."""
+        self._indexes: tuple[dict[str, str], dict[str, str]] | None = None
+
+    def _lookup(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(by Message-ID, by conversation) over the live mails and cases."""
+        if self._indexes is None:
+            self._indexes = ({}, {})
+            for record in self._all("mails"):
+                self._index_mail(record)
+            for doc in self._all("cases"):
+                self._index_case(doc)
+        return self._indexes
 
     def _index_mail(self, record: dict) -> None:
+        if self._indexes is None:
+            return                       # built from the live set (this record too) when asked
+        by_message_id, by_conversation = self._indexes
         number = record.get("number")
         if number and record.get("message_id"):
-            self._by_message_id[record["message_id"].lower()] = number
+            by_message_id[record["message_id"].lower()] = number
         if number and record.get("conversation_id"):
-            self._by_conversation[record["conversation_id"]] = number
+            by_conversation[record["conversation_id"]] = number
 
     def _index_case(self, doc: dict) -> None:
+        if self._indexes is None:
+            return
+        by_message_id, by_conversation = self._indexes
         for mid in doc.get("message_ids", []):
-            self._by_message_id[mid.lower()] = doc["number"]
+            by_message_id[mid.lower()] = doc["number"]
         for cid in doc.get("conversation_ids", []):
-            self._by_conversation[cid] = doc["number"]
+            by_conversation[cid] = doc["number"]
 
     def close(self) -> None:
         """Closes without writing uncommitted changes; a clean stop leaves a fresh checkpoint."""
@@ -289,7 +302,7 @@ class TinyDbCaseStore:
 
     def case_for_message_id(self, message_id: str) -> str | None:
         with self.lock:
-            number = self._by_message_id.get(message_id.lower())
+            number = self._lookup()[0].get(message_id.lower())
             if number:
                 return number
             found = self.mail_index.get("m:" + message_id.lower())
@@ -297,7 +310,7 @@ class TinyDbCaseStore:
 
     def case_for_conversation(self, conversation_id: str) -> str | None:
         with self.lock:
-            number = self._by_conversation.get(conversation_id)
+            number = self._lookup()[1].get(conversation_id)
             if number:
                 return number
             found = self.mail_index.get("c:" + conversation_id)

@@ -1,12 +1,10 @@
 """Read-only use cases: what a person may see of the diary, as text or as data."""
 from __future__ import annotations
 
-import statistics
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.chat.render import case_labels
-from bot.commands import Command
 from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.diary import parse_diary_number
@@ -15,6 +13,9 @@ from bot.domain.process import current_step, step_deadline
 from bot.domain.redact import redact
 from bot.texts import long_date, t
 from bot.usecases.base import Deps
+
+if TYPE_CHECKING:
+    from bot.commands import Command
 
 
 SEARCH_LIMIT = 20        # matches shown for `sök`; more means the text was too short
@@ -214,6 +215,7 @@ class Queries:
                 counts[field][value] = counts[field].get(value, 0) + 1
             for step, days in _step_durations(case):
                 durations.setdefault(step, []).append(days)
+        import statistics     # only the report needs it (and it is slow to import)
         steps = {step: {"count": len(v), "median_days": round(statistics.median(v), 1),
                         "p90_days": round(_percentile(v, 90), 1)}
                  for step, v in sorted(durations.items())}

@@ -114,6 +114,27 @@ def test_status_list_outbox_report_json(data, one_case):
     assert text.startswith("«Avvikelse – fall i badrummet, Hemtjänst Norr»")
 
 
+def test_status_answers_without_loading_the_channels_or_the_holidays_package(data, one_case,
+                                                                            tmp_path):
+    """`status` is asked beside a running writer and should answer at once: it opens the
+    diary for reading only (not the Slack, Teams, mail and metrics parts of the bot), and
+    takes the holidays from the copy the writer keeps (loading the package is 0.1–0.2 s)."""
+    loaded = tmp_path / "modules.txt"
+    program = ("import sys\nfrom bot.cli import main\n"
+               f"code = main(['--config', {str(EXAMPLE_CONFIG)!r}, '--data', {str(data)!r}, "
+               "'status', 'VOK 2026/1'])\n"
+               f"open({str(loaded)!r}, 'w').write('\\n'.join(sorted(sys.modules)))\n"
+               "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Nästa steg:" in done.stdout and "VOK 2026/0001" in done.stdout
+    modules = set(loaded.read_text().split())
+    assert not {m for m in modules if m.split(".")[0] in ("holidays", "slack_bolt", "slack_sdk")
+                or m in ("bot.app", "bot.services", "bot.chat.slack", "bot.chat.teams",
+                         "bot.mail.imap", "bot.mail.graph", "bot.ops.metrics")}
+
+
 def test_unknown_case_and_bad_number_are_bad_input(data, one_case):
     assert cli(data, "status", "VOK 2026/99").returncode == 2
     done = cli(data, "status", "nittionio")
