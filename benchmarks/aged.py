@@ -225,7 +225,11 @@ def grow(source: Path, cases: int) -> Path:
 
 
 def copy_store(source: Path) -> Path:
+    """A private copy of the aged store, removed when this process ends (each figure runs
+    in a process of its own)."""
+    import atexit
     target = Path(tempfile.mkdtemp(prefix="aged-")) / "data"
+    atexit.register(shutil.rmtree, target.parent, True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("writer.lock"))
     return target
 

@@ -264,7 +264,7 @@ class FakeSlackApi:
             return {"ok": False, "error": "channel_not_found"}
         message = {"type": "message", "ts": self._new_ts(), "text": p.get("text"),
                    "blocks": p.get("blocks") or [], "bot_id": BOT_ID, "user": BOT_USER,
-                   "metadata": p.get("metadata")}
+                   "metadata": p.get("metadata"), "received_at": time.perf_counter()}
         if p.get("thread_ts"):
             message["thread_ts"] = p["thread_ts"]
         with self._lock:
