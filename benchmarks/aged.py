@@ -44,6 +44,7 @@ from tests.fakes.mail import FakeMailSender, make_mail  # noqa: E402
 CONFIG = REPO / "config" / "organisation.example.toml"
 CACHE = REPO / "benchmarks" / ".cache"
 UNIT_NAMES = ["Hemtjänst Norr", "Hemtjänst Söder", "Solgården", "Björkhagen"]
+INTAKE_MAILS = 2000      # a backlog, as when a mailbox is taken over: cost must stay linear
 MANAGER_OF = {"Hemtjänst Norr": "anna", "Hemtjänst Söder": "bengt", "Solgården": "anna",
               "Björkhagen": "bengt"}
 
@@ -406,7 +407,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.figure:      # one figure in a process of its own (RSS belongs to it alone)
         source = Path(args.data)
-        result = {"intake": lambda: figure_intake(source, 500), "status": lambda: figure_status(source, 200),
+        result = {"intake": lambda: figure_intake(source, INTAKE_MAILS), "status": lambda: figure_status(source, 200),
                   "rss": lambda: figure_rss_every_year(source), "fanout": lambda: figure_fanout(source),
                   "slow": lambda: figure_command_while_slow(source)}[args.figure]()
         print(json.dumps(result))
@@ -424,7 +425,7 @@ def main() -> None:
         ("aged store", f"{aged['days']} business days, {aged['mails']} mails"
                        + (f", grown to {args.cases} cases" if args.cases else "")
                        + f"; live.json {live / 1e6:.2f} MB", "bounded by what is open", ""),
-        ("intake incl. delivery to Slack, 500 mails", f"{intake['per_second']:.0f} mails/s "
+        (f"intake incl. delivery to Slack, {INTAKE_MAILS} mails", f"{intake['per_second']:.0f} mails/s "
          f"({intake['posts']} posts)", "≥ 100 mails/s",
          f"{intake['ratio']:.1f}× floor ({intake['floor_ms']:.1f} ms/mail)"),
         ("status in process, cold / warm", f"p95 {status['cold_p95_ms']:.1f} / "

@@ -104,11 +104,11 @@ class TinyDbCaseStore:
         if replay:
             self._apply([op for _, ops in replay for op in ops])
             self._seq = replay[-1][0]
-        self._build_indexes()
+        self._forget_indexes()
         if not self.readonly:
             self._checkpoint()
 
-    def _build_indexes(self) -> None:
+    def _forget_indexes(self) -> None:
         """Forget the Message-ID and conversation indexes; they are built again from the
         live mails and cases (bounded by what is open) when first asked. A reader that only
         shows a case never builds them."""
@@ -182,7 +182,7 @@ class TinyDbCaseStore:
         with self.lock:
             if self._pending:
                 self._pending.clear()
-                self._build_indexes()
+                self._forget_indexes()
 
     def savepoint(self) -> dict:
         with self.lock:
@@ -191,7 +191,7 @@ class TinyDbCaseStore:
     def restore(self, savepoint: dict) -> None:
         with self.lock:
             self._pending = dict(savepoint)
-            self._build_indexes()
+            self._forget_indexes()
 
     @property
     def dirty(self) -> bool:
@@ -491,7 +491,7 @@ class TinyDbCaseStore:
                 self._put("markers", key_hash(marker["slot"]), None)
             self.commit()
             if closed or mails:
-                self._build_indexes()
+                self._forget_indexes()
             counts = {"cases": len(closed), "mails": len(mails), "notifications": len(done),
                       "markers": len(markers)}
             if any(counts.values()):

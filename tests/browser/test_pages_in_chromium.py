@@ -98,11 +98,16 @@ def serious_violations(driver) -> list[dict]:
 
 def click_and_wait(driver, locator: tuple[str, str]) -> None:
     """Click something that loads a new page, and wait until the old page is gone."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
-    old = driver.find_element("tag name", "html")
+    # The old page is marked, and the wait is for a complete page without the mark. (Waiting
+    # for the old <html> element to go stale fails now and then: chromedriver may answer
+    # "Node with given id does not belong to the document" while the page is swapped.)
+    driver.execute_script("window.__leaving = true")
     driver.find_element(*locator).click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.__leaving === undefined && document.readyState === 'complete'"))
 
 
 def sign_in(driver, site, person: str, now: datetime | None = None) -> None:
