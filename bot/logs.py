@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import re
-import socket
 import sys
 from datetime import datetime
 from typing import TextIO
@@ -64,8 +63,12 @@ def running_under_journald(stream: TextIO | None = None) -> bool:
 def is_network_failure(error: BaseException | None) -> bool:
     """An expected failure of the network or a remote service, anywhere in the chain."""
     seen = 0
+    # a name-lookup error can only exist once socket is loaded (not imported here: every
+    # CLI command sets up logging)
+    socket = sys.modules.get("socket")
+    failures = (ConnectionError, TimeoutError) + ((socket.gaierror, socket.herror) if socket else ())
     while error is not None and seen < 10:
-        if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror, socket.herror)):
+        if isinstance(error, failures):
             return True
         if type(error).__name__ in _NETWORK_NAMES:
             return True

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
 
 from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
                             Deadlines, OfficeHours, Organisation, PatientSafety, Person,
@@ -139,6 +138,7 @@ def load_environment(environ: Mapping[str, str] | None = None,
     if dotenv_path is not None:
         if not dotenv_path.is_file():
             raise ConfigError(str(dotenv_path), "AVVIKELSEBOT_ENV", "filen finns inte")
+        from dotenv import dotenv_values     # only when there is a file to read
         values.update({k: v for k, v in dotenv_values(dotenv_path).items() if k in ENV_NAMES and v})
     values.update({k: v for k, v in environ.items() if k in ENV_NAMES and v})
     return values
@@ -391,7 +391,7 @@ class _OrganisationReader:
 
     def _trusted_authserv_ids(self, mail: dict) -> tuple[str, ...]:
         """[mail] trusted_authserv_ids: host names, "*.domain" patterns or "exchange-online"."""
-        from bot.mail.authenticity import valid_trust_entry
+        from bot.mail.trust import valid_trust_entry
         ids = [v.lower() for v in self._str_list(mail, "trusted_authserv_ids", "mail.trusted_authserv_ids")]
         for i, value in enumerate(ids):
             if not valid_trust_entry(value):
