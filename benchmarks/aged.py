@@ -41,6 +41,8 @@ from bot.settings import Settings, load_organisation  # noqa: E402
 from reminders.calendar import BusinessCalendar  # noqa: E402
 from tests.fakes.mail import FakeMailSender, make_mail  # noqa: E402
 
+from slack_process import SlackInAnotherProcess  # noqa: E402  (beside this script)
+
 CONFIG = REPO / "config" / "organisation.example.toml"
 CACHE = REPO / "benchmarks" / ".cache"
 UNIT_NAMES = ["Hemtjänst Norr", "Hemtjänst Söder", "Solgården", "Björkhagen"]
@@ -267,11 +269,10 @@ def new_mails(count: int, tag: str) -> list[bytes]:
 
 
 def figure_intake(source: Path, count: int) -> dict:
-    from tests.fakes.slack_api import FakeSlackApi
     data = copy_store(source)
     mails = new_mails(count, "bench")
-    with FakeSlackApi({"U0123ANNA": {"email": "anna.andersson@exempelby.se"}},
-                      anyone={"email": "x@exempelby.se"}) as api:
+    with SlackInAnotherProcess({"U0123ANNA": {"email": "anna.andersson@exempelby.se"}},
+                               anyone={"email": "x@exempelby.se"}) as api:
         env = {"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
                "SLACK_API_URL": api.url, "SLACK_PORT": "0"}
         clock = FixedClock(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
@@ -280,7 +281,7 @@ def figure_intake(source: Path, count: int) -> dict:
         bot.services.ingest_many((raw, clock.now(), None) for raw in mails)
         counts = bot.services.deliver_outbox()
         seconds = time.perf_counter() - started
-        posts = sum(len(m) for m in api.messages.values())
+        posts = api.posts()
         bot.close()
     floor = floor_per_mail(mails, data.parent / "floor")
     return {"per_second": count / seconds, "ratio": (seconds / count) / floor,
@@ -341,7 +342,6 @@ def figure_rss_every_year(source: Path) -> dict:
 def figure_fanout(source: Path) -> dict:
     """One new case to 200 people subscribed to all units, delivered to the local Slack."""
     import tomllib
-    from tests.fakes.slack_api import FakeSlackApi
     text = CONFIG.read_text(encoding="utf-8")
     extra = []
     for i in range(200):
@@ -352,7 +352,7 @@ def figure_fanout(source: Path) -> dict:
     config.write_text(text + "\n" + "\n".join(extra), encoding="utf-8")
     tomllib.loads(config.read_text(encoding="utf-8"))
     data = copy_store(source)
-    with FakeSlackApi({}, anyone={"email": "x@exempelby.se"}) as api:
+    with SlackInAnotherProcess({}, anyone={"email": "x@exempelby.se"}) as api:
         clock = FixedClock(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
         bot = _bot(data, clock, config=config,
                    env={"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
@@ -364,7 +364,7 @@ def figure_fanout(source: Path) -> dict:
         bot.services.ingest_mail(mail, arrived=clock.now())
         bot.services.deliver_outbox()
         seconds = time.perf_counter() - started
-        posts = sum(len(m) for m in api.messages.values())
+        posts = api.posts()
         bot.close()
     return {"seconds": seconds, "posts": posts // 2}
 
@@ -372,10 +372,9 @@ def figure_fanout(source: Path) -> dict:
 def figure_command_while_slow(source: Path) -> dict:
     """A chat command while the Slack channel takes 30 s per post (the outbox in the
     background, as in `run`)."""
-    from tests.fakes.slack_api import FakeSlackApi
     data = copy_store(source)
-    with FakeSlackApi({}, anyone={"email": "x@exempelby.se"}) as api:
-        api.hold_from = 0                          # every post hangs (until released)
+    with SlackInAnotherProcess({}, anyone={"email": "x@exempelby.se"}) as api:
+        api.hold()                                 # every post hangs (until released)
         env = {"SLACK_BOT_TOKEN": "xoxb-b", "SLACK_SIGNING_SECRET": "s" * 32,
                "SLACK_API_URL": api.url, "SLACK_PORT": "0"}
         clock = FixedClock(datetime(2026, 11, 30, 9, tzinfo=timezone.utc))
@@ -391,7 +390,7 @@ def figure_command_while_slow(source: Path) -> dict:
         ingest_started = time.perf_counter()
         bot.services.ingest_mail(new_mails(1, "during")[0], arrived=clock.now())
         ingest_s = time.perf_counter() - ingest_started
-        api.released.set()
+        api.release()
         bot.close()
     return {"p95_ms": statistics.quantiles(times, n=20)[18] * 1000, "ingest_ms": ingest_s * 1000}
 

@@ -32,6 +32,9 @@ from bot.ports import FixedClock  # noqa: E402
 from bot.settings import Settings, load_organisation  # noqa: E402
 from tests.fakes.mail import make_mail  # noqa: E402
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from slack_process import SlackInAnotherProcess  # noqa: E402
+
 CONFIG = REPO / "config" / "organisation.example.toml"
 UNITS = ["hemtjanst-norr", "hemtjanst-soder", "solgarden", "bjorkhagen", "hemsjukvard"]
 UNIT_NAMES = ["Hemtjänst Norr", "Hemtjänst Söder", "Solgården", "Björkhagen", "Hemsjukvården"]
@@ -60,7 +63,6 @@ def aged_copy(source: str | None) -> Path:
     when this process ends."""
     import atexit
     import shutil
-    sys.path.insert(0, str(REPO / "benchmarks"))
     import aged
     if source:
         origin = Path(source)
@@ -72,7 +74,7 @@ def aged_copy(source: str | None) -> Path:
     return target
 
 
-def _latency_run(bot, api, deliver, count: int) -> dict:
+def _latency_run(bot, api: SlackInAnotherProcess, deliver, count: int) -> dict:
     """Run the bot's loop as `run` does; deliver `count` new deviations one by one, each a
     random 0–1 s after the previous one's posts were all made (mail arrives independently
     of what the bot is doing); time arrival → each recipient's post at the Slack Web API."""
@@ -80,9 +82,7 @@ def _latency_run(bot, api, deliver, count: int) -> dict:
     rng = random.Random(7)
 
     def posts_for(marker: str) -> list[float]:
-        with api._lock:
-            return [m["received_at"] for messages in api.messages.values() for m in messages
-                    if marker in (m.get("text") or "")]
+        return api.received(marker)
 
     async def main() -> tuple[list[float], list[float], int]:
         stop = asyncio.Event()
@@ -140,12 +140,11 @@ def _office_hours() -> FixedClock:
 def scenario_imap_latency(args) -> dict:
     """Arrival (APPEND done) → every recipient's post, IMAP IDLE on a real Dovecot, the
     Slack Web API on 127.0.0.1, the aged store."""
-    from tests.fakes.slack_api import FakeSlackApi
     from tests.realparts.dovecot import PASSWORD, Dovecot
     data = aged_copy(args.data)
     config = slack_everyone(data.parent)
     dovecot = Dovecot().start()
-    with FakeSlackApi({}, anyone={"email": "x@exempelby.se"}) as api:
+    with SlackInAnotherProcess({}, anyone={"email": "x@exempelby.se"}) as api:
         settings = Settings(config_path=config, data_dir=data, org=load_organisation(config), env={
             "MAIL_SOURCE": "imap", "IMAP_HOST": "127.0.0.1", "IMAP_PORT": str(dovecot.port),
             "IMAP_SECURITY": "none", "IMAP_USER": "registrator", "IMAP_PASSWORD": PASSWORD,
@@ -165,11 +164,10 @@ def scenario_graph_latency(args) -> dict:
     API on 127.0.0.1, the aged store."""
     from bot.mail.graph import GraphMailSender, GraphMailSource
     from tests.fakes.graph_server import FakeGraphServer
-    from tests.fakes.slack_api import FakeSlackApi
     data = aged_copy(args.data)
     config = slack_everyone(data.parent)
     server = FakeGraphServer().start()
-    with FakeSlackApi({}, anyone={"email": "x@exempelby.se"}) as api:
+    with SlackInAnotherProcess({}, anyone={"email": "x@exempelby.se"}) as api:
         settings = Settings(config_path=config, data_dir=data, org=load_organisation(config),
                             env={**server.env(GRAPH_POLL_SECONDS="1"), **_slack_env(api)})
         source = GraphMailSource.from_settings(settings, verify=server.ca_path)
