@@ -26,9 +26,6 @@ class Reader:
     queries: Queries
     clock: SystemClock
 
-    def close(self) -> None:
-        self.store.close()
-
 
 def open_reader(settings: Settings, *, command: str) -> Reader:
     org = settings.org

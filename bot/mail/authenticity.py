@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.mail.message import FAILED, UNVERIFIED, VERIFIED, InboundMail, SenderVerdict
-from bot.mail.trust import EXCHANGE_ONLINE, valid_trust_entry  # noqa: F401  (also said here)
+from bot.mail.trust import EXCHANGE_ONLINE
 AR = "authentication-results"
 RECEIVED = "received"
 AUTH_AS = "x-ms-exchange-organization-authas"

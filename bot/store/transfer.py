@@ -83,19 +83,24 @@ def to_postgres(source: TinyDbCaseStore, target: PostgresCaseStore) -> dict[str,
             counts["notifications"] += 1
         for marker in source.tables["markers"]:
             target.mark_reminder(marker["slot"], marker["day"], marker["at"])
-        for (person, unit), doc in source.subscription_overrides().items():
-            if doc.get("paused"):
-                target.unsubscribe(person, unit, pause=True)
-            else:
-                target.subscribe(person, unit)
-        for key, value in source.states().items():
-            target.set_state(key, value)
+        _copy_overrides_and_states(source, target)
         for relative, arrived, raw in _tinydb_raw(source):
             target.import_raw(relative, arrived, raw)
             counts["raw"] += 1
         target.commit()
     verify(source, target)
     return counts
+
+
+def _copy_overrides_and_states(source, target) -> None:
+    """Subscription changes made in chat, and the bot's small state (either direction)."""
+    for (person, unit), doc in source.subscription_overrides().items():
+        if doc.get("paused"):
+            target.unsubscribe(person, unit, pause=True)
+        else:
+            target.subscribe(person, unit)
+    for key, value in source.states().items():
+        target.set_state(key, value)
 
 
 def to_tinydb(source: PostgresCaseStore, target: TinyDbCaseStore) -> dict[str, int]:
@@ -123,13 +128,7 @@ def to_tinydb(source: PostgresCaseStore, target: TinyDbCaseStore) -> dict[str, i
             counts["notifications"] += 1
         for slot, day, at in source.markers():
             target.mark_reminder(slot, day, at)
-        for (person, unit), doc in source.subscription_overrides().items():
-            if doc.get("paused"):
-                target.unsubscribe(person, unit, pause=True)
-            else:
-                target.subscribe(person, unit)
-        for key, value in source.states().items():
-            target.set_state(key, value)
+        _copy_overrides_and_states(source, target)
         for relative, raw in source.raw_mails():
             path = target.data_dir / relative
             if not path.exists():

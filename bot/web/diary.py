@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from bot.domain.access import Actor, can_view
-from bot.domain.case import Case, from_iso
+from bot.domain.case import Case
 from bot.domain.diary import parse_diary_number
 from bot.domain.org import Organisation
 from bot.domain.process import step_deadline

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.mail.authenticity import (judge, parse_authentication_results, sender_check,
-                                   trusted_results, valid_trust_entry)
+from bot.mail.authenticity import judge, parse_authentication_results, sender_check, trusted_results
+from bot.mail.trust import valid_trust_entry
 from bot.mail.parse import parse_mail
 from bot.errors import ConfigError
 from tests.fakes.mail import make_mail
