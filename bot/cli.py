@@ -139,11 +139,8 @@ def _install_argparse_words(lang: str) -> None:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("avvikelsebot")
-    except PackageNotFoundError:
-        return "okänd"
+    from bot.buildinfo import version_text
+    return version_text()
 
 
 class _VersionAction(argparse.Action):
