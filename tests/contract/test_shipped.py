@@ -1,10 +1,10 @@
 """What is shipped is what was tested: the wheel an office installs, run as an office runs it.
 
-The rest of the suite runs the editable checkout; these tests build the wheel from this
-checkout (`pip wheel --no-deps`, as the README's service install does), compare it with the
-source tree, and install it into a fresh venv OUTSIDE the checkout made by /usr/bin/python3,
-Debian 12's own Python 3.11.2: `requirements.lock` with --require-hashes --no-deps, then the
-wheel with --no-deps, then `pip check`. From there, with nothing of the checkout on the path:
+The rest of the suite runs the editable checkout; these tests run step 2 of the README's
+"Install as a service (Debian 12)" as printed there, into a folder OUTSIDE the checkout, with
+/usr/bin/python3, Debian 12's own Python 3.11.2: a venv, `requirements.lock` with
+--require-hashes --no-deps, the wheel built from this checkout (`pip wheel --no-deps`) and
+installed with --no-deps, `pip check`. The wheel is compared file by file with the source tree. From there, with nothing of the checkout on the path:
 every module of the installed distribution imports, `--version` names the release and the
 commit, `demo` and `check-config` work, and a short `run` turns a mail delivered into a real
 Dovecot into a diarised case and a Slack post to the manager (a local Slack Web API), then
@@ -52,17 +52,85 @@ def must(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return done
 
 
-# ---------------------------------------------------------------------------- the wheel
+# ---------------------------------------------------------------------------- the office
+def debian_python() -> Path:
+    if not DEBIAN_PYTHON.is_file():
+        pytest.fail(f"{DEBIAN_PYTHON} is missing: apt-get install -y python3 python3-venv")
+    done = must(sh([DEBIAN_PYTHON, "-c", "import sys, ensurepip, venv; print(*sys.version_info[:3])"],
+                   cwd=Path("/")))
+    version = tuple(int(n) for n in done.stdout.split())
+    assert version == DEBIAN_12_PYTHON, f"{DEBIAN_PYTHON} is {version}, not Debian 12's Python"
+    return DEBIAN_PYTHON
+
+
+def readme_install_step() -> list[str]:
+    """Step 2 of the README's "Install as a service (Debian 12)", as printed there."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Install as a service (Debian 12)", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    step = block.split("# 2.", 1)[1].split("# 3.", 1)[0]
+    return [line for line in step.splitlines()[1:] if line.strip() and not line.startswith("#")]
+
+
+class Office:
+    """/opt/avvikelsebot of the README, under a temporary folder outside the checkout."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.venv = root / "venv"
+        self.bin = self.venv / "bin"
+        self.cli = self.bin / "avvikelsebot"
+        self.wheels = root / "wheels"
+        self.home = root / "home"
+        self.home.mkdir()
+        self.install_output = ""
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A root shell's PATH on Debian (python3 is /usr/bin/python3, Debian's), and what the
+        systemd unit gives the bot: no PYTHONPATH, nothing of the checkout."""
+        return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": str(self.home), "LANG": "C.UTF-8",
+                **{k: v for k, v in os.environ.items() if k.startswith("PIP_")}, **extra}
+
+    def run(self, *args, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
+        return sh([self.cli, *args], cwd=self.home, env=self.env(**extra), timeout=timeout)
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    # setuptools' in-tree leftovers of an earlier build (both ignored by git): build/ would
-    # ship a module since removed, and egg-info's SOURCES.txt would ship files the package
-    # configuration misses (it hid the missing bot/usecases on a developer's checkout)
-    for leftover in (REPO / "build", *REPO.glob("*.egg-info")):
+def office(tmp_path_factory) -> Office:
+    """The README's step 2, word for word, except where it stands for this machine: the
+    checkout stands for the clone at the release's tag (so `git clone`/`checkout` are left
+    out), and /opt/avvikelsebot is a temporary folder."""
+    debian_python()
+    root = tmp_path_factory.mktemp("office")
+    assert not root.resolve().is_relative_to(REPO.resolve())
+    at = Office(root)
+    lines = readme_install_step()
+    for needed in ("python3 -m venv /opt/avvikelsebot/venv",
+                   "pip install --require-hashes --no-deps -r /opt/avvikelsebot/src/requirements.lock",
+                   "pip wheel --no-deps -w /opt/avvikelsebot/wheels /opt/avvikelsebot/src",
+                   f"pip install --no-deps /opt/avvikelsebot/wheels/avvikelsebot-{RELEASE}-py3-none-any.whl",
+                   "pip check", "avvikelsebot --version"):
+        assert any(needed in line for line in lines), f"the README's step 2 lost: {needed}"
+    script = "\n".join(line.replace("/opt/avvikelsebot/src", str(REPO))
+                                 .replace("/opt/avvikelsebot", str(root))
+                        for line in lines if not line.startswith("git "))
+    # an earlier build in the same tree (an upgrade built in the same clone) left a module
+    # deleted since: setup.py must not ship it. egg-info's SOURCES.txt of an earlier build
+    # would ship files the package configuration misses (it hid the missing bot/usecases on a
+    # developer's checkout under the old configuration): gone, as in a fresh clone.
+    (REPO / "build" / "lib" / "bot").mkdir(parents=True, exist_ok=True)
+    (REPO / "build" / "lib" / "bot" / "removed_since.py").write_text("GONE = True\n")
+    for leftover in REPO.glob("*.egg-info"):
         shutil.rmtree(leftover, ignore_errors=True)
-    must(sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, REPO], cwd=out))
-    [built] = out.glob("avvikelsebot-*.whl")
+    done = must(sh(["bash", "-euxo", "pipefail", "-c", script], cwd=root, env=at.env()))
+    at.install_output = done.stdout
+    return at
+
+
+@pytest.fixture(scope="module")
+def wheel(office) -> Path:
+    [built] = office.wheels.glob("avvikelsebot-*.whl")
     return built
 
 
@@ -87,50 +155,6 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_source_tree(wheel):
     assert {"bot/usecases/intake.py", "bot/store/migrations/001_initial.sql",
             "config/.env.example", "bot/web/templates/base.html"} <= shipped
     assert wheel.name == f"avvikelsebot-{RELEASE}-py3-none-any.whl"
-
-
-# ---------------------------------------------------------------------------- the office
-def debian_python() -> Path:
-    if not DEBIAN_PYTHON.is_file():
-        pytest.fail(f"{DEBIAN_PYTHON} is missing: apt-get install -y python3 python3-venv")
-    done = must(sh([DEBIAN_PYTHON, "-c", "import sys, ensurepip, venv; print(*sys.version_info[:3])"],
-                   cwd=Path("/")))
-    version = tuple(int(n) for n in done.stdout.split())
-    assert version == DEBIAN_12_PYTHON, f"{DEBIAN_PYTHON} is {version}, not Debian 12's Python"
-    return DEBIAN_PYTHON
-
-
-class Office:
-    """A venv made as the README makes it, and the installed command run from outside."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.venv = root / "venv"
-        self.bin = self.venv / "bin"
-        self.cli = self.bin / "avvikelsebot"
-        self.home = root / "home"
-        self.home.mkdir()
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """What the systemd unit gives the bot: no PYTHONPATH, nothing of the checkout."""
-        return {"PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8",
-                **{k: v for k, v in os.environ.items() if k.startswith("PIP_")}, **extra}
-
-    def run(self, *args, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
-        return sh([self.cli, *args], cwd=self.home, env=self.env(**extra), timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def office(tmp_path_factory, wheel) -> Office:
-    root = tmp_path_factory.mktemp("office")
-    assert not root.resolve().is_relative_to(REPO.resolve())
-    at = Office(root)
-    must(sh([debian_python(), "-m", "venv", at.venv], cwd=root))
-    pip = [at.bin / "python", "-m", "pip"]
-    must(sh([*pip, "install", "-q", "--require-hashes", "--no-deps", "-r", LOCK], cwd=root, env=at.env()))
-    must(sh([*pip, "install", "-q", "--no-deps", wheel], cwd=root, env=at.env()))
-    must(sh([*pip, "check"], cwd=root, env=at.env()))
-    return at
 
 
 IMPORT_ALL = """
@@ -164,6 +188,7 @@ def test_debians_python_installs_the_lock_and_the_wheel_and_imports_every_module
 
 def test_version_names_the_release_and_the_commit_it_was_built_from(office):
     done = must(office.run("--version"))
+    assert done.stdout in office.install_output            # what the README's step 2 printed
     assert not (office.root / ".git").exists() and not list(office.venv.rglob(".git"))
     assert done.stdout.strip() == f"avvikelsebot {describe(RELEASE, from_git(REPO, RELEASE))}"
     assert done.stdout.startswith(f"avvikelsebot {RELEASE}")
