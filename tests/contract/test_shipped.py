@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import tomllib
 import zipfile
@@ -34,7 +33,6 @@ from tests.scenario.test_slack import ANNA_DM, SECRET, USERS, slack_config
 PACKAGES = ("bot", "handlers", "reminders", "config")   # pyproject's packages.find include
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 DEBIAN_12_PYTHON = (3, 11, 2)
-LOCK = REPO / "requirements.lock"
 RELEASE = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 MAILBOX = "registrator.vok"
 DEADLINE = 60.0
