@@ -1,0 +1,158 @@
+"""Going back to an older release after an upgrade can never corrupt the diary.
+
+Release 0.1.0 (data format 1) and 0.2.0 (format 2) exist and cannot be changed. Run as
+they were released (their own source from tests/fixtures/releases, in a venv of their own),
+every command of theirs must refuse a data directory this version has upgraded to format 3:
+exit non-zero AND leave every file of it byte-identical, with nothing added. (Before
+format 3, 0.1.0's `ingest` issued VOK 2026/0001 a second time in a converted directory and
+the original case vanished.) Afterwards this version still reads every case, and the
+series goes on. A directory of a newer format than this version's is refused the same way.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.mail import make_mail
+from tests.release_support import Release, current_cli, tree, unpack
+
+SENDER = "Lisa Larsson <lisa.larsson@regionexempel.se>"
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> dict[str, Release]:
+    where = tmp_path_factory.mktemp("releases")
+    return {version: unpack(version, where) for version in ("0.1.0", "0.2.0")}
+
+
+@pytest.fixture
+def mails(tmp_path) -> list[Path]:
+    folder = tmp_path / "mails"
+    folder.mkdir()
+    paths = []
+    for i in range(6):
+        path = folder / f"m{i}.eml"
+        path.write_bytes(make_mail(sender=SENDER, subject=f"Avvikelse {i} – fall i badrummet, "
+                                   "Hemtjänst Norr", body="Vi rapporterar en avvikelse.",
+                                   message_id=f"<rollback-{i}@regionexempel.se>"))
+        paths.append(path)
+    return paths
+
+
+def _numbers(done: subprocess.CompletedProcess) -> list[str]:
+    assert done.returncode == 0, done.stderr
+    return [r["diary_number"] for r in json.loads(done.stdout)]
+
+
+def _now(tmp_path: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
+    return current_cli(EXAMPLE_CONFIG, data, *args, home=tmp_path)
+
+
+def _refuses(release: Release, data: Path, *args: str, timeout: float = 20) -> str:
+    """The old command exits non-zero by itself (a `run` that kept running would time out)
+    and leaves the directory exactly as it was."""
+    before = tree(data)
+    try:
+        done = release.cli(data, *args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{release.version} {' '.join(args)} did not stop: it accepted {data}")
+    assert done.returncode != 0, (release.version, args, done.stdout, done.stderr)
+    assert tree(data) == before, f"{release.version} {' '.join(args)} changed {data}"
+    return done.stderr
+
+
+def _every_old_command(release: Release, data: Path, mail: Path, tmp_path: Path) -> None:
+    _refuses(release, data, "ingest", "--json", str(mail))
+    _refuses(release, data, "status", "VOK", "2026/1")
+    _refuses(release, data, "list")
+    _refuses(release, data, "outbox")
+    _refuses(release, data, "report")
+    _refuses(release, data, "reminders", "--at", "2026-11-30")
+    _refuses(release, data, "command", "--as", "rut", "status", "VOK", "2026/1")
+    _refuses(release, data, "command", "--as", "anna", "allvarlighet", "VOK", "2026/1", "röd")
+    _refuses(release, data, "run")
+    if release.version == "0.2.0":
+        _refuses(release, data, "backup", str(tmp_path / "old-backup"))
+        _refuses(release, data, "restore", str(tmp_path / "old-backup"))
+        _refuses(release, data, "migrate", "--to", "postgresql://avvikelsebot@127.0.0.1:9/none")
+        _refuses(release, data, "migrate", "--from", "postgresql://avvikelsebot@127.0.0.1:9/none")
+
+
+def _still_whole(tmp_path: Path, data: Path, numbers: list[str], mail: Path) -> None:
+    listed = _now(tmp_path, data, "list", "--json")
+    assert sorted(_numbers(listed)) == numbers
+    for number in numbers:
+        shown = _now(tmp_path, data, "status", number, "--json")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["diary_number"] == number
+    following = f"VOK 2026/{len(numbers) + 1:04d}"
+    assert _numbers(_now(tmp_path, data, "ingest", "--json", str(mail))) == [following]
+
+
+def test_release_0_1_0_refuses_a_directory_this_version_upgraded(releases, mails, tmp_path):
+    old = releases["0.1.0"]
+    data = tmp_path / "data"
+    assert _numbers(old.cli(data, "ingest", "--json", str(mails[0]), str(mails[1]))) == [
+        "VOK 2026/0001", "VOK 2026/0002"]
+    assert (data / "live.json").is_file() and not (data / "journal.log").exists()   # format 1
+    assert _numbers(_now(tmp_path, data, "ingest", "--json", str(mails[2]))) == ["VOK 2026/0003"]
+    assert (data / "FORMAT").read_text().split("\n")[0] == "3"
+    assert (data / "live.json").is_dir() and (data / "writer.lock").is_dir()
+
+    _every_old_command(old, data, mails[3], tmp_path)
+
+    _still_whole(tmp_path, data, ["VOK 2026/0001", "VOK 2026/0002", "VOK 2026/0003"], mails[4])
+
+
+def test_release_0_2_0_refuses_a_directory_this_version_upgraded(releases, mails, tmp_path):
+    old = releases["0.2.0"]
+    data = tmp_path / "data"
+    assert _numbers(old.cli(data, "ingest", "--json", str(mails[0]), str(mails[1]))) == [
+        "VOK 2026/0001", "VOK 2026/0002"]
+    assert (data / "live.json").is_file() and (data / "journal.log").is_file()     # format 2
+    # a backup made by 0.2.0 before the upgrade, as the README says: the way back
+    saved = tmp_path / "before-upgrade"
+    assert old.cli(data, "backup", str(saved)).returncode == 0
+    assert _numbers(_now(tmp_path, data, "ingest", "--json", str(mails[2]))) == ["VOK 2026/0003"]
+    assert (data / "live.json").is_dir() and not (data / "journal.log").exists()
+
+    _every_old_command(old, data, mails[3], tmp_path)
+    _every_old_command(releases["0.1.0"], data, mails[3], tmp_path)   # 0.1.0 → 0.2.0 → now
+    # restoring over the upgraded directory is refused; a backup this version made is
+    # refused too, and stays as it was
+    _refuses(old, data, "restore", str(saved))
+    copy = tmp_path / "new-backup"
+    assert _now(tmp_path, data, "backup", str(copy)).returncode == 0
+    before = tree(copy)
+    restored = tmp_path / "restored-by-0.2.0"
+    assert old.cli(restored, "restore", str(copy)).returncode != 0
+    assert tree(copy) == before
+    _refuses(old, restored, "list")
+    _refuses(old, copy, "list")
+    _refuses(old, copy, "ingest", str(mails[3]))
+
+    _still_whole(tmp_path, data, ["VOK 2026/0001", "VOK 2026/0002", "VOK 2026/0003"], mails[4])
+
+    # the rollback the README describes: 0.2.0 restores its own backup into a new directory
+    back = tmp_path / "back"
+    assert old.cli(back, "restore", str(saved)).returncode == 0
+    assert _numbers(old.cli(back, "list", "--json")) == ["VOK 2026/0001", "VOK 2026/0002"]
+
+
+def test_this_version_refuses_a_directory_of_a_newer_format(mails, tmp_path):
+    data = tmp_path / "data"
+    assert _numbers(_now(tmp_path, data, "ingest", "--json", str(mails[0]))) == ["VOK 2026/0001"]
+    (data / "FORMAT").write_text("4\nen framtida version\n")
+    saved = tmp_path / "copy"
+    before = tree(data)
+    for args in (("ingest", str(mails[1])), ("status", "VOK", "2026/1"), ("list",),
+                 ("backup", str(saved)), ("run",)):
+        done = _now(tmp_path, data, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert str(data) in done.stderr and "dataformat 4" in done.stderr, done.stderr
+        assert "dataformat 3" in done.stderr, done.stderr
+        assert tree(data) == before, args
+    assert not saved.exists()
