@@ -75,7 +75,7 @@ def _copy_live_pair(data_dir: Path, target: Path) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             (Path(scratch) / JOURNAL).write_bytes(journal)
             base, _ = Journal(Path(scratch) / JOURNAL).read()
-        if base is None or base <= seq:       # the journal continues this live.json
+        if base is None or base <= seq:       # the journal continues this diary.json
             write_durably(target / LIVE, live)
             write_durably(target / JOURNAL, journal)
             return seq
