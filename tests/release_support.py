@@ -49,10 +49,12 @@ class Release:
         """The release's own example configuration (today's does not load in 0.1.0)."""
         return self.root / "config" / "organisation.example.toml"
 
-    def cli(self, data: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    def cli(self, data: Path, *args: str, timeout: float = 30,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.python), "-m", "bot.cli", "--config", str(self.config),
                                "--data", str(data), *args], capture_output=True, text=True,
-                              cwd=self.home, env=clean_env(self.home), timeout=timeout)
+                              cwd=self.home, env={**clean_env(self.home), **(env or {})},
+                              timeout=timeout)
 
     def script(self, code: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.python), "-c", code, *args], capture_output=True,
@@ -79,21 +81,24 @@ def unpack(version: str, into: Path) -> Release:
     return release
 
 
-def current_cli(config: Path, data: Path, *args: str, home: Path,
-                timeout: float = 60) -> subprocess.CompletedProcess:
+def current_cli(config: Path, data: Path, *args: str, home: Path, timeout: float = 60,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([CURRENT_CLI, "--config", str(config), "--data", str(data), *args],
-                          capture_output=True, text=True, cwd=home, env=clean_env(home),
-                          timeout=timeout)
+                          capture_output=True, text=True, cwd=home,
+                          env={**clean_env(home), **(env or {})}, timeout=timeout)
 
 
 def tree(root: Path) -> dict[str, str]:
     """Every folder and file under root with its content's hash: equal means byte-identical,
     and nothing added or removed."""
     found: dict[str, str] = {}
-    for folder, folders, files in os.walk(root):
+    for folder, folders, files in os.walk(root):        # symbolic links are not followed
         relative = Path(folder).relative_to(root)
         found[f"{relative}/"] = "folder"
-        for name in files:
+        for name in folders + files:
             path = Path(folder) / name
-            found[str(relative / name)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            if path.is_symlink():
+                found[str(relative / name)] = "link to " + os.readlink(path)
+            elif name in files:
+                found[str(relative / name)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found

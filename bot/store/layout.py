@@ -10,31 +10,32 @@ Data format 3 (this version):
     diary.json       checkpoint of the live set (TinyDB; bot.store.repository)
     diary.log        every commit since that checkpoint (bot.store.journal)
     diary.lock       the writer lock (bot.store.lock)
-    live.json/       a DIRECTORY, a fence for releases 0.1.0 and 0.2.0, holding README.txt
-    writer.lock/     a DIRECTORY, the same kind of fence
+    writer.lock/     a DIRECTORY holding README.txt: the fence for older writers
+    live.json        a symbolic link to writer.lock/: the fence for older readers
     archive/ index/ outbox/ raw/ …   as in format 2 (bot.store.archive)
 
 Why the fences. Releases 0.1.0 (data format 1: live.json holding everything) and 0.2.0 (data
 format 2: live.json + journal.log) cannot be changed. 0.1.0 checks no format at all, and 0.2.0
-finds the format inside live.json only: given a directory they do not understand, both
-created a diary of their own and issued VOK 2026/0001 a second time. Both open
-`writer.lock` (O_RDWR | O_CREAT) as the very first step of every writing command (run,
-ingest, command, migrate, restore's final open), and read `live.json` before anything else
-in every reading command (status, list, outbox, report, reminders, backup). With both names
-directories, a writer fails with IsADirectoryError on the lock before it has written
-anything, and a reader fails reading live.json; `os.replace` of a file over a directory
-fails too, so no code path of theirs can write a diary here. Later formats keep both
-fences and FORMAT.
+finds the format inside live.json only: given a directory they do not understand, they made
+a diary of their own there and issued VOK 2026/0001 a second time. Both open `writer.lock`
+(O_RDWR | O_CREAT) as the very first step of every writing command (run, ingest, command,
+migrate, restore's final open), and read `live.json` before anything else in every reading
+command (status, list, outbox, report, reminders, backup; restore refuses a directory
+where it exists). With writer.lock a directory and live.json leading to one, a writer fails
+with IsADirectoryError on the lock before it has written anything, and a reader fails
+reading live.json; no code path of theirs can write a diary here. Later formats keep both
+fences (a real directory for live.json, as a restore may make, does as well) and FORMAT.
 
-Upgrading (bot.store.migrate) ends at one rename or unlink of the old live.json: before it,
-the old files are the truth and a new start converts them again; after it, diary.json is,
-and a start only finishes what is left (`finish`). Between that step and the fence taking
-live.json's place (two system calls) an older release's reader would find no live set; its
-writers are already refused by the writer.lock fence, made before anything else.
+Upgrading (bot.store.migrate) fences the writers first, writes the new live set beside the
+old one, and ends in one rename: the link over the old live.json. Before that rename the
+old files are the truth and a new start converts them again; after it diary.json is, and
+a start only finishes what is left (`finish`). There is no moment in which live.json is
+missing, so an older release never finds an empty diary either.
 """
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from bot.errors import StoreError
@@ -51,28 +52,28 @@ JOURNAL = "diary.log"
 OLD_LIVE = "live.json"             # formats 1 and 2; a fence since format 3
 OLD_JOURNAL = "journal.log"        # format 2
 OLD_LOCK = "writer.lock"           # formats 1 and 2; a fence since format 3
-FENCES = (OLD_LOCK, OLD_LIVE)      # in this order: the writers' door is closed first
 FENCE_README = "README.txt"
 
 FORMAT_TEXT = (f"{FORMAT}\n"
                "Avvikelsebots dataformat (data format). Ändras bara av avvikelsebot; en version "
                "som inte känner formatet rör inte katalogen.\n").encode("utf-8")
 
+
 FENCE_TEXT = """\
 Den här katalogen är ett stängsel, inte ett diarium.
 
 Datakatalogen har dataformat {format} (se filen FORMAT bredvid) och skrivs av en nyare
 avvikelsebot än 0.2.0: diariet ligger i diary.json, diary.log, archive/, index/, outbox/ och raw/.
-Äldre versioner (0.1.0, 0.2.0) öppnar live.json och writer.lock; att de här namnen är
-kataloger gör att de avbryter med "Is a directory" innan de har skrivit något, så att de
-aldrig kan dela ut ett diarienummer en gång till.
+Äldre versioner (0.1.0, 0.2.0) öppnar live.json och writer.lock; att writer.lock är en
+katalog och live.json en länk till den gör att de avbryter med "Is a directory" innan de
+har skrivit något, så att de aldrig kan dela ut ett diarienummer en gång till.
 
 Återgå till en äldre version: stoppa boten, byt tillbaka till den äldre versionens venv och
 återställ säkerhetskopian som togs före uppgraderingen till en NY katalog
 (avvikelsebot --data NY restore KOPIA), peka tjänsten på den och starta. Se README,
 "Återgå till en äldre version". Ta inte bort den här katalogen. (Är live.json bredvid
 fortfarande en fil har uppgraderingen avbrutits: starta den nya versionen igen, så gör den
-klart.)
+klart.) Ta inte heller bort länken live.json.
 
 This directory is a fence, not a diary: the data directory has data format {format} and is
 written by an avvikelsebot newer than 0.2.0. Older versions stop on it before writing anything. To
@@ -154,8 +155,9 @@ def finish(data_dir: Path, command: str = "avvikelsebot") -> None:
     if (data_dir / OLD_JOURNAL).exists() and not (data_dir / LIVE).exists():
         raise StoreError(f"{data_dir}: {OLD_JOURNAL} finns men varken {OLD_LIVE} eller {LIVE}; "
                          "katalogen lämnas orörd")
-    for name in FENCES:
-        fence(data_dir, name, command)
+    fence_writers(data_dir, command)
+    if not (data_dir / OLD_LIVE).is_dir():
+        fence_readers(data_dir)
     write_format(data_dir)
     leftovers = [data_dir / OLD_JOURNAL, *sorted((data_dir / "archive").glob("cases-*.json")),
                  *sorted((data_dir / "archive").glob("mails-*.json"))]
@@ -181,37 +183,44 @@ def write_format(data_dir: Path) -> None:
     fsync_directory(Path(data_dir))
 
 
-def fence(data_dir: Path, name: str, command: str = "avvikelsebot") -> None:
-    """Put a directory with README.txt where an older release looks for `name`."""
-    path = Path(data_dir) / name
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        if name != OLD_LOCK:
-            raise StoreError(f"{path} är ingen katalog; katalogen lämnas orörd")
-        # an older release's lock file: take its lock (refused while an older `run` or
-        # `ingest` writes here), then put the fence in its place
+def fence_writers(data_dir: Path, command: str = "avvikelsebot") -> None:
+    """A directory with README.txt named writer.lock: the older releases' writers stop on
+    it. An older release's lock file there is replaced under its own lock (refused while an
+    older `run` or `ingest` holds it)."""
+    path = Path(data_dir) / OLD_LOCK
+    if path.is_dir() and not path.is_symlink():
+        if not (path / FENCE_README).is_file():
+            write_durably(path / FENCE_README, FENCE_TEXT.format(format=FORMAT).encode("utf-8"))
+        return
+    old: WriterLock | None = None
+    if path.is_symlink() or path.exists():
         old = WriterLock(data_dir, command=command, filename=OLD_LOCK).acquire()
-        try:
-            path.unlink()
-            _make_fence(path)
-        finally:
-            old.release()       # the lock of an unlinked file: nobody else can take it
-        return
-    if not path.exists():
-        _make_fence(path)
-        return
-    readme = path / FENCE_README
-    if not readme.is_file():
-        write_durably(readme, FENCE_TEXT.format(format=FORMAT).encode("utf-8"))
-
-
-def _make_fence(path: Path) -> None:
+        path.unlink()
     try:
         path.mkdir(mode=0o700)
     except FileExistsError:
         raise StoreError(f"{path} skapades av en annan process under uppgraderingen (körs en "
                          "äldre avvikelsebot?); stoppa den och starta igen") from None
+    finally:
+        if old is not None:
+            old.release()       # the lock of an unlinked file: nobody else can take it
     write_durably(path / FENCE_README, FENCE_TEXT.format(format=FORMAT).encode("utf-8"))
     fsync_directory(path)
     fsync_directory(path.parent)
     log.info("%s är nu ett stängsel för äldre versioner av avvikelsebot", path)
 
+
+def fence_readers(data_dir: Path) -> None:
+    """live.json becomes a symbolic link to the writer.lock directory, in ONE rename: over
+    the old live set in an upgrade (the step that decides), so that no moment exists in
+    which an older release finds no live.json. Opening it opens a directory: the older
+    releases' readers stop there."""
+    data_dir = Path(data_dir)
+    temp = data_dir / f".tmp-{OLD_LIVE}"       # a leftover is removed by the next writer
+    try:
+        temp.unlink()
+    except FileNotFoundError:
+        pass
+    os.symlink(OLD_LOCK, temp)
+    os.replace(temp, data_dir / OLD_LIVE)
+    fsync_directory(data_dir)

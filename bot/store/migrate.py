@@ -11,22 +11,22 @@ look (bot.store.layout), so that they refuse the directory.
 The writer runs this on start, holding diary.lock, in steps a crash may interrupt anywhere:
 
 1. the writer.lock fence: taken from under an older release's lock (refused while one
-   writes here), so none can start from now on;
+   writes here), so that none can start from now on;
 2. a copy of the old files in `format<N>-backup-<time>/` (kept: the admin deletes it once
    satisfied);
 3. the new live set written beside the old one: format 1 converted (archives and index
    appended, idempotently: a later line for the same key wins) into diary.json; format 2's
-   journal.log copied to diary.log;
+   live.json and journal.log copied to diary.json and diary.log;
 4. FORMAT;
-5. the step that decides: the old live.json unlinked (format 1) or renamed to diary.json
-   (format 2). Until here the old live.json is the truth and a new start does it all again;
-   from here on diary.json is;
-6. bot.store.layout.finish: the live.json fence, the leftovers of the old format removed.
+5. the step that decides: the old live.json replaced, in one rename, by the link that
+   fences the older releases' readers. Until then the old live.json is the truth and a new
+   start does it all again; from then on diary.json is. There is no moment without a
+   live.json, so no older release ever finds an empty diary;
+6. bot.store.layout.finish: the leftovers of the old format removed.
 """
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,11 +34,11 @@ from typing import Any
 
 import orjson
 
-from bot.files import fsync_directory, write_durably
+from bot.files import write_durably
 from bot.store.archive import CaseArchive, KeyIndex, OutboxLog, key_hash
 from bot.store.atomic import AtomicOrjsonStorage
-from bot.store.layout import (FORMAT, JOURNAL, LIVE, OLD_JOURNAL, OLD_LIVE, OLD_LOCK, fence,
-                              finish, write_format)
+from bot.store.layout import (FORMAT, JOURNAL, LIVE, OLD_JOURNAL, OLD_LIVE, fence_readers,
+                              fence_writers, finish, write_format)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 def upgrade(data_dir: Path, found: int, command: str = "avvikelsebot") -> Path:
     """Convert a format-1 or format-2 directory in place; returns the folder holding the
     copy of the old files."""
-    fence(data_dir, OLD_LOCK, command)
+    fence_writers(data_dir, command)
     old_archives = sorted((data_dir / "archive").glob("cases-*.json")) + sorted(
         (data_dir / "archive").glob("mails-*.json"))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -58,17 +58,15 @@ def upgrade(data_dir: Path, found: int, command: str = "avvikelsebot") -> Path:
     if found == 1:
         _convert_format1(data_dir)
         _forget(data_dir / JOURNAL)
-        write_format(data_dir)
-        os.unlink(data_dir / OLD_LIVE)              # the step that decides
     else:
+        write_durably(data_dir / LIVE, (data_dir / OLD_LIVE).read_bytes())
         journal = data_dir / OLD_JOURNAL
         if journal.exists():
             write_durably(data_dir / JOURNAL, journal.read_bytes())
         else:
             _forget(data_dir / JOURNAL)
-        write_format(data_dir)
-        os.replace(data_dir / OLD_LIVE, data_dir / LIVE)     # the step that decides
-    fsync_directory(data_dir)
+    write_format(data_dir)
+    fence_readers(data_dir)          # the step that decides: live.json replaced in one rename
     finish(data_dir, command)
     log.warning("datakatalogen uppgraderades från format %d till format %d; de gamla filerna "
                 "finns kvar i %s", found, FORMAT, backup)

@@ -12,8 +12,8 @@ Layout of a data directory (data format 3; bot.store.layout says why it looks so
     outbox/…                   delivered notifications (append-only)
     raw/YYYY/MM/<sha>.eml      every mail's raw bytes (0600)
     diary.lock                 one writer process at a time
-    live.json/, writer.lock/   directories: fences on which releases 0.1.0 and 0.2.0 stop
-                               before they write anything
+    writer.lock/, live.json    a directory and a link to it: fences on which releases 0.1.0
+                               and 0.2.0 stop before they write anything
     format<N>-backup-<time>/   the old files, after an upgrade from format 1 or 2
 
 A commit appends what changed to the journal and fsyncs it: one case, its diary number, its
@@ -67,10 +67,10 @@ class TinyDbCaseStore:
         self.series, self.digits, self.readonly = series, digits, readonly
         self.lock = threading.RLock()
         self.writer_lock: WriterLock | None = None
-        check_format(self.data_dir)          # a newer version's directory: nothing written
         if readonly:
-            check_reader(self.data_dir)
+            check_reader(self.data_dir)      # a newer or a not yet upgraded older format
         else:
+            check_format(self.data_dir)      # a newer version's directory: nothing written
             self.writer_lock = WriterLock(self.data_dir, command=command).acquire()
         try:
             self._start(command)

@@ -195,7 +195,9 @@ def test_an_upgrade_killed_at_any_step_is_finished_by_the_next_start(source, for
         data = tmp_path / f"data-{step}"
         shutil.copytree(origin, data)
         finished = _start_crashing_at(data, step)
-        # at the moment of the kill: the old live set whole, or the new one there
+        # at the moment of the kill: the old live set whole, or the new one there; never
+        # a moment without live.json (an older release would start an empty diary)
+        assert (data / "live.json").exists(), step
         if (data / "live.json").is_file():
             assert (data / "live.json").read_bytes() == original, step
         else:
