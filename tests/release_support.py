@@ -34,7 +34,7 @@ def clean_env(home: Path) -> dict[str, str]:
     """No variable of this machine's environment reaches a bot (no DATABASE_URL, no
     AVVIKELSEBOT_DATA, no PYTHONPATH pointing at this checkout)."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+            "LANG": "C.UTF-8"}
 
 
 @dataclass
@@ -72,6 +72,8 @@ def unpack(version: str, into: Path) -> Release:
     libraries = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     # a .pth line only adds a path: this venv's editable install of today's bot is not loaded
     (site / "avvikelsebot-release.pth").write_text("\n".join([str(root), *libraries]) + "\n")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root)], check=True,
+                   env=clean_env(into))      # compiled once, not at every command
     home = into / f"home-{version}"
     home.mkdir()
     release = Release(version, root, venv / "bin" / "python", home)

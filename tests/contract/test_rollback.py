@@ -120,7 +120,9 @@ def test_release_0_2_0_refuses_a_directory_this_version_upgraded(releases, mails
     assert (data / "live.json").is_dir() and not (data / "journal.log").exists()
 
     _every_old_command(old, data, mails[3], tmp_path)
-    _every_old_command(releases["0.1.0"], data, mails[3], tmp_path)   # 0.1.0 → 0.2.0 → now
+    first = releases["0.1.0"]                         # an office that went 0.1.0 → 0.2.0 → now
+    _refuses(first, data, "ingest", str(mails[3]))
+    _refuses(first, data, "list")
     # restoring over the upgraded directory is refused; a backup this version made is
     # refused too, and stays as it was
     _refuses(old, data, "restore", str(saved))
