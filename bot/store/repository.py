@@ -84,8 +84,9 @@ class TinyDbCaseStore:
         readonly = self.readonly
         if not readonly:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            remove_orphan_temp_files(self.data_dir)
+            # first: an older release still writing here is refused (its temp files are its own)
             prepare_writer(self.data_dir, command)     # upgrade an older format, fence a new one
+            remove_orphan_temp_files(self.data_dir)
         self.cases_archive = CaseArchive(self.data_dir / "archive" / "cases", readonly=readonly)
         self.mail_index = KeyIndex(self.data_dir / "index", "mails", readonly=readonly)
         self.outbox_log = OutboxLog(self.data_dir / "outbox", readonly=readonly)

@@ -184,3 +184,31 @@ def test_with_postgresql_release_0_2_0_runs_on_this_version_s_database(releases,
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM cases").fetchone() == before
     assert old.cli(data, "list", env=db).returncode == 0      # a reader reads; nothing checked
+
+
+def test_an_upgrade_while_the_old_release_still_runs_is_refused(releases, mails, tmp_path):
+    """The admin forgot to stop 0.2.0: this version does not convert under its feet."""
+    import signal
+    import time
+    old = releases["0.2.0"]
+    data = tmp_path / "data"
+    assert _numbers(old.cli(data, "ingest", "--json", str(mails[0]))) == ["VOK 2026/0001"]
+    from tests.release_support import clean_env
+    running = subprocess.Popen([str(old.python), "-m", "bot.cli", "--config", str(old.config),
+                                "--data", str(data), "run"], cwd=old.home,
+                               env=clean_env(old.home), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while b"run" not in (data / "writer.lock").read_bytes():    # it holds its lock
+            assert running.poll() is None and time.monotonic() < deadline, running.stderr
+            time.sleep(0.05)
+        refused = _now(tmp_path, data, "ingest", str(mails[1]))
+        assert refused.returncode != 0 and "används redan" in refused.stderr, refused.stderr
+        assert (data / "live.json").is_file() and (data / "writer.lock").is_file()
+        assert not (data / "diary.json").exists() and not list(data.glob("format*-backup-*"))
+    finally:
+        running.send_signal(signal.SIGTERM)
+        running.wait(timeout=30)
+    assert running.returncode in (0, -signal.SIGTERM)   # stopped, or before its handler was set
+    assert _numbers(_now(tmp_path, data, "ingest", "--json", str(mails[1]))) == ["VOK 2026/0002"]
