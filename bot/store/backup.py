@@ -99,7 +99,9 @@ def restore(source: Path, data_dir: Path) -> dict:
         for entry in source.iterdir():
             if entry.name in (MANIFEST, LOCK_FILENAME):
                 continue
-            if entry.is_dir():
+            if entry.is_symlink():          # live.json, the link that fences older readers
+                os.symlink(os.readlink(entry), data_dir / entry.name)
+            elif entry.is_dir():
                 shutil.copytree(entry, data_dir / entry.name)
             else:
                 shutil.copy2(entry, data_dir / entry.name)
