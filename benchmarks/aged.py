@@ -191,7 +191,7 @@ def grow(source: Path, cases: int) -> Path:
     if (target / "grown.json").exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("writer.lock"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("diary.lock"))
     store = TinyDbCaseStore(target, command="bench")
     have = sum(1 for _ in store.all_cases())
     years = store.archive_years() or [2026]
@@ -233,7 +233,7 @@ def copy_store(source: Path) -> Path:
     import atexit
     target = Path(tempfile.mkdtemp(prefix="aged-")) / "data"
     atexit.register(shutil.rmtree, target.parent, True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("writer.lock"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("diary.lock"))
     return target
 
 
@@ -417,7 +417,7 @@ def main() -> None:
     source, aged = aged_store(args.years, args.mails_per_day)
     if args.cases:
         source = grow(source, args.cases)
-    live = (source / "live.json").stat().st_size
+    live = (source / "diary.json").stat().st_size
     run = lambda name: json.loads(subprocess.run(  # noqa: E731
         [sys.executable, __file__, "--figure", name, "--data", str(source)],
         check=True, capture_output=True, text=True).stdout)
@@ -426,7 +426,7 @@ def main() -> None:
     rows = [
         ("aged store", f"{aged['days']} business days, {aged['mails']} mails"
                        + (f", grown to {args.cases} cases" if args.cases else "")
-                       + f"; live.json {live / 1e6:.2f} MB", "bounded by what is open", ""),
+                       + f"; diary.json {live / 1e6:.2f} MB", "bounded by what is open", ""),
         (f"intake incl. delivery to Slack, {INTAKE_MAILS} mails", f"{intake['per_second']:.0f} mails/s "
          f"({intake['posts']} posts)", "≥ 100 mails/s",
          f"{intake['ratio']:.1f}× floor ({intake['floor_ms']:.1f} ms/mail)"),

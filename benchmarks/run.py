@@ -70,7 +70,7 @@ def aged_copy(source: str | None) -> Path:
         origin, _ = aged.aged_store(8, 25)
     target = Path(tempfile.mkdtemp(prefix="latency-")) / "data"
     atexit.register(shutil.rmtree, target.parent, True)
-    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("writer.lock"))
+    shutil.copytree(origin, target, ignore=shutil.ignore_patterns("diary.lock"))
     return target
 
 

@@ -26,6 +26,7 @@ from bot.domain.redact import clean_for_terminal
 from bot.errors import BotError, ConfigError
 from bot.logs import FORMATS, setup_logging
 from bot.settings import Settings, load_settings
+from bot.store.layout import NewerFormatError
 from bot.store.lock import StoreLockedError
 from bot.terminal import clean_std_streams, silence_closed_stdout
 from bot.texts import ARGPARSE, t
@@ -59,6 +60,7 @@ def _main(argv: list[str]) -> int:
         return leaving.code if isinstance(leaving.code, int) else EXIT_BAD_INPUT
     level = logging.INFO if args.verbose or args.cmd == "run" else logging.WARNING
     setup_logging(level, args.log_format)
+    settings: Settings | None = None
     try:
         if args.cmd == "demo":
             from bot.demo.script import run_demo
@@ -77,6 +79,11 @@ def _main(argv: list[str]) -> int:
     except StoreLockedError as error:
         print(f"avvikelsebot: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    except NewerFormatError as error:      # a newer version's directory: left untouched
+        lang = settings.org.language if settings else "sv"
+        print("avvikelsebot: " + t(lang, "store_format_newer", path=error.data_dir,
+                                   found=error.found, known=error.known), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BotError as error:
         print(f"avvikelsebot: {error}", file=sys.stderr)
         return EXIT_FAILURE
@@ -99,8 +106,9 @@ def _check_data_dir(settings: Settings, args) -> None:
 
 
 def _holds_diary(data_dir: Path) -> bool:
-    from bot.store.repository import LIVE
-    return (data_dir / LIVE).is_file() or (data_dir / "archive").is_dir()
+    from bot.store.layout import LIVE, OLD_LIVE
+    return ((data_dir / LIVE).is_file() or (data_dir / OLD_LIVE).exists()
+            or (data_dir / "archive").is_dir())
 
 
 # ---------------------------------------------------------------------------- the parser

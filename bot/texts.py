@@ -375,6 +375,8 @@ SV: dict[str, str] = {
     "cli_backup_database": "Diariet ligger i PostgreSQL (DATABASE_URL): säkerhetskopiera databasen med pg_dump eller databasens egna kopior, se README.",
     "cli_meta_url": "URL",
     "cli_migrate_done": "Kopierat och kontrollerat: {cases} ärenden, {mails} brevposter, {notifications} aviseringar, {raw} brev i original.",
+    # --- data format (bot/store/layout.py) --------------------------------------------------
+    "store_format_newer": "Datakatalogen {path} har dataformat {found}, men den här versionen av avvikelsebot kan bara dataformat {known}. Den har skrivits av en nyare version och lämnas orörd: kör den nyare versionen, eller återställ säkerhetskopian från före uppgraderingen till en ny katalog (README: Återgå till en äldre version).",
     "env_bad_bind": "«{value}» är ingen IP-adress att lyssna på (t.ex. 127.0.0.1, 0.0.0.0 eller ::1)",
     "teams_anonymous_bind": "anonymt läge (TEAMS_ANONYMOUS) lyssnar bara på den egna datorn, inte på {host}",
     # --- /readyz (bot/ops/health.py) -------------------------------------------------------
@@ -798,6 +800,8 @@ EN: dict[str, str] = {
     "cli_backup_database": "The diary is in PostgreSQL (DATABASE_URL): back the database up with pg_dump or the database's own snapshots, see the README.",
     "cli_meta_url": "URL",
     "cli_migrate_done": "Copied and checked: {cases} cases, {mails} mail records, {notifications} notifications, {raw} original mails.",
+    # --- data format (bot/store/layout.py) --------------------------------------------------
+    "store_format_newer": "The data directory {path} has data format {found}, but this version of avvikelsebot knows data format {known} only. A newer version wrote it, and it is left untouched: run the newer version, or restore the backup taken before the upgrade into a new directory (README: Rollback).",
     "env_bad_bind": "«{value}» is not an IP address to listen on (e.g. 127.0.0.1, 0.0.0.0 or ::1)",
     "teams_anonymous_bind": "anonymous mode (TEAMS_ANONYMOUS) listens on this machine only, not on {host}",
     "ready_mailbox_never": "the mailbox has not been read yet",

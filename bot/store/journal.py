@@ -1,7 +1,7 @@
 """The write-ahead journal of the live set: one fsync'd line per committed unit of work.
 
-A commit appends the documents it changed (and nothing else) to ``journal.log`` and fsyncs
-it, so a durable write costs what changed, not the size of the diary. ``live.json`` is a
+A commit appends the documents it changed (and nothing else) to ``diary.log`` and fsyncs
+it, so a durable write costs what changed, not the size of the diary. ``diary.json`` is a
 checkpoint: rewritten only when the journal has grown (or at a clean stop), after which the
 journal starts again from that checkpoint's sequence number.
 

@@ -1,7 +1,9 @@
 """Single-writer lock for the data directory.
 
-``<data_dir>/writer.lock`` is locked with an exclusive, non-blocking
-``fcntl.flock``.  The kernel releases the lock when the holding process dies
+``<data_dir>/diary.lock`` is locked with an exclusive, non-blocking
+``fcntl.flock``.  (Releases 0.1.0 and 0.2.0 locked ``writer.lock``; since data format 3
+that name is a directory, so those releases fail on it before they write anything: see
+bot.store.layout.)  The kernel releases the lock when the holding process dies
 (even by SIGKILL), so stale locks need no cleanup.  The file contains the
 holder's pid and command, only to make the refusal message helpful.
 
@@ -21,7 +23,7 @@ from bot.errors import StoreError
 
 __all__ = ["LOCK_FILENAME", "StoreLockedError", "WriterLock"]
 
-LOCK_FILENAME = "writer.lock"
+LOCK_FILENAME = "diary.lock"
 
 
 class StoreLockedError(StoreError):
@@ -61,9 +63,9 @@ class WriterLock:
     ...     ...  # only this process writes in data_dir
     """
 
-    def __init__(self, data_dir, command: str | None = None):
+    def __init__(self, data_dir, command: str | None = None, *, filename: str = LOCK_FILENAME):
         self.data_dir = os.fspath(data_dir)
-        self.path = os.path.join(self.data_dir, LOCK_FILENAME)
+        self.path = os.path.join(self.data_dir, filename)
         self.command = command if command is not None else _default_command()
         self._fd: int | None = None
 

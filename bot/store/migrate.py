@@ -1,15 +1,28 @@
-"""Upgrading a data directory written by an older avvikelsebot (format 1) to format 2.
+"""Upgrading a data directory written by an older avvikelsebot (format 1 or 2) to format 3.
 
-Format 1 kept everything the diary ever saw in whole-file TinyDB databases: live.json with
-the tables cases, mails, outbox, diary, markers, subscriptions and state, and per diary year
-archive/cases-YYYY.json and archive/mails-YYYY.json. Format 2 keeps a live set (live.json +
-journal.log) and append-only archives (bot.store.archive).
+Format 1 (release 0.1.0) kept everything the diary ever saw in whole-file TinyDB databases:
+live.json with the tables cases, mails, outbox, diary, markers, subscriptions and state, and
+per diary year archive/cases-YYYY.json and archive/mails-YYYY.json. Format 2 (release 0.2.0)
+kept a live set (live.json + journal.log, tables cases, mails, outbox, counters, markers,
+subs, state, meta) and append-only archives (bot.store.archive). Format 3 keeps the format-2
+live set under new names (diary.json + diary.log) and puts fences where the older releases
+look (bot.store.layout), so that they refuse the directory.
 
-The writer runs this once, on start, holding the writer lock. The old files are first copied
-to `format1-backup-<time>/` (kept: the admin deletes it once satisfied), then converted; the
-new live.json is written last, atomically, with the format number, so a crash anywhere
-simply makes the next start do the conversion again (archive appends are idempotent: a later
-line for the same key wins).
+The writer runs this on start, holding diary.lock, in steps a crash may interrupt anywhere:
+
+1. the writer.lock fence: taken from under an older release's lock (refused while one
+   writes here), so that none can start from now on;
+2. a copy of the old files in `format<N>-backup-<time>/` (kept: the admin deletes it once
+   satisfied);
+3. the new live set written beside the old one: format 1 converted (archives and index
+   appended, idempotently: a later line for the same key wins) into diary.json; format 2's
+   live.json and journal.log copied to diary.json and diary.log;
+4. FORMAT;
+5. the step that decides: the old live.json replaced, in one rename, by the link that
+   fences the older releases' readers. Until then the old live.json is the truth and a new
+   start does it all again; from then on diary.json is. There is no moment without a
+   live.json, so no older release ever finds an empty diary;
+6. bot.store.layout.finish: the leftovers of the old format removed.
 """
 from __future__ import annotations
 
@@ -21,37 +34,56 @@ from typing import Any
 
 import orjson
 
+from bot.files import write_durably
 from bot.store.archive import CaseArchive, KeyIndex, OutboxLog, key_hash
 from bot.store.atomic import AtomicOrjsonStorage
+from bot.store.layout import (FORMAT, JOURNAL, LIVE, OLD_JOURNAL, OLD_LIVE, fence_readers,
+                              fence_writers, finish, write_format)
 
 log = logging.getLogger(__name__)
 
 
-def needs_migration(data_dir: Path) -> bool:
-    live = data_dir / "live.json"
-    old_archives = list((data_dir / "archive").glob("cases-*.json")) + list(
+def upgrade(data_dir: Path, found: int, command: str = "avvikelsebot") -> Path:
+    """Convert a format-1 or format-2 directory in place; returns the folder holding the
+    copy of the old files."""
+    fence_writers(data_dir, command)
+    old_archives = sorted((data_dir / "archive").glob("cases-*.json")) + sorted(
         (data_dir / "archive").glob("mails-*.json"))
-    if old_archives:
-        return True
-    if not live.exists() or (data_dir / "journal.log").exists():
-        return False       # format 2 keeps a journal beside live.json; format 1 never had one
-    tables = AtomicOrjsonStorage(live, readonly=True).read() or {}
-    return bool(tables) and "meta" not in tables
-
-
-def migrate_format1(data_dir: Path, format_number: int) -> Path:
-    """Convert in place; returns the folder holding the copy of the old files."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    backup = data_dir / f"format1-backup-{stamp}"
-    backup.mkdir(mode=0o700)
-    live_path = data_dir / "live.json"
-    old_files = sorted((data_dir / "archive").glob("cases-*.json")) + sorted(
-        (data_dir / "archive").glob("mails-*.json"))
-    for path in [live_path, *old_files]:
+    backup = data_dir / f"format{found}-backup-{stamp}"
+    backup.mkdir(mode=0o700, exist_ok=True)
+    for path in [data_dir / OLD_LIVE, data_dir / OLD_JOURNAL, *old_archives]:
         if path.exists():
             shutil.copy2(path, backup / path.name)
-    old = AtomicOrjsonStorage(live_path, readonly=True).read() or {}
+    if found == 1:
+        _convert_format1(data_dir)
+        _forget(data_dir / JOURNAL)
+    else:
+        write_durably(data_dir / LIVE, (data_dir / OLD_LIVE).read_bytes())
+        journal = data_dir / OLD_JOURNAL
+        if journal.exists():
+            write_durably(data_dir / JOURNAL, journal.read_bytes())
+        else:
+            _forget(data_dir / JOURNAL)
+    write_format(data_dir)
+    fence_readers(data_dir)          # the step that decides: live.json replaced in one rename
+    finish(data_dir, command)
+    log.warning("datakatalogen uppgraderades från format %d till format %d; de gamla filerna "
+                "finns kvar i %s", found, FORMAT, backup)
+    return backup
 
+
+def _forget(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _convert_format1(data_dir: Path) -> None:
+    """Format 1's archives into the append-only archive and index; its live.json into
+    diary.json (the old files are left for the step that decides)."""
+    old = AtomicOrjsonStorage(data_dir / OLD_LIVE, readonly=True).read() or {}
     cases_archive = CaseArchive(data_dir / "archive" / "cases")
     mail_index = KeyIndex(data_dir / "index", "mails")
     closed: list[dict] = []
@@ -68,15 +100,10 @@ def migrate_format1(data_dir: Path, format_number: int) -> Path:
     from bot.store.repository import _index_entries    # the same entries housekeeping writes
     mail_index.put_many(_index_entries(archived_mails, closed))
 
-    new = _live_tables(old, format_number)
+    new = _live_tables(old, FORMAT)
     outbox = new.pop("_sent")
     OutboxLog(data_dir / "outbox").put_many(outbox)
-    AtomicOrjsonStorage(live_path).write(new)
-    for path in old_files:
-        path.unlink()
-    log.warning("datakatalogen uppgraderades till format %d; de gamla filerna finns kvar i %s",
-                format_number, backup)
-    return backup
+    AtomicOrjsonStorage(data_dir / LIVE).write(new)
 
 
 def _live_tables(old: dict[str, dict[str, Any]], format_number: int) -> dict[str, Any]:

@@ -1,22 +1,26 @@
 """TinyDbCaseStore: the case diary, the mail index and the outbox on disk (the CaseStore port).
 
-Layout of a data directory:
-    live.json                  checkpoint of the live set (TinyDB): open cases, the mail
+Layout of a data directory (data format 3; bot.store.layout says why it looks so):
+    FORMAT                     the format number, read before anything else
+    diary.json                 checkpoint of the live set (TinyDB): open cases, the mail
                                records of open cases and unresolved triage, the outbox until
                                delivered, diary counters, one reminder marker per case, step,
                                level and recipient, chat-made subscriptions, adapter state
-    journal.log                every commit since that checkpoint, one fsync'd line each
+    diary.log                  every commit since that checkpoint, one fsync'd line each
     archive/cases/<year>/…     closed cases (append-only, by diary year and number)
     index/…                    the mail index of everything that left the live set
     outbox/…                   delivered notifications (append-only)
     raw/YYYY/MM/<sha>.eml      every mail's raw bytes (0600)
-    writer.lock                one writer process at a time
+    diary.lock                 one writer process at a time
+    writer.lock/, live.json    a directory and a link to it: fences on which releases 0.1.0
+                               and 0.2.0 stop before they write anything
+    format<N>-backup-<time>/   the old files, after an upgrade from format 1 or 2
 
 A commit appends what changed to the journal and fsyncs it: one case, its diary number, its
 mail record and its notifications become durable together, at the cost of their own size.
 Changes are made in an overlay and reach the TinyDB tables only when committed, so a rollback
 forgets them whatever went wrong. Closed cases, old mail records and delivered notifications
-leave the live set in `housekeep` (copy durably first, then forget), so live.json and every
+leave the live set in `housekeep` (copy durably first, then forget), so diary.json and every
 read of it stay bounded by what is open, however many years the diary holds.
 """
 from __future__ import annotations
@@ -37,13 +41,12 @@ from bot.files import private_dir, write_durably
 from bot.store.archive import CaseArchive, KeyIndex, OutboxLog, key_hash
 from bot.store.atomic import open_db, remove_orphan_temp_files
 from bot.store.journal import Journal, Op
+from bot.store.layout import (FORMAT, JOURNAL, LIVE, NewerFormatError, check_format,
+                              check_reader, prepare_writer)
 from bot.store.lock import WriterLock
 
 log = logging.getLogger(__name__)
 
-LIVE = "live.json"
-JOURNAL = "journal.log"
-FORMAT = 2                       # the data directory's format; a newer one is refused
 CHECKPOINT_BYTES = 4 * 1024 * 1024   # a reader beside the writer parses at most this
 SENT_KEEP = timedelta(minutes=10)  # then delivered notifications live on in outbox/ only
 FAILED_KEEP = timedelta(days=30)
@@ -64,9 +67,25 @@ class TinyDbCaseStore:
         self.series, self.digits, self.readonly = series, digits, readonly
         self.lock = threading.RLock()
         self.writer_lock: WriterLock | None = None
-        if not readonly:
+        if readonly:
+            check_reader(self.data_dir)      # a newer or a not yet upgraded older format
+        else:
+            check_format(self.data_dir)      # a newer version's directory: nothing written
             self.writer_lock = WriterLock(self.data_dir, command=command).acquire()
+        try:
+            self._start(command)
+        except BaseException:
+            if self.writer_lock is not None:
+                self.writer_lock.release()
+                self.writer_lock = None
+            raise
+
+    def _start(self, command: str) -> None:
+        readonly = self.readonly
+        if not readonly:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # first: an older release still writing here is refused (its temp files are its own)
+            prepare_writer(self.data_dir, command)     # upgrade an older format, fence a new one
             remove_orphan_temp_files(self.data_dir)
         self.cases_archive = CaseArchive(self.data_dir / "archive" / "cases", readonly=readonly)
         self.mail_index = KeyIndex(self.data_dir / "index", "mails", readonly=readonly)
@@ -74,12 +93,6 @@ class TinyDbCaseStore:
         self.journal = Journal(self.data_dir / JOURNAL)
         self._pending: dict[tuple[str, int], dict[str, Any] | None] = {}
         self.bytes_written = 0          # journal + checkpoints + archives (the benchmark's figure)
-        from bot.store.migrate import migrate_format1, needs_migration
-        if needs_migration(self.data_dir):
-            if readonly:
-                raise StoreError(f"{self.data_dir} är skriven av en äldre avvikelsebot; starta "
-                                 "`avvikelsebot run` en gång så uppgraderas den (en kopia sparas)")
-            migrate_format1(self.data_dir, FORMAT)
         self._open()
 
     # ------------------------------------------------------------------ lifecycle
@@ -90,14 +103,12 @@ class TinyDbCaseStore:
             self.tables = {name: self.db.table(name) for name in TABLES}
             meta: dict[str, Any] = dict(self.tables["meta"].get(doc_id=META_ID) or {})
             if meta.get("format", FORMAT) > FORMAT:
-                raise StoreError(
-                    f"{self.data_dir} har format {meta['format']}, nyare än den här versionen "
-                    f"av avvikelsebot ({FORMAT}); uppgradera avvikelsebot.")
+                raise NewerFormatError(self.data_dir, meta["format"])
             self._seq = int(meta.get("seq", 0))
             base, entries = self.journal.read()
             if base is None or base <= self._seq:
                 break
-            # the writer made a checkpoint after we read live.json: read both again
+            # the writer made a checkpoint after we read diary.json: read both again
             if not self.readonly:
                 raise StoreError(f"{JOURNAL} börjar efter {LIVE}: datakatalogen är inkonsistent")
         replay = [(seq, ops) for seq, ops in entries if seq > self._seq]
@@ -217,7 +228,7 @@ class TinyDbCaseStore:
             self.tables[name].clear_cache()     # TinyDB's query cache of that table
 
     def _checkpoint(self) -> None:
-        """live.json anew (atomic), then a journal that continues from it."""
+        """diary.json anew (atomic), then a journal that continues from it."""
         self.tables["meta"].upsert(Document({"format": FORMAT, "seq": self._seq}, doc_id=META_ID))
         storage: Any = self.db.storage        # ExplicitFlushCaching(AtomicOrjsonStorage)
         if storage.flush():

@@ -82,3 +82,6 @@ def test_restore_never_overwrites_a_diary_and_backup_wants_a_new_folder(org, tmp
                          str(copy)], capture_output=True, text=True, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert (elsewhere / "live.json").exists()
+    # restored with the fences of its format: older releases refuse it (test_rollback.py)
+    assert (elsewhere / "writer.lock").is_dir() and (elsewhere / "live.json").is_symlink()
+    assert (elsewhere / "FORMAT").read_text().startswith("3\n")

@@ -87,3 +87,154 @@ def test_a_newer_format_is_refused(org, tmp_path):
     (data / "live.json").write_bytes(orjson.dumps({"meta": {"1": {"format": 99, "seq": 0}}}))
     with pytest.raises(StoreError, match="nyare"):
         TinyDbCaseStore(data)
+
+
+# ---------------------------------------------------------------------------- format 3
+# Format 3 moves the live set to diary.json + diary.log and puts directories where releases
+# 0.1.0 and 0.2.0 look (live.json, writer.lock), so that they refuse the directory
+# (tests/contract/test_rollback.py runs their own code on it). The upgrade is crash-safe:
+# killed at any file-system step, the old live.json is still whole, or the new diary is;
+# the next start finishes, and the diary is the same.
+
+CRASHING_START = """
+import os, sys
+from pathlib import Path
+limit, steps = int(sys.argv[2]), [0]
+
+def crash_at_limit(call):
+    def step(*args, **kwargs):
+        steps[0] += 1
+        if steps[0] >= limit:
+            os._exit(137)            # as if killed: no cleanup, no finally
+        return call(*args, **kwargs)
+    return step
+
+for name in ("replace", "rename", "unlink", "mkdir", "rmdir"):
+    setattr(os, name, crash_at_limit(getattr(os, name)))
+from bot.store.repository import TinyDbCaseStore
+TinyDbCaseStore(Path(sys.argv[1]), command="run").close()
+print("started", steps[0])
+"""
+
+FORMAT2_TAIL = """
+import os, sys
+from pathlib import Path
+from bot.app import build
+from bot.settings import Settings, load_organisation
+config, data, mail = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+settings = Settings(config_path=config, data_dir=data, org=load_organisation(config), env={})
+bot = build(settings)
+print(bot.services.ingest_mail(mail.read_bytes())["diary_number"], flush=True)
+os._exit(0)                          # killed after the commit: it is in journal.log only
+"""
+
+
+@pytest.fixture(scope="module")
+def format2_data(tmp_path_factory) -> Path:
+    """A data directory of release 0.2.0, by its own code: two cases in live.json, a third
+    only in journal.log (the writer was killed after its commit)."""
+    from tests.release_support import unpack
+    where = tmp_path_factory.mktemp("format2")
+    old = unpack("0.2.0", where)
+    data = where / "data"
+    paths = []
+    for i in range(3):
+        paths.append(where / f"m{i}.eml")
+        paths[-1].write_bytes(make_mail(sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+                                        subject=f"Avvikelse {i} Hemtjänst Norr",
+                                        body="Vi anmäler en avvikelse.",
+                                        message_id=f"<f2-{i}@regionexempel.se>"))
+    assert old.cli(data, "ingest", str(paths[0]), str(paths[1])).returncode == 0
+    tail = old.script(FORMAT2_TAIL, str(old.config), str(data), str(paths[2]))
+    assert tail.returncode == 0 and tail.stdout.strip() == "VOK 2026/0003", tail.stderr
+    assert b'"seq"' in (data / "journal.log").read_bytes()
+    return data
+
+
+def _start_crashing_at(data: Path, step: int) -> bool:
+    """A writer's first start, killed before its `step`-th file-system change; True when it
+    started without reaching that step."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", CRASHING_START, str(data), str(step)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode in (0, 137), done.stderr
+    return done.returncode == 0
+
+
+def _check_upgraded(data: Path, original: bytes, numbers: set[str], following: str) -> None:
+    store = TinyDbCaseStore(data)
+    try:
+        assert {c.number for c in store.all_cases()} == numbers
+        assert store.next_number(2026).format(4) == following
+        store.rollback()
+    finally:
+        store.close()
+    assert (data / "FORMAT").read_text().startswith("3\n")
+    assert (data / "live.json").is_dir() and (data / "writer.lock").is_dir()
+    assert (data / "live.json" / "README.txt").is_file()
+    assert not (data / "journal.log").exists()
+    assert not list((data / "archive").glob("cases-*.json"))
+    assert any((kept / "live.json").read_bytes() == original
+               for kept in data.glob("format*-backup-*")), "no copy of the old live.json"
+
+
+@pytest.mark.parametrize("source", ["format1", "format2"])
+def test_an_upgrade_killed_at_any_step_is_finished_by_the_next_start(source, format2_data,
+                                                                      tmp_path):
+    origin = FORMAT1 if source == "format1" else format2_data
+    original = (origin / "live.json").read_bytes()
+    if source == "format1":
+        numbers = {"VOK 2025/0001", "VOK 2025/0002", "VOK 2025/0003", "VOK 2026/0001"}
+        following = "VOK 2026/0002"
+    else:
+        numbers = {"VOK 2026/0001", "VOK 2026/0002", "VOK 2026/0003"}
+        following = "VOK 2026/0004"
+    step = 1
+    while True:
+        data = tmp_path / f"data-{step}"
+        shutil.copytree(origin, data)
+        finished = _start_crashing_at(data, step)
+        # at the moment of the kill: the old live set whole, or the new one there; never
+        # a moment without live.json (an older release would start an empty diary)
+        assert (data / "live.json").exists(), step
+        if (data / "live.json").is_file():
+            assert (data / "live.json").read_bytes() == original, step
+        else:
+            assert (data / "diary.json").is_file(), step
+        _check_upgraded(data, original, numbers, following)
+        if finished:
+            break
+        step += 1
+        assert step < 60
+    assert step > 8          # every step of the upgrade was interrupted once
+
+
+def test_a_backup_of_the_old_format_is_restored_and_upgraded(format2_data, tmp_path):
+    """A backup 0.2.0 made (format 2) restores with this version: converted on the way."""
+    from bot.store.backup import MANIFEST, restore
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for name in ("live.json", "journal.log"):
+        shutil.copy2(format2_data / name, saved / name)
+    for name in ("raw",):
+        shutil.copytree(format2_data / name, saved / name)
+    (saved / MANIFEST).write_text('{"format": 2, "created": "2026-11-16T09:00:00+00:00"}')
+    restore(saved, tmp_path / "new")
+    reader = TinyDbCaseStore(tmp_path / "new", readonly=True)
+    assert {c.number for c in reader.all_cases()} == {"VOK 2026/0001", "VOK 2026/0002",
+                                                      "VOK 2026/0003"}
+    assert (tmp_path / "new" / "live.json").is_dir()
+
+
+def test_a_newer_format_file_is_refused_before_anything_is_written(tmp_path):
+    from bot.store.layout import NewerFormatError
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "FORMAT").write_text("4\n")
+    for readonly in (False, True):
+        with pytest.raises(NewerFormatError) as refused:
+            TinyDbCaseStore(data, readonly=readonly)
+        assert refused.value.found == 4 and refused.value.known == 3
+        assert str(data) in str(refused.value)
+    assert sorted(p.name for p in data.iterdir()) == ["FORMAT"]     # not even a lock file

@@ -20,7 +20,7 @@ from bot.store.atomic import (
     open_db,
     remove_orphan_temp_files,
 )
-from bot.store.lock import StoreLockedError, WriterLock
+from bot.store.lock import LOCK_FILENAME, StoreLockedError, WriterLock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -338,7 +338,7 @@ def test_writer_lock_excludes_other_process_until_it_dies(tmp_path, how):
     data_dir = tmp_path / "data"
     holder = _start_holder(data_dir)
     try:
-        assert _mode(data_dir / "writer.lock") == 0o600
+        assert _mode(data_dir / LOCK_FILENAME) == 0o600
         with pytest.raises(StoreLockedError) as excinfo:
             WriterLock(data_dir, command="run").acquire()
         err = excinfo.value
@@ -361,7 +361,7 @@ def test_writer_lock_excludes_other_process_until_it_dies(tmp_path, how):
 
     with WriterLock(data_dir, command="run") as lock:  # no stale-lock cleanup needed
         assert lock.held
-        content = (data_dir / "writer.lock").read_text().splitlines()
+        content = (data_dir / LOCK_FILENAME).read_text().splitlines()
         assert content == [str(os.getpid()), "run"]
     assert not lock.held
 
