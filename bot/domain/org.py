@@ -184,6 +184,18 @@ class Organisation:
     def units_managed_by(self, person_id: str) -> list[str]:
         return [u.id for u in self.units.values() if person_id in u.managers]
 
+    def acts_for(self, unit_id: str | None) -> list[str]:
+        """Who may see and manage the unit's cases: its managers and the stand-in the
+        organisation file names for it (who gets their notifications while they are away,
+        and so must be able to open what those notifications are about)."""
+        unit = self.units.get(unit_id or "")
+        if unit is None:
+            return []
+        return list(unit.managers) + ([unit.stand_in] if unit.stand_in else [])
+
+    def units_acted_for(self, person_id: str) -> list[str]:
+        return [u.id for u in self.units.values() if person_id in self.acts_for(u.id)]
+
     def subscribers_of(self, unit_id: str | None,
                        extra: tuple[Subscription, ...] = ()) -> list[str]:
         """People who follow a unit *för kännedom* (configured and chat-made subscriptions)."""
