@@ -627,16 +627,19 @@ def cmd_reminders(settings: Settings, args) -> int:
     bot = _bot(settings, readonly=True, command="reminders")
     moment = _moment(args.at, bot)
     due = bot.services.run_reminders(moment, dry_run=True)
-    fields = ("diary_number", "recipient", "step", "level", "due", "already_sent")
+    fields = ("diary_number", "recipient", "on_behalf_of", "step", "level", "due",
+              "already_sent")
     if args.json:
-        _print_json([{k: d[k] for k in fields} for d in due], bot.calendar.tz)
+        _print_json([{k: d.get(k) for k in fields} for d in due], bot.calendar.tz)
         return EXIT_OK
     lang = settings.org.language
     if not bot.calendar.in_office_hours(moment):
         print(t(lang, "cli_outside_hours", moment=args.at))
     for d in due:
+        recipient = d["recipient"] if not d.get("on_behalf_of") else t(
+            lang, "cli_reminder_on_behalf", recipient=d["recipient"], person=d["on_behalf_of"])
         print(t(lang, "cli_reminder", due=_local(d["due"], bot.calendar.tz), level=t(lang, f"level_{d['level']}"),
-                recipient=d["recipient"], number=d["diary_number"] or "–", step=d["step"],
+                recipient=recipient, number=d["diary_number"] or "–", step=d["step"],
                 sent=t(lang, "cli_already_sent") if d["already_sent"] else ""))
     if not due:
         print(t(lang, "cli_no_reminders"))

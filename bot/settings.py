@@ -50,7 +50,7 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety"},
-    "patient_safety": {"serious_words", "assess_days"},
+    "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
@@ -359,7 +359,8 @@ class _OrganisationReader:
             managers_see_mail=managers_see_mail,
             trusted_authserv_ids=self._trusted_authserv_ids(self._table("mail", required=False)),
             closed_case=self._closed_case(self._table("mail", required=False)),
-            patient_safety=self._patient_safety(self._table("patient_safety", required=False)),
+            patient_safety=self._patient_safety(self._table("patient_safety", required=False),
+                                                people),
         )
 
     def _closed_case(self, mail: dict) -> str:
@@ -370,12 +371,19 @@ class _OrganisationReader:
                             f"{value!r}: ange \"new_linked\", \"supplement\" eller \"triage\"")
         return value
 
-    def _patient_safety(self, table: dict) -> PatientSafety:
+    def _patient_safety(self, table: dict, people: dict) -> PatientSafety:
         words = tuple(w.casefold() for w in self._str_list(
             table, "serious_words", "patient_safety.serious_words")) or SERIOUS_WORDS
         days = self._int(table, "assess_days", "patient_safety.assess_days",
                          PatientSafety().assess_days, 0, 60)
-        return PatientSafety(serious_words=words, assess_days=days)
+        chase = {}
+        for key in ("escalate_maria", "escalate_sarah"):
+            ids = self._str_list(table, key, f"patient_safety.{key}")
+            for i, person in enumerate(ids):
+                if person not in people:
+                    raise self.fail(f"patient_safety.{key}[{i}]", f"okänd person {person!r}")
+            chase[key] = tuple(ids)
+        return PatientSafety(serious_words=words, assess_days=days, **chase)
 
     def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
         stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)

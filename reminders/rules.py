@@ -28,7 +28,8 @@ due date), to the action's owner, else the unit's managers, else the registrator
 never escalated and never snoozed.
 
 An asked-for Lex Maria / Lex Sarah assessment (``lex_step``) is a second step beside the
-case's own, with the same schedule; it escalates to the others with oversight.
+case's own, with the same schedule; it escalates to whoever answers for that kind of care
+(Organisation.lex_escalation), never to the other function.
 
 Nothing is due outside office hours, for a closed case, or for a step that is done (the case
 moved on: only ``current_step`` is looked at).
@@ -95,10 +96,10 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
     if lex is not None:
         deadline = memo.deadline(lex.started, lex.days)
         if today > deadline.date():
-            # the assessors are MA/SAS themselves: an unmade assessment escalates to
-            # everyone else with oversight (the registrators, the other function)
-            others = tuple(p.id for p in org.people.values() if p.has_oversight
-                           and p.id not in lex.owners)
+            # the assessors are MA/SAS themselves: an unmade assessment escalates to whoever
+            # answers for that kind of care ([patient_safety] escalate_maria/escalate_sarah,
+            # else the registrators), never to the other function
+            others = tuple(org.lex_escalation(case.unit, lex.owners))
             _step_items(result, case, lex.name, lex.owners, deadline, today, memo, org,
                         tuple(subscriptions), escalate_to=others)
     for action in case.actions:

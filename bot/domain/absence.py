@@ -46,11 +46,29 @@ def unit_stand_in(org: Organisation, person: str) -> str | None:
     return None
 
 
+def units_hidden_from(org: Organisation, person: str, deputy: str) -> list[str]:
+    """The units whose cases `person` is told about that `deputy` may not open: a stand-in
+    must be able to open every case the notifications they take over are about. Someone
+    with oversight (registrator, MA, SAS) may be stood in for only by someone with oversight."""
+    who, stand_in = org.people.get(person), org.people.get(deputy)
+    if who is None or stand_in is None:
+        return []
+    if stand_in.has_oversight:
+        return []
+    if who.has_oversight:
+        return ["*"]
+    return [u for u in org.units_acted_for(person) if deputy not in org.acts_for(u)]
+
+
 def stand_in_for(org: Organisation, person: str, absence: Absence | None, day: date) -> str | None:
-    """Who gets the person's notifications on *day* instead of them, or None (themselves)."""
+    """Who gets the person's notifications on *day* instead of them, or None (themselves).
+    Never someone who may not open those cases (the directory may have changed since the
+    absence was recorded): then the person keeps getting them."""
     if absence is None or not absence.covers(day):
         return None
     deputy = absence.stand_in or unit_stand_in(org, person)
     if deputy is None or deputy == person or deputy not in org.people:
+        return None
+    if units_hidden_from(org, person, deputy):
         return None
     return deputy

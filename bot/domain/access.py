@@ -54,7 +54,7 @@ def can_view(org: Organisation, actor: Actor, case: Case) -> bool:
         return False
     if person.has_oversight:
         return True
-    return case.unit is not None and person.id in org.managers_of(case.unit)
+    return case.unit is not None and person.id in org.acts_for(case.unit)
 
 
 def _stranger(org: Organisation, actor: Actor) -> bool:
@@ -79,7 +79,7 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
     if actor.kind != "person":   # a unit channel may look (can_view) but changes need a person
         raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))
     person = org.people[actor.id]
-    is_manager = case.unit is not None and person.id in org.managers_of(case.unit)
+    is_manager = case.unit is not None and person.id in org.acts_for(case.unit)
     allowed = {
         MANAGE: person.has_oversight or is_manager,
         CLOSE: person.has_oversight or is_manager,

@@ -44,6 +44,11 @@ class PatientSafety:
     many business days the assessor has before reminders and escalation."""
     serious_words: tuple[str, ...] = SERIOUS_WORDS
     assess_days: int = 2
+    # who is chased when the assessment is late: for Lex Maria (HSL) the verksamhetschef
+    # enligt HSL or the MA's own stand-in, for Lex Sarah (SoL/LSS) the socialchef; never the
+    # other function (a SAS does not answer for a Lex Maria assessment). Unset: the registrators.
+    escalate_maria: tuple[str, ...] = ()
+    escalate_sarah: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,19 @@ class Organisation:
         people = [p.id for role in roles for p in self.with_role(role)]
         return list(dict.fromkeys(people)) or self.registrators()
 
+    def lex_escalation(self, unit_id: str | None, assessors: tuple[str, ...]) -> list[str]:
+        """Who is chased when a Lex Maria / Lex Sarah assessment is late: the configured
+        person for the unit's kind of care (escalate_maria for health care, escalate_sarah for
+        social services, both for a unit with both), else the registrators; never one of the
+        assessors themselves, never the other function's MA/SAS."""
+        unit = self.units.get(unit_id or "")
+        care = unit.care if unit else CARE_BOTH
+        safety = self.patient_safety
+        chosen = {CARE_HEALTH: safety.escalate_maria, CARE_SOCIAL: safety.escalate_sarah}.get(
+            care, safety.escalate_maria + safety.escalate_sarah)
+        people = [p for p in (chosen or tuple(self.registrators())) if p not in assessors]
+        return list(dict.fromkeys(people))
+
     def registrators(self) -> list[str]:
         return [p.id for p in self.with_role("registrator")]
 
@@ -183,6 +201,18 @@ class Organisation:
 
     def units_managed_by(self, person_id: str) -> list[str]:
         return [u.id for u in self.units.values() if person_id in u.managers]
+
+    def acts_for(self, unit_id: str | None) -> list[str]:
+        """Who may see and manage the unit's cases: its managers and the stand-in the
+        organisation file names for it (who gets their notifications while they are away,
+        and so must be able to open what those notifications are about)."""
+        unit = self.units.get(unit_id or "")
+        if unit is None:
+            return []
+        return list(unit.managers) + ([unit.stand_in] if unit.stand_in else [])
+
+    def units_acted_for(self, person_id: str) -> list[str]:
+        return [u.id for u in self.units.values() if person_id in self.acts_for(u.id)]
 
     def subscribers_of(self, unit_id: str | None,
                        extra: tuple[Subscription, ...] = ()) -> list[str]:

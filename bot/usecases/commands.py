@@ -132,7 +132,7 @@ class Commands:
     def _absence(self, actor: Actor, command: Command, now: datetime) -> Reply:
         """A person says they are away; their notifications and reminders go to the stand-in
         meanwhile (Notices.queue), saying on whose behalf."""
-        from bot.domain.absence import STATE_PREFIX, Absence, unit_stand_in
+        from bot.domain.absence import STATE_PREFIX, Absence, unit_stand_in, units_hidden_from
         org, lang = self.deps.org, self.deps.lang
         if actor.kind != "person":
             return Reply(t(lang, "denied_unknown"), ok=False)
@@ -142,6 +142,12 @@ class Commands:
             raise DomainError(t(lang, "refused_absence_no_stand_in"))
         if stand_in == actor.id:
             raise DomainError(t(lang, "refused_absence_self"))
+        hidden = units_hidden_from(org, actor.id, stand_in)
+        if hidden:
+            names = ", ".join(org.units[u].name for u in hidden if u in org.units) or \
+                t(lang, "refused_absence_all_cases")
+            raise DomainError(t(lang, "refused_absence_cannot_see",
+                                name=org.people[stand_in].name, units=names))
         if args["end"] < self.deps.calendar.local(now).date():
             raise DomainError(t(lang, "refused_absence_past"))
         absence = Absence(actor.id, args["start"], args["end"], stand_in)

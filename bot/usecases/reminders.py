@@ -40,7 +40,8 @@ class Reminders:
             for due in due_reminders(case, now, calendar, org, subscriptions):
                 day = calendar.local(due.due).date().isoformat()
                 already = store.reminder_sent(reminder_slot(due), day)
-                results.append({"diary_number": due.number, "recipient": due.recipient,
+                results.append({**self._addressee(due.recipient, now),
+                                "diary_number": due.number,
                                 "step": due.step, "level": due.level, "due": iso(due.due),
                                 "deadline": iso(due.deadline), "already_sent": already})
                 if not dry_run and not already:
@@ -48,6 +49,14 @@ class Reminders:
             results += self._chase(case, now, dry_run)
         results += self._digests(open_cases, now, subscriptions, dry_run)
         return results
+
+    def _addressee(self, person_id: str, now: datetime) -> dict:
+        """Who really gets it at `now`: the stand-in while the person is away (as
+        Notices.queue routes it), so the dry run shows what `run` will do."""
+        deputy = self.notices.stand_in(person_id, now)
+        if deputy is None:
+            return {"recipient": person_id, "on_behalf_of": None}
+        return {"recipient": deputy, "on_behalf_of": person_id}
 
     def _chase(self, case: Case, now: datetime, dry_run: bool) -> list[dict]:
         """The automatic reminder to a counterpart that asked for one, on the agreed day
@@ -95,7 +104,7 @@ class Reminders:
                 continue  # nobody is pinged for nothing
             slot = f"digest:{person.id}"
             already = store.reminder_sent(slot, monday.isoformat())
-            results.append({"diary_number": None, "recipient": person.id, "step": "digest",
+            results.append({**self._addressee(person.id, now), "diary_number": None, "step": "digest",
                             "level": "digest", "due": iso(calendar.office_start(monday)),
                             "deadline": None, "already_sent": already})
             if dry_run or already:

@@ -217,7 +217,7 @@ class WebApp:
     def _visible_units(self, viewer: Viewer) -> list:
         if viewer.oversight:
             return list(self.org.units.values())
-        return [self.org.units[u] for u in self.org.units_managed_by(viewer.person)]
+        return [self.org.units[u] for u in self.org.units_acted_for(viewer.person)]
 
     async def case_page(self, request: web.Request) -> web.Response:
         viewer = self.viewer(request)

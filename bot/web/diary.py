@@ -78,13 +78,14 @@ class DiaryIndex:
 
     def visible(self, org: Organisation, person: str) -> Callable[[Row], bool]:
         """The chat's access rule (bot.domain.access.can_view), on rows: all cases for
-        registrator, MA and SAS, the managed units' cases for a manager, nothing otherwise."""
+        registrator, MA and SAS, the managed units' cases for a manager (and the unit's named
+        stand-in), nothing otherwise."""
         who = org.people.get(person)
         if who is None:
             return lambda row: False
         if who.has_oversight:
             return lambda row: True
-        units = set(org.units_managed_by(person))
+        units = set(org.units_acted_for(person))
         return lambda row: row.unit in units
 
     def query(self, filters: Filters, allowed: Callable[[Row], bool], now: datetime) -> list[Row]:

@@ -56,7 +56,9 @@ def test_a_seriously_worded_health_care_deviation_asks_the_ma_reminds_escalates_
     bot.services.run_reminders(utc(19))                              # the day after: reminder
     assert lex_items(bot) == [("lex_requested", "maria"), ("reminder", "maria")]
     bot.services.run_reminders(utc(23))                              # 18 + 3: escalation
-    assert lex_items(bot) == [("escalation", "rut"), ("escalation", "sven"),
+    # to the registrator (no escalate_maria configured), never to the SAS: a Lex Maria
+    # assessment is not the SAS's to answer for (issue 24)
+    assert lex_items(bot) == [("escalation", "rut"),
                               ("lex_requested", "maria"), ("reminder", "maria"),
                               ("reminder", "maria")]
 
@@ -166,3 +168,17 @@ def test_kvittera_needs_a_case_one_may_change(bot):
     deviation(bot, "Hemtjänst Norr", "Brukaren fick fel tabletter.")
     denied = say(bot, "bengt", "kvittera 2026/1")
     assert not denied.ok and bot.store.get_case_by_text("VOK 2026/0001").acks == []
+
+
+def test_a_late_assessment_chases_who_answers_for_that_kind_of_care(org):
+    """[patient_safety] escalate_maria / escalate_sarah (issue 24): Lex Maria chases the
+    configured person for health care, Lex Sarah the one for social services; never the other
+    function, never the assessor; unset, the registrators."""
+    from dataclasses import replace
+    safety = replace(org.patient_safety, escalate_maria=("david",), escalate_sarah=("cecilia",))
+    configured = replace(org, patient_safety=safety)
+    assert configured.lex_escalation("hemsjukvard", ("maria",)) == ["david"]
+    assert configured.lex_escalation("hemtjanst-norr", ("sven",)) == ["cecilia"]
+    assert org.lex_escalation("hemsjukvard", ("maria",)) == ["rut"]
+    assert "sven" not in org.lex_escalation("hemsjukvard", ("maria",))
+    assert "maria" not in org.lex_escalation("hemtjanst-norr", ("sven",))

@@ -202,3 +202,12 @@ def test_cli_refuses_xlsx_to_a_terminal(diary, capsys, monkeypatch):
     code, out, err = run_cli(diary, capsys, "--year", "2025", "--format", "xlsx")
     assert code == 2 and out == b""
     assert "--output" in err
+
+
+def test_the_90th_percentile_is_a_real_cases_time():
+    """Nearest rank (issue 24): cases of 10 and 20 days give 20, never an interpolated 18."""
+    from bot.report import _p90
+    assert _p90([10, 20]) == 20.0
+    assert _p90([10] * 9 + [30]) == 10.0          # 9 of 10 took at most 10 days
+    assert _p90([10] * 8 + [30, 40]) == 30.0
+    assert _p90([7]) == 7.0 and _p90([]) is None
