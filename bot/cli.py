@@ -33,7 +33,7 @@ from bot.texts import ARGPARSE, t
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 # commands that only read: they warn when the data directory holds no diary
-READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web"})
+READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web", "diarium"})
 
 
 class UsageError(Exception):
@@ -215,6 +215,15 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     readlog.add_argument("--from", dest="start", required=True, metavar=m("date"), help=h("logg_from"))
     readlog.add_argument("--to", dest="end", required=True, metavar=m("date"), help=h("logg_to"))
     readlog.add_argument("--output", metavar=m("file"), help=h("output"))
+    diary = command("diarium", "diarium")
+    diary.add_argument("--offentlig", "--public", dest="public", action="store_true",
+                       help=h("diarium_public"))
+    diary.add_argument("--från", "--fran", "--from", dest="start", required=True,
+                       metavar=m("date"), help=h("logg_from"))
+    diary.add_argument("--till", "--to", dest="end", required=True, metavar=m("date"),
+                       help=h("logg_to"))
+    diary.add_argument("--csv", action="store_true", help=h("diarium_csv"))
+    diary.add_argument("--output", metavar=m("file"), help=h("output"))
     command("backup", "backup", json_flag=False).add_argument(
         "target", metavar=m("dir"), help=h("backup_target"))
     command("restore", "restore", json_flag=False).add_argument(
@@ -572,6 +581,57 @@ def cmd_outbox(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def cmd_diarium(settings: Settings, args) -> int:
+    """The public diary (OSL 5 kap. 2 §) for a period: per document the date, the diary
+    number, the other party and a short description; the last two left out where the
+    document is marked secret. Without --offentlig it is refused: the registrator's own view
+    is `status` and the web overview."""
+    import csv
+    import io
+    from bot.cells import safe_cell
+    from bot.domain.records import public_diary
+    from bot.domain.redact import redact
+    lang = settings.org.language
+    if not args.public:
+        raise UsageError(t(lang, "cli_diarium_public_only"))
+    days = []
+    for text in (args.start, args.end):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise UsageError(t(lang, "cli_log_bad_date", text=text)) from None
+    bot = _reader(settings, command="diarium")
+    cases = (c for c in bot.store.all_cases() if c.year <= days[1].year)
+    rows = public_diary(settings.org, cases, days[0], days[1])
+    if args.json:
+        data = json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2) + "\n"
+    elif args.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(t(lang, "cli_diarium_header").split(","))
+        for r in rows:
+            writer.writerow([safe_cell(str(v)) if v is not None else "" for v in (
+                r.day.isoformat(), r.number, r.document, t(lang, f"diarium_{r.direction}"),
+                r.party, r.description, r.secrecy)])
+        data = buffer.getvalue()
+    else:
+        lines = [t(lang, "cli_diarium_title", start=days[0].isoformat(), end=days[1].isoformat())]
+        for r in rows:
+            secret = t(lang, "cli_diarium_secret", paragraph=r.secrecy) if r.secrecy else ""
+            lines.append(f"{r.day.isoformat()}  {r.number}:{r.document}  "
+                         f"{t(lang, f'diarium_{r.direction}')}  "
+                         f"{r.party or ''}{'  ' + r.description if r.description else ''}{secret}")
+        if not rows:
+            lines.append(t(lang, "cli_diarium_none"))
+        data = "\n".join(lines) + "\n"
+    data = redact(data)
+    if args.output:
+        _write_output(lang, args.output, data.encode("utf-8"))
+    else:
+        sys.stdout.write(data)
+    return EXIT_OK
+
+
 def cmd_report(settings: Settings, args) -> int:
     """The year's figures (bot/report.py) as text, Markdown, CSV, xlsx or JSON."""
     from bot.report import build_report, render_csv, render_markdown, render_text
@@ -766,6 +826,7 @@ COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
+    "diarium": cmd_diarium,
     "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate,
 }
 

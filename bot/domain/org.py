@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
+from typing import Mapping
 
 ROLES = ("manager", "ma", "sas", "registrator")
 OVERSIGHT_ROLES = frozenset({"registrator", "ma", "sas"})
@@ -44,6 +45,14 @@ class PatientSafety:
     many business days the assessor has before reminders and escalation."""
     serious_words: tuple[str, ...] = SERIOUS_WORDS
     assess_days: int = 2
+
+
+@dataclass(frozen=True)
+class Records:
+    """[records]: the secrecy marking a document gets by its case's kind: "auto" (OSL 25:1 or
+    26:1 by the unit's care), "offentlig", or a paragraph ("OSL 25 kap. 1 §")."""
+    secrecy: Mapping[str, str] = field(default_factory=lambda: {"incoming": "auto",
+                                                                "outgoing": "auto"})
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,7 @@ class Organisation:
     # "supplement" (filed in the closed case), "triage" (the registrator decides)
     closed_case: str = "new_linked"
     patient_safety: PatientSafety = PatientSafety()
+    records: Records = Records()
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bot.domain.access import Actor, can_read_mail, can_view
 from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
+from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
@@ -245,7 +246,8 @@ class WebApp:
             deadline=deadline, overdue=bool(deadline and now > deadline), events=events,
             documents=case.documents, readable=readable, links=self._links(case),
             doc_type=lambda d: t(self.lang, f"doc_{d}"),
-            person_label=self.person_label)
+            person_label=self.person_label, public_title=public_title(self.org, case),
+            secrecy=lambda d: secrecy_of(self.org, case, d) or t(self.lang, "secrecy_public"))
 
     def _links(self, case: Case) -> list[dict[str, str]]:
         """Linked cases as (number, address); a number that no longer parses is shown bare."""
@@ -424,7 +426,7 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
                                          "action_added", "action_done", "unit", "counterpart",
                                          "title", "snoozed", "linked",
                                          "lex_requested", "lex_decided", "ivo_reference",
-                                         "acknowledged")}
+                                         "acknowledged", "secrecy", "public_title")}
 
 
 # ---------------------------------------------------------------------- the middleware
