@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from bot.cells import safe_cell
 from bot.domain.redact import redact
 
 CHANNEL_WEB = "webb"
@@ -67,8 +68,8 @@ class ReadLog:
     def export_csv(self, start: date, end: date, header: list[str]) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
+        writer.writerow([safe_cell(h) for h in header])
         for e in self.entries(start, end):
-            writer.writerow([e["at"], e["person"], e["case"], e["what"], e["channel"],
-                             e.get("document", ""), e.get("detail", "")])
+            writer.writerow([safe_cell(str(e.get(key, "") or "")) for key in
+                             ("at", "person", "case", "what", "channel", "document", "detail")])
         return redact(buffer.getvalue())
