@@ -21,6 +21,9 @@ from bot.domain.redact import redact
 CHANNEL_WEB = "webb"
 # what was looked at
 VIEW_CASE, VIEW_MAIL, VIEW_ATTACHMENT = "case", "mail", "attachment"
+# asked for and refused (a case the person may not see, mail text they may not read): the
+# log check needs the attempts too
+VIEW_REFUSED = "refused"
 
 
 class ReadLog:
