@@ -24,6 +24,7 @@ from bot.domain.case import CH_CLI
 from bot.domain.diary import parse_diary_number
 from bot.domain.redact import clean_for_terminal
 from bot.errors import BotError, ConfigError
+from bot.files import write_private
 from bot.logs import FORMATS, setup_logging
 from bot.settings import Settings, load_settings
 from bot.store.lock import StoreLockedError
@@ -436,7 +437,7 @@ def cmd_logg(settings: Settings, args) -> int:
     state_dir = WebOptions.from_settings(settings).state_dir
     data = ReadLog(state_dir).export_csv(days[0], days[1], t(lang, "cli_log_header").split(","))
     if args.output:
-        Path(args.output).write_text(data, encoding="utf-8", newline="")
+        _write_output(lang, args.output, data.encode("utf-8"))
     else:
         sys.stdout.write(data)
     return EXIT_OK
@@ -632,6 +633,15 @@ def cmd_diarium(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def _write_output(lang: str, path: str, data: bytes) -> None:
+    """A file with personal data: 0600, never through a symlink; a refusal is bad input."""
+    try:
+        write_private(Path(path), data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(t(lang, "cli_output_refused", path=path, reason=reason)) from None
+
+
 def cmd_report(settings: Settings, args) -> int:
     """The year's figures (bot/report.py) as text, Markdown, CSV, xlsx or JSON."""
     from bot.report import build_report, render_csv, render_markdown, render_text
@@ -656,7 +666,7 @@ def cmd_report(settings: Settings, args) -> int:
         render = {"text": render_text, "md": render_markdown, "csv": render_csv}[args.format]
         payload = render(report).encode("utf-8")
     if args.output:
-        Path(args.output).write_bytes(payload)
+        _write_output(lang, args.output, payload)
         print(t(lang, "cli_report_written", path=args.output), file=sys.stderr)
     elif args.format == "xlsx" and not args.json:
         sys.stdout.flush()                      # a workbook is bytes for a program, not text
