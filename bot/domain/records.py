@@ -84,7 +84,7 @@ def mask_names(org: Organisation, text: str) -> str:
     for person in org.people.values():
         for name in {person.name, *person.name.split()}:
             if len(name) >= 3:
-                text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[namn]", text,
+                text = re.sub(rf"(?<!\w){re.escape(name)}s?(?!\w)", "[namn]", text,
                               flags=re.IGNORECASE)
     return text
 
