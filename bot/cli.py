@@ -23,7 +23,7 @@ from bot.domain.access import Actor
 from bot.domain.case import CH_CLI
 from bot.domain.diary import parse_diary_number
 from bot.domain.redact import clean_for_terminal
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, DomainError
 from bot.files import write_private
 from bot.logs import FORMATS, setup_logging
 from bot.settings import Settings, load_settings
@@ -225,6 +225,13 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
                        help=h("logg_to"))
     diary.add_argument("--csv", action="store_true", help=h("diarium_csv"))
     diary.add_argument("--output", metavar=m("file"), help=h("output"))
+    culling = command("gallra", "gallra")
+    culling.add_argument("--beslut", "--decision", dest="decision", required=True,
+                         metavar=m("text"), help=h("gallra_decision"))
+    culling.add_argument("--före", "--fore", "--before", dest="before", required=True,
+                         metavar=m("date"), help=h("gallra_before"))
+    culling.add_argument("--torrkörning", "--torrkorning", "--dry-run", dest="dry_run",
+                         action="store_true", help=h("gallra_dry_run"))
     command("backup", "backup", json_flag=False).add_argument(
         "target", metavar=m("dir"), help=h("backup_target"))
     command("restore", "restore", json_flag=False).add_argument(
@@ -633,6 +640,36 @@ def cmd_diarium(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def cmd_gallra(settings: Settings, args) -> int:
+    """Culling by a configured decision: --torrkörning lists what would go; without it the
+    log entry is written first, then the cases are removed (the run loop must be stopped:
+    this takes the writer lock)."""
+    lang = settings.org.language
+    try:
+        before = date.fromisoformat(args.before)
+    except ValueError:
+        raise UsageError(t(lang, "cli_log_bad_date", text=args.before)) from None
+    bot = _bot(settings, readonly=False, command="gallra")
+    try:
+        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli"
+        result = bot.services.cull(args.decision, before, by=f"cli:{who}", dry_run=args.dry_run)
+    except DomainError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        bot.close()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2, default=str))
+        return EXIT_OK
+    key = "cli_gallra_done" if result.done else "cli_gallra_dry"
+    print(t(lang, key, count=len(result.numbers), decision=result.decision,
+            before=result.before.isoformat()))
+    for number in result.numbers:
+        print(f"  {number}")
+    if result.held:
+        print(t(lang, "cli_gallra_held", numbers=", ".join(result.held)))
+    return EXIT_OK
+
+
 def _write_output(lang: str, path: str, data: bytes) -> None:
     """A file with personal data: 0600, never through a symlink; a refusal is bad input."""
     try:
@@ -836,7 +873,7 @@ COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
-    "diarium": cmd_diarium,
+    "diarium": cmd_diarium, "gallra": cmd_gallra,
     "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate,
 }
 

@@ -50,6 +50,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "absence": ("frånvaro", "franvaro", "away", "absence"),
     "secrecy": ("sekretess", "secrecy"),
     "public_title": ("publik", "offentligrubrik", "public"),
+    "hold": ("spärra", "sparra", "hold"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
@@ -57,7 +58,7 @@ USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
          "note", "link", "search", "lex", "ivo", "acknowledge", "absence",
-         "secrecy", "public_title"}  # usage_<verb> texts
+         "secrecy", "public_title", "hold"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -255,6 +256,16 @@ def _public_title(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, number, {"title": rest}, action=proc.SetPublicTitle(rest))
 
 
+def _hold(verb: str, rest: str, org: Organisation) -> Command:
+    """`spärra <dnr> <orsak>` keeps a case from culling; `spärra <dnr> av` lifts it."""
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_hold_reason"))
+    lift = rest.casefold() in ("av", "off", "häv", "hav")
+    return Command(verb, number, {"reason": None if lift else rest},
+                   action=proc.Hold(None if lift else rest))
+
+
 def _snooze(verb: str, rest: str, org: Organisation) -> Command:
     number, rest = _take_number(rest, org)
     when, _, reason = rest.partition(" ")
@@ -372,5 +383,5 @@ _PARSERS = {
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
     "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
-    "secrecy": _secrecy, "public_title": _public_title,
+    "secrecy": _secrecy, "public_title": _public_title, "hold": _hold,
 }

@@ -50,7 +50,7 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
-    "records": {"secrecy"},
+    "records": {"secrecy", "culling"},
     "patient_safety": {"serious_words", "assess_days"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
@@ -398,7 +398,16 @@ class _OrganisationReader:
                 raise self.fail(path, f"{value!r}: ange \"auto\", \"offentlig\" eller en paragraf "
                                       "i OSL, t.ex. \"25:1\"")
             secrecy[kind] = parsed
-        return Records(secrecy=secrecy)
+        culling = table.get("culling", {})
+        if not isinstance(culling, dict):
+            raise self.fail("records.culling", "ska vara en tabell, t.ex. { incoming = \"Beslut …\" }")
+        for kind, decision in culling.items():
+            path = f"records.culling.{kind}"
+            if kind not in ("incoming", "outgoing"):
+                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if not isinstance(decision, str) or not decision.strip():
+                raise self.fail(path, "ange gallringsbeslutet som text (vem, när, paragraf)")
+        return Records(secrecy=secrecy, culling={k: " ".join(v.split()) for k, v in culling.items()})
 
     def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
         stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)

@@ -118,6 +118,8 @@ class Case:
     # the title the public diary shows (no names, no personnummer); None: made of the kind,
     # counterpart and unit (bot.domain.records.public_title)
     public_title: str | None = None
+    # `spärra`: {"reason", "by", "at"} keeps the case from culling (gallring) until lifted
+    hold: dict[str, Any] | None = None
 
     @property
     def is_closed(self) -> bool:

@@ -53,6 +53,9 @@ class Records:
     26:1 by the unit's care), "offentlig", or a paragraph ("OSL 25 kap. 1 §")."""
     secrecy: Mapping[str, str] = field(default_factory=lambda: {"incoming": "auto",
                                                                 "outgoing": "auto"})
+    # the gallring decision per kind (e.g. "Gallringsbeslut SN 2025-03-12 § 41: avvikelser
+    # gallras 2 år efter avslut"): a kind without one is never culled
+    culling: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,12 @@ class SetPublicTitle:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """`spärra`: the case is kept from culling (gallring) until the hold is lifted."""
+    reason: str | None             # None: lift the hold
+
+
+@dataclass(frozen=True)
 class SnoozeStep:
     until: date
     reason: str
@@ -317,7 +323,9 @@ def apply(case: Case, command: object, ctx: Context) -> Outcome:
     if operation:
         access.require(ctx.org, ctx.actor, operation, case)
     # a closed case still takes mail, notes, links and the Lex decision (what is learnt later is documented, FL 27 §)
-    if case.is_closed and type(command) not in (AddDocument, AddNote, Link, RecordLex, RecordIvo):
+    # the records keeper's markings (secrecy, public title, a hold on culling) outlive the case
+    if case.is_closed and type(command) not in (AddDocument, AddNote, Link, RecordLex, RecordIvo,
+                                                MarkSecrecy, SetPublicTitle, Hold):
         raise DomainError(t(ctx.org.language, "refused_closed", number=case.number))
     new = copy.deepcopy(case)
     return handler(new, command, ctx)
@@ -532,6 +540,22 @@ def _set_public_title(case: Case, cmd: SetPublicTitle, ctx: Context) -> Outcome:
                                    title=title))
 
 
+def _hold(case: Case, cmd: Hold, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if cmd.reason is None:
+        if case.hold is None:
+            raise DomainError(t(lang, "refused_not_held", number=case.number))
+        case.hold = None
+        _event(case, ctx, "hold_lifted")
+        return Outcome(case, message=t(lang, "done_hold_lifted", number=case.number))
+    reason = redact(" ".join(cmd.reason.split()))
+    if not reason:
+        raise DomainError(t(lang, "refused_hold_reason"))
+    case.hold = {"reason": reason, "by": ctx.actor.audit_name, "at": iso(ctx.now)}
+    _event(case, ctx, "hold", reason=reason)
+    return Outcome(case, message=t(lang, "done_hold", number=case.number))
+
+
 def _local_today(ctx: Context) -> date:
     """Today in the organisation's time zone (naive times are UTC, as everywhere)."""
     return from_iso(iso(ctx.now)).astimezone(ZoneInfo(ctx.org.timezone)).date()
@@ -673,7 +697,7 @@ _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
     AddDocument: _add_document, AddNote: _add_note, Link: _link, RecordLex: _record_lex,
     RecordIvo: _record_ivo, Acknowledge: _acknowledge,
-    MarkSecrecy: _mark_secrecy, SetPublicTitle: _set_public_title,
+    MarkSecrecy: _mark_secrecy, SetPublicTitle: _set_public_title, Hold: _hold,
 }
 _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
@@ -682,6 +706,6 @@ _OPERATIONS = {
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
     AddNote: access.MANAGE, Link: access.MANAGE, RecordLex: access.LEX, RecordIvo: access.LEX,
     Acknowledge: access.MANAGE,
-    MarkSecrecy: access.RECORDS, SetPublicTitle: access.RECORDS,
+    MarkSecrecy: access.RECORDS, SetPublicTitle: access.RECORDS, Hold: access.RECORDS,
 }
 assert set(_HANDLERS) == set(_OPERATIONS)

@@ -454,7 +454,8 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
                                          "action_added", "action_done", "unit", "counterpart",
                                          "title", "snoozed", "linked",
                                          "lex_requested", "lex_decided", "ivo_reference",
-                                         "acknowledged", "secrecy", "public_title")}
+                                         "acknowledged", "secrecy", "public_title", "hold",
+                                         "hold_lifted")}
 
 
 # ---------------------------------------------------------------------- the middleware
