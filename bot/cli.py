@@ -651,7 +651,8 @@ def cmd_gallra(settings: Settings, args) -> int:
         raise UsageError(t(lang, "cli_log_bad_date", text=args.before)) from None
     bot = _bot(settings, readonly=False, command="gallra")
     try:
-        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli"
+        import pwd                  # the account that ran it, for the culling log
+        who = pwd.getpwuid(os.geteuid()).pw_name
         result = bot.services.cull(args.decision, before, by=f"cli:{who}", dry_run=args.dry_run)
     except DomainError as exc:
         raise UsageError(str(exc)) from None

@@ -142,10 +142,11 @@ class Queries:
             sender = self._person_name(doc.sender) if doc.type == DOC_NOTE else doc.sender
             line = (f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
                     f"{_local_moment(calendar.local(datetime.fromisoformat(doc.received)))}"
-                    f" {t(lang, 'status_from', sender=sender)}"
-                    f" · {t(lang, 'label_secrecy')}: "
-                    f"{secrecy_of(self.deps.org, case, doc) or t(lang, 'secrecy_public')}")
-            lines.append(f"{line}: {doc.subject}" if doc.type == DOC_NOTE else line)
+                    f" {t(lang, 'status_from', sender=sender)}")
+            if doc.type == DOC_NOTE:
+                line += f": {doc.subject}"
+            secrecy = secrecy_of(self.deps.org, case, doc) or t(lang, "secrecy_public")
+            lines.append(f"{line} · {t(lang, 'label_secrecy')}: {secrecy}")
         lex = self.lex_text(case)
         if lex:
             lines.append(f"{t(lang, 'label_lex')}: {lex}")
