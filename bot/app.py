@@ -84,17 +84,25 @@ class Bot:
         from bot.domain.access import Actor
         from bot.domain.case import CH_CLI
 
+        from bot.texts import t
+
         def handle(person: str, text: str) -> tuple[bool, str]:
             reply = self.services.handle_command(Actor.person(person), text, CH_CLI)
             return reply.ok, reply.text
-        return commandbox.serve(self.settings.data_dir, handle)
+        return commandbox.serve(self.settings.data_dir, handle,
+                                refused=t(self.services.org.language, "cli_command_refused"))
 
     async def _serve_commands(self, stop: asyncio.Event) -> None:
         import asyncio
         from bot import commandbox
+        from bot.errors import StoreError
         from bot.texts import t
-        await asyncio.to_thread(commandbox.answer_abandoned, self.settings.data_dir,
-                                t(self.services.org.language, "cli_command_abandoned"))
+        try:
+            await asyncio.to_thread(commandbox.answer_abandoned, self.settings.data_dir,
+                                    t(self.services.org.language, "cli_command_abandoned"))
+        except StoreError as exc:      # not our folder: refuse it once, at start
+            log.error("kommandon från kommandoraden tas inte emot: %s", exc)
+            return
         while not stop.is_set():
             try:
                 if await asyncio.to_thread(self.serve_commands):

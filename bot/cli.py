@@ -23,7 +23,8 @@ from bot.domain.access import Actor
 from bot.domain.case import CH_CLI
 from bot.domain.diary import parse_diary_number
 from bot.domain.redact import clean_for_terminal
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, DomainError
+from bot.files import write_private
 from bot.logs import FORMATS, setup_logging
 from bot.settings import Settings, load_settings
 from bot.store.layout import NewerFormatError
@@ -34,7 +35,7 @@ from bot.texts import ARGPARSE, t
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 # commands that only read: they warn when the data directory holds no diary
-READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web"})
+READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web", "diarium"})
 
 
 class UsageError(Exception):
@@ -220,6 +221,22 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     readlog.add_argument("--from", dest="start", required=True, metavar=m("date"), help=h("logg_from"))
     readlog.add_argument("--to", dest="end", required=True, metavar=m("date"), help=h("logg_to"))
     readlog.add_argument("--output", metavar=m("file"), help=h("output"))
+    diary = command("diarium", "diarium")
+    diary.add_argument("--offentlig", "--public", dest="public", action="store_true",
+                       help=h("diarium_public"))
+    diary.add_argument("--från", "--fran", "--from", dest="start", required=True,
+                       metavar=m("date"), help=h("logg_from"))
+    diary.add_argument("--till", "--to", dest="end", required=True, metavar=m("date"),
+                       help=h("logg_to"))
+    diary.add_argument("--csv", action="store_true", help=h("diarium_csv"))
+    diary.add_argument("--output", metavar=m("file"), help=h("output"))
+    culling = command("gallra", "gallra")
+    culling.add_argument("--beslut", "--decision", dest="decision", required=True,
+                         metavar=m("text"), help=h("gallra_decision"))
+    culling.add_argument("--före", "--fore", "--before", dest="before", required=True,
+                         metavar=m("date"), help=h("gallra_before"))
+    culling.add_argument("--torrkörning", "--torrkorning", "--dry-run", dest="dry_run",
+                         action="store_true", help=h("gallra_dry_run"))
     command("backup", "backup", json_flag=False).add_argument(
         "target", metavar=m("dir"), help=h("backup_target"))
     command("restore", "restore", json_flag=False).add_argument(
@@ -432,7 +449,7 @@ def cmd_logg(settings: Settings, args) -> int:
     state_dir = WebOptions.from_settings(settings).state_dir
     data = ReadLog(state_dir).export_csv(days[0], days[1], t(lang, "cli_log_header").split(","))
     if args.output:
-        Path(args.output).write_text(data, encoding="utf-8", newline="")
+        _write_output(lang, args.output, data.encode("utf-8"))
     else:
         sys.stdout.write(data)
     return EXIT_OK
@@ -577,6 +594,97 @@ def cmd_outbox(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def cmd_diarium(settings: Settings, args) -> int:
+    """The public diary (OSL 5 kap. 2 §) for a period: per document the date, the diary
+    number, the other party and a short description; the last two left out where the
+    document is marked secret. Without --offentlig it is refused: the registrator's own view
+    is `status` and the web overview."""
+    import csv
+    import io
+    from bot.cells import safe_cell
+    from bot.domain.records import public_diary
+    from bot.domain.redact import redact
+    lang = settings.org.language
+    if not args.public:
+        raise UsageError(t(lang, "cli_diarium_public_only"))
+    days = []
+    for text in (args.start, args.end):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise UsageError(t(lang, "cli_log_bad_date", text=text)) from None
+    bot = _reader(settings, command="diarium")
+    cases = (c for c in bot.store.all_cases() if c.year <= days[1].year)
+    rows = public_diary(settings.org, cases, days[0], days[1])
+    if args.json:
+        data = json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2) + "\n"
+    elif args.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(t(lang, "cli_diarium_header").split(","))
+        for r in rows:
+            writer.writerow([safe_cell(str(v)) if v is not None else "" for v in (
+                r.day.isoformat(), r.number, r.document, t(lang, f"diarium_{r.direction}"),
+                r.party, r.description, r.secrecy)])
+        data = buffer.getvalue()
+    else:
+        lines = [t(lang, "cli_diarium_title", start=days[0].isoformat(), end=days[1].isoformat())]
+        for r in rows:
+            secret = t(lang, "cli_diarium_secret", paragraph=r.secrecy) if r.secrecy else ""
+            lines.append(f"{r.day.isoformat()}  {r.number}:{r.document}  "
+                         f"{t(lang, f'diarium_{r.direction}')}  "
+                         f"{r.party or ''}{'  ' + r.description if r.description else ''}{secret}")
+        if not rows:
+            lines.append(t(lang, "cli_diarium_none"))
+        data = "\n".join(lines) + "\n"
+    data = redact(data)
+    if args.output:
+        _write_output(lang, args.output, data.encode("utf-8"))
+    else:
+        sys.stdout.write(data)
+    return EXIT_OK
+
+
+def cmd_gallra(settings: Settings, args) -> int:
+    """Culling by a configured decision: --torrkörning lists what would go; without it the
+    log entry is written first, then the cases are removed (the run loop must be stopped:
+    this takes the writer lock)."""
+    lang = settings.org.language
+    try:
+        before = date.fromisoformat(args.before)
+    except ValueError:
+        raise UsageError(t(lang, "cli_log_bad_date", text=args.before)) from None
+    bot = _bot(settings, readonly=False, command="gallra")
+    try:
+        import pwd                  # the account that ran it, for the culling log
+        who = pwd.getpwuid(os.geteuid()).pw_name
+        result = bot.services.cull(args.decision, before, by=f"cli:{who}", dry_run=args.dry_run)
+    except DomainError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        bot.close()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2, default=str))
+        return EXIT_OK
+    key = "cli_gallra_done" if result.done else "cli_gallra_dry"
+    print(t(lang, key, count=len(result.numbers), decision=result.decision,
+            before=result.before.isoformat()))
+    for number in result.numbers:
+        print(f"  {number}")
+    if result.held:
+        print(t(lang, "cli_gallra_held", numbers=", ".join(result.held)))
+    return EXIT_OK
+
+
+def _write_output(lang: str, path: str, data: bytes) -> None:
+    """A file with personal data: 0600, never through a symlink; a refusal is bad input."""
+    try:
+        write_private(Path(path), data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(t(lang, "cli_output_refused", path=path, reason=reason)) from None
+
+
 def cmd_report(settings: Settings, args) -> int:
     """The year's figures (bot/report.py) as text, Markdown, CSV, xlsx or JSON."""
     from bot.report import build_report, render_csv, render_markdown, render_text
@@ -601,7 +709,7 @@ def cmd_report(settings: Settings, args) -> int:
         render = {"text": render_text, "md": render_markdown, "csv": render_csv}[args.format]
         payload = render(report).encode("utf-8")
     if args.output:
-        Path(args.output).write_bytes(payload)
+        _write_output(lang, args.output, payload)
         print(t(lang, "cli_report_written", path=args.output), file=sys.stderr)
     elif args.format == "xlsx" and not args.json:
         sys.stdout.flush()                      # a workbook is bytes for a program, not text
@@ -774,6 +882,7 @@ COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
+    "diarium": cmd_diarium, "gallra": cmd_gallra,
     "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate,
 }
 

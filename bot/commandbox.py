@@ -9,26 +9,81 @@ the answer beside it. A request the command line withdraws (it gave up waiting) 
 `run` claimed it never runs; one `run` claimed but did not answer (it stopped in between) is
 answered at the next start with "unknown, look with status". Only someone who can write in
 the data directory can drop a request: the same trust as running the command line itself.
+
+That trust is checked, not assumed: the folder must be a real folder owned by the bot's user
+(a wider mode is tightened to 0700 at start, another owner or a symlink is refused); a request
+must be a regular file owned by that user, opened without following a symlink, at most
+MAX_REQUEST_BYTES. A bad request is answered "refused", logged in one line, and removed.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from bot.errors import StoreError
 from bot.files import fsync_directory, private_dir, write_durably
+
+log = logging.getLogger(__name__)
 
 FOLDER = "commands"
 REQUEST, CLAIMED, REPLY = ".request.json", ".claimed.json", ".reply.json"
+MAX_REQUEST_BYTES = 64 * 1024       # a command line is a line: this is generous
+
+
+class BadRequest(Exception):
+    """A request file that is not what the command line writes."""
 
 
 def folder(data_dir: Path) -> Path:
+    """The request folder: created 0700; an existing one must be a real folder of this user,
+    and a wider mode is tightened (a 0777 folder let anyone drop a request)."""
     path = Path(data_dir) / FOLDER
     private_dir(path)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"{path} är inte en mapp (en symbolisk länk?); ta bort den")
+    if info.st_uid != os.geteuid():
+        raise StoreError(f"{path} ägs av en annan användare (uid {info.st_uid}); "
+                         "kommandon tas inte emot därifrån")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+        log.warning("kommandomappen hade rättigheterna %o; nu 0700",
+                    stat.S_IMODE(info.st_mode))
     return path
+
+
+def _read_request(path: Path) -> dict[str, Any]:
+    """The claimed request, read without following a symlink and only when it is a regular
+    file of this user and not too large; its fields checked."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BadRequest("symbolisk länk eller oläsbar fil") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadRequest("inte en vanlig fil")
+        if info.st_uid != os.geteuid():
+            raise BadRequest(f"ägs av uid {info.st_uid}")
+        if info.st_size > MAX_REQUEST_BYTES:
+            raise BadRequest(f"{info.st_size} byte, mer än {MAX_REQUEST_BYTES}")
+        raw = os.read(fd, MAX_REQUEST_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        request = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise BadRequest("inte JSON i UTF-8") from exc
+    if not (isinstance(request, dict) and isinstance(request.get("person"), str)
+            and isinstance(request.get("text"), str)):
+        raise BadRequest("person eller text saknas")
+    return request
 
 
 def drop(data_dir: Path, person: str, text: str, at: str) -> str:
@@ -68,11 +123,12 @@ def wait_for_reply(data_dir: Path, request_id: str, timeout: float,
         return reply
 
 
-def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]]) -> int:
+def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]],
+          refused: str = "refused") -> int:
     """Run every waiting request, oldest first: claim, handle(person, text), answer. The
-    number of requests run."""
+    number of requests run. A bad request is answered `refused` and never run."""
     box = folder(data_dir)
-    requests = sorted(box.glob(f"*{REQUEST}"), key=lambda p: p.stat().st_mtime_ns)
+    requests = sorted(box.glob(f"*{REQUEST}"), key=_age)
     done = 0
     for path in requests:
         request_id = path.name[:-len(REQUEST)]
@@ -82,11 +138,23 @@ def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]]) -> int
         except FileNotFoundError:
             continue
         fsync_directory(box)
-        request = json.loads(claimed.read_text(encoding="utf-8"))
+        try:
+            request = _read_request(claimed)
+        except BadRequest as exc:
+            log.warning("kommandobegäran %s avvisades: %s", request_id[:64], exc)
+            _answer(box, request_id, False, refused)
+            continue
         ok, text = handle(request["person"], request["text"])
         _answer(box, request_id, ok, text)
         done += 1
     return done
+
+
+def _age(path: Path) -> int:
+    try:
+        return path.lstat().st_mtime_ns
+    except FileNotFoundError:            # withdrawn meanwhile: skipped when claimed
+        return 0
 
 
 def answer_abandoned(data_dir: Path, text: str) -> int:

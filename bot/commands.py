@@ -14,6 +14,7 @@ from datetime import date
 from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import ALL_UNITS, Organisation
+from bot.domain.records import PUBLIC, parse_paragraph
 from bot.domain.redact import redact
 from bot.texts import t
 
@@ -47,13 +48,17 @@ VERBS: dict[str, tuple[str, ...]] = {
     "ivo": ("ivo",),
     "acknowledge": ("kvittera", "ack", "acknowledge"),
     "absence": ("frånvaro", "franvaro", "away", "absence"),
+    "secrecy": ("sekretess", "secrecy"),
+    "public_title": ("publik", "offentligrubrik", "public"),
+    "hold": ("spärra", "sparra", "hold"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
 USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close", "action", "unit",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
-         "note", "link", "search", "lex", "ivo", "acknowledge", "absence"}  # usage_<verb> texts
+         "note", "link", "search", "lex", "ivo", "acknowledge", "absence",
+         "secrecy", "public_title", "hold"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -230,6 +235,37 @@ def _title(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, number, {"title": rest}, action=proc.SetTitle(rest))
 
 
+def _secrecy(verb: str, rest: str, org: Organisation) -> Command:
+    """`sekretess <dnr> <nr> <paragraf>|offentlig`: a document's secrecy marking."""
+    number, rest = _take_number(rest, org)
+    document, _, paragraph_text = rest.partition(" ")
+    if not document.isdigit() or not paragraph_text.strip():
+        raise _Refusal(t(org.language, "refused_secrecy_syntax"))
+    paragraph = parse_paragraph(paragraph_text)
+    if paragraph is None:
+        raise _Refusal(t(org.language, "refused_secrecy_paragraph", text=_shown(paragraph_text)))
+    marked = None if paragraph == PUBLIC else paragraph
+    return Command(verb, number, {"document": int(document), "paragraph": marked},
+                   action=proc.MarkSecrecy(int(document), marked))
+
+
+def _public_title(verb: str, rest: str, org: Organisation) -> Command:
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_title"))
+    return Command(verb, number, {"title": rest}, action=proc.SetPublicTitle(rest))
+
+
+def _hold(verb: str, rest: str, org: Organisation) -> Command:
+    """`spärra <dnr> <orsak>` keeps a case from culling; `spärra <dnr> av` lifts it."""
+    number, rest = _take_number(rest, org)
+    if not rest:
+        raise _Refusal(t(org.language, "refused_hold_reason"))
+    lift = rest.casefold() in ("av", "off", "häv", "hav")
+    return Command(verb, number, {"reason": None if lift else rest},
+                   action=proc.Hold(None if lift else rest))
+
+
 def _snooze(verb: str, rest: str, org: Organisation) -> Command:
     number, rest = _take_number(rest, org)
     when, _, reason = rest.partition(" ")
@@ -347,4 +383,5 @@ _PARSERS = {
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
     "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
+    "secrecy": _secrecy, "public_title": _public_title, "hold": _hold,
 }

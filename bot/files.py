@@ -67,3 +67,20 @@ def private_dir(path: Path) -> Path:
         except FileExistsError:
             pass
     return missing[0] if missing else path
+
+
+def write_private(target: Path, data: bytes) -> Path:
+    """A file the command line writes for a person (a report, the read log): created 0600,
+    and made 0600 when it already existed with wider rights. A symlink in its place is
+    refused (O_NOFOLLOW): the export must not land in a file someone else chose."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return Path(target)

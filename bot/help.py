@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("note", "all"), ("link", "all"), ("search", "all"), ("acknowledge", "all"),
     ("absence", "all"),
     ("send", "registrator"), ("remind", "registrator"), ("mark_sent", "oversight"),
+    ("secrecy", "registrator"), ("public_title", "registrator"), ("hold", "registrator"),
     ("lex", "lex"), ("ivo", "lex"),
     ("unit", "oversight"), ("counterpart", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.case import INCOMING, KINDS, OUTGOING, STATUSES, Case, from_iso
 from bot.domain.org import SEVERITIES, Organisation
 from bot.domain.process import step_deadline
+from bot.cells import safe_cell
 from bot.domain.redact import redact
 from bot.texts import t
 
@@ -551,12 +552,8 @@ def render_csv(report: Report) -> str:
     for table in tables(report):
         for row in table.rows:
             for header, value in zip(table.header[1:], row[1:]):
-                writer.writerow([table.key, _csv_safe(str(row[0])), header,
-                                 "" if value is None else value])
+                writer.writerow([safe_cell(table.key), safe_cell(str(row[0])),
+                                 safe_cell(str(header)),
+                                 "" if value is None else
+                                 (safe_cell(value) if isinstance(value, str) else value)])
     return redact(buffer.getvalue())
-
-
-def _csv_safe(text: str) -> str:
-    """A spreadsheet runs a cell that starts with = + - @ as a formula: names from the
-    configuration must stay text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from bot.cells import safe_cell
 from bot.domain.redact import redact
 from bot.report import Report, tables
 from bot.texts import t
@@ -49,5 +50,4 @@ def _sheet_name(title: str) -> str:
 
 def _text(value: str) -> str:
     """Redacted, and never read as a formula: a name from the configuration stays text."""
-    value = redact(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return safe_cell(redact(value))

@@ -20,6 +20,7 @@ from bot.usecases.commands import Commands
 from bot.usecases.intake import Intake
 from bot.usecases.outbox import Outbox
 from bot.usecases.queries import Queries
+from bot.usecases.records import Culling, Records
 from bot.usecases.reminders import Reminders
 from reminders.calendar import BusinessCalendar
 
@@ -47,6 +48,7 @@ class Services:
         self.commands = Commands(self.deps, self.notices, self.intake, self.queries)
         self.intake.run_command = self.commands.handle   # commands answered by mail (DESIGN §7)
         self.reminders = Reminders(self.deps, self.notices, self.queries)
+        self.records = Records(self.deps)
         self._housekept: datetime | None = None
 
     @property
@@ -71,6 +73,10 @@ class Services:
         return self.intake.ingest_many(items, on_durable, quiet=quiet)
 
     # ------------------------------------------------------------------ commands
+    def cull(self, decision: str, before, *, by: str, dry_run: bool) -> Culling:
+        """Gallring by a configured decision (bot/usecases/records.py)."""
+        return self.records.cull(decision, before, by=by, dry_run=dry_run)
+
     def handle_command(self, actor: Actor, text: str, channel: str, *,
                        private: bool = True) -> Reply:
         return self.commands.handle(actor, text, channel, private=private)

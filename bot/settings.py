@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
-                            Deadlines, OfficeHours, Organisation, PatientSafety, Person,
+                            Deadlines, OfficeHours, Organisation, PatientSafety, Person, Records,
                             Subscription, Unit)
 from bot.errors import ConfigError
 
@@ -49,7 +49,8 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web", "mail", "patient_safety"},
+         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
+    "records": {"secrecy", "culling"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
@@ -361,6 +362,7 @@ class _OrganisationReader:
             closed_case=self._closed_case(self._table("mail", required=False)),
             patient_safety=self._patient_safety(self._table("patient_safety", required=False),
                                                 people),
+            records=self._records(self._table("records", required=False)),
         )
 
     def _closed_case(self, mail: dict) -> str:
@@ -384,6 +386,36 @@ class _OrganisationReader:
                     raise self.fail(f"patient_safety.{key}[{i}]", f"okänd person {person!r}")
             chase[key] = tuple(ids)
         return PatientSafety(serious_words=words, assess_days=days, **chase)
+
+    def _records(self, table: dict) -> Records:
+        """[records] secrecy = { incoming = "auto", outgoing = "auto" }: per kind "auto",
+        "offentlig" or a paragraph of OSL ("25:1", "OSL 26 kap. 1 §")."""
+        from bot.domain.records import AUTO, parse_paragraph
+        rules = table.get("secrecy", {})
+        if not isinstance(rules, dict):
+            raise self.fail("records.secrecy", "ska vara en tabell, t.ex. { incoming = \"auto\" }")
+        secrecy = dict(Records().secrecy)
+        for kind, value in rules.items():
+            path = f"records.secrecy.{kind}"
+            if kind not in ("incoming", "outgoing"):
+                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if not isinstance(value, str):
+                raise self.fail(path, "ska vara en text")
+            parsed = AUTO if value == AUTO else parse_paragraph(value)
+            if parsed is None:
+                raise self.fail(path, f"{value!r}: ange \"auto\", \"offentlig\" eller en paragraf "
+                                      "i OSL, t.ex. \"25:1\"")
+            secrecy[kind] = parsed
+        culling = table.get("culling", {})
+        if not isinstance(culling, dict):
+            raise self.fail("records.culling", "ska vara en tabell, t.ex. { incoming = \"Beslut …\" }")
+        for kind, decision in culling.items():
+            path = f"records.culling.{kind}"
+            if kind not in ("incoming", "outgoing"):
+                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if not isinstance(decision, str) or not decision.strip():
+                raise self.fail(path, "ange gallringsbeslutet som text (vem, när, paragraf)")
+        return Records(secrecy=secrecy, culling={k: " ".join(v.split()) for k, v in culling.items()})
 
     def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
         stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)

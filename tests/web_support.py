@@ -107,9 +107,9 @@ class Client:
         self.host, self.port = parts.hostname, parts.port
         self.cookie = ""
 
-    def request(self, method: str, path: str) -> Page:
+    def request(self, method: str, path: str, headers: dict | None = None) -> Page:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        headers = {"Cookie": self.cookie} if self.cookie else {}
+        headers = {**({"Cookie": self.cookie} if self.cookie else {}), **(headers or {})}
         connection.request(method, path, headers=headers)
         response = connection.getresponse()
         body = response.read()

@@ -9,6 +9,7 @@ from bot.errors import PermissionDenied
 from bot.texts import t
 
 # what each operation needs
+RECORDS = "records"        # sekretess, publik: the registrator keeps the diary
 MANAGE = "manage"          # registrerad, bedöm, åtgärd, rubrik, snooza: unit manager or oversight
 SEND = "send"              # skicka: the registrator
 MARK_SENT = "mark_sent"    # skickad: registrator, MA, SAS
@@ -87,6 +88,7 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
         MARK_SENT: person.has_oversight,
         ROUTE: person.has_oversight,
         LEX: bool(person.roles & {"ma", "sas"}),
+        RECORDS: "registrator" in person.roles,
     }[operation]
     if not allowed:
         raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))

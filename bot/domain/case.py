@@ -48,6 +48,9 @@ class Document:
     message_id: str | None = None
     raw: str | None = None             # path of the raw bytes, relative to the data directory
     attachments: list[str] = field(default_factory=list)
+    # its own secrecy marking {"paragraph" (None = public), "by", "at"}; None: the default
+    # for the case's kind (bot.domain.records)
+    secrecy: dict[str, Any] | None = None
 
 
 @dataclass
@@ -112,6 +115,11 @@ class Case:
     lex_decision: dict[str, Any] | None = None
     # `kvittera`: {"step", "by", "at"}; the step's escalations stop for a while
     acks: list[dict[str, Any]] = field(default_factory=list)
+    # the title the public diary shows (no names, no personnummer); None: made of the kind,
+    # counterpart and unit (bot.domain.records.public_title)
+    public_title: str | None = None
+    # `spärra`: {"reason", "by", "at"} keeps the case from culling (gallring) until lifted
+    hold: dict[str, Any] | None = None
 
     @property
     def is_closed(self) -> bool:

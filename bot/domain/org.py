@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
+from typing import Mapping
 
 ROLES = ("manager", "ma", "sas", "registrator")
 OVERSIGHT_ROLES = frozenset({"registrator", "ma", "sas"})
@@ -49,6 +50,17 @@ class PatientSafety:
     # other function (a SAS does not answer for a Lex Maria assessment). Unset: the registrators.
     escalate_maria: tuple[str, ...] = ()
     escalate_sarah: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Records:
+    """[records]: the secrecy marking a document gets by its case's kind: "auto" (OSL 25:1 or
+    26:1 by the unit's care), "offentlig", or a paragraph ("OSL 25 kap. 1 §")."""
+    secrecy: Mapping[str, str] = field(default_factory=lambda: {"incoming": "auto",
+                                                                "outgoing": "auto"})
+    # the gallring decision per kind (e.g. "Gallringsbeslut SN 2025-03-12 § 41: avvikelser
+    # gallras 2 år efter avslut"): a kind without one is never culled
+    culling: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,7 @@ class Organisation:
     # "supplement" (filed in the closed case), "triage" (the registrator decides)
     closed_case: str = "new_linked"
     patient_safety: PatientSafety = PatientSafety()
+    records: Records = Records()
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

@@ -167,6 +167,25 @@ class SetTitle:
 
 
 @dataclass(frozen=True)
+class MarkSecrecy:
+    """`sekretess`: a document's secrecy marking (None = public), by the registrator."""
+    document: int
+    paragraph: str | None
+
+
+@dataclass(frozen=True)
+class SetPublicTitle:
+    """`publik`: the title the public diary shows."""
+    title: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """`spärra`: the case is kept from culling (gallring) until the hold is lifted."""
+    reason: str | None             # None: lift the hold
+
+
+@dataclass(frozen=True)
 class SnoozeStep:
     until: date
     reason: str
@@ -304,7 +323,9 @@ def apply(case: Case, command: object, ctx: Context) -> Outcome:
     if operation:
         access.require(ctx.org, ctx.actor, operation, case)
     # a closed case still takes mail, notes, links and the Lex decision (what is learnt later is documented, FL 27 §)
-    if case.is_closed and type(command) not in (AddDocument, AddNote, Link, RecordLex, RecordIvo):
+    # the records keeper's markings (secrecy, public title, a hold on culling) outlive the case
+    if case.is_closed and type(command) not in (AddDocument, AddNote, Link, RecordLex, RecordIvo,
+                                                MarkSecrecy, SetPublicTitle, Hold):
         raise DomainError(t(ctx.org.language, "refused_closed", number=case.number))
     new = copy.deepcopy(case)
     return handler(new, command, ctx)
@@ -494,6 +515,47 @@ def _set_title(case: Case, cmd: SetTitle, ctx: Context) -> Outcome:
     return Outcome(case, message=t(ctx.org.language, "done_title", number=case.number))
 
 
+def _mark_secrecy(case: Case, cmd: MarkSecrecy, ctx: Context) -> Outcome:
+    from bot.domain.records import marking
+    lang = ctx.org.language
+    document = next((d for d in case.documents if d.no == cmd.document), None)
+    if document is None:
+        raise DomainError(t(lang, "refused_no_document", number=case.number, no=cmd.document))
+    previous = document.secrecy.get("paragraph") if document.secrecy else None
+    document.secrecy = marking(cmd.paragraph, ctx.actor.audit_name, ctx.now)
+    _event(case, ctx, "secrecy", document=cmd.document, **{"from": previous, "to": cmd.paragraph})
+    return Outcome(case, message=t(lang, "done_secrecy", number=case.number, no=cmd.document,
+                                   paragraph=cmd.paragraph or t(lang, "secrecy_public")))
+
+
+def _set_public_title(case: Case, cmd: SetPublicTitle, ctx: Context) -> Outcome:
+    from bot.domain.records import mask_names
+    title = mask_names(ctx.org, cmd.title)
+    if not title:
+        raise DomainError(t(ctx.org.language, "refused_title"))
+    previous = case.public_title
+    case.public_title = title
+    _event(case, ctx, "public_title", **{"from": previous, "to": title})
+    return Outcome(case, message=t(ctx.org.language, "done_public_title", number=case.number,
+                                   title=title))
+
+
+def _hold(case: Case, cmd: Hold, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if cmd.reason is None:
+        if case.hold is None:
+            raise DomainError(t(lang, "refused_not_held", number=case.number))
+        case.hold = None
+        _event(case, ctx, "hold_lifted")
+        return Outcome(case, message=t(lang, "done_hold_lifted", number=case.number))
+    reason = redact(" ".join(cmd.reason.split()))
+    if not reason:
+        raise DomainError(t(lang, "refused_hold_reason"))
+    case.hold = {"reason": reason, "by": ctx.actor.audit_name, "at": iso(ctx.now)}
+    _event(case, ctx, "hold", reason=reason)
+    return Outcome(case, message=t(lang, "done_hold", number=case.number))
+
+
 def _local_today(ctx: Context) -> date:
     """Today in the organisation's time zone (naive times are UTC, as everywhere)."""
     return from_iso(iso(ctx.now)).astimezone(ZoneInfo(ctx.org.timezone)).date()
@@ -635,6 +697,7 @@ _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
     AddDocument: _add_document, AddNote: _add_note, Link: _link, RecordLex: _record_lex,
     RecordIvo: _record_ivo, Acknowledge: _acknowledge,
+    MarkSecrecy: _mark_secrecy, SetPublicTitle: _set_public_title, Hold: _hold,
 }
 _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
@@ -643,5 +706,6 @@ _OPERATIONS = {
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
     AddNote: access.MANAGE, Link: access.MANAGE, RecordLex: access.LEX, RecordIvo: access.LEX,
     Acknowledge: access.MANAGE,
+    MarkSecrecy: access.RECORDS, SetPublicTitle: access.RECORDS, Hold: access.RECORDS,
 }
 assert set(_HANDLERS) == set(_OPERATIONS)

@@ -72,16 +72,17 @@ class BotProbe:
         info = describe() if describe else {}
         result: dict[str, Any] = {
             "source": self.bot.settings.mail_source,
-            "mailbox": info.get("mailbox") or self._maildir(),
+            "mailbox": self._maildir() or info.get("mailbox"),
             "last_success": self._local(watch.last_success), "failing_since": self._local(watch.failing_since),
-            "error": watch.error or None, "lag_seconds": round(watch.lag_seconds, 1)}
+            "error": self._without_paths(watch.error) or None,
+            "lag_seconds": round(watch.lag_seconds, 1)}
         if watch.last_success is None:
             problem = (t(lang, "ready_mailbox_failing", since=self._local(watch.failing_since),
-                         error=watch.error) if watch.failing_since
+                         error=self._without_paths(watch.error)) if watch.failing_since
                        else t(lang, "ready_mailbox_never"))
         elif (now - watch.last_success).total_seconds() > self.stale_after:
             problem = (t(lang, "ready_mailbox_failing", since=self._local(watch.failing_since),
-                         error=watch.error) if watch.failing_since
+                         error=self._without_paths(watch.error)) if watch.failing_since
                        else t(lang, "ready_mailbox_stale", since=self._local(watch.last_success)))
         elif watch.lag_seconds > self.stale_after:
             problem = t(lang, "ready_mailbox_lag", minutes=int(watch.lag_seconds // 60))
@@ -93,8 +94,16 @@ class BotProbe:
         return result
 
     def _maildir(self) -> str | None:
-        settings = self.bot.settings
-        return str(settings.data_dir / "inbox") if settings.mail_source == "maildir" else None
+        """Named inside the data directory: any local caller may ask /readyz, and where the
+        diary lives on disk is none of its business."""
+        return "inbox" if self.bot.settings.mail_source == "maildir" else None
+
+    def _without_paths(self, error: str | None) -> str | None:
+        """An error text (an OSError names its file) with the data directory left out."""
+        if not error:
+            return error
+        return error.replace(str(self.bot.settings.data_dir.resolve()), "<data>").replace(
+            str(self.bot.settings.data_dir), "<data>")
 
     def _outbox(self, now: datetime, lang: str, reasons: list[str]) -> dict[str, Any]:
         items = self._outbox_items()

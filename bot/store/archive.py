@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from bot.files import append_durably
+from bot.files import append_durably, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,26 @@ class CaseArchive:
             append_durably(path, b"".join(lines))
             self._cache.pop(path, None)
         return sum(len(lines) for lines in by_path.values())
+
+    def remove(self, key: int) -> bool:
+        """Cull one case: its chunk file is written again without it (atomically: the old
+        file or the new one, never half), so no copy of it stays in the archive."""
+        path = self._path(key)
+        lines = [line for line in (path.read_bytes().split(b"\n") if path.exists() else [])
+                 if line.strip()]
+        kept = []
+        for line in lines:
+            try:
+                if orjson.loads(line).get("key") == key:
+                    continue
+            except orjson.JSONDecodeError:
+                continue                  # a torn line from a crash: not worth keeping
+            kept.append(line)
+        if len(kept) == len(lines):
+            return False
+        write_durably(path, b"".join(line + b"\n" for line in kept))
+        self._cache.pop(path, None)
+        return True
 
     def years(self) -> list[int]:
         if not self.root.is_dir():

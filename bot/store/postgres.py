@@ -368,6 +368,23 @@ class PostgresCaseStore:
             return [dict(r[0]) for r in self._sql("SELECT doc FROM mails ORDER BY key")]
 
     # ------------------------------------------------------------------ raw mail
+    def cull_case(self, number: DiaryNumber) -> bool:
+        """Gallring: the case, its references, its mail records' texts and its raw mails are
+        deleted in the caller's transaction (the duplicate keys stay: a mail seen stays seen)."""
+        with self.lock:
+            row = self._sql("SELECT doc FROM cases WHERE key = %s", (number.key,)).fetchone()
+            if row is None:
+                return False
+            text = row[0]["number"]
+            raws = [d["raw"] for d in row[0].get("documents", []) if d.get("raw")]
+            self._write("DELETE FROM cases WHERE key = %s", (number.key,))
+            self._write("DELETE FROM case_refs WHERE number = %s", (text,))
+            self._write("UPDATE mails SET doc = jsonb_build_object('key', key, 'number', number, "
+                        "'outcome', doc->'outcome') WHERE number = %s", (text,))
+            if raws:
+                self._write("DELETE FROM raw_mail WHERE path = ANY(%s)", (raws,))
+            return True
+
     def keep_raw(self, raw: bytes, sha: str, arrived: datetime) -> str:
         """The raw bytes, durable with the transaction that refers to them."""
         relative = f"raw/{arrived:%Y}/{arrived:%m}/{sha}.eml"

@@ -306,6 +306,29 @@ class TinyDbCaseStore:
     def archive_years(self) -> list[int]:
         return self.cases_archive.years()
 
+    def cull_case(self, number: DiaryNumber) -> bool:
+        """Gallring: the case, its live mail records and its raw mails are destroyed; the
+        mail index keeps only that its Message-IDs were seen (duplicates stay duplicates).
+        Commits the live set first, then rewrites the archive chunk, then removes the raw
+        files: a crash in between leaves less, never a case without its data."""
+        with self.lock:
+            doc = self._get("cases", number.key) or self.cases_archive.get(number.key)
+            if doc is None:
+                return False
+            if self._get("cases", number.key) is not None:
+                self._put("cases", number.key, None)
+            for record in list(self._all("mails")):
+                if record.get("number") == doc["number"]:     # seen stays seen, nothing else
+                    self._put("mails", key_hash("k:" + record["key"]),
+                              {k: record.get(k) for k in ("key", "number", "outcome", "at")})
+            self.commit()
+            self.cases_archive.remove(number.key)
+            for document in doc.get("documents", []):
+                if document.get("raw"):
+                    (self.data_dir / document["raw"]).unlink(missing_ok=True)
+            self._forget_indexes()
+            return True
+
     # ------------------------------------------------------------------ mail index
     def mail_seen(self, duplicate_key: str) -> dict[str, Any] | None:
         """The record of a mail with this duplicate key, if one was handled."""

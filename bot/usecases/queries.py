@@ -10,6 +10,7 @@ from bot.domain.access import Actor
 from bot.domain.diary import parse_diary_number
 from bot.domain.case import DOC_NOTE, INCOMING, Case, iso
 from bot.domain.process import current_step, step_deadline
+from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
 from bot.texts import long_date, t
 from bot.usecases.base import Deps
@@ -128,6 +129,7 @@ class Queries:
                  f"{t(lang, 'label_unit')}: {labels['unit']} · "
                  f"{t(lang, 'label_counterpart')}: {labels['counterpart']} · "
                  f"{t(lang, 'label_severity')}: {labels['severity']}"]
+        lines.append(f"{t(lang, 'label_public_title')}: {public_title(self.deps.org, case)}")
         if case.reference:
             lines.append(f"{t(lang, 'label_reference')}: {case.reference}")
         if case.links:
@@ -141,7 +143,10 @@ class Queries:
             line = (f"  {doc.no}. {t(lang, 'doc_' + doc.type)} "
                     f"{_local_moment(calendar.local(datetime.fromisoformat(doc.received)))}"
                     f" {t(lang, 'status_from', sender=sender)}")
-            lines.append(f"{line}: {doc.subject}" if doc.type == DOC_NOTE else line)
+            if doc.type == DOC_NOTE:
+                line += f": {doc.subject}"
+            secrecy = secrecy_of(self.deps.org, case, doc) or t(lang, "secrecy_public")
+            lines.append(f"{line} · {t(lang, 'label_secrecy')}: {secrecy}")
         lex = self.lex_text(case)
         if lex:
             lines.append(f"{t(lang, 'label_lex')}: {lex}")
@@ -186,8 +191,11 @@ class Queries:
             "created": case.created,
             "deadline": {"step": step.name, "owners": list(step.owners), "due": iso(deadline),
                          "overdue": self.is_overdue(case)} if step and deadline else None,
+            "public_title": public_title(org, case),
             "documents": [{"no": d.no, "type": d.type, "received": d.received, "sender": d.sender,
-                           "subject": redact(d.subject), "message_id": d.message_id}
+                           "subject": redact(d.subject), "message_id": d.message_id,
+                           "secrecy": secrecy_of(org, case, d),
+                           "secrecy_marked": d.secrecy}
                           for d in case.documents],
             "actions": [{"no": a.no, "text": a.text, "owner": a.owner, "due": a.due,
                          "done": a.done} for a in case.actions],

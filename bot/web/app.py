@@ -26,10 +26,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from bot.domain.access import Actor, can_read_mail, can_view
 from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
+from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
@@ -39,7 +41,7 @@ from bot.texts import t
 from bot.web import charts
 from bot.web.auth import LoginTokens, Sessions, WebOptions
 from bot.web.diary import DiarySource, Filters, Row
-from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, ReadLog
+from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, VIEW_REFUSED, ReadLog
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,26 @@ _SECURITY_HEADERS = {
 }
 
 WEB: web.AppKey["WebApp"] = web.AppKey("web")
+# a number in a query is ASCII digits, a few of them: "²" and 5,000 digits are not numbers here
+_SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
+# right-to-left and other direction controls: a subject "\u202eexe.gnidrocer" would show as
+# "recording.exe"; they are removed from every rendered value and download name
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# the web answers as itself, not as the library and version it is built on
+SERVER_NAME = "avvikelsebot"
+
+
+def small_number(text: str | None) -> int | None:
+    """A query parameter as a number when it is 1-6 ASCII digits, else None."""
+    return int(text) if text and _SMALL_NUMBER.fullmatch(text) else None
+
+
+def without_bidi(value: Any) -> Any:
+    """Jinja's finalize: every rendered value without direction controls (markup the code
+    made itself, a chart, stays markup)."""
+    if isinstance(value, Markup):
+        return Markup(_BIDI.sub("", str(value)))
+    return _BIDI.sub("", value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -79,7 +101,7 @@ class WebApp:
         self._reports: dict[tuple, Any] = {}
         self.jinja = Environment(loader=FileSystemLoader(HERE / "templates"),
                                  autoescape=select_autoescape(default=True, default_for_string=True),
-                                 trim_blocks=True, lstrip_blocks=True)
+                                 trim_blocks=True, lstrip_blocks=True, finalize=without_bidi)
         self.jinja.globals.update(t=lambda key, **v: t(self.lang, key, **v), lang=self.lang,
                                   org_name=self.org.name,
                                   counted=lambda n, word: counted(self.lang, n, word),
@@ -150,8 +172,14 @@ class WebApp:
         store, _ = await asyncio.to_thread(self.source.current)
         case = await asyncio.to_thread(store.get_case, number)
         if case is None or not can_view(self.org, Actor.person(viewer.person), case):
+            await self.refused(viewer, number.format(self.org.digits), request)
             raise self.not_found(request)
         return case
+
+    async def refused(self, viewer: Viewer, number: str, request: web.Request) -> None:
+        """A refused look is in the read log as well as a granted one."""
+        await asyncio.to_thread(self.readlog.record, person=viewer.person, number=number,
+                                what=VIEW_REFUSED, at=self.clock.now(), detail=request.path)
 
     # ------------------------------------------------------------------ sign-in
     async def signin_help(self, request: web.Request) -> web.Response:
@@ -187,10 +215,9 @@ class WebApp:
 
     def _filters(self, request: web.Request) -> Filters:
         q = request.query
-        year = q.get("ar", "")
         return Filters(unit=q.get("enhet", ""), counterpart=q.get("motpart", ""),
                        status=q.get("status", ""), overdue=q.get("forsenade") == "1",
-                       year=int(year) if year.isdigit() else None, query=q.get("sok", "")[:200])
+                       year=small_number(q.get("ar")), query=q.get("sok", "")[:200])
 
     async def case_list(self, request: web.Request) -> web.Response:
         viewer = self.viewer(request)
@@ -199,7 +226,7 @@ class WebApp:
         _, index = await asyncio.to_thread(self.source.current)
         rows = await asyncio.to_thread(index.query, filters,
                                        index.visible(self.org, viewer.person), now)
-        page = max(1, int(request.query.get("sida", "1")) if request.query.get("sida", "1").isdigit() else 1)
+        page = max(1, small_number(request.query.get("sida")) or 1)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
         page = min(page, pages)
         shown = [self.row_view(r, now) for r in rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
@@ -245,7 +272,8 @@ class WebApp:
             deadline=deadline, overdue=bool(deadline and now > deadline), events=events,
             documents=case.documents, readable=readable, links=self._links(case),
             doc_type=lambda d: t(self.lang, f"doc_{d}"),
-            person_label=self.person_label)
+            person_label=self.person_label, public_title=public_title(self.org, case),
+            secrecy=lambda d: secrecy_of(self.org, case, d) or t(self.lang, "secrecy_public"))
 
     def _links(self, case: Case) -> list[dict[str, str]]:
         """Linked cases as (number, address); a number that no longer parses is shown bare."""
@@ -287,6 +315,7 @@ class WebApp:
         case = await self.case_for(request, viewer)
         document = self._document(request, case)
         if not can_read_mail(self.org, Actor.person(viewer.person), case):
+            await self.refused(viewer, case.number, request)
             return self.render("mail_forbidden.html", request, http_status=403, case=case)
         mail = await asyncio.to_thread(self._parse_raw, document.raw)
         await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
@@ -301,6 +330,7 @@ class WebApp:
         case = await self.case_for(request, viewer)
         document = self._document(request, case)
         if not can_read_mail(self.org, Actor.person(viewer.person), case):
+            await self.refused(viewer, case.number, request)
             return self.render("mail_forbidden.html", request, http_status=403, case=case)
         found = await asyncio.to_thread(self._attachment_bytes, document.raw,
                                         int(request.match_info["index"]))
@@ -310,7 +340,7 @@ class WebApp:
         await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
                                 what=VIEW_ATTACHMENT, at=self.clock.now(), document=document.no,
                                 detail=filename)
-        safe = re.sub(r"[^\w.\- ]", "_", filename)[:120] or "bilaga"
+        safe = re.sub(r"[^\w.\-\[\] ]", "_", redact(without_bidi(filename)))[:120] or "bilaga"
         # always a download, never shown inline: an HTML attachment must not run in our origin
         return web.Response(body=payload, content_type="application/octet-stream", headers={
             "Content-Disposition": f'attachment; filename="{safe}"'})
@@ -382,8 +412,8 @@ class WebApp:
         viewer = self.viewer(request)
         now = self.clock.now()
         this_year = self.calendar.local(now).year
-        year_text = request.query.get("ar", "")
-        year = int(year_text) if year_text.isdigit() and 1990 < int(year_text) <= this_year else this_year
+        asked = small_number(request.query.get("ar"))
+        year = asked if asked and 1990 < asked <= this_year else this_year
         report = await asyncio.to_thread(self._report, viewer, year, now)
         lang = self.lang
         inflow = charts.grouped_columns(
@@ -424,7 +454,8 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
                                          "action_added", "action_done", "unit", "counterpart",
                                          "title", "snoozed", "linked",
                                          "lex_requested", "lex_decided", "ivo_reference",
-                                         "acknowledged")}
+                                         "acknowledged", "secrecy", "public_title", "hold",
+                                         "hold_lifted")}
 
 
 # ---------------------------------------------------------------------- the middleware
@@ -434,6 +465,10 @@ async def redact_and_secure(request: web.Request, handler):
     security headers set. Error pages (raised as HTTP exceptions) pass through too, and an
     unexpected error becomes a plain error page (its trace goes to the log only)."""
     try:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+            log.warning("webben: %s %s från en annan webbplats avvisades", request.method,
+                        request.path.split("/")[1][:40])
+            raise web.HTTPForbidden()
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
@@ -453,10 +488,37 @@ async def redact_and_secure(request: web.Request, handler):
     return response
 
 
+def _same_origin(request: web.Request) -> bool:
+    """A POST (sign-in, sign-out) made by a page of another site is refused: a browser names
+    where a request comes from in Sec-Fetch-Site and Origin, and a form of an attacker's page
+    would otherwise sign the victim in as the attacker, or out. A client that sends neither
+    (not a browser) has no victim's cookies to misuse."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:         # a browser's own word, which no page can change
+        return fetch_site in ("same-origin", "none")
+    # an older browser: Origin ("null" under our no-referrer policy counts as foreign)
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    app: WebApp = request.app[WEB]
+    allowed = {_origin_of(app.options.base_url), f"{request.scheme}://{request.host}"}
+    return origin.rstrip("/") in allowed
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+async def _server_name(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
 def create_app(settings: Settings, source: DiarySource, calendar, *,
                options: WebOptions | None = None, clock: Clock | None = None) -> web.Application:
     webapp = WebApp(settings, source, calendar, options=options, clock=clock)
     app = web.Application(middlewares=[redact_and_secure])
+    app.on_response_prepare.append(_server_name)
     app[WEB] = webapp
     app.add_routes([
         web.get("/", webapp.home),
@@ -466,8 +528,8 @@ def create_app(settings: Settings, source: DiarySource, calendar, *,
         web.post("/utloggning", webapp.signout),
         web.get("/arenden", webapp.case_list),
         web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}", webapp.case_page),
-        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}/handlingar/{no:\d+}", webapp.mail_page),
-        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}/handlingar/{no:\d+}/bilagor/{index:\d+}",
+        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}/handlingar/{no:\d{1,4}}", webapp.mail_page),
+        web.get(r"/arenden/{year:\d{4}}/{seq:\d{1,6}}/handlingar/{no:\d{1,4}}/bilagor/{index:\d{1,4}}",
                 webapp.attachment),
         web.get("/enheter/{unit}", webapp.unit_page),
         web.get("/rapport", webapp.report_page),

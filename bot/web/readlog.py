@@ -15,11 +15,15 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from bot.cells import safe_cell
 from bot.domain.redact import redact
 
 CHANNEL_WEB = "webb"
 # what was looked at
 VIEW_CASE, VIEW_MAIL, VIEW_ATTACHMENT = "case", "mail", "attachment"
+# asked for and refused (a case the person may not see, mail text they may not read): the
+# log check needs the attempts too
+VIEW_REFUSED = "refused"
 
 
 class ReadLog:
@@ -67,8 +71,8 @@ class ReadLog:
     def export_csv(self, start: date, end: date, header: list[str]) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
+        writer.writerow([safe_cell(h) for h in header])
         for e in self.entries(start, end):
-            writer.writerow([e["at"], e["person"], e["case"], e["what"], e["channel"],
-                             e.get("document", ""), e.get("detail", "")])
+            writer.writerow([safe_cell(str(e.get(key, "") or "")) for key in
+                             ("at", "person", "case", "what", "channel", "document", "detail")])
         return redact(buffer.getvalue())
