@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.address import canonical
+
 
 @dataclass(frozen=True)
 class InlineForward:
@@ -77,7 +79,9 @@ _INLINE_SPLIT_RE = re.compile(
 )
 
 _OTHER_HEADER_RE = re.compile(r"^[ \t]*[A-Za-z][A-Za-z0-9-]*:[ \t]")
-_EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# any characters but delimiters: a look-alike (Cyrillic а, a combining mark) must be read
+# whole, never cut down to the ASCII address it imitates
+_EMAIL_RE = re.compile(r"[^\s<>\[\]()\"',;:@]+@[^\s<>\[\]()\"',;:@.]+(?:\.[^\s<>\[\]()\"',;:@.]+)+")
 
 MAX_CONTINUATION = 3  # wrapped header values (long To: lines, split From: lines)
 
@@ -239,7 +243,7 @@ def _split_address(value: str) -> tuple[str, str]:
     """'Lisa Larsson <lisa@x.se>', '"L" <l@x>', 'Lisa [mailto:l@x]', 'l@x', 'Lisa' -> (name, addr)."""
     value = value.strip().strip("*").strip()
     m = _EMAIL_RE.search(value)
-    address = m.group(0).strip(".").lower() if m else ""
+    address = canonical(m.group(0).strip(".")) if m else ""
     name = re.split(r"[<\[(]", value, maxsplit=1)[0]
     name = re.sub(r"mailto:\S*", "", name)
     name = name.strip().strip("\"'").strip()
