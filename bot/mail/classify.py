@@ -175,16 +175,19 @@ class _Original:
     subject: str
     text: str
     thread_ids: tuple[str, ...]
+    written: str = ""         # the sender's address as written (look-alike detection)
 
 
 def _unwrap(mail: InboundMail) -> tuple[_Original | None, str]:
     """The forwarded original and the registrator's own text, or (None, text) if none found."""
     if mail.attached_messages:
         inner = mail.attached_messages[0]
-        return _Original(inner.sender_address, inner.subject, inner.text, inner.thread_ids), mail.text
+        return _Original(inner.sender_address, inner.subject, inner.text, inner.thread_ids,
+                         inner.sender_written), mail.text
     inline = find_inline_forward(mail.text)
     if inline is not None:
-        return _Original(inline.sender_address, inline.subject, inline.body, ()), inline.own_text
+        return _Original(inline.sender_address, inline.subject, inline.body, (),
+                         inline.sender_written), inline.own_text
     return None, mail.text
 
 
@@ -326,15 +329,17 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
                                 forwarded_by=forwarded_by, **common)
         else:
             original = _Original(unwrapped.sender, unwrapped.subject or mail.subject,
-                                 unwrapped.text, unwrapped.thread_ids or mail.thread_ids)
+                                 unwrapped.text, unwrapped.thread_ids or mail.thread_ids,
+                                 unwrapped.written)
     elif sender_person and "registrator" in sender_person.roles:
         overrides = parse_overrides(mail.text, org.series)
 
     if forwarded_by and original.sender != mail.sender_address:
-        imitated = detector.lookalikes.of(original.sender)
+        written = original.written or original.sender     # as written, else as read
+        imitated = detector.lookalikes.of(written)
         if imitated:
             return Decision(TRIAGE, t(lang, "reason_lookalike", known=imitated,
-                                      sender=shown(original.sender)),
+                                      sender=shown(written)),
                             forwarded_by=forwarded_by, **common)
     decision = _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector,
                                   unverified=None if _believed(verdict, org) else (

@@ -18,7 +18,7 @@ on str input.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.domain.address import canonical
 
@@ -27,10 +27,12 @@ from bot.domain.address import canonical
 class InlineForward:
     own_text: str          # what the forwarder wrote above the block
     sender_name: str
-    sender_address: str    # lower-cased bare address, "" if none found
+    sender_address: str    # canonical bare address (bot.domain.address), "" if none found
     sent: str              # the date text as written
     subject: str
     body: str              # the text below the header block
+    # the address as written (look-alike detection); not part of equality: it says the same
+    sender_written: str = field(default="", compare=False)
 
 
 # label (case-insensitive) -> field
@@ -229,10 +231,12 @@ def _build(lines: list[_Line], start: int, end: int, fields: dict[str, str]) -> 
     body = "\n".join(body_lines).replace("\ufeff", "").strip()
 
     name, address = _split_address(fields.get("from", ""))
+    found = _EMAIL_RE.search(fields.get("from", ""))
     return InlineForward(
         own_text=own_text,
         sender_name=name,
         sender_address=address,
+        sender_written=found.group(0).strip(".") if found else "",
         sent=" ".join(fields.get("sent", "").split()),
         subject=" ".join(fields.get("subject", "").split()),
         body=body,

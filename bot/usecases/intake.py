@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable
 
 from bot.chat.render import triage_view
 from bot.domain.access import Actor
+from bot.domain.address import same_address
 from bot.domain.case import CH_MAIL, DOC_DEVIATION, INCOMING, Document, iso
 from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
@@ -287,7 +288,7 @@ class Intake:
         counterpart = org.counterparts.get(decision.counterpart or "")
         sender = decision.sender
         if (counterpart is None or not counterpart.receipt or decision.kind != INCOMING
-                or decision.forwarded_by or not sender or sender == org.mailbox
+                or decision.forwarded_by or not sender or same_address(sender, org.mailbox)
                 or org.is_internal(sender) or self.deps.sender is None):
             return
         case = store.get_case_by_text(number)

@@ -193,3 +193,24 @@ def test_the_registrators_verified_override_still_works(lk_bot):
                                     f"Ärende: {CASE1}\nAllvarlighetsgrad: röd\n", dmarc="pass"))
 
     assert (result["outcome"], result["severity"]) == ("added_to_case", "red"), result
+
+
+@pytest.mark.parametrize("lisa", ["lisa.larsson@regi\u043enexempel.se",       # Cyrillic о
+                                  "lisa.larsson@reg\u0131onexempel.se",       # dotless ı
+                                  "lisa.larsson@regionexempeI.se"])           # capital I for l
+def test_a_verified_registrator_forwarding_a_look_alike_files_nothing(lk_bot, lisa):
+    """The registrator is who she says, the mail she forwards is from a look-alike of the
+    counterpart: nothing is attached to the case; she is told why."""
+    open_case(lk_bot)
+    before = snapshot(lk_bot)
+    body = (f"Ärende: {CASE1}\n\n-----Ursprungligt meddelande-----\n"
+            f"Från: Lisa Larsson <{lisa}>\nSkickat: den 18 november 2026 14:02\n"
+            f"Till: Registrator VOK <registrator.vok@exempelby.se>\n"
+            f"Ämne: Komplettering {CASE1}\n\nHär är vår komplettering.\n")
+
+    result, queued = ingest(lk_bot, mail(RUT, f"VB: Komplettering {CASE1}", body, dmarc="pass"))
+
+    assert result["outcome"] == "triage", result
+    assert "liknar" in result["reason"] and "regionexempel.se" in result["reason"]
+    assert snapshot(lk_bot) == before
+    assert queued == {("rut", "triage")}
