@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bot.domain.address import same_address, shown
+from bot.domain.address import LookAlikes, canonical_domain, same_address, shown
 from bot.domain.case import INCOMING, OUTGOING
 from bot.domain.diary import DiaryNumber, find_diary_numbers, strip_diary_numbers
 from bot.domain.org import Organisation
@@ -226,7 +226,15 @@ class Detector:
         self.org = org
         self.units = [(u.id, _words_pattern(u.names)) for u in org.units.values()]
         self.counterparts = [(c.id, _words_pattern(c.names)) for c in org.counterparts.values()]
-        self.lookalikes = org.lookalikes()
+        self._lookalikes: LookAlikes | None = None
+
+    @property
+    def lookalikes(self) -> LookAlikes:
+        """Built on the first mail (it loads the confusables' library; a CLI command that
+        reads no mail never pays for it)."""
+        if self._lookalikes is None:
+            self._lookalikes = self.org.lookalikes()
+        return self._lookalikes
 
     def units_in(self, text: str) -> list[str]:
         return [uid for uid, pattern in self.units if pattern.search(text)]
@@ -368,10 +376,10 @@ _QUOTE_START = re.compile(
 def answers_notification(mail: InboundMail, org: Organisation) -> bool:
     """A reply to one of our e-mail notifications (its Message-ID in In-Reply-To or
     References), or a mail written from a notification's mailto: link (the token)."""
-    domain = org.mailbox.split("@", 1)[1].lower()
+    domain = canonical_domain(org.mailbox.split("@", 1)[1])
     for mid in mail.thread_ids:
         m = _NOTIFICATION_ID.match(mid.strip().strip("<>"))
-        if m and m["domain"].lower() == domain:
+        if m and canonical_domain(m["domain"]) == domain:
             return True
     return COMMAND_TOKEN in mail.subject.lower()
 
