@@ -16,8 +16,9 @@ what the trusted receiver itself writes decides where that line is:
 - the entry is the topmost `Received:` whose `by` host is a trusted one (for Exchange
   Online: EOP's front door, `by *.mail.protection.outlook.com`), unless the client address
   the receiver recorded in its TCP-info is its own loopback (a content filter such as
-  amavis re-injecting the mail: its results sit below that line); the HELO word and the
-  client's name are the sender's to choose ("localhost", the MX's own name) and never count;
+  amavis re-injecting the mail: its results sit below that line) or absent (a hand-over
+  over a local socket, Dovecot's LMTP); the HELO word and the client's name are the
+  sender's to choose ("localhost", the MX's own name) and never count;
 - per method, the topmost Authentication-Results header with a trusted authserv-id counts,
   and a lower one never overrides it (a forged `dmarc=pass` under the receiver's
   `dmarc=none` counts for nothing);
@@ -48,8 +49,10 @@ TRACE_HEADERS = (AR, RECEIVED, AUTH_AS, AUTH_SOURCE)
 
 _EOP_FRONT_DOOR = ".mail.protection.outlook.com"
 _BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
-# an IP literal in a Received: line's TCP-info: [192.0.2.25], [IPv6:2001:db8::1], [::1]
-_IP_LITERAL = re.compile(r"\[(?:ipv6:)?([0-9a-f:.]+)\]", re.IGNORECASE)
+# a client address in a Received: line's TCP-info: [192.0.2.25], [IPv6:2001:db8::1], (::1),
+# Exchange's (203.0.113.66); each candidate is checked with ipaddress
+_IP_CANDIDATE = re.compile(r"(?:\[|\(|\s)(?:ipv6:)?([0-9a-f:.]{3,})(?=[\])\s])", re.IGNORECASE)
+_FROM_CLAUSE = re.compile(r"\s*from\s", re.IGNORECASE)
 _HELO_PARAM = re.compile(r"\bhelo=\S*", re.IGNORECASE)
 _SPF_BAD = frozenset({"fail", "softfail"})
 
@@ -153,27 +156,29 @@ def _trusted_id(authserv_id: str | None, trusted: tuple[str, ...]) -> bool:
 
 def _client_ip(from_part: str) -> str | None:
     """The client address the receiving server recorded in its TCP-info: the last IP
-    literal of the from-clause once every `helo=…` (Exim's) is taken out. Postfix and
-    Sendmail write it after the HELO word (`from HELO (rDNS [IP])`), so a HELO that
-    mimics `(localhost [127.0.0.1])` comes before it and never counts."""
-    found = _IP_LITERAL.findall(_HELO_PARAM.sub(" ", from_part))
-    return found[-1] if found else None
-
-
-def _is_loopback(ip: str | None) -> bool:
-    try:
-        return ip is not None and ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False
+    address of the from-clause once every `helo=…` (Exim's) is taken out. Postfix and
+    Sendmail write it after the HELO word (`from HELO (rDNS [IP])`), Exchange as `(IP)`, so
+    a HELO that mimics `(localhost [127.0.0.1])` comes before it and never counts."""
+    found = None
+    for candidate in _IP_CANDIDATE.findall(_HELO_PARAM.sub(" ", from_part)):
+        try:
+            found = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return found
 
 
 def _hop(received: str, trusted: tuple[str, ...]) -> str | None:
-    """What a Received: line is to the trusted receiver: "entry" (written by it, the mail
-    coming from another host), "reinjection" (written by it, the client its own loopback
-    address: a content filter such as amavis handing the mail back), or None (another
-    host's line). Read from what the receiver writes, the `by` host and the client address
-    of its TCP-info; the HELO word and the client's own name (both the sender's to choose,
-    "localhost" included) never decide."""
+    """What a Received: line is to the trusted receiver, read from what the receiver writes
+    (its `by` host, and whether and which client address its TCP-info gives):
+    - "entry": written by it, the mail coming from another host, or with no from-clause at
+      all (handed to it on the host itself: what came with it is the local sender's);
+    - "internal": written by it, the client its own loopback address (a content filter such
+      as amavis handing the mail back) or no client address at all (a hand-over over a
+      local socket, Dovecot's LMTP): its results may sit below this line;
+    - None: another host's line.
+    The HELO word and the client's own name (the sender's to choose, "localhost" or the
+    MX's own name included) never decide."""
     head = received.rsplit(";", 1)[0]
     hosts = [p for p in trusted if p != EXCHANGE_ONLINE]
     for by in reversed(list(_BY.finditer(head))):       # the last: the receiver's own
@@ -181,7 +186,13 @@ def _hop(received: str, trusted: tuple[str, ...]) -> str | None:
         if EXCHANGE_ONLINE in trusted and host.endswith(_EOP_FRONT_DOOR):
             return "entry"              # EOP's front door: where internet mail enters Exchange
         if any(_matches(host, p) for p in hosts):
-            return "reinjection" if _is_loopback(_client_ip(head[:by.start()])) else "entry"
+            from_part = head[:by.start()]
+            if not _FROM_CLAUSE.match(from_part):
+                return "entry"
+            ip = _client_ip(from_part)
+            if ip is None or ipaddress.ip_address(ip).is_loopback:
+                return "internal"
+            return "entry"
     return None
 
 

@@ -71,6 +71,9 @@ def test_junk_never_raises(junk):
     ("pf_forged_manager_response.eml", MX, "failed"),
     ("pf_genuine_counterpart_reply.eml", MX, "verified"),
     ("pf_forged_counterpart_new.eml", MX, "failed"),
+    # a pattern that also matches the LMTP hand-over to imap.exempelby.se above the MX's lines
+    ("pf_genuine_counterpart_reply.eml", ("*.exempelby.se",), "verified"),
+    ("pf_forged_manager_response.eml", ("*.exempelby.se",), "failed"),
     # the wrong receiver trusted: nothing counts
     ("exo_forged_manager_response.eml", MX, "unverified"),
     ("exo_genuine_manager_response.eml", MX, "unverified"),

@@ -26,6 +26,8 @@ def received(helo: str | None, rdns: str, ip: str, by: str = "mx.exempelby.se") 
 
 ENTRY = received("mx1.regionexempel.se", "mx1.regionexempel.se", "192.0.2.25")
 REINJECTION = received("localhost", "localhost", "127.0.0.1")
+# a hand-over on the host itself over a local socket (Dovecot's LMTP): no client address
+LMTP = f"from mx.exempelby.se by mx.exempelby.se with LMTP id 8C3hIz1BO2fKIQAAm7ruxQ; {DATE}"
 
 
 def ar(results: str, authserv: str = "mx.exempelby.se") -> str:
@@ -90,7 +92,9 @@ def test_a_lower_header_never_overrides_the_topmost_per_method():
     assert status(trace) == "unverified"
 
 
-@pytest.mark.parametrize("top", [[], [("Received", REINJECTION)]], ids=["direct", "amavis"])
+@pytest.mark.parametrize("top", [[], [("Received", REINJECTION)],
+                                 [("Received", LMTP), ("Received", REINJECTION)]],
+                         ids=["direct", "amavis", "lmtp-and-amavis"])
 def test_the_receivers_own_pass_is_believed(top):
     trace = [*top, ("Authentication-Results", ar("dmarc=pass header.from=regionexempel.se")),
              ("Received", ENTRY)]
@@ -124,9 +128,10 @@ received_st = st.builds(
     st.sampled_from(["mx.exempelby.se", "mail.evil.example"]))
 forged_st = st.lists(st.one_of(ar_st, received_st), max_size=8)
 # what the trusted receiver writes above its entry line: its own results, perhaps amavis
-top_st = st.builds(lambda amavis, results: ([("Received", REINJECTION)] if amavis else [])
+top_st = st.builds(lambda lmtp, amavis, results: ([("Received", LMTP)] if lmtp else [])
+                   + ([("Received", REINJECTION)] if amavis else [])
                    + [("Authentication-Results", ar(r)) for r in results],
-                   st.booleans(), st.lists(results_st, max_size=3))
+                   st.booleans(), st.booleans(), st.lists(results_st, max_size=3))
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
