@@ -243,14 +243,16 @@ class Intake:
         from bot.commands import parse
         assert decision.command and decision.person and self.run_command is not None
         org, store = self.deps.org, self.deps.store
-        parsed = parse(decision.command, org).number
+        command = parse(decision.command, org)
+        parsed = command.number
         number = parsed.format(org.digits) if parsed else None
         person = org.people[decision.person]
-        # the command as written names its case (the diary number or triage id filled in)
+        # the command as written names its case (the diary number or triage id filled in);
+        # a question (status, sök) changes nothing and is answered every time
         said = " ".join(decision.command.split()).casefold()
         key = COMMAND_ONCE_PREFIX + hashlib.sha256(
             f"{person.id}\n{said}".encode("utf-8")).hexdigest()[:40]
-        done = store.get_state(key)
+        done = None if command.read_only else store.get_state(key)
         repeat = None
         if done and _within(done.get("at"), now, COMMAND_ONCE_WINDOW):
             at = self.deps.calendar.local(datetime.fromisoformat(done["at"])).strftime("%Y-%m-%d %H:%M")
@@ -261,7 +263,7 @@ class Intake:
                        person=person.name, at=at)
         else:
             reply = self.run_command(Actor.person(decision.person), decision.command, CH_MAIL)
-            if reply.ok:
+            if reply.ok and not command.read_only:
                 store.set_state(key, {"at": iso(now), "person": person.id,
                                       "command": redact(decision.command),
                                       "message_id": mail.message_id})

@@ -73,6 +73,10 @@ def test_the_same_command_mail_again_is_answered_already_done(trusted_settings, 
         other = bot.services.ingest_mail(command_mail(f"anteckning {CASE1} Nytt samtal", "fourth"))
         assert "redan gjort" not in other["reason"]
         assert len(notes(bot)) == 2
+        # a question changes nothing and is answered each time
+        for mid in ("q1", "q2"):
+            asked = bot.services.ingest_mail(command_mail(f"status {CASE1}", mid))
+            assert asked["outcome"] == "command" and "redan gjort" not in asked["reason"]
     finally:
         bot.close()
 
