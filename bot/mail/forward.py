@@ -83,7 +83,7 @@ _INLINE_SPLIT_RE = re.compile(
 _OTHER_HEADER_RE = re.compile(r"^[ \t]*[A-Za-z][A-Za-z0-9-]*:[ \t]")
 # any characters but delimiters: a look-alike (Cyrillic а, a combining mark) must be read
 # whole, never cut down to the ASCII address it imitates
-_EMAIL_RE = re.compile(r"[^\s<>\[\]()\"',;:@]+@[^\s<>\[\]()\"',;:@.]+(?:\.[^\s<>\[\]()\"',;:@.]+)+")
+_EMAIL_RE = re.compile(r"[^\s<>\[\]()\"',;:@*]+@[^\s<>\[\]()\"',;:@.*]+(?:\.[^\s<>\[\]()\"',;:@.*]+)+")
 
 MAX_CONTINUATION = 3  # wrapped header values (long To: lines, split From: lines)
 
