@@ -116,8 +116,8 @@ SV: dict[str, str] = {
     "reason_registrator_unverified": "mejlet uppger registrators adress {sender} men är inte "
                                      "verifierat av den betrodda servern ({why}); vidarebefordran och "
                                      "rader som Enhet:/Ärende:/Typ:/Allvarlighetsgrad: följs inte",
-    "command_already_done": "Redan gjort: samma kommando «{command}» kom per e-post {at} och kördes "
-                            "då. Det körs inte igen inom {hours} timmar.",
+    "command_already_done": "Det är redan gjort: samma kommando «{command}» kom per e-post {at} "
+                            "och kördes då. Det körs inte igen inom {hours} timmar.",
     "reason_command_repeat": "kommandot «{command}» från {person} är redan gjort ({at}); "
                              "körs inte igen",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
@@ -553,8 +553,8 @@ EN: dict[str, str] = {
     "reason_registrator_unverified": "the mail gives the registrar's address {sender} but is not "
                                      "verified by the trusted server ({why}); a forward and lines "
                                      "like Enhet:/Ärende:/Typ:/Allvarlighetsgrad: are not followed",
-    "command_already_done": "Already done: the same command «{command}» came by e-mail {at} and "
-                            "ran then. It does not run again within {hours} hours.",
+    "command_already_done": "That is already done: the same command «{command}» came by e-mail "
+                            "{at} and ran then. It does not run again within {hours} hours.",
     "reason_command_repeat": "the command «{command}» from {person} is already done ({at}); "
                              "not run again",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
