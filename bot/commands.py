@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.domain.address import same_address
 from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import ALL_UNITS, Organisation
@@ -338,7 +339,8 @@ def _absence(verb: str, rest: str, org: Organisation) -> Command:
     if who.strip():
         wanted = who.strip().casefold()
         person = next((p for p in org.people.values()
-                       if wanted in (p.id.casefold(), p.name.casefold(), p.email.casefold())), None)
+                       if wanted in (p.id.casefold(), p.name.casefold())
+                       or same_address(who.strip(), p.email)), None)
         if person is None:
             raise _Refusal(t(org.language, "refused_absence_stand_in", text=_shown(who.strip())))
         stand_in = person.id

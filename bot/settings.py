@@ -15,6 +15,7 @@ from typing import Any, Literal, Mapping, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
+from bot.domain.address import canonical
 from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
                             Deadlines, OfficeHours, Organisation, PatientSafety, Person, Records,
                             Subscription, Unit)
@@ -490,9 +491,9 @@ class _OrganisationReader:
             email = self._str(item, "email", f"{path}.email").lower()
             if not _EMAIL.match(email):
                 raise self.fail(f"{path}.email", f"{email!r} är ingen e-postadress")
-            if email in emails:
+            if canonical(email) in emails:
                 raise self.fail(f"{path}.email", f"{email!r} används redan av en annan person")
-            emails.add(email)
+            emails.add(canonical(email))
             roles = self._str_list(item, "roles", f"{path}.roles", required=True)
             if not roles:   # a person without a role could do nothing and would get nothing
                 raise self.fail(f"{path}.roles", f"minst en roll behövs ({', '.join(ROLES)})")

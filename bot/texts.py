@@ -106,6 +106,20 @@ SV: dict[str, str] = {
     "check_senders_verified": "avsändare verifieras med Authentication-Results från {ids}",
     "outcome_unreadable": "kunde inte läsas",
     "reason_unreadable_file": "filen kunde inte läsas ({why}); inget diariefört",
+    # look-alike senders, verified senders for privileged effects, commands once (issue 23)
+    "reason_lookalike": "avsändaren {sender} liknar {known} men är en annan adress "
+                        "(förväxlingsbara tecken): troligen ett försök att utge sig för att vara "
+                        "den, inget diarieförs eller ändras förrän du har bedömt mejlet",
+    "reason_sender_unverified": "avsändaren {sender} skriver till {number} men är inte verifierad "
+                                "av den betrodda servern ({why}); mejlet läggs inte i ärendet förrän "
+                                "du har bedömt det",
+    "reason_registrator_unverified": "mejlet uppger registrators adress {sender} men är inte "
+                                     "verifierat av den betrodda servern ({why}); vidarebefordran och "
+                                     "rader som Enhet:/Ärende:/Typ:/Allvarlighetsgrad: följs inte",
+    "command_already_done": "Det är redan gjort: samma kommando «{command}» kom per e-post {at} "
+                            "och kördes då. Det körs inte igen inom {hours} timmar.",
+    "reason_command_repeat": "kommandot «{command}» från {person} är redan gjort ({at}); "
+                             "körs inte igen",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
     "denied_unknown": "Du finns inte i organisationens katalog, så jag kan inte visa eller ändra ärenden. Kontakta registrator.",
     "denied_view": "Du har inte behörighet till {number}.",
@@ -572,6 +586,20 @@ EN: dict[str, str] = {
     "check_senders_verified": "senders are verified with Authentication-Results from {ids}",
     "outcome_unreadable": "could not be read",
     "reason_unreadable_file": "the file could not be read ({why}); nothing diarised",
+    # look-alike senders, verified senders for privileged effects, commands once (issue 23)
+    "reason_lookalike": "the sender {sender} looks like {known} but is another address "
+                        "(confusable characters): probably an attempt to pass for it; nothing is "
+                        "diarised or changed until you have looked at the mail",
+    "reason_sender_unverified": "the sender {sender} writes to {number} but is not verified by the "
+                                "trusted server ({why}); the mail is not added to the case until you "
+                                "have looked at it",
+    "reason_registrator_unverified": "the mail gives the registrar's address {sender} but is not "
+                                     "verified by the trusted server ({why}); a forward and lines "
+                                     "like Enhet:/Ärende:/Typ:/Allvarlighetsgrad: are not followed",
+    "command_already_done": "That is already done: the same command «{command}» came by e-mail "
+                            "{at} and ran then. It does not run again within {hours} hours.",
+    "reason_command_repeat": "the command «{command}» from {person} is already done ({at}); "
+                             "not run again",
     # --- refusals (DomainError / PermissionDenied) --------------------------------------------
     "denied_unknown": "You are not in the organisation's directory, so I cannot show or change cases. Contact the registrar.",
     "denied_view": "You do not have access to {number}.",

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Mapping
 
+from bot.domain.address import LookAlikes, canonical, domain_matches
+
 ROLES = ("manager", "ma", "sas", "registrator")
 OVERSIGHT_ROLES = frozenset({"registrator", "ma", "sas"})
 SEVERITIES = ("green", "yellow", "red")
@@ -171,11 +173,13 @@ class Organisation:
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:
+        """The person whose address this is, compared in the one canonical form
+        (bot.domain.address): never a look-alike of it."""
         if not address:
             return None
-        address = address.strip().lower()
+        address = canonical(address)
         for person in self.people.values():
-            if person.email.lower() == address:
+            if canonical(person.email) == address:
                 return person
         return None
 
@@ -250,11 +254,13 @@ class Organisation:
     # --- addresses ----------------------------------------------------------
     @staticmethod
     def domain_of(address: str | None) -> str:
-        return (address or "").rsplit("@", 1)[-1].strip().lower() if address and "@" in address else ""
+        """The canonical domain (IDNA A-label, ASCII lower-cased; bot.domain.address)."""
+        address = canonical(address)
+        return address.rsplit("@", 1)[1] if "@" in address else ""
 
     def is_internal(self, address: str | None) -> bool:
         domain = self.domain_of(address)
-        return bool(domain) and any(_domain_matches(domain, d) for d in self.internal_domains)
+        return bool(domain) and any(domain_matches(domain, d) for d in self.internal_domains)
 
     def counterpart_by_address(self, address: str | None) -> Counterpart | None:
         domain = self.domain_of(address)
@@ -262,7 +268,7 @@ class Organisation:
             return None
         # the most specific domain wins: sjukhus.regionexempel.se before regionexempel.se
         matches = [(len(d), cp) for cp in self.counterparts.values() for d in cp.domains
-                   if _domain_matches(domain, d)]
+                   if domain_matches(domain, d)]
         return max(matches, key=lambda m: m[0])[1] if matches else None
 
     def unit_by_name(self, text: str) -> Unit | None:
@@ -273,8 +279,11 @@ class Organisation:
                 return unit
         return None
 
-
-def _domain_matches(domain: str, configured: str) -> bool:
-    """Subdomains match: mail.regionexempel.se belongs to regionexempel.se."""
-    configured = configured.lower().lstrip("@")
-    return domain == configured or domain.endswith("." + configured)
+    def lookalikes(self) -> LookAlikes:
+        """Our people's, the mailbox's and the counterparts' addresses and domains, to tell
+        a look-alike of them (build once per organisation: bot.mail.classify.Detector)."""
+        addresses = [p.email for p in self.people.values()] + [self.mailbox] + [
+            c.address for c in self.counterparts.values() if c.address]
+        domains = [*self.internal_domains, self.domain_of(self.mailbox),
+                   *(d for c in self.counterparts.values() for d in c.domains)]
+        return LookAlikes(addresses, domains)

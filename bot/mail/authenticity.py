@@ -11,14 +11,20 @@ authserv-ids -> a SenderVerdict:
 - unverified no trusted verdict (nothing configured, or nothing from a trusted receiver).
 
 Which headers count. Receivers prepend, so what a trusted receiver wrote sits above its own
-`Received:` line; anything below that line came with the message and may be forged. So we
-read top-down and take the trusted `Authentication-Results` above the point where the mail
-entered the trusted receiver:
-- a `Received:` written *by* a trusted host (authserv-id or pattern) *from* an outside host
-  is that entry point; `Received: from localhost` (amavis, rspamd re-injection) is not;
-- with Exchange Online, the entry is EOP's front door (`by *.mail.protection.outlook.com`);
-- when neither is recognisable (authserv-id other than the host name), the first
-  `Received:` below the trusted results ends them.
+`Received:` line; anything below that line came with the message and may be forged. Only
+what the trusted receiver itself writes decides where that line is:
+- the entry is the topmost `Received:` whose `by` host is a trusted one (for Exchange
+  Online: EOP's front door, `by *.mail.protection.outlook.com`), unless the client address
+  the receiver recorded in its TCP-info is its own loopback (a content filter such as
+  amavis re-injecting the mail: its results sit below that line) or absent (a hand-over
+  over a local socket, Dovecot's LMTP); the HELO word and the client's name are the
+  sender's to choose ("localhost", the MX's own name) and never count;
+- per method, the topmost Authentication-Results header with a trusted authserv-id counts,
+  and a lower one never overrides it (a forged `dmarc=pass` under the receiver's
+  `dmarc=none` counts for nothing);
+- a positive result counts only above the entry line; with no entry line of the trusted
+  receiver's (no `Received:` at all, or none by it) nothing is verified. A negative one
+  (fail) counts wherever it sits: a forger only hurts his own mail with it.
 Exchange Online writes its results without an authserv-id (`Authentication-Results:
 spf=pass (sender IP is …) smtp.mailfrom=…; dkim=…; dmarc=pass action=none header.from=…;
 compauth=pass reason=100`); those count only when the admin trusts "exchange-online".
@@ -28,9 +34,11 @@ the mailbox is in Exchange — and only then: in any other mailbox an outsider c
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from bot.domain.address import canonical_domain
 from bot.mail.message import FAILED, UNVERIFIED, VERIFIED, InboundMail, SenderVerdict
 from bot.mail.trust import EXCHANGE_ONLINE
 AR = "authentication-results"
@@ -41,8 +49,11 @@ TRACE_HEADERS = (AR, RECEIVED, AUTH_AS, AUTH_SOURCE)
 
 _EOP_FRONT_DOOR = ".mail.protection.outlook.com"
 _BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
-_FROM = re.compile(r"^\s*from\s+([^\s;()]+)", re.IGNORECASE)
-_LOOPBACK = re.compile(r"\[(?:127\.\d+\.\d+\.\d+|::1|ipv6:::1)\]|\blocalhost\b", re.IGNORECASE)
+# a client address in a Received: line's TCP-info: [192.0.2.25], [IPv6:2001:db8::1], (::1),
+# Exchange's (203.0.113.66); each candidate is checked with ipaddress
+_IP_CANDIDATE = re.compile(r"(?:\[|\(|\s)(?:ipv6:)?([0-9a-f:.]{3,})(?=[\])\s])", re.IGNORECASE)
+_FROM_CLAUSE = re.compile(r"\s*from\s", re.IGNORECASE)
+_HELO_PARAM = re.compile(r"\bhelo=\S*", re.IGNORECASE)
 _SPF_BAD = frozenset({"fail", "softfail"})
 
 
@@ -143,42 +154,104 @@ def _trusted_id(authserv_id: str | None, trusted: tuple[str, ...]) -> bool:
     return any(_matches(authserv_id, p) for p in trusted if p != EXCHANGE_ONLINE)
 
 
-def _is_entry(received: str, trusted: tuple[str, ...]) -> bool:
-    """The Received line where the mail came from outside into the trusted receiver."""
-    by = _BY.search(received)
-    if by is None:
-        return False
-    by_host = by.group(1).lower()
-    if EXCHANGE_ONLINE in trusted and by_host.endswith(_EOP_FRONT_DOOR):
-        return True
+def _client_ip(from_part: str) -> str | None:
+    """The client address the receiving server recorded in its TCP-info: the last IP
+    address of the from-clause once every `helo=…` (Exim's) is taken out. Postfix and
+    Sendmail write it after the HELO word (`from HELO (rDNS [IP])`), Exchange as `(IP)`, so
+    a HELO that mimics `(localhost [127.0.0.1])` comes before it and never counts."""
+    found = None
+    for candidate in _IP_CANDIDATE.findall(_HELO_PARAM.sub(" ", from_part)):
+        try:
+            found = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return found
+
+
+def _hop(received: str, trusted: tuple[str, ...]) -> str | None:
+    """What a Received: line is to the trusted receiver, read from what the receiver writes
+    (its `by` host, and whether and which client address its TCP-info gives):
+    - "entry": written by it, the mail coming from another host, or with no from-clause at
+      all (handed to it on the host itself: what came with it is the local sender's);
+    - "internal": written by it, the client its own loopback address (a content filter such
+      as amavis handing the mail back) or no client address at all (a hand-over over a
+      local socket, Dovecot's LMTP): its results may sit below this line;
+    - None: another host's line.
+    The HELO word and the client's own name (the sender's to choose, "localhost" or the
+    MX's own name included) never decide."""
+    head = received.rsplit(";", 1)[0]
     hosts = [p for p in trusted if p != EXCHANGE_ONLINE]
-    if not any(_matches(by_host, p) for p in hosts):
-        return False
-    head = received[:by.start()]
-    sender = _FROM.search(head)
-    if sender is None or _LOOPBACK.search(head):
-        return False
-    return not any(_matches(sender.group(1), p) for p in hosts)
+    for by in reversed(list(_BY.finditer(head))):       # the last: the receiver's own
+        host = by.group(1).lower()
+        if EXCHANGE_ONLINE in trusted and host.endswith(_EOP_FRONT_DOOR):
+            return "entry"              # EOP's front door: where internet mail enters Exchange
+        if any(_matches(host, p) for p in hosts):
+            from_part = head[:by.start()]
+            if not _FROM_CLAUSE.match(from_part):
+                return "entry"
+            ip = _client_ip(from_part)
+            if ip is None or ipaddress.ip_address(ip).is_loopback:
+                return "internal"
+            return "entry"
+    return None
+
+
+def entry_index(trace: tuple[tuple[str, str], ...], trusted: tuple[str, ...]) -> int | None:
+    """Where in the trace the mail entered the trusted receiver (the index of that
+    Received: line), or None when no line of the trusted receiver's says so."""
+    for i, (name, value) in enumerate(trace):
+        if name == RECEIVED and _hop(value, trusted) == "entry":
+            return i
+    return None
 
 
 def trusted_results(trace: tuple[tuple[str, str], ...],
                     trusted: tuple[str, ...]) -> list[AuthResults]:
-    """The trusted receiver's Authentication-Results, top first (see module docstring)."""
-    found: list[AuthResults] = []
-    for name, value in trace:
-        if name == AR:
-            parsed = parse_authentication_results(value)
-            if _trusted_id(parsed.authserv_id, trusted):
-                found.append(parsed)
-        elif name == RECEIVED:
-            if found or _is_entry(value, trusted):
-                break
-    return found
+    """The trusted receiver's Authentication-Results above its entry line, top first; [] when
+    no entry line of its own is found (then nothing proves which results it wrote)."""
+    entry = entry_index(trace, trusted)
+    if entry is None:
+        return []
+    return [parsed for name, value in trace[:entry] if name == AR
+            for parsed in [parse_authentication_results(value)]
+            if _trusted_id(parsed.authserv_id, trusted)]
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """The results for one method that count: those of the topmost header carrying a
+    trusted authserv-id and that method; `inside` when it sits above the entry line."""
+    results: tuple[AuthResult, ...]
+    who: str
+    inside: bool
+
+
+def counted_results(trace: tuple[tuple[str, str], ...],
+                    trusted: tuple[str, ...]) -> dict[str, _Counted]:
+    """Per method, the topmost trusted-id header's results; a lower header never overrides
+    it (a forged `dmarc=pass` under the receiver's own `dmarc=none` counts for nothing)."""
+    entry = entry_index(trace, trusted)
+    counted: dict[str, _Counted] = {}
+    for i, (name, value) in enumerate(trace):
+        if name != AR:
+            continue
+        parsed = parse_authentication_results(value)
+        if not _trusted_id(parsed.authserv_id, trusted):
+            continue
+        methods: dict[str, list[AuthResult]] = {}
+        for r in parsed.results:
+            methods.setdefault(r.method, []).append(r)
+        for method, results in methods.items():
+            if method not in counted:
+                counted[method] = _Counted(tuple(results), parsed.authserv_id or EXCHANGE_ONLINE,
+                                           entry is not None and i < entry)
+    return counted
 
 
 def _domain(value: str | None) -> str:
-    value = (value or "").strip().strip("<>").lower()
-    return value.rsplit("@", 1)[-1].strip(".") if value else ""
+    """The canonical domain (bot.domain.address) of an address or a bare domain."""
+    value = (value or "").strip().strip("<>")
+    return canonical_domain(value.rsplit("@", 1)[-1].strip(".")) if value else ""
 
 
 def _aligned(domain: str, from_domain: str) -> bool:
@@ -210,45 +283,56 @@ def _judge(mail: InboundMail, trusted: tuple[str, ...]) -> SenderVerdict:
         if auth_as.strip().lower() == "internal":
             return SenderVerdict(VERIFIED, "X-MS-Exchange-Organization-AuthAs: Internal",
                                  EXCHANGE_ONLINE)
-    headers = trusted_results(mail.trace, trusted)
-    if not headers:
+    counted = counted_results(mail.trace, trusted)
+    if not counted:
         return SenderVerdict(UNVERIFIED, "inget Authentication-Results från en betrodd server")
     from_domain = _domain(mail.sender_address)
-    by_method: dict[str, list[tuple[AuthResult, str]]] = {}
-    for header in headers:
-        for r in header.results:
-            by_method.setdefault(r.method, []).append((r, header.authserv_id or EXCHANGE_ONLINE))
+
+    def each(method: str):
+        found = counted.get(method)
+        return [(r, found.who, found.inside) for r in found.results] if found else []
 
     def verdict(status: str, r: AuthResult, who: str) -> SenderVerdict:
         return SenderVerdict(status, f"{r.method}={r.result}", who)
 
-    for r, who in by_method.get("compauth", ()):      # Microsoft's composite verdict on From:
-        if r.result == "pass":
+    # Negative verdicts count wherever the result sits (a forger only hurts his own mail);
+    # positive ones only when the trusted receiver wrote them, above its entry line.
+    for r, who, inside in each("compauth"):           # Microsoft's composite verdict on From:
+        if r.result == "pass" and inside:
             return verdict(VERIFIED, r, who)
         if r.result == "fail":
             return verdict(FAILED, r, who)
-    for r, who in by_method.get("dmarc", ()):
+    for r, who, _inside in each("dmarc"):
         checked = _domain(r.props.get("header.from"))
         if checked and from_domain and checked != from_domain:
             # the receiver judged another From: than the one we read: a From: trick
             return SenderVerdict(FAILED, f"dmarc gällde {checked}, inte {from_domain}", who)
         if r.result == "fail":
             return verdict(FAILED, r, who)
-    for r, who in by_method.get("dmarc", ()):
-        if r.result == "pass":
+    for r, who, inside in each("dmarc"):
+        if r.result == "pass" and inside:
             return verdict(VERIFIED, r, who)
-    dkim = by_method.get("dkim", [])
-    for r, who in dkim:
+    dkim = each("dkim")
+    for r, who, inside in dkim:
         signer = _domain(r.props.get("header.d") or r.props.get("header.i"))
-        if r.result == "pass" and _aligned(signer, from_domain):
+        if r.result == "pass" and inside and _aligned(signer, from_domain):
             return verdict(VERIFIED, r, who)
-    spf = by_method.get("spf", [])
-    for r, who in spf:
+    spf = each("spf")
+    for r, who, inside in spf:
         envelope = _domain(r.props.get("smtp.mailfrom"))
-        if r.result == "pass" and _aligned(envelope, from_domain):
+        if r.result == "pass" and inside and _aligned(envelope, from_domain):
             return verdict(VERIFIED, r, who)
-    bad_spf = next(((r, who) for r, who in spf if r.result in _SPF_BAD), None)
-    if bad_spf and not any(r.result == "pass" for r, _ in dkim):
+    bad_spf = next(((r, who) for r, who, _inside in spf if r.result in _SPF_BAD), None)
+    if bad_spf and not any(r.result == "pass" and inside for r, _, inside in dkim):
         r, who = bad_spf
         return SenderVerdict(FAILED, f"spf={r.result}, ingen giltig dkim", who)
-    return SenderVerdict(UNVERIFIED, "ingen dmarc-bedömning", headers[0].authserv_id or EXCHANGE_ONLINE)
+    if entry_index(mail.trace, trusted) is None:
+        return SenderVerdict(UNVERIFIED, "ingen Received: från den betrodda servern, så inget "
+                             "Authentication-Results kan vara dess")
+    inside = [c for c in counted.values() if c.inside]
+    if not inside:
+        return SenderVerdict(UNVERIFIED, "inget Authentication-Results från en betrodd server")
+    dmarc = counted.get("dmarc")
+    if dmarc is not None and dmarc.inside and dmarc.results:
+        return SenderVerdict(UNVERIFIED, f"dmarc={dmarc.results[0].result}", dmarc.who)
+    return SenderVerdict(UNVERIFIED, "ingen dmarc-bedömning", inside[0].who)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from bot.domain.address import LookAlikes, canonical_domain, same_address, shown
 from bot.domain.case import INCOMING, OUTGOING
 from bot.domain.diary import DiaryNumber, find_diary_numbers, strip_diary_numbers
 from bot.domain.org import Organisation
@@ -174,16 +175,19 @@ class _Original:
     subject: str
     text: str
     thread_ids: tuple[str, ...]
+    written: str = ""         # the sender's address as written (look-alike detection)
 
 
 def _unwrap(mail: InboundMail) -> tuple[_Original | None, str]:
     """The forwarded original and the registrator's own text, or (None, text) if none found."""
     if mail.attached_messages:
         inner = mail.attached_messages[0]
-        return _Original(inner.sender_address, inner.subject, inner.text, inner.thread_ids), mail.text
+        return _Original(inner.sender_address, inner.subject, inner.text, inner.thread_ids,
+                         inner.sender_written), mail.text
     inline = find_inline_forward(mail.text)
     if inline is not None:
-        return _Original(inline.sender_address, inline.subject, inline.body, ()), inline.own_text
+        return _Original(inline.sender_address, inline.subject, inline.body, (),
+                         inline.sender_written), inline.own_text
     return None, mail.text
 
 
@@ -222,6 +226,15 @@ class Detector:
         self.org = org
         self.units = [(u.id, _words_pattern(u.names)) for u in org.units.values()]
         self.counterparts = [(c.id, _words_pattern(c.names)) for c in org.counterparts.values()]
+        self._lookalikes: LookAlikes | None = None
+
+    @property
+    def lookalikes(self) -> LookAlikes:
+        """Built on the first mail (it loads the confusables' library; a CLI command that
+        reads no mail never pays for it)."""
+        if self._lookalikes is None:
+            self._lookalikes = self.org.lookalikes()
+        return self._lookalikes
 
     def units_in(self, text: str) -> list[str]:
         return [uid for uid, pattern in self.units if pattern.search(text)]
@@ -273,8 +286,16 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
     common: dict[str, Any] = dict(sender=mail.sender_address, authenticity=verdict.status,
                   title=make_title(mail.subject, org.series, ""))
 
+    # 1b. a look-alike of one of our addresses, our domains or a counterpart's: not that
+    # sender (it is another address), and most likely pretending to be; a person looks
+    imitated = detector.lookalikes.of(mail.sender_written or mail.sender_address)
+    if imitated:
+        return Decision(TRIAGE, t(lang, "reason_lookalike", known=imitated,
+                                  sender=shown(mail.sender_written or mail.sender_address)),
+                        **common)
+
     # 2. the bot's own address (forged from outside: triage), automatic mail
-    if mail.sender_address == org.mailbox:
+    if same_address(mail.sender_address, org.mailbox):
         if verdict.status == FAILED:
             return Decision(TRIAGE, t(lang, "reason_own_address_forged", why=verdict.why), **common)
         return Decision(IGNORED, t(lang, "reason_own_address"), authenticity=verdict.status)
@@ -299,6 +320,13 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
     forwarded_by = None
     overrides = Overrides()
     original = _Original(mail.sender_address, mail.subject, mail.text, mail.thread_ids)
+    registrator = bool(sender_person and "registrator" in sender_person.roles)
+    if registrator and not _believed(verdict, org) and (
+            _is_forward(mail) or parse_overrides(mail.text, org.series) != Overrides()):
+        # the registrator's powers (forward unwrapped, override lines obeyed) need a sender
+        # the trusted server verified: "none" or no result is not enough
+        return Decision(TRIAGE, t(lang, "reason_registrator_unverified", sender=mail.sender_address,
+                                  why=verdict.why or t(lang, "why_no_trusted_receiver")), **common)
     if sender_person and "registrator" in sender_person.roles and _is_forward(mail):
         unwrapped, own_text = _unwrap(mail)
         overrides = parse_overrides(own_text, org.series)
@@ -309,11 +337,21 @@ def classify(mail: InboundMail, org: Organisation, lookup: CaseLookup,
                                 forwarded_by=forwarded_by, **common)
         else:
             original = _Original(unwrapped.sender, unwrapped.subject or mail.subject,
-                                 unwrapped.text, unwrapped.thread_ids or mail.thread_ids)
+                                 unwrapped.text, unwrapped.thread_ids or mail.thread_ids,
+                                 unwrapped.written)
     elif sender_person and "registrator" in sender_person.roles:
         overrides = parse_overrides(mail.text, org.series)
 
-    decision = _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector)
+    if forwarded_by and original.sender != mail.sender_address:
+        written = original.written or original.sender     # as written, else as read
+        imitated = detector.lookalikes.of(written)
+        if imitated:
+            return Decision(TRIAGE, t(lang, "reason_lookalike", known=imitated,
+                                      sender=shown(written)),
+                            forwarded_by=forwarded_by, **common)
+    decision = _classify_original(mail, original, overrides, forwarded_by, org, lookup, detector,
+                                  unverified=None if _believed(verdict, org) else (
+                                      verdict.why or t(lang, "why_no_trusted_receiver")))
     cp = org.counterpart_by_address(decision.sender)
     if decision.outcome in (NEW_CASE, ADDED) and cp is not None and decision.counterpart == cp.id:
         decision = replace(decision, reference=counterpart_reference(
@@ -338,10 +376,10 @@ _QUOTE_START = re.compile(
 def answers_notification(mail: InboundMail, org: Organisation) -> bool:
     """A reply to one of our e-mail notifications (its Message-ID in In-Reply-To or
     References), or a mail written from a notification's mailto: link (the token)."""
-    domain = org.mailbox.split("@", 1)[1].lower()
+    domain = canonical_domain(org.mailbox.split("@", 1)[1])
     for mid in mail.thread_ids:
         m = _NOTIFICATION_ID.match(mid.strip().strip("<>"))
-        if m and m["domain"].lower() == domain:
+        if m and canonical_domain(m["domain"]) == domain:
             return True
     return COMMAND_TOKEN in mail.subject.lower()
 
@@ -435,9 +473,17 @@ def _reused_message_id(mail: InboundMail, lookup: CaseLookup, org: Organisation)
                     title=make_title(mail.subject, org.series, ""), record_key=own_key)
 
 
+def _believed(verdict: SenderVerdict, org: Organisation) -> bool:
+    """May the sender's address grant a privileged effect (a unit's response filed into a
+    case, the registrator's forward and override lines)? With a trusted receiving server
+    configured only when it verified the sender (`none`, or no result, is not enough);
+    without one, From: is believed as before (check-config says so)."""
+    return verdict.status == VERIFIED or not org.trusted_authserv_ids
+
+
 def _classify_original(mail: InboundMail, original: _Original, overrides: Overrides,
                        forwarded_by: str | None, org: Organisation, lookup: CaseLookup,
-                       detector: Detector) -> Decision:
+                       detector: Detector, unverified: str | None = None) -> Decision:
     lang = org.language
     sender = original.sender
     internal = org.is_internal(sender)
@@ -456,7 +502,8 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
             return Decision(TRIAGE, t(lang, "reason_unknown_number", number=number.format(org.digits)),
                             title=make_title(original.subject, org.series, ""), **common)
         return _to_case(ref, t(lang, "reason_number", number=ref.number), overrides, org,
-                        trusted=overrides.case is not None, counterpart=counterpart, **common)
+                        trusted=overrides.case is not None, counterpart=counterpart, unverified=unverified,
+                        **common)
     ref = lookup.by_message_ids(original.thread_ids) if original.thread_ids else None
     if ref is None and mail.conversation_id:
         ref = lookup.by_conversation(mail.conversation_id)
@@ -469,14 +516,15 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
             return Decision(TRIAGE, t(lang, "reason_new_topic", number=ref.number, why=why),
                             case=ref, title=make_title(original.subject, org.series, ""), **common)
         return _to_case(ref, reason, overrides, org, trusted=False, counterpart=counterpart,
-                        **common)
+                        unverified=unverified, **common)
     # their own case number, as the counterpart's pattern finds it
     theirs = counterpart_reference(counterpart, searchable)
     by_reference = getattr(lookup, "by_reference", None)   # lookups without it: no match
     ref = by_reference(counterpart.id, theirs) if theirs and by_reference and counterpart else None
     if ref is not None:
         return _to_case(ref, t(lang, "reason_reference", number=ref.number, reference=theirs),
-                        overrides, org, trusted=False, counterpart=counterpart, **common)
+                        overrides, org, trusted=False, counterpart=counterpart, unverified=unverified,
+                        **common)
 
     # 5. new case
     if bad_unit:
@@ -585,8 +633,10 @@ def _unit_override(overrides: Overrides, org: Organisation) -> tuple[str | None,
 
 def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation, *, trusted: bool,
              counterpart, sender: str, sender_internal: bool, forwarded_by: str | None,
-             thread_ids: tuple[str, ...]) -> Decision:
-    """Rule 4's sender check: internal senders and the case's counterpart only."""
+             thread_ids: tuple[str, ...], unverified: str | None = None) -> Decision:
+    """Rule 4's sender check: internal senders and the case's counterpart only, and (with a
+    trusted receiving server) only when it verified them, unless a verified registrator
+    forwarded the mail or named the case."""
     belongs = sender_internal or (counterpart is not None and counterpart.id == ref.counterpart)
     common: dict[str, Any] = dict(case=ref, sender=sender, sender_internal=sender_internal,
                   forwarded_by=forwarded_by, thread_ids=thread_ids, kind=ref.kind,
@@ -594,6 +644,9 @@ def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation,
     if not belongs and not trusted:
         return Decision(TRIAGE, t(org.language, "reason_foreign_sender", sender=sender or "?",
                                   number=ref.number), **common)
+    if not trusted and not forwarded_by and unverified is not None:
+        return Decision(TRIAGE, t(org.language, "reason_sender_unverified", sender=sender or "?",
+                                  number=ref.number, why=unverified), **common)
     from_counterpart = counterpart is not None and counterpart.id == ref.counterpart
     if ref.closed and from_counterpart and org.closed_case != "supplement":
         return _to_closed_case(ref, org, common)

@@ -18,17 +18,21 @@ on str input.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from bot.domain.address import canonical
 
 
 @dataclass(frozen=True)
 class InlineForward:
     own_text: str          # what the forwarder wrote above the block
     sender_name: str
-    sender_address: str    # lower-cased bare address, "" if none found
+    sender_address: str    # canonical bare address (bot.domain.address), "" if none found
     sent: str              # the date text as written
     subject: str
     body: str              # the text below the header block
+    # the address as written (look-alike detection); not part of equality: it says the same
+    sender_written: str = field(default="", compare=False)
 
 
 # label (case-insensitive) -> field
@@ -77,7 +81,9 @@ _INLINE_SPLIT_RE = re.compile(
 )
 
 _OTHER_HEADER_RE = re.compile(r"^[ \t]*[A-Za-z][A-Za-z0-9-]*:[ \t]")
-_EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# any characters but delimiters: a look-alike (Cyrillic а, a combining mark) must be read
+# whole, never cut down to the ASCII address it imitates
+_EMAIL_RE = re.compile(r"[^\s<>\[\]()\"',;:@*]+@[^\s<>\[\]()\"',;:@.*]+(?:\.[^\s<>\[\]()\"',;:@.*]+)+")
 
 MAX_CONTINUATION = 3  # wrapped header values (long To: lines, split From: lines)
 
@@ -225,10 +231,12 @@ def _build(lines: list[_Line], start: int, end: int, fields: dict[str, str]) -> 
     body = "\n".join(body_lines).replace("\ufeff", "").strip()
 
     name, address = _split_address(fields.get("from", ""))
+    found = _EMAIL_RE.search(fields.get("from", ""))
     return InlineForward(
         own_text=own_text,
         sender_name=name,
         sender_address=address,
+        sender_written=found.group(0).strip(".") if found else "",
         sent=" ".join(fields.get("sent", "").split()),
         subject=" ".join(fields.get("subject", "").split()),
         body=body,
@@ -239,7 +247,7 @@ def _split_address(value: str) -> tuple[str, str]:
     """'Lisa Larsson <lisa@x.se>', '"L" <l@x>', 'Lisa [mailto:l@x]', 'l@x', 'Lisa' -> (name, addr)."""
     value = value.strip().strip("*").strip()
     m = _EMAIL_RE.search(value)
-    address = m.group(0).strip(".").lower() if m else ""
+    address = canonical(m.group(0).strip(".")) if m else ""
     name = re.split(r"[<\[(]", value, maxsplit=1)[0]
     name = re.sub(r"mailto:\S*", "", name)
     name = name.strip().strip("\"'").strip()

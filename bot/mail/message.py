@@ -41,7 +41,9 @@ class InboundMail:
     conversation_id: str | None = None  # Graph conversationId when the source knows one
 
     # people
-    sender_address: str = ""          # lower-cased bare address from From: ("" when missing)
+    sender_address: str = ""          # canonical bare address from From: ("" when missing;
+    #                                   bot.domain.address.canonical: never str.lower())
+    sender_written: str = ""          # the same address as written (look-alike detection)
     sender_name: str = ""
     to: tuple[str, ...] = ()          # lower-cased bare addresses (To + Cc)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 
+from bot.domain.address import canonical
 from bot.domain.redact import redact
 from bot.mail.authenticity import TRACE_HEADERS
 from bot.mail.message import Attachment, InboundMail
@@ -221,6 +222,8 @@ def _from_message(msg: Message, content_hash: str, conversation_id: str | None, 
             with_addr = [(n, a) for n, a in addrs if a]
             if with_addr:
                 v["sender_name"], v["sender_address"] = (redact(part) for part in with_addr[0])
+                written = [a for _n, a in _addresses(msg, name, f, bare=_written) if a]
+                v["sender_written"] = redact(written[0]) if written else v["sender_address"]
                 break
             if addrs and "sender_name" not in v:
                 v["sender_name"] = redact(addrs[0][0])
@@ -674,8 +677,9 @@ def _decode_header_fallback(val: str) -> str:
         return _fix_surrogates(val)
 
 
-def _addresses(msg: Message, name: str, f: _Fields) -> list[tuple[str, str]]:
-    """(display name, lower-cased bare address) for every address in header `name`."""
+def _addresses(msg: Message, name: str, f: _Fields, bare=None) -> list[tuple[str, str]]:
+    """(display name, canonical bare address) for every address in header `name`."""
+    bare = bare or _bare
     out: list[tuple[str, str]] = []
     for raw in _raw_values(msg, name, f):
         found = False
@@ -684,7 +688,7 @@ def _addresses(msg: Message, name: str, f: _Fields) -> list[tuple[str, str]]:
             addrs = None if isinstance(h, Exception) else getattr(h, "addresses", None)
             if addrs:
                 for a in addrs:
-                    addr = _bare(a.addr_spec)
+                    addr = bare(a.addr_spec)
                     if addr and "@" not in addr and _EMAIL_RE.search(raw):
                         continue  # parser lost the address in junk; fall back below
                     if addr and "@" not in addr and re.search(r'[\s"]', addr):
@@ -704,9 +708,9 @@ def _addresses(msg: Message, name: str, f: _Fields) -> list[tuple[str, str]]:
             pairs = email.utils.getaddresses([decoded])
         except Exception:  # noqa: BLE001
             pairs = []
-        pairs = [(n, _bare(a)) for n, a in pairs if a and "@" in a]
+        pairs = [(n, bare(a)) for n, a in pairs if a and "@" in a]
         if not pairs:
-            pairs = [("", m.lower()) for m in _EMAIL_RE.findall(decoded)]
+            pairs = [("", bare(m)) for m in _EMAIL_RE.findall(decoded)]
             if pairs:
                 f.defect(f"address-salvaged:{name}")
         if not pairs and name == "from" and decoded.strip():
@@ -717,9 +721,19 @@ def _addresses(msg: Message, name: str, f: _Fields) -> list[tuple[str, str]]:
 
 
 def _bare(addr: str | None) -> str:
+    """The address in its one canonical form (bot.domain.address): never str.lower(),
+    which turns the Kelvin sign into k and a look-alike into the address it imitates."""
     if not addr:
         return ""
-    addr = _fix_surrogates(str(addr)).strip().strip("<>").strip().lower()
+    addr = _fix_surrogates(str(addr)).strip().strip("<>").strip()
+    return "" if addr in ("@", "<>", "") else canonical(addr)
+
+
+def _written(addr: str | None) -> str:
+    """The address as written, only trimmed."""
+    if not addr:
+        return ""
+    addr = _fix_surrogates(str(addr)).strip().strip("<>").strip()
     return "" if addr in ("@", "<>") else addr
 
 

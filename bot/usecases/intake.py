@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from bot.chat.render import triage_view
 from bot.domain.access import Actor
+from bot.domain.address import same_address
 from bot.domain.case import CH_MAIL, DOC_DEVIATION, INCOMING, Document, iso
 from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
@@ -23,6 +24,11 @@ from bot.usecases.base import Deps, Notices, Reply, _item
 log = logging.getLogger(__name__)
 
 GROUP_COMMIT = 50   # mails per durable write when ingesting a batch
+# a command by mail runs once per (person, command, case) within this window: the same
+# mail sent again (a new Message-ID, a client's retry, a forward to the mailbox) answers
+# "redan gjort"; remembered in the store's adapter state, so across restarts too
+COMMAND_ONCE_WINDOW = timedelta(hours=24)
+COMMAND_ONCE_PREFIX = "command-by-mail:"
 GROUP_BYTES = 8 * 1024 * 1024   # ... or fewer, when they are large
 
 
@@ -205,7 +211,9 @@ class Intake:
         elif decision.outcome == ADDED:
             number = self.add_to_case(decision, document, conversation_id, ctx, serious=serious)
         elif decision.outcome == COMMAND:
-            number = self._command_by_mail(decision, mail, now)
+            number, repeat = self._command_by_mail(decision, mail, now)
+            if repeat:
+                decision = replace(decision, reason=repeat)
         if decision.outcome == NEW_CASE and number and not self.quiet:
             self._receipt(decision, mail, number, now)
         triage_id = None
@@ -225,17 +233,40 @@ class Intake:
         log.info("intake %s -> %s %s", mail.duplicate_key[:60], decision.outcome, number or "")
         return _result(mail, decision, number)
 
-    def _command_by_mail(self, decision: Decision, mail, now: datetime) -> str | None:
+    def _command_by_mail(self, decision: Decision, mail, now: datetime) -> tuple[str | None, str | None]:
         """Run the command a verified person of ours answered a notification with, and
         queue the answer to them by mail, threaded to their mail. The mail itself never
-        becomes a document of the case (a one-word answer must not reach a counterpart)."""
+        becomes a document of the case (a one-word answer must not reach a counterpart).
+        The same command from the same person on the same case within COMMAND_ONCE_WINDOW
+        runs once: the repeat is answered "redan gjort" (the intake reason, second value)."""
+        import hashlib
         from bot.commands import parse
         assert decision.command and decision.person and self.run_command is not None
-        org = self.deps.org
-        reply = self.run_command(Actor.person(decision.person), decision.command, CH_MAIL)
-        parsed = parse(decision.command, org).number
+        org, store = self.deps.org, self.deps.store
+        command = parse(decision.command, org)
+        parsed = command.number
         number = parsed.format(org.digits) if parsed else None
         person = org.people[decision.person]
+        # the command as written names its case (the diary number or triage id filled in);
+        # a question (status, sök) changes nothing and is answered every time
+        said = " ".join(decision.command.split()).casefold()
+        key = COMMAND_ONCE_PREFIX + hashlib.sha256(
+            f"{person.id}\n{said}".encode("utf-8")).hexdigest()[:40]
+        done = None if command.read_only else store.get_state(key)
+        repeat = None
+        if done and _within(done.get("at"), now, COMMAND_ONCE_WINDOW):
+            at = self.deps.calendar.local(datetime.fromisoformat(done["at"])).strftime("%Y-%m-%d %H:%M")
+            hours = int(COMMAND_ONCE_WINDOW.total_seconds() // 3600)
+            reply = Reply(t(org.language, "command_already_done", command=decision.command,
+                            at=at, hours=hours))
+            repeat = t(org.language, "reason_command_repeat", command=decision.command[:60],
+                       person=person.name, at=at)
+        else:
+            reply = self.run_command(Actor.person(decision.person), decision.command, CH_MAIL)
+            if reply.ok and not command.read_only:
+                store.set_state(key, {"at": iso(now), "person": person.id,
+                                      "command": redact(decision.command),
+                                      "message_id": mail.message_id})
         channel = "email" if self.deps.channels.get("email") else self.notices.channel_for(person)
         view = {"event": COMMAND_REPLY, "role": "act", "number": number,
                 "in_reply_to": mail.message_id, "references": list(mail.references),
@@ -245,8 +276,8 @@ class Intake:
                                                person.id, channel, number, COMMAND_REPLY,
                                                redact(text), view, now))
         log.info("kommando per e-post från %s: %s (%s)", person.id, decision.command,
-                 "ok" if reply.ok else "nekat")
-        return number
+                 "redan gjort" if repeat else "ok" if reply.ok else "nekat")
+        return number, repeat
 
     def _receipt(self, decision: Decision, mail, number: str, now: datetime) -> None:
         """A counterpart that opted in gets our diary number for the deviation it sent: only
@@ -259,7 +290,7 @@ class Intake:
         counterpart = org.counterparts.get(decision.counterpart or "")
         sender = decision.sender
         if (counterpart is None or not counterpart.receipt or decision.kind != INCOMING
-                or decision.forwarded_by or not sender or sender == org.mailbox
+                or decision.forwarded_by or not sender or same_address(sender, org.mailbox)
                 or org.is_internal(sender) or self.deps.sender is None):
             return
         case = store.get_case_by_text(number)
@@ -326,6 +357,13 @@ class Intake:
         for person in org.registrators():
             self.notices.queue(person, "triage", view,
                                f"triage:{decision.record_key or mail.duplicate_key}:{person}", now)
+
+
+def _within(at: Any, now: datetime, window: timedelta) -> bool:
+    try:
+        return now - datetime.fromisoformat(str(at)) < window
+    except (TypeError, ValueError):
+        return False
 
 
 def _result(mail, decision: Decision, number: str | None) -> dict[str, Any]:

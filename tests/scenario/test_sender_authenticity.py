@@ -211,9 +211,15 @@ def test_exchange_headers_are_not_believed_when_the_mailbox_is_not_exchange(post
                              "smtp.mailfrom=exempelby.se; dmarc=fail action=none "
                              "header.from=exempelby.se;compauth=fail reason=000"})
     open_incoming_case(postfix_bot)
-    result, _ = ingest(postfix_bot, raw)
-    # neither believed as verified nor as failed: unverified behaves as before
-    assert (result["outcome"], result["document"]) == ("added_to_case", "response")
+    before = snapshot(postfix_bot)
+    result, queued = ingest(postfix_bot, raw)
+    # neither believed as verified nor as failed: unverified. Filing a unit's response is a
+    # privileged effect, which (with a trusted receiver configured) needs a verified sender
+    # (issue 23; before, "not failed" was enough and this was filed as the response)
+    assert result["outcome"] == "triage"
+    assert "inte verifierad" in result["reason"] and "anna.andersson@exempelby.se" in result["reason"]
+    assert snapshot(postfix_bot) == before
+    assert queued == {("rut", "triage")}
 
 
 # ============================================================================ automated reports

@@ -16,6 +16,9 @@ from tests.fakes.mail import make_mail
 AUTH = Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "auth"
 EXO = ("exchange-online",)
 MX = ("mx.exempelby.se",)
+# the trusted receiver's own line where the mail came in from outside
+ENTRY = ("from mx1.regionexempel.se (mx1.regionexempel.se [192.0.2.25]) by mx.exempelby.se "
+         "(Postfix) with ESMTPS id 4Cf1; Thu, 19 Nov 2026 11:15:32 +0100")
 
 
 def verdict(raw: bytes, trusted: tuple[str, ...]):
@@ -68,6 +71,9 @@ def test_junk_never_raises(junk):
     ("pf_forged_manager_response.eml", MX, "failed"),
     ("pf_genuine_counterpart_reply.eml", MX, "verified"),
     ("pf_forged_counterpart_new.eml", MX, "failed"),
+    # a pattern that also matches the LMTP hand-over to imap.exempelby.se above the MX's lines
+    ("pf_genuine_counterpart_reply.eml", ("*.exempelby.se",), "verified"),
+    ("pf_forged_manager_response.eml", ("*.exempelby.se",), "failed"),
     # the wrong receiver trusted: nothing counts
     ("exo_forged_manager_response.eml", MX, "unverified"),
     ("exo_genuine_manager_response.eml", MX, "unverified"),
@@ -131,8 +137,20 @@ def test_pattern_ids_match_subdomains_only():
 ])
 def test_rules_without_a_dmarc_verdict(results, status):
     raw = make_mail(sender="Lisa <lisa.larsson@regionexempel.se>", subject="x", body="y",
-                    headers={"Authentication-Results": f"mx.exempelby.se; {results}"})
+                    headers={"Authentication-Results": f"mx.exempelby.se; {results}",
+                             "Received": ENTRY})
     assert verdict(raw, MX).status == status
+
+
+@pytest.mark.parametrize("results", [
+    "dkim=pass header.d=regionexempel.se", "spf=pass smtp.mailfrom=regionexempel.se",
+    "dmarc=pass header.from=regionexempel.se"])
+def test_without_the_receivers_own_received_line_no_pass_counts(results):
+    """Nothing shows which results the trusted receiver wrote (issue 23: 'no Received: at
+    all' let a forged pass through)."""
+    raw = make_mail(sender="Lisa <lisa.larsson@regionexempel.se>", subject="x", body="y",
+                    headers={"Authentication-Results": f"mx.exempelby.se; {results}"})
+    assert verdict(raw, MX).status == "unverified"
 
 
 def test_several_from_addresses_fail():

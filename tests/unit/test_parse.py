@@ -27,6 +27,7 @@ if str(_REPO) not in sys.path:
 
 from bot.mail.forward import InlineForward, find_inline_forward
 from bot.mail.message import Attachment, InboundMail
+from bot.domain.address import canonical
 from bot.mail.parse import html_to_text, parse_mail
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
@@ -86,8 +87,10 @@ def _check_invariants(mail: InboundMail, raw: bytes) -> list[str]:
             break
     if not all(isinstance(d, str) for d in mail.defects):
         problems.append("defects must be strings")
-    if mail.sender_address != mail.sender_address.lower():
-        problems.append("sender_address not lower-case")
+    # the one canonical form (bot.domain.address): ASCII lower-cased, nothing else folded
+    # (str.lower() would turn the Kelvin sign into k: a look-alike into the real address)
+    if mail.sender_address != canonical(mail.sender_address):
+        problems.append("sender_address not canonical")
     return problems
 
 
