@@ -57,7 +57,7 @@ class Bot:
         transactions are rolled back."""
         if self.leadership is None:
             return work()
-        epoch = self.leadership.epoch
+        epoch = self.leadership.current()
         if epoch is None:
             return otherwise
         with getattr(self.store, "fenced")(epoch):
@@ -139,8 +139,8 @@ class Bot:
                 await asyncio.to_thread(close)
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        """Keep (or take over) the leadership: every second, so a killed leader's mailbox and
-        scan move to another instance within seconds."""
+        """Keep (or take over) the leadership: every second, so a killed or frozen leader's
+        mailbox and scan move to another instance within seconds (bot.store.leader)."""
         import asyncio
         while not stop.is_set():
             await asyncio.to_thread(self.leadership.try_lead)
@@ -174,6 +174,11 @@ class Bot:
                     continue
                 delay = poll_seconds
             except Exception as exc:  # keep watching: the mail stays in the mailbox meanwhile
+                if self.leadership is not None and not self.leadership.is_leader:
+                    # a leader deposed in the middle (frozen, then replaced): its work was
+                    # refused and the mail stays for the new leader; not the mailbox's fault
+                    log.warning("brevlådan lämnad åt den nya ledaren: %s", exc)
+                    continue
                 failures += 1
                 delay = min(poll_seconds * 2 ** failures, MAX_BACKOFF_SECONDS)
                 if isinstance(exc, BotError):
