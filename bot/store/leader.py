@@ -14,11 +14,15 @@ takes over:
    commit) until TCP keepalive, which a stopped process still answers. Not the session that
    holds its outbox claims: a notification it has in flight waits for it (it may still go
    out when the process wakes up), rather than going out twice;
-2. it takes the session advisory lock (older versions lead by that lock alone, so they stay
-   followers) and increments the epoch, `WHERE since` is still too old.
+2. it takes the session advisory lock that every leader holds on its leadership session
+   (waiting a moment for the ended sessions to let go of it) and increments the epoch
+   `WHERE epoch` is still the one it saw: of several followers, the one with the lock wins.
 
 A takeover therefore comes LEASE_SECONDS + at most one try (LEAD_SECONDS in bot/app.py)
-after the leader's last renewal: 4–6 s.
+after the leader's last renewal: 4–6 s. A killed leader is replaced sooner: its session went
+with its process and took the advisory lock along, and a follower that finds the lock free
+takes over at its next try (~1 s) without waiting for the lease. Versions before the lease
+led by that lock alone: they stay followers beside a leader of this version.
 
 Fencing: the leader's mailbox and scan transactions check, at commit, under a share lock on
 the leader row, that the epoch is still theirs (PostgresCaseStore.commit); a former leader
@@ -143,16 +147,23 @@ class Leadership:
     def _take_over(self, conn: psycopg.Connection) -> int | None:
         row = conn.execute("SELECT epoch, holder, since < clock_timestamp() - make_interval("
                            "secs => %s) FROM leader WHERE id = 1", (self.lease,)).fetchone()
-        if row is not None and not row[2]:
-            return None                      # the leader has renewed lately
-        if row is not None:
-            self._end_sessions(conn, row[1])
+        expired = row is None or bool(row[2])
         if not self._locked:
-            # waits (up to LOCK_WAIT) for the ended sessions to release the lock
-            try:
-                conn.execute("SELECT pg_advisory_lock(%s)", (LEADER_LOCK,))
-            except psycopg.errors.LockNotAvailable:
-                return None
+            if expired:
+                if row is not None:
+                    self._end_sessions(conn, row[1])
+                try:         # waits (up to LOCK_WAIT) for the ended sessions to let go of it
+                    conn.execute("SELECT pg_advisory_lock(%s)", (LEADER_LOCK,))
+                except psycopg.errors.LockNotAvailable:
+                    return None
+            else:
+                # the lease still runs, but a killed leader's lock went with its session: no
+                # need to wait for the lease (a live leader holds the lock, and renews)
+                if not conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                    (LEADER_LOCK,)).fetchone()[0]:  # type: ignore[index]
+                    return None
+                assert row is not None
+                self._end_sessions(conn, row[1])
             self._locked = True
         if row is None:
             taken = conn.execute(
@@ -161,8 +172,7 @@ class Leadership:
         else:
             taken = conn.execute(
                 "UPDATE leader SET epoch = epoch + 1, holder = %s, since = clock_timestamp() "
-                "WHERE id = 1 AND epoch = %s AND since < clock_timestamp() - make_interval("
-                "secs => %s) RETURNING epoch", (self.name, row[0], self.lease)).fetchone()
+                "WHERE id = 1 AND epoch = %s RETURNING epoch", (self.name, row[0])).fetchone()
         if taken is None:                    # another instance was quicker
             self._release_lock(conn)
             return None
