@@ -22,9 +22,17 @@ import statistics
 import subprocess
 import time
 
-import psycopg
+import sys
+from pathlib import Path
 
-from tests.contract.test_failover import _all_sent, _count, _deliver, _leader, _start, _table_ready, _wait
+import psycopg
+import pytest
+
+from tests.contract.test_failover import REPO, _all_sent, _count, _deliver, _leader, _table_ready, _wait
+from tests.fakes.mail import make_mail
+from tests.realparts.dovecot import PASSWORD, Dovecot
+
+USER = "registrator"
 
 TAKEOVER_LIMIT = 10.0
 MAILS_PER_TRIAL = 6
@@ -39,17 +47,53 @@ def _writing(conn, pid: int) -> bool:
         (f"%:{pid}",)).fetchone()[0])
 
 
-def test_a_frozen_leader_is_replaced_within_10_s_and_its_late_writes_are_refused(tmp_path,
-                                                                                  database_url):
+class Mailbox:
+    """Where the mail waits: the shared Maildir of test_failover, or a real Dovecot."""
+
+    def __init__(self, kind: str, data: Path, dovecot: Dovecot | None):
+        self.kind, self.inbox, self.dovecot = kind, data / "inbox", dovecot
+        for sub in ("new", "cur", "tmp"):
+            (self.inbox / sub).mkdir(parents=True)
+
+    def env(self) -> dict[str, str]:
+        if self.dovecot is None:
+            return {}
+        return {"MAIL_SOURCE": "imap", "IMAP_HOST": "127.0.0.1", "IMAP_PORT": str(self.dovecot.port),
+                "IMAP_SECURITY": "none", "IMAP_USER": USER, "IMAP_PASSWORD": PASSWORD}
+
+    def deliver(self, n: int) -> None:
+        if self.dovecot is None:
+            _deliver(self.inbox, n)
+            return
+        self.dovecot.deliver(USER, make_mail(
+            sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+            subject=f"Avvikelse Hemtjänst Norr – händelse {n}",
+            message_id=f"<failover-{n}@regionexempel.se>",
+            body=f"Hej,\nhändelse nummer {n}.\nMvh Lisa"))
+
+    def waiting(self) -> int:
+        if self.dovecot is None:
+            return len(list(self.inbox.glob("new/*")) + list(self.inbox.glob("cur/*")))
+        return len(self.dovecot.messages(USER, "INBOX"))
+
+
+def _start(url: str, data: Path, seen: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.realparts.instance", url, str(data),
+                             str(seen), json.dumps(env)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=open(data.parent / f"instance-{time.monotonic_ns()}.log", "wb"))
+
+
+@pytest.mark.parametrize("kind", ["maildir", "imap"])
+def test_a_frozen_leader_is_replaced_within_10_s_and_its_late_writes_are_refused(
+        kind, tmp_path, database_url, request):
     trials = int(os.environ.get("FROZEN_TRIALS", "2"))
     seed = int(os.environ.get("FROZEN_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
     data, seen = tmp_path / "data", tmp_path / "seen.jsonl"
-    inbox = data / "inbox"
-    for sub in ("new", "cur", "tmp"):
-        (inbox / sub).mkdir(parents=True)
+    mailbox = Mailbox(kind, data, request.getfixturevalue("dovecot") if kind == "imap" else None)
     conn = psycopg.connect(database_url, autocommit=True)
-    instances = {p.pid: p for p in (_start(database_url, data, seen) for _ in range(2))}
+    instances = {p.pid: p for p in (_start(database_url, data, seen, mailbox.env())
+                                    for _ in range(2))}
     takeovers: list[float] = []
     caught_writing = 0
     sent = 0
@@ -61,7 +105,7 @@ def test_a_frozen_leader_is_replaced_within_10_s_and_its_late_writes_are_refused
             victim = instances[pid]
             before = _count(conn, "mails")
             for _ in range(MAILS_PER_TRIAL):
-                _deliver(inbox, sent)
+                mailbox.deliver(sent)
                 sent += 1
             # freeze it in the middle of diarising the batch: mostly while its transaction has
             # written but not committed (when the test sees one), else after a random number
@@ -79,7 +123,7 @@ def test_a_frozen_leader_is_replaced_within_10_s_and_its_late_writes_are_refused
             stopped_at = time.monotonic()
             frozen = victim
             caught_writing += writing
-            _deliver(inbox, sent)                       # a mail that arrives during the freeze
+            mailbox.deliver(sent)                       # a mail that arrives during the freeze
             sent += 1
             new = _wait(lambda: (_leader(conn) or (0, 0))[0] > epoch and _leader(conn),
                         TAKEOVER_LIMIT + 20, f"trial {trial}: nobody took over from the frozen "
@@ -93,7 +137,7 @@ def test_a_frozen_leader_is_replaced_within_10_s_and_its_late_writes_are_refused
             _wait(lambda: _all_sent(conn), 30, f"trial {trial}: notifications left (seed {seed})")
             print(f"trial {trial}: takeover {takeovers[-1]:.2f} s, frozen while writing: {writing}")
         # the last old leader is awake: a last mail, then wait until everything is handled
-        _deliver(inbox, sent)
+        mailbox.deliver(sent)
         sent += 1
         _wait(lambda: _count(conn, "mails") >= sent and _all_sent(conn), 60,
               f"not everything was handled: {_count(conn, 'mails')} of {sent} mails (seed {seed})")
@@ -117,12 +161,12 @@ def test_a_frozen_leader_is_replaced_within_10_s_and_its_late_writes_are_refused
     numbers = sorted(int(o[2].split("/")[1]) for o in outcomes)
     assert numbers == list(range(1, sent + 1)), f"diary numbers not gapless: {numbers}"
     assert _count(conn, "cases") == sent
-    assert list(inbox.glob("new/*")) == [] and list(inbox.glob("cur/*")) == []
+    assert mailbox.waiting() == 0, "a mail left in the mailbox"
     screen = [json.loads(line)["id"] for line in seen.read_text().splitlines()]
     queued = [r[0] for r in conn.execute("SELECT id FROM outbox")]
     assert len(screen) == len(set(screen)), "a notification was seen twice"
     assert sorted(screen) == sorted(queued), "a notification was lost"
     ordered = sorted(takeovers)
-    print(f"{trials} freezes (SIGSTOP), takeover min {ordered[0]:.2f} s, median "
+    print(f"{kind}: {trials} freezes (SIGSTOP), takeover min {ordered[0]:.2f} s, median "
           f"{statistics.median(ordered):.2f} s, max {ordered[-1]:.2f} s; frozen mid-transaction "
           f"{caught_writing} of {trials}; {sent} mails, {len(screen)} notifications, seed {seed}")
