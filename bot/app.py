@@ -142,9 +142,17 @@ class Bot:
         """Keep (or take over) the leadership: every second, so a killed or frozen leader's
         mailbox and scan move to another instance within seconds (bot.store.leader)."""
         import asyncio
-        while not stop.is_set():
-            await asyncio.to_thread(self.leadership.try_lead)
-            await _pause(stop, LEAD_SECONDS)
+        from concurrent.futures import ThreadPoolExecutor
+        # a thread of its own: the renewal never waits behind mailbox, outbox or chat work in
+        # the shared pool (a lease not renewed for 5 s is taken over)
+        renewal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledarskap")
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                await loop.run_in_executor(renewal, self.leadership.try_lead)
+                await _pause(stop, LEAD_SECONDS)
+        finally:
+            renewal.shutdown(wait=False)
 
     async def _watch_mailbox(self, poll_seconds: float, stop: asyncio.Event) -> None:
         """Fetch, diarise, acknowledge; then wait for the server to say there is more (IMAP

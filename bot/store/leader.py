@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 
@@ -55,10 +56,18 @@ SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interva
                      "SET tcp_keepalives_count = 3")
 
 
+_name: str | None = None
+
+
 def instance_name() -> str:
-    """This process among the instances: host:pid (the host shortened to fit)."""
+    """This process among the instances: host.tag:pid, the same for all its sessions. The
+    random tag tells apart two containers that share a host name and a pid (pid 1)."""
+    global _name
     pid = str(os.getpid())
-    return f"{socket.gethostname()[:NAME_LENGTH - len(pid) - 1]}:{pid}"
+    if _name is None or not _name.endswith(":" + pid):
+        tag = secrets.token_hex(2)
+        _name = f"{socket.gethostname()[:NAME_LENGTH - len(pid) - len(tag) - 2]}.{tag}:{pid}"
+    return _name
 
 
 def application_name(command: str, name: str) -> str:
