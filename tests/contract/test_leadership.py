@@ -73,6 +73,7 @@ def test_a_frozen_leader_holding_locks_is_replaced_and_its_late_commit_is_refuse
     new_store = PostgresCaseStore(database_url, instance="b:2")
     assert first.try_lead() == 1
     assert second.try_lead() is None
+    old_store.hold_claim("a-token")               # a notification in flight on the leader
     # the leader diarises a mail and marks a reminder sent, has checked its epoch under a
     # share lock on the leader row (as commit does), and freezes before COMMIT
     uow = UnitOfWork(old_store)
@@ -93,6 +94,8 @@ def test_a_frozen_leader_holding_locks_is_replaced_and_its_late_commit_is_refuse
     assert first.current() is None, "the frozen leader's own lease ran out too"
     with new_store.fenced(2):
         _diarise(new_store, "the new leader")        # not held up by the frozen one's locks
+    assert new_store.claim_alive("a-token"), \
+        "the frozen one's notification in flight would be sent again by another instance"
 
     # the frozen leader wakes up and goes on: its commit is refused, and so is a new try
     with pytest.raises((StoreError, psycopg.Error)):
