@@ -184,11 +184,12 @@ class PostgresCaseStore:
         with self.lock:
             epoch = getattr(self._fence, "epoch", None)
             if epoch is not None and self._writes:
-                # should this process freeze between the check and COMMIT, the server ends the
-                # session (and its lock on the leader row) even if a new leader cannot
-                self._sql(f"SET LOCAL idle_in_transaction_session_timeout = '{FENCE_IDLE}'")
-                # FOR SHARE waits for a takeover in progress, and holds one off until COMMIT
-                row = self._sql("SELECT epoch FROM leader WHERE id = 1 FOR SHARE").fetchone()
+                # FOR SHARE waits for a takeover in progress, and holds one off until COMMIT;
+                # should this process freeze before its COMMIT, the server ends the session
+                # (and that lock) after FENCE_IDLE, even if a new leader cannot
+                row = self._sql("SELECT epoch, set_config('idle_in_transaction_session_timeout', "
+                                "%s, true) FROM leader WHERE id = 1 FOR SHARE",
+                                (FENCE_IDLE,)).fetchone()
                 if row is None or int(row[0]) != epoch:
                     self.rollback()
                     raise StoreError(f"inte längre ledare (epok {epoch}, nu "
