@@ -57,7 +57,7 @@ class Bot:
         transactions are rolled back."""
         if self.leadership is None:
             return work()
-        epoch = self.leadership.epoch
+        epoch = self.leadership.current()
         if epoch is None:
             return otherwise
         with getattr(self.store, "fenced")(epoch):
@@ -147,12 +147,20 @@ class Bot:
                 await asyncio.to_thread(close)
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        """Keep (or take over) the leadership: every second, so a killed leader's mailbox and
-        scan move to another instance within seconds."""
+        """Keep (or take over) the leadership: every second, so a killed or frozen leader's
+        mailbox and scan move to another instance within seconds (bot.store.leader)."""
         import asyncio
-        while not stop.is_set():
-            await asyncio.to_thread(self.leadership.try_lead)
-            await _pause(stop, LEAD_SECONDS)
+        from concurrent.futures import ThreadPoolExecutor
+        # a thread of its own: the renewal never waits behind mailbox, outbox or chat work in
+        # the shared pool (a lease not renewed for 5 s is taken over)
+        renewal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledarskap")
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                await loop.run_in_executor(renewal, self.leadership.try_lead)
+                await _pause(stop, LEAD_SECONDS)
+        finally:
+            renewal.shutdown(wait=False)
 
     async def _watch_mailbox(self, poll_seconds: float, stop: asyncio.Event) -> None:
         """Fetch, diarise, acknowledge; then wait for the server to say there is more (IMAP
@@ -182,6 +190,11 @@ class Bot:
                     continue
                 delay = poll_seconds
             except Exception as exc:  # keep watching: the mail stays in the mailbox meanwhile
+                if self.leadership is not None and not self.leadership.is_leader:
+                    # a leader deposed in the middle (frozen, then replaced): its work was
+                    # refused and the mail stays for the new leader; not the mailbox's fault
+                    log.warning("brevlådan lämnad åt den nya ledaren: %s", exc)
+                    continue
                 failures += 1
                 delay = min(poll_seconds * 2 ** failures, MAX_BACKOFF_SECONDS)
                 if isinstance(exc, BotError):

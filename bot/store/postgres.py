@@ -36,6 +36,7 @@ from bot.domain.case import Case, iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
 from bot.errors import StoreError
+from bot.store.leader import CLAIMS_SESSION, application_name, conninfo, instance_name, keep_alive
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ SENT_KEEP = timedelta(minutes=10)
 FAILED_KEEP = timedelta(days=30)
 DIGEST_KEEP = timedelta(days=21)
 MIGRATIONS_LOCK = 0x61766B62        # "avkb": one instance applies migrations at a time
+FENCE_IDLE = "5s"        # a fenced transaction left idle after its leader check is ended
 
 
 def is_database_url(value: str | None) -> bool:
@@ -115,14 +117,18 @@ class PostgresCaseStore:
     """The CaseStore port on PostgreSQL. Several processes may open the same database."""
 
     def __init__(self, url: str, *, series: str = "VOK", digits: int = 4,
-                 readonly: bool = False, command: str = "avvikelsebot"):
+                 readonly: bool = False, command: str = "avvikelsebot",
+                 instance: str | None = None):
         self.url, self.series, self.digits, self.readonly = url, series, digits, readonly
         self.command = command
+        # named after the instance, so that a new leader can end a frozen leader's sessions
+        self.instance = instance or instance_name()
         self.lock = _StoreLock(self)
         self._writes = False         # the open transaction has changed something
         self._savepoints = 0
         self._fence = threading.local()     # the leader epoch this thread's commits need
         self._claim_tokens: set[str] = set()
+        self._claims: psycopg.Connection | None = None     # the session holding them
         self.conn = self._connect()
         if not readonly:
             migrate_schema(self.conn)
@@ -130,14 +136,13 @@ class PostgresCaseStore:
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> psycopg.Connection:
         try:
-            conn = psycopg.connect(self.url, autocommit=False,
-                                   application_name=f"avvikelsebot {self.command}")
+            conn = psycopg.connect(conninfo(self.url), autocommit=False,
+                                   application_name=application_name(self.command, self.instance))
         except psycopg.OperationalError as exc:
             raise StoreError(f"kan inte ansluta till databasen: {exc}") from exc
+        keep_alive(conn)
         if self.readonly:
             conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        for token in getattr(self, "_claim_tokens", ()):
-            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
         conn.commit()
         return conn
 
@@ -147,6 +152,8 @@ class PostgresCaseStore:
             if not self.conn.closed:
                 self.conn.rollback()
                 self.conn.close()
+            if self._claims is not None and not self._claims.closed:
+                self._claims.close()
 
     def __enter__(self) -> "PostgresCaseStore":
         return self
@@ -177,8 +184,12 @@ class PostgresCaseStore:
         with self.lock:
             epoch = getattr(self._fence, "epoch", None)
             if epoch is not None and self._writes:
-                # FOR SHARE waits for a takeover in progress, and holds one off until COMMIT
-                row = self._sql("SELECT epoch FROM leader WHERE id = 1 FOR SHARE").fetchone()
+                # FOR SHARE waits for a takeover in progress, and holds one off until COMMIT;
+                # should this process freeze before its COMMIT, the server ends the session
+                # (and that lock) after FENCE_IDLE, even if a new leader cannot
+                row = self._sql("SELECT epoch, set_config('idle_in_transaction_session_timeout', "
+                                "%s, true) FROM leader WHERE id = 1 FOR SHARE",
+                                (FENCE_IDLE,)).fetchone()
                 if row is None or int(row[0]) != epoch:
                     self.rollback()
                     raise StoreError(f"inte längre ledare (epok {epoch}, nu "
@@ -218,11 +229,27 @@ class PostgresCaseStore:
     # ------------------------------------------------------------------ outbox claims
     def hold_claim(self, token: str) -> None:
         """Hold a session lock named by this process's outbox claim token while it lives, so
-        another instance can tell an item in flight here from one a dead process left."""
+        another instance can tell an item in flight here from one a dead process left.
+
+        The lock lives in a session of its own, which a new leader does not end when it ends
+        a frozen leader's sessions (bot.store.leader): what a frozen process had in flight
+        may still go out when it wakes up, so nobody else sends it meanwhile."""
         with self.lock:
+            if self._claims is None or self._claims.closed or self._claims.broken:
+                self._claims = psycopg.connect(conninfo(self.url), autocommit=True,
+                                               application_name=application_name(
+                                                   CLAIMS_SESSION, self.instance))
+                keep_alive(self._claims)
+                held, self._claim_tokens = self._claim_tokens, set()
+                for one in held:            # a session that broke took its locks along
+                    self._lock_claim(one)
             if token not in self._claim_tokens:
-                self._sql("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
-                self._claim_tokens.add(token)
+                self._lock_claim(token)
+
+    def _lock_claim(self, token: str) -> None:
+        assert self._claims is not None
+        self._claims.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
+        self._claim_tokens.add(token)
 
     def claim_alive(self, token: str) -> bool:
         """Whether the process that claimed with `token` still runs."""

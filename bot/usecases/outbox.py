@@ -48,6 +48,7 @@ class Outbox:
         self.token = secrets.token_hex(6)      # this process's claims
         self._busy: dict[str, Future] = {}
         self._busy_lock = threading.Lock()
+        self._round_lock = threading.Lock()    # one claim at a time in this process
         self._executor: ThreadPoolExecutor | None = None
         self.last_round: dict[str, int] = {}
 
@@ -56,10 +57,11 @@ class Outbox:
         """One delivery round (of the channels in `only`, or all). With wait=False (the run
         loop) the sends go on in the background and a channel still busy from the last round
         is left alone."""
-        claimed = self._claim(only)
-        futures = []
-        for channel, items in claimed.items():
-            futures.append(self._start(channel, items))
+        with self._round_lock:   # a claimed channel is busy before another round looks
+            claimed = self._claim(only)
+            futures = []
+            for channel, items in claimed.items():
+                futures.append(self._start(channel, items))
         counts = {"sent": 0, "retry": 0, "failed": 0}
         if wait:
             for future in futures:

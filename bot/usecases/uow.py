@@ -31,7 +31,11 @@ class UnitOfWork:
 
     def __enter__(self) -> CaseStore:
         self.store.lock.acquire()
-        self._stack.append(self.store.savepoint() if self._stack else None)
+        try:
+            self._stack.append(self.store.savepoint() if self._stack else None)
+        except BaseException:        # a dead connection: __exit__ will not run, let go here
+            self.store.lock.release()
+            raise
         return self.store
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -1,9 +1,10 @@
 """One `run` instance on a shared PostgreSQL database, for the failover tests:
 
-    python -m tests.realparts.instance DATABASE_URL DATA_DIR SEEN_FILE
+    python -m tests.realparts.instance DATABASE_URL DATA_DIR SEEN_FILE ['{"MAIL_SOURCE": …}']
 
 The mailbox is the Maildir DATA_DIR/inbox (all instances share it; only the leader reads
-it). Notifications are "delivered" by appending a line to SEEN_FILE (fsync'd), which plays a
+it), or the IMAP mailbox of MAIL_SOURCE=imap and IMAP_* in the JSON object given last.
+Notifications are "delivered" by appending a line to SEEN_FILE (fsync'd), which plays a
 recipient's screen: a line seen twice is a notification seen twice. Like Slack, the notifier
 can tell whether an item found in flight after a crash was delivered."""
 from __future__ import annotations
@@ -51,9 +52,14 @@ class ScreenNotifier:
 
 
 def main() -> None:
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(name)s %(message)s")
     url, data_dir, seen = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    # MAIL_SOURCE=imap and IMAP_*: the mailbox on a real Dovecot (an argument, as
+    # tests.conftest clears such variables from the environment)
+    mailbox = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data_dir,
-                        org=load_organisation(EXAMPLE_CONFIG), env={"DATABASE_URL": url})
+                        org=load_organisation(EXAMPLE_CONFIG), env={"DATABASE_URL": url, **mailbox})
     bot = build(settings, notifiers={"console": ScreenNotifier(seen)}, sender=FakeMailSender())
 
     async def run() -> None:
