@@ -31,12 +31,15 @@ def folder(data_dir: Path) -> Path:
     return path
 
 
-def drop(data_dir: Path, person: str, text: str, at: str) -> str:
-    """Leave one request for `run`; its id."""
+def drop(data_dir: Path, person: str, text: str, at: str, *, op: str | None = None) -> str:
+    """Leave one request for `run`; its id. `op` names an administrator's operation
+    (`outbox --retry`: "outbox-retry") instead of a chat command."""
     request_id = uuid.uuid4().hex
     box = folder(data_dir)
-    body = json.dumps({"id": request_id, "person": person, "text": text, "at": at},
-                      ensure_ascii=False).encode("utf-8")
+    request: dict[str, Any] = {"id": request_id, "person": person, "text": text, "at": at}
+    if op:
+        request["op"] = op
+    body = json.dumps(request, ensure_ascii=False).encode("utf-8")
     write_durably(box / f"{request_id}{REQUEST}", body, temp=box / f".tmp-{request_id}")
     fsync_directory(box)
     return request_id
@@ -68,9 +71,13 @@ def wait_for_reply(data_dir: Path, request_id: str, timeout: float,
         return reply
 
 
-def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]]) -> int:
-    """Run every waiting request, oldest first: claim, handle(person, text), answer. The
-    number of requests run."""
+Op = Callable[[], tuple[bool, str, Any]]
+
+
+def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]],
+          ops: dict[str, Op] | None = None) -> int:
+    """Run every waiting request, oldest first: claim, handle(person, text) — or the named
+    operation, ops[op]() -> (ok, text, data) — answer. The number of requests run."""
     box = folder(data_dir)
     requests = sorted(box.glob(f"*{REQUEST}"), key=lambda p: p.stat().st_mtime_ns)
     done = 0
@@ -83,8 +90,13 @@ def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]]) -> int
             continue
         fsync_directory(box)
         request = json.loads(claimed.read_text(encoding="utf-8"))
-        ok, text = handle(request["person"], request["text"])
-        _answer(box, request_id, ok, text)
+        data = None
+        if request.get("op"):
+            operation = (ops or {}).get(request["op"])
+            ok, text, data = operation() if operation else (False, f"okänd åtgärd {request['op']}", None)
+        else:
+            ok, text = handle(request["person"], request["text"])
+        _answer(box, request_id, ok, text, data)
         done += 1
     return done
 
@@ -99,8 +111,11 @@ def answer_abandoned(data_dir: Path, text: str) -> int:
     return len(abandoned)
 
 
-def _answer(box: Path, request_id: str, ok: bool, text: str) -> None:
-    body = json.dumps({"ok": ok, "text": text}, ensure_ascii=False).encode("utf-8")
+def _answer(box: Path, request_id: str, ok: bool, text: str, data: Any = None) -> None:
+    reply: dict[str, Any] = {"ok": ok, "text": text}
+    if data is not None:
+        reply["data"] = data
+    body = json.dumps(reply, ensure_ascii=False).encode("utf-8")
     write_durably(box / f"{request_id}{REPLY}", body, temp=box / f".tmp-{request_id}-reply")
     (box / f"{request_id}{CLAIMED}").unlink(missing_ok=True)
     fsync_directory(box)

@@ -2,8 +2,9 @@
 by default; HEALTH_PORT=off turns the listener off).
 
 - /healthz: 200 while the process's event loop answers (the server runs on that loop).
-- /readyz: 200 when the mailbox was read recently, the oldest mail waiting in it is not
-  late, and the outbox has no notification waiting longer than the mailbox alert time
+- /readyz: 200 when the mailbox was read recently, the registrator has not been alerted that
+  it cannot be read, the oldest mail waiting in it is not late, and the outbox has no failed
+  notification and none waiting longer than the mailbox alert time
   (organisation.mailbox_alert_minutes); 503 otherwise. Either way a JSON body says why.
 - /metrics: the Prometheus text format of bot/ops/metrics.py's registry.
 
@@ -16,11 +17,12 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from aiohttp import web
 
+from bot.domain.health import HEALTH_KEY
 from bot.ops.metrics import Metrics
 from bot.texts import t
 
@@ -106,13 +108,20 @@ class BotProbe:
         failed = sum(1 for n in items if n.get("state") == "failed")
         oldest = min((n["created"] for n in pending if n.get("created")), default=None)
         age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-        self.bot.metrics.set_outbox(len(pending), failed)
-        result = {"ok": age <= self.stale_after, "pending": len(pending), "failed": failed,
+        overdue_before = now - timedelta(seconds=self.stale_after)
+        overdue = sum(1 for n in pending
+                      if n.get("created") and datetime.fromisoformat(n["created"]) < overdue_before)
+        self.bot.metrics.set_outbox(len(pending), failed, overdue, age)
+        # not ready while anything failed, until it is delivered or re-queued (issue 22)
+        result = {"ok": age <= self.stale_after and not failed, "pending": len(pending),
+                  "failed": failed,
                   "oldest_pending": self._local(datetime.fromisoformat(oldest)) if oldest else None,
                   "oldest_pending_seconds": round(age, 1)}
-        if not result["ok"]:
+        if age > self.stale_after:
             reasons.append(t(lang, "ready_outbox_backlog", count=len(pending),
                              since=result["oldest_pending"]))
+        if failed:
+            reasons.append(t(lang, "ready_outbox_failed", count=failed))
         self._outbox_seen = result
         return result
 

@@ -1,0 +1,126 @@
+"""Failed notifications come back (issue 22): retried on their channel when it answers again,
+re-queued by `outbox --retry` (also beside a running `run`), and /readyz is not ready while
+any is failed. Decided by durable state: outbox rows, the fake Slack's conversations, the
+`outbox --json` answer."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot.app import build
+from bot.chat.slack import notification_ref
+from bot.ops.health import BotProbe
+from bot.settings import Settings, load_organisation
+from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.mail import make_mail
+from tests.fakes.slack_api import FakeSlackApi
+from tests.scenario.test_cli import DEVIATION, cli
+from tests.scenario.test_cli_beside_run import start_run, stop, wait_until
+from tests.scenario.test_long_outage import deviation, make_bot, slack_refs, step
+from tests.scenario.test_slack import USERS
+
+
+def test_without_email_failed_items_go_out_on_slack_when_it_answers_again(tmp_path, clock):
+    with FakeSlackApi(USERS) as api:
+        bot, sender = make_bot(tmp_path, clock, api, email=False)
+        probe = BotProbe(bot, 600.0)
+        try:
+            api.go_down()
+            for n in range(3):
+                bot.services.ingest_mail(deviation(n))
+            start = clock.now()
+            while clock.now() - start < timedelta(hours=4):     # longer than every retry
+                step(bot, clock)
+            failed = [x for x in bot.store.outbox() if x["state"] == "failed"]
+            assert failed and all(x["channel"] == "slack" for x in failed)
+            ok, body = probe.readiness()
+            assert not ok and body["checks"]["outbox"]["failed"] == len(failed)
+            assert any("gick inte fram" in reason for reason in body["reasons"])
+
+            api.come_back()
+            deadline = clock.now() + timedelta(minutes=20)      # the next probe finds it back
+            while [x for x in bot.store.outbox() if x["state"] != "sent"]:
+                assert clock.now() < deadline, "the failed items were not retried"
+                step(bot, clock)
+            refs = slack_refs(api)
+            for item in failed:
+                assert refs.count(notification_ref(item["id"])) == 1   # once, not twice
+            assert sender.sent == []
+            ok, body = probe.readiness()
+            assert ok, body
+        finally:
+            bot.close()
+
+
+def test_outbox_retry_requeues_failed_and_makes_waiting_due(tmp_path, clock):
+    with FakeSlackApi(USERS) as api:
+        bot, _ = make_bot(tmp_path, clock, api, email=False)
+        try:
+            api.go_down()
+            bot.services.ingest_mail(deviation(1))
+            start = clock.now()
+            while clock.now() - start < timedelta(hours=3):
+                step(bot, clock)
+            failed = {x["id"] for x in bot.store.outbox() if x["state"] == "failed"}
+            assert failed
+            api.come_back()
+            counts = bot.services.retry_outbox()
+            assert counts["failed"] == len(failed)
+            assert {x["id"] for x in bot.store.outbox() if x["state"] == "pending"} >= failed
+            bot.services.deliver_outbox()
+            assert not [x for x in bot.store.outbox() if x["state"] != "sent"]
+        finally:
+            bot.close()
+
+
+def _failed_item(data, clock_now) -> str:
+    """A notification left failed by an earlier process: a Slack user the bot could not
+    reach (not retried by itself; an administrator's `outbox --retry` does)."""
+    config = EXAMPLE_CONFIG
+    settings = Settings(config_path=config, data_dir=data, org=load_organisation(config), env={})
+    bot = build(settings)
+    try:
+        with bot.services.uow as store:
+            store.add_notification({
+                "id": "retry-me", "recipient": "anna", "channel": "slack", "diary_number": None,
+                "event": "digest", "text": "Sammanfattning", "view": {}, "state": "failed",
+                "created": "2026-11-16T08:00:00+00:00", "attempts": 8, "unreachable": True,
+                "next_attempt": "2026-11-16T08:00:00+00:00",
+                "failed_at": "2026-11-16T10:00:00+00:00"})
+    finally:
+        bot.close()
+    return "retry-me"
+
+
+def _state(data, item_id: str) -> str:
+    done = cli(data, "outbox", "--json")
+    assert done.returncode == 0, done.stderr
+    return next(x["state"] for x in json.loads(done.stdout) if x["text"] == "Sammanfattning")
+
+
+def test_outbox_retry_reaches_a_running_run(tmp_path):
+    data = tmp_path / "data"
+    _failed_item(data, None)
+    runner = start_run(data)
+    try:
+        from bot.mail.maildir import MaildirMailSource
+        MaildirMailSource(data / "inbox").deliver(make_mail(**DEVIATION))
+        # run has delivered a round (the new case's notifications went out) ...
+        wait_until(lambda: any(x["state"] == "sent" and x["event"] == "incoming_diarised"
+                               for x in json.loads(cli(data, "outbox", "--json").stdout)))
+        assert _state(data, "retry-me") == "failed"          # ... and left this one alone
+        done = cli(data, "outbox", "--retry")
+        assert done.returncode == 0, done.stderr
+        assert "1 misslyckade aviseringar köades igen" in done.stdout
+        wait_until(lambda: _state(data, "retry-me") == "sent")
+    finally:
+        stop(runner)
+
+
+def test_outbox_retry_without_run(tmp_path):
+    data = tmp_path / "data"
+    _failed_item(data, None)
+    done = cli(data, "outbox", "--retry", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"failed": 1, "pending": 0}
+    assert _state(data, "retry-me") == "pending"
