@@ -56,6 +56,7 @@ class BotProbe:
         self.bot = bot
         self.stale_after = stale_after_seconds
         self._outbox_seen: dict[str, Any] | None = None
+        self._alert_seen: str | None = None
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Blocking (reads the store): call it in a worker thread."""
@@ -77,6 +78,7 @@ class BotProbe:
             "mailbox": info.get("mailbox") or self._maildir(),
             "last_success": self._local(watch.last_success), "failing_since": self._local(watch.failing_since),
             "error": watch.error or None, "lag_seconds": round(watch.lag_seconds, 1)}
+        problem: str | None
         if watch.last_success is None:
             problem = (t(lang, "ready_mailbox_failing", since=self._local(watch.failing_since),
                          error=watch.error) if watch.failing_since
@@ -88,11 +90,29 @@ class BotProbe:
         elif watch.lag_seconds > self.stale_after:
             problem = t(lang, "ready_mailbox_lag", minutes=int(watch.lag_seconds // 60))
         else:
-            problem = None
+            problem = self._alerted(lang)
         result["ok"] = problem is None
         if problem:
             reasons.append(problem)
         return result
+
+    def _alerted(self, lang: str) -> str | None:
+        """Not ready from the moment the registrator is told the mailbox cannot be read: the
+        same durable record that decided the alert (bot.services.record_mailbox_health),
+        so /readyz never lags it (issue 22 item 9)."""
+        lock = self.bot.store.lock
+        if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
+            return self._alert_seen
+        try:
+            state = self.bot.store.get_state(HEALTH_KEY) or {}
+        finally:
+            lock.release()
+        self._alert_seen = None
+        if state.get("alerted"):
+            since = state.get("failing_since")
+            self._alert_seen = t(lang, "ready_mailbox_alerted", error=state.get("error") or "",
+                                 since=self._local(datetime.fromisoformat(since)) if since else "–")
+        return self._alert_seen
 
     def _maildir(self) -> str | None:
         settings = self.bot.settings
