@@ -144,6 +144,7 @@ def test_the_outage_day_ends_with_every_notification_on_slack_or_by_mail(tmp_pat
             late = [x for x in on_slack if x["sent_at"] >= back.isoformat()[:19]]
             assert len(late) >= len(failed_during)
             figures = {"notifications": len(day), "delivered_late_on_slack": len(late),
+                       "of_which_failed_unit_posts_requeued": len(failed_during),
                        "on_slack_in_time": len(on_slack) - len(late), "via_email": len(by_mail),
                        "email_direct": len(direct_mail), "failed": 0, "lost": 0,
                        "mails": n, "fallback_mails": sum(len(x["fallback_to"]) for x in by_mail),
