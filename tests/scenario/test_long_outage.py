@@ -154,3 +154,72 @@ def test_the_outage_day_ends_with_every_notification_on_slack_or_by_mail(tmp_pat
             assert len(day) >= 60
         finally:
             bot.close()
+
+
+def test_the_fallback_mail_goes_once_when_the_bot_is_killed_after_claiming_it(tmp_path, clock):
+    """Claim, act, record: the hand-over and the mail's queueing are one transaction; a
+    process killed after claiming the mail leaves it to the next, which sends it with the
+    Message-ID fixed by its id (one message to the recipient's server), and records it once."""
+    from bot.chat.email import notification_message_id
+    with FakeSlackApi(USERS) as api:
+        bot, sender = make_bot(tmp_path, clock, api)
+        try:
+            api.go_down()
+            bot.services.ingest_mail(deviation(1))
+            start = clock.now()
+            while not bot.store.outbox(state="fallback"):
+                assert clock.now() - start < timedelta(hours=4), "never handed to e-mail"
+                step(bot, clock)
+            handed = bot.store.outbox(state="fallback")
+            mails = [x for x in bot.store.outbox() if x["id"].startswith("fallback:")]
+            assert sorted(m["id"] for m in mails) == sorted(i for x in handed for i in x["fallback_to"])
+            assert all(m["state"] == "pending" for m in mails)
+            bot.services.outbox._claim(None)     # claimed (durably "sending") ... and killed
+            assert all(bot.store.notification(m["id"])["state"] == "sending" for m in mails)
+            assert not [m for m in sender.sent if m["X-Avvikelsebot-Notification"].startswith("fallback:")]
+        finally:
+            bot.close()
+        again, sender = make_bot(tmp_path, clock, api)
+        try:
+            clock.set(clock.now() + timedelta(minutes=1))
+            again.services.deliver_outbox()
+            again.services.deliver_outbox()
+            sent = [m for m in sender.sent if m["X-Avvikelsebot-Notification"].startswith("fallback:")]
+            ids = [m["X-Avvikelsebot-Notification"] for m in sent]
+            assert all(ids.count(m["id"]) == 1 for m in mails), ids      # each once
+            mailbox = again.settings.org.mailbox
+            for message in sent:
+                assert message["Message-ID"] == notification_message_id(
+                    message["X-Avvikelsebot-Notification"], mailbox)
+            assert all(again.store.notification(m["id"])["state"] == "sent" for m in mails)
+            assert all(again.store.notification(x["id"])["state"] == "fallback" for x in handed)
+            assert not [r for r in slack_refs(api) if r in {notification_ref(x["id"]) for x in handed}]
+        finally:
+            again.close()
+
+
+def test_a_person_without_an_address_is_reached_through_the_registrators(tmp_path, clock):
+    """The organisation file requires an address today; a directory without one (a person
+    whose address was removed) still loses nothing: the registrators get it, and are told
+    whom it was meant for."""
+    from dataclasses import replace
+    with FakeSlackApi(USERS) as api:
+        bot, sender = make_bot(tmp_path, clock, api)
+        try:
+            people = bot.services.org.people
+            people["anna"] = replace(people["anna"], email="")
+            api.go_down()
+            bot.services.ingest_mail(deviation(2))      # Hemtjänst Norr: anna manages it
+            start = clock.now()
+            while not [x for x in bot.store.outbox(state="fallback") if x["recipient"] == "anna"]:
+                assert clock.now() - start < timedelta(hours=4), "never handed to e-mail"
+                step(bot, clock)
+            [item] = [x for x in bot.store.outbox(state="fallback") if x["recipient"] == "anna"]
+            bot.services.deliver_outbox()
+            to = {bot.store.notification(i)["recipient"] for i in item["fallback_to"]}
+            assert to == set(bot.services.org.registrators())
+            [mail] = [m for m in sender.sent
+                      if m["X-Avvikelsebot-Notification"] in item["fallback_to"]]
+            assert "Anna Andersson" in mail.get_content() and "ingen e-postadress" in mail.get_content()
+        finally:
+            bot.close()
