@@ -384,8 +384,10 @@ class Outbox:
         unit = org.units.get(recipient[5:]) if recipient.startswith("unit:") else None
         fields = {"channel": fallback, "fallback_from": item["channel"], "error": str(exc)[:200],
                   "state": "pending", "next_attempt": iso(now), "in_doubt": False}
-        if unit is not None:   # a team channel has no e-mail: the post waits, the registrator told
-            fields.update(state="failed", failed_at=iso(now), unreachable=True)
+        if unit is not None:   # a team channel has no e-mail: the post waits on its own channel
+            # (failed, not retried by itself: `outbox --retry` once it is fixed), the registrator told
+            fields = {"state": "failed", "failed_at": iso(now), "unreachable": True,
+                      "error": str(exc)[:200], "in_doubt": False}
         store.update_notification(item["id"], fields)
         person = org.people.get(recipient)
         told_key = f"unreachable:{recipient}:{item['channel']}"

@@ -5,6 +5,8 @@ any is failed. Decided by durable state: outbox rows, the fake Slack's conversat
 from __future__ import annotations
 
 import json
+
+import pytest
 from datetime import timedelta
 
 from bot.app import build
@@ -124,3 +126,32 @@ def test_outbox_retry_without_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"failed": 1, "pending": 0}
     assert _state(data, "retry-me") == "pending"
+
+
+def test_a_unit_post_slack_refuses_waits_on_slack_for_outbox_retry(tmp_path, clock):
+    """The bot not invited to the unit's channel: the post cannot go by mail, so it waits,
+    failed, on its own channel (not retried by itself); once fixed, `outbox --retry` posts it
+    there."""
+    with FakeSlackApi(USERS) as api:
+        bot, sender = make_bot(tmp_path, clock, api)
+        try:
+            api.fail("chat.postMessage", status=200, error="not_in_channel", times=50)
+            bot.services.ingest_mail(deviation(2))              # Hemtjänst Norr
+            step(bot, clock)        # every post refused: people go by e-mail, the unit's waits
+            with api._lock:         # the channel fixed
+                api._scripts.clear()
+            for _ in range(2):
+                step(bot, clock)
+            [post] = [x for x in bot.store.outbox() if x["recipient"].startswith("unit:")]
+            if post["state"] != "failed":
+                pytest.fail(f"the refused post is {post['state']}")
+            assert post["channel"] == "slack"
+            clock.set(clock.now() + timedelta(hours=1))
+            step(bot, clock)
+            assert bot.store.notification(post["id"])["state"] == "failed"   # not by itself
+            assert bot.services.retry_outbox()["failed"] == 1
+            bot.services.deliver_outbox()
+            assert bot.store.notification(post["id"])["state"] == "sent"
+            assert slack_refs(api).count(notification_ref(post["id"])) == 1
+        finally:
+            bot.close()
