@@ -70,7 +70,9 @@ class Outbox:
         self.last_round: dict[str, int] = {}
         # channels that failed in this process (or may have failed items from before it
         # started): a success there looks for failed items to re-queue
-        self._troubled: set[str] = set(CHAT_CHANNELS) | {"email", COUNTERPART, "console"}
+        # (never `skicka`'s mails: the registrators were told it failed and may have acted;
+        # only `outbox --retry` sends one again)
+        self._troubled: set[str] = set(CHAT_CHANNELS) | {"email", "console"}
         self._probed: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------ the round
@@ -281,7 +283,8 @@ class Outbox:
                     self._fall_back(item, detail, now)
                     counts["retry"] += 1
                 else:
-                    self._troubled.add(item["channel"])
+                    if item["channel"] != COUNTERPART:
+                        self._troubled.add(item["channel"])
                     counts[self._retry_later(item, detail, now)] += 1
 
     def _retry_later(self, item: dict, exc: DeliveryError, now: datetime) -> str:

@@ -155,3 +155,25 @@ def test_a_unit_post_slack_refuses_waits_on_slack_for_outbox_retry(tmp_path, clo
             assert slack_refs(api).count(notification_ref(post["id"])) == 1
         finally:
             bot.close()
+
+
+def test_a_failed_skicka_mail_is_not_sent_again_by_itself(tmp_path, clock):
+    """`skicka`'s mail that failed: the registrators were told and may have acted, so the
+    outbox never sends it again by itself (no probe, no re-queue); only `outbox --retry` does."""
+    with FakeSlackApi(USERS) as api:
+        bot, sender = make_bot(tmp_path, clock, api)
+        try:
+            with bot.services.uow as store:
+                store.add_notification({
+                    "id": "send:VOK 2026/0001:1", "recipient": "rut", "channel": "counterpart",
+                    "diary_number": "VOK 2026/0001", "event": "send", "text": "", "view": {},
+                    "state": "failed", "created": clock.now().isoformat(), "attempts": 8,
+                    "next_attempt": clock.now().isoformat(), "job": {}})
+            bot.services.ingest_mail(deviation(1))       # other mail goes out meanwhile
+            for _ in range(40):                          # more than a probe interval
+                step(bot, clock)
+            item = bot.store.notification("send:VOK 2026/0001:1")
+            assert item["state"] == "failed" and "claimed_at" not in item
+            assert bot.services.retry_outbox()["failed"] == 1
+        finally:
+            bot.close()
