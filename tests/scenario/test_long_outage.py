@@ -14,6 +14,8 @@ import json
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from bot.app import build
 from bot.chat.slack import notification_ref
 from bot.ops.health import BotProbe
@@ -37,10 +39,13 @@ def deviation(n: int) -> bytes:
                      message_id=f"<outage-{n}@regionexempel.se>")
 
 
-def make_bot(tmp_path, clock, api: FakeSlackApi, *, email: bool = True):
+def make_bot(tmp_path, clock, api: FakeSlackApi, *, email: bool = True,
+             database_url: str | None = None):
     config = slack_config(tmp_path)
     env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
            "SLACK_API_URL": api.url, "SLACK_PORT": "0"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
     if email:       # the e-mail channel on (the fake sender stands in for the SMTP server)
         env["SMTP_HOST"] = "127.0.0.1"
     settings = Settings(config_path=config, data_dir=tmp_path / "data", org=load_organisation(config),
@@ -69,9 +74,15 @@ def step(bot, clock) -> None:
     clock.set(clock.now() + STEP)
 
 
-def test_the_outage_day_ends_with_every_notification_on_slack_or_by_mail(tmp_path, clock):
+@pytest.fixture(params=["tinydb", "postgresql"])
+def store_url(request):
+    """Both stores (the real PostgreSQL from tests/realparts: fails, never skips)."""
+    return request.getfixturevalue("database_url") if request.param == "postgresql" else None
+
+
+def test_the_outage_day_ends_with_every_notification_on_slack_or_by_mail(tmp_path, clock, store_url):
     with FakeSlackApi(USERS) as api:
-        bot, sender = make_bot(tmp_path, clock, api)
+        bot, sender = make_bot(tmp_path, clock, api, database_url=store_url)
         probe = BotProbe(bot, STALE_AFTER)
         try:
             # the day before: two cases, delivered, so that the outage day has reminders too
@@ -150,7 +161,7 @@ def test_the_outage_day_ends_with_every_notification_on_slack_or_by_mail(tmp_pat
                        "mails": n, "fallback_mails": sum(len(x["fallback_to"]) for x in by_mail),
                        "events": dict(Counter(x["event"] for x in day)),
                        "slack_items": len(on_slack) + len(by_mail)}
-            print("OUTAGE DAY", json.dumps(figures))
+            print("OUTAGE DAY", "postgresql" if store_url else "tinydb", json.dumps(figures))
             assert len(day) >= 60
         finally:
             bot.close()
