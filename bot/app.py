@@ -83,13 +83,16 @@ class Bot:
         from bot import commandbox
         from bot.domain.access import Actor
         from bot.domain.case import CH_CLI
-
         from bot.texts import t
 
         def handle(person: str, text: str) -> tuple[bool, str]:
             reply = self.services.handle_command(Actor.person(person), text, CH_CLI)
             return reply.ok, reply.text
-        return commandbox.serve(self.settings.data_dir, handle,
+
+        def retry_outbox() -> tuple[bool, str, Any]:     # `outbox --retry` beside run
+            counts = self.services.retry_outbox()
+            return True, t(self.services.org.language, "cli_outbox_retried", **counts), counts
+        return commandbox.serve(self.settings.data_dir, handle, {"outbox-retry": retry_outbox},
                                 refused=t(self.services.org.language, "cli_command_refused"))
 
     async def _serve_commands(self, stop: asyncio.Event) -> None:

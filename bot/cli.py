@@ -204,7 +204,8 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     listing.add_argument("--open", action="store_true", help=h("list_open"))
     listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
     listing.add_argument("--unit", metavar=m("unit"), help=h("list_unit"))
-    command("outbox", "outbox")
+    command("outbox", "outbox").add_argument("--retry", action="store_true",
+                                             help=h("outbox_retry"))
     report = command("report", "report")
     report.add_argument("--year", type=_year(lang), metavar=m("year"), help=h("report_year"))
     report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text",
@@ -576,6 +577,8 @@ def cmd_list(settings: Settings, args) -> int:
 
 
 def cmd_outbox(settings: Settings, args) -> int:
+    if args.retry:
+        return _outbox_retry(settings, args)
     bot = _reader(settings, command="outbox")
     live = {n["id"]: n for n in bot.store.outbox()}
     earlier = [n for n in bot.store.outbox_history() if n["id"] not in live]
@@ -683,6 +686,50 @@ def _write_output(lang: str, path: str, data: bytes) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UsageError(t(lang, "cli_output_refused", path=path, reason=reason)) from None
+
+
+def _outbox_retry(settings: Settings, args) -> int:
+    """`outbox --retry` (an administrator, after a channel came back): every failed
+    notification queued again, every waiting one due now. Beside a running `run` (which holds
+    the data directory) the request goes through bot.commandbox like `command --as`."""
+    lang = settings.org.language
+    try:
+        bot = _bot(settings, readonly=False, command="outbox --retry")
+    except StoreLockedError as locked:
+        if "run" not in (locked.command or "").split():
+            raise
+        return _op_through_run(settings, "outbox-retry", 30.0, json_out=args.json)
+    try:
+        counts = bot.services.retry_outbox()
+    finally:
+        bot.close()
+    if args.json:
+        _print_json(counts)
+    else:
+        print(t(lang, "cli_outbox_retried", **counts))
+    return EXIT_OK
+
+
+def _op_through_run(settings: Settings, op: str, wait: float, *, json_out: bool) -> int:
+    from datetime import datetime, timezone
+    from bot import commandbox
+    lang = settings.org.language
+    request = commandbox.drop(settings.data_dir, "", op,
+                              datetime.now(timezone.utc).isoformat(timespec="seconds"), op=op)
+    reply = commandbox.wait_for_reply(settings.data_dir, request, wait)
+    if reply is None and commandbox.withdraw(settings.data_dir, request):
+        print(t(lang, "cli_command_no_run", seconds=int(wait)), file=sys.stderr)
+        return EXIT_FAILURE
+    if reply is None:
+        reply = commandbox.wait_for_reply(settings.data_dir, request, wait)
+    if reply is None:
+        print(t(lang, "cli_command_late", seconds=int(wait)), file=sys.stderr)
+        return EXIT_FAILURE
+    if json_out and reply.get("data") is not None:
+        _print_json(reply["data"])
+    else:
+        print(reply["text"])
+    return EXIT_OK if reply["ok"] else EXIT_FAILURE
 
 
 def cmd_report(settings: Settings, args) -> int:

@@ -86,12 +86,15 @@ def _read_request(path: Path) -> dict[str, Any]:
     return request
 
 
-def drop(data_dir: Path, person: str, text: str, at: str) -> str:
-    """Leave one request for `run`; its id."""
+def drop(data_dir: Path, person: str, text: str, at: str, *, op: str | None = None) -> str:
+    """Leave one request for `run`; its id. `op` names an administrator's operation
+    (`outbox --retry`: "outbox-retry") instead of a chat command."""
     request_id = uuid.uuid4().hex
     box = folder(data_dir)
-    body = json.dumps({"id": request_id, "person": person, "text": text, "at": at},
-                      ensure_ascii=False).encode("utf-8")
+    request: dict[str, Any] = {"id": request_id, "person": person, "text": text, "at": at}
+    if op:
+        request["op"] = op
+    body = json.dumps(request, ensure_ascii=False).encode("utf-8")
     write_durably(box / f"{request_id}{REQUEST}", body, temp=box / f".tmp-{request_id}")
     fsync_directory(box)
     return request_id
@@ -123,10 +126,14 @@ def wait_for_reply(data_dir: Path, request_id: str, timeout: float,
         return reply
 
 
+Op = Callable[[], tuple[bool, str, Any]]
+
+
 def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]],
-          refused: str = "refused") -> int:
-    """Run every waiting request, oldest first: claim, handle(person, text), answer. The
-    number of requests run. A bad request is answered `refused` and never run."""
+          ops: dict[str, Op] | None = None, refused: str = "refused") -> int:
+    """Run every waiting request, oldest first: claim, handle(person, text) — or the named
+    operation, ops[op]() -> (ok, text, data) — answer. The number of requests run. A bad
+    request is answered `refused` and never run."""
     box = folder(data_dir)
     requests = sorted(box.glob(f"*{REQUEST}"), key=_age)
     done = 0
@@ -144,8 +151,13 @@ def serve(data_dir: Path, handle: Callable[[str, str], tuple[bool, str]],
             log.warning("kommandobegäran %s avvisades: %s", request_id[:64], exc)
             _answer(box, request_id, False, refused)
             continue
-        ok, text = handle(request["person"], request["text"])
-        _answer(box, request_id, ok, text)
+        data = None
+        if request.get("op"):
+            operation = (ops or {}).get(request["op"])
+            ok, text, data = operation() if operation else (False, refused, None)
+        else:
+            ok, text = handle(request["person"], request["text"])
+        _answer(box, request_id, ok, text, data)
         done += 1
     return done
 
@@ -167,8 +179,11 @@ def answer_abandoned(data_dir: Path, text: str) -> int:
     return len(abandoned)
 
 
-def _answer(box: Path, request_id: str, ok: bool, text: str) -> None:
-    body = json.dumps({"ok": ok, "text": text}, ensure_ascii=False).encode("utf-8")
+def _answer(box: Path, request_id: str, ok: bool, text: str, data: Any = None) -> None:
+    reply: dict[str, Any] = {"ok": ok, "text": text}
+    if data is not None:
+        reply["data"] = data
+    body = json.dumps(reply, ensure_ascii=False).encode("utf-8")
     write_durably(box / f"{request_id}{REPLY}", body, temp=box / f".tmp-{request_id}-reply")
     (box / f"{request_id}{CLAIMED}").unlink(missing_ok=True)
     fsync_directory(box)

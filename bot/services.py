@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from bot.chat.render import mailbox_view
 from bot.domain.access import Actor
 from bot.domain.case import Case
-from bot.domain.health import MailboxHealth, next_health
+from bot.domain.health import HEALTH_KEY, MailboxHealth, next_health
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.ports import CaseStore, Clock, MailSender, Notifier
@@ -26,7 +26,6 @@ from reminders.calendar import BusinessCalendar
 
 log = logging.getLogger(__name__)
 
-HEALTH_KEY = "health:mailbox"
 HOUSEKEEPING = timedelta(minutes=10)
 
 __all__ = ["Reply", "Services"]
@@ -84,6 +83,10 @@ class Services:
     # ------------------------------------------------------------------ outbox
     def deliver_outbox(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:
         return self.outbox.deliver(wait=wait, only=only)
+
+    def retry_outbox(self) -> dict[str, int]:
+        """`outbox --retry`: failed notifications queued again, waiting ones due now."""
+        return self.outbox.retry()
 
     def housekeep(self, *, force: bool = False) -> None:
         """Move what is no longer open out of the live set, every few minutes of the

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+HEALTH_KEY = "health:mailbox"   # where the store keeps it (the alert and /readyz read the same)
+
 
 @dataclass(frozen=True)
 class MailboxHealth:

@@ -2,8 +2,9 @@
 by default; HEALTH_PORT=off turns the listener off).
 
 - /healthz: 200 while the process's event loop answers (the server runs on that loop).
-- /readyz: 200 when the mailbox was read recently, the oldest mail waiting in it is not
-  late, and the outbox has no notification waiting longer than the mailbox alert time
+- /readyz: 200 when the mailbox was read recently, the registrator has not been alerted that
+  it cannot be read, the oldest mail waiting in it is not late, and the outbox has no failed
+  notification and none waiting longer than the mailbox alert time
   (organisation.mailbox_alert_minutes); 503 otherwise. Either way a JSON body says why.
 - /metrics: the Prometheus text format of bot/ops/metrics.py's registry.
 
@@ -16,11 +17,12 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from aiohttp import web
 
+from bot.domain.health import HEALTH_KEY
 from bot.ops.metrics import Metrics
 from bot.texts import t
 
@@ -54,6 +56,7 @@ class BotProbe:
         self.bot = bot
         self.stale_after = stale_after_seconds
         self._outbox_seen: dict[str, Any] | None = None
+        self._alert_seen: str | None = None
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Blocking (reads the store): call it in a worker thread."""
@@ -76,6 +79,7 @@ class BotProbe:
             "last_success": self._local(watch.last_success), "failing_since": self._local(watch.failing_since),
             "error": self._without_paths(watch.error) or None,
             "lag_seconds": round(watch.lag_seconds, 1)}
+        problem: str | None
         if watch.last_success is None:
             problem = (t(lang, "ready_mailbox_failing", since=self._local(watch.failing_since),
                          error=self._without_paths(watch.error)) if watch.failing_since
@@ -87,11 +91,30 @@ class BotProbe:
         elif watch.lag_seconds > self.stale_after:
             problem = t(lang, "ready_mailbox_lag", minutes=int(watch.lag_seconds // 60))
         else:
-            problem = None
+            problem = self._alerted(lang)
         result["ok"] = problem is None
         if problem:
             reasons.append(problem)
         return result
+
+    def _alerted(self, lang: str) -> str | None:
+        """Not ready from the moment the registrator is told the mailbox cannot be read: the
+        same durable record that decided the alert (bot.services.record_mailbox_health),
+        so /readyz never lags it (issue 22 item 9)."""
+        lock = self.bot.store.lock
+        if not lock.acquire(timeout=LOCK_WAIT_SECONDS):
+            return self._alert_seen
+        try:
+            state = self.bot.store.get_state(HEALTH_KEY) or {}
+        finally:
+            lock.release()
+        self._alert_seen = None
+        if state.get("alerted"):
+            since = state.get("failing_since")
+            self._alert_seen = t(lang, "ready_mailbox_alerted",
+                                 error=self._without_paths(state.get("error")) or "",
+                                 since=self._local(datetime.fromisoformat(since)) if since else "–")
+        return self._alert_seen
 
     def _maildir(self) -> str | None:
         """Named inside the data directory: any local caller may ask /readyz, and where the
@@ -115,13 +138,20 @@ class BotProbe:
         failed = sum(1 for n in items if n.get("state") == "failed")
         oldest = min((n["created"] for n in pending if n.get("created")), default=None)
         age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
-        self.bot.metrics.set_outbox(len(pending), failed)
-        result = {"ok": age <= self.stale_after, "pending": len(pending), "failed": failed,
+        overdue_before = now - timedelta(seconds=self.stale_after)
+        overdue = sum(1 for n in pending
+                      if n.get("created") and datetime.fromisoformat(n["created"]) < overdue_before)
+        self.bot.metrics.set_outbox(len(pending), failed, overdue, age)
+        # not ready while anything failed, until it is delivered or re-queued (issue 22)
+        result = {"ok": age <= self.stale_after and not failed, "pending": len(pending),
+                  "failed": failed,
                   "oldest_pending": self._local(datetime.fromisoformat(oldest)) if oldest else None,
                   "oldest_pending_seconds": round(age, 1)}
-        if not result["ok"]:
+        if age > self.stale_after:
             reasons.append(t(lang, "ready_outbox_backlog", count=len(pending),
                              since=result["oldest_pending"]))
+        if failed:
+            reasons.append(t(lang, "ready_outbox_failed", count=failed))
         self._outbox_seen = result
         return result
 

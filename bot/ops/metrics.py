@@ -57,8 +57,11 @@ class Metrics:
                                  "From a notification's creation to its delivery", ["channel"],
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.outbox = Gauge("avvikelsebot_outbox_notifications",
-                            "Notifications in the outbox, by state (pending, failed)", ["state"],
+                            "Notifications in the outbox, by state (pending, failed; overdue: "
+                            "pending longer than the mailbox alert time)", ["state"],
                             registry=r)
+        self.outbox_oldest = Gauge("avvikelsebot_outbox_oldest_pending_seconds",
+                                   "Age of the oldest notification not delivered yet", registry=r)
         self.mailbox_lag = Gauge("avvikelsebot_mailbox_lag_seconds",
                                  "Age of the oldest mail seen in the mailbox but not yet diarised",
                                  registry=r)
@@ -109,9 +112,12 @@ class Metrics:
     def reminder_scan(self, ok: bool = True) -> None:
         self.reminder_scans.labels("ok" if ok else "error").inc()
 
-    def set_outbox(self, pending: int, failed: int) -> None:
+    def set_outbox(self, pending: int, failed: int, overdue: int = 0,
+                   oldest_seconds: float = 0.0) -> None:
         self.outbox.labels("pending").set(pending)
         self.outbox.labels("failed").set(failed)
+        self.outbox.labels("overdue").set(overdue)
+        self.outbox_oldest.set(oldest_seconds)
 
     # ------------------------------------------------------------------ exposition
     def exposition(self) -> tuple[bytes, str]:

@@ -599,8 +599,10 @@ class PostgresCaseStore:
             done = self._write(
                 "UPDATE outbox SET live = false WHERE live AND ("
                 "(state = 'sent' AND coalesce(doc->>'sent_at', '') < %s) OR "
+                # handed to e-mail (issue 22): done on its channel, history like a sent one
+                "(state = 'fallback' AND coalesce(doc->>'fallback_at', '') < %s) OR "
                 "(state = 'failed' AND coalesce(doc->>'failed_at', created) < %s))",
-                (iso(now - SENT_KEEP), iso(now - FAILED_KEEP))).rowcount
+                (iso(now - SENT_KEEP), iso(now - SENT_KEEP), iso(now - FAILED_KEEP))).rowcount
             markers = self._write("DELETE FROM markers WHERE starts_with(slot, 'digest:') "
                                   "AND day < %s",
                                   ((now - DIGEST_KEEP).date().isoformat(),)).rowcount

@@ -490,7 +490,7 @@ class TinyDbCaseStore:
     def housekeep(self, now: datetime) -> dict[str, int]:
         """Move what is no longer open out of the live set: closed cases (with their mail
         records and markers), mail records without a case or with a resolved triage,
-        delivered notifications after SENT_KEEP, failed ones after FAILED_KEEP, and old
+        delivered notifications (and those handed to e-mail) after SENT_KEEP, failed ones after FAILED_KEEP, and old
         digest markers. Copies are made durable first; then the live set forgets them in one
         commit. Idempotent: a crash in between only leaves copies the next run repeats."""
         with self.lock:
@@ -505,6 +505,8 @@ class TinyDbCaseStore:
             sent_before, failed_before = iso(now - SENT_KEEP), iso(now - FAILED_KEEP)
             done = [n for n in self.tables["outbox"]
                     if (n["state"] == "sent" and (n.get("sent_at") or "") < sent_before)
+                    # handed to e-mail (issue 22): done on its channel, history like a sent one
+                    or (n["state"] == "fallback" and (n.get("fallback_at") or "") < sent_before)
                     or (n["state"] == "failed" and (n.get("failed_at") or n["created"]) < failed_before)]
             digest_before = (now - DIGEST_KEEP).date().isoformat()
             markers = [m for m in self.tables["markers"]

@@ -12,6 +12,19 @@ reconciled, not blindly re-sent: a notifier that can look (Slack: the conversati
 by the item's metadata) says whether it was delivered; an e-mail goes out again with the
 Message-ID fixed when it was queued, so the recipient's server and client see one message.
 
+A chat channel that stays down longer than its retries (MAX_ATTEMPTS, about two hours of
+back-off) loses nothing: the item is handed to e-mail (issue 22). In the transaction that
+records its last failed attempt the item becomes `fallback` (done: it is never sent on the
+chat channel as well, so nobody gets it twice) and an e-mail item is queued beside it, its id
+`fallback:<id>` the idempotency key (and so the mail's Message-ID): the mail goes through the
+same claim/send/record as every item, once even if the process is killed. It goes to the
+person's own address, or to the registrators when the person has none, and says it was meant
+for Slack/Teams and why it comes by mail. What cannot go by mail (a unit's team-channel post,
+no e-mail configured) stays `failed` and is tried again on its channel when that channel
+answers: a later successful delivery there re-queues its failed items, and while nothing else
+goes to the channel the oldest failed item is tried again every PROBE_EVERY as a probe.
+`outbox --retry` (retry()) re-queues every failed item and makes every waiting one due now.
+
 `skicka` is an outbox job of the same kind (channel "counterpart"): the mail was composed,
 given its Message-ID and written to raw/ when the command ran; the case advances to `sent`
 in the transaction that records the send.
@@ -32,7 +45,8 @@ from bot.domain.case import CH_SYSTEM, DOC_REMINDER, DOC_SENT, Document, iso
 from bot.domain.process import Context
 from bot.domain.redact import redact
 from bot.errors import DeliveryError, DomainError, Unreachable
-from bot.usecases.base import Deps, Notices
+from bot.texts import t
+from bot.usecases.base import Deps, Notices, _item
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +54,10 @@ MAX_ATTEMPTS = 8
 RECORD_BATCH = 50          # results per record transaction within one channel's round
 PER_CHANNEL = 8            # recipients served at once on one channel
 COUNTERPART = "counterpart"
+# channels whose items go by e-mail after their retries (a chat message nobody saw for hours)
+CHAT_CHANNELS = frozenset({"slack", "teams"})
+PROBE_EVERY = timedelta(minutes=15)   # a channel with only failed items is tried this often
+FALLBACK = "fallback"                 # the state of an item handed to e-mail: done
 
 
 class Outbox:
@@ -51,6 +69,12 @@ class Outbox:
         self._round_lock = threading.Lock()    # one claim at a time in this process
         self._executor: ThreadPoolExecutor | None = None
         self.last_round: dict[str, int] = {}
+        # channels that failed in this process (or may have failed items from before it
+        # started): a success there looks for failed items to re-queue
+        # (never `skicka`'s mails: the registrators were told it failed and may have acted;
+        # only `outbox --retry` sends one again)
+        self._troubled: set[str] = set(CHAT_CHANNELS) | {"email", "console"}
+        self._probed: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------ the round
     def deliver(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:
@@ -62,7 +86,7 @@ class Outbox:
             futures = []
             for channel, items in claimed.items():
                 futures.append(self._start(channel, items))
-        counts = {"sent": 0, "retry": 0, "failed": 0}
+        counts = {"sent": 0, "retry": 0, "failed": 0, FALLBACK: 0}
         if wait:
             for future in futures:
                 for key, value in future.result().items():
@@ -119,13 +143,38 @@ class Outbox:
                           "in_doubt": orphan or item.get("in_doubt", False)}
                 store.update_notification(item["id"], fields)
                 by_channel.setdefault(item["channel"], []).append({**item, **fields})
+            self._claim_probes(store, now, by_channel, only)
         return by_channel
+
+    def _claim_probes(self, store, now: datetime, by_channel: dict[str, list[dict]],
+                      only: set[str] | None) -> None:
+        """A channel with failed items and nothing else to send: its oldest failed item is
+        tried again every PROBE_EVERY; when it goes through, the rest are re-queued."""
+        due = {c for c in self._troubled if c not in by_channel
+               and (only is None or c in only) and not self._channel_busy(c)
+               and now - self._probed.get(c, now - PROBE_EVERY) >= PROBE_EVERY}
+        if not due:
+            return
+        for channel in due:
+            self._probed[channel] = now
+        oldest: dict[str, dict] = {}
+        for item in store.outbox("failed"):
+            channel = item["channel"]
+            if item.get("unreachable") or channel not in due:
+                continue
+            if channel not in oldest or item["created"] < oldest[channel]["created"]:
+                oldest[channel] = item
+        for channel, item in oldest.items():
+            fields = {"state": "sending", "claim": self.token, "claimed_at": iso(now),
+                      "probe": True}
+            store.update_notification(item["id"], fields)
+            by_channel[channel] = [{**item, **fields}]
 
     # ------------------------------------------------------------------ 2. send
     def _send_channel(self, channel: str, items: list[dict]) -> dict[str, int]:
         """A channel's items: recipients in parallel (a fan-out to 200 people is not 200
         round trips in a row), each recipient's items in order; results recorded in batches."""
-        counts = {"sent": 0, "retry": 0, "failed": 0}
+        counts = {"sent": 0, "retry": 0, "failed": 0, FALLBACK: 0}
         by_recipient: dict[str, list[dict]] = {}
         for item in items:
             by_recipient.setdefault(item["recipient"], []).append(item)
@@ -148,6 +197,49 @@ class Outbox:
             for _ in pool.map(send_all, by_recipient.values()):
                 pass
         self._record(results, counts)
+        if counts["sent"] and channel in self._troubled:
+            self._requeue_failed(channel)
+        return counts
+
+    # ------------------------------------------------------------------ the channel is back
+    def _requeue_failed(self, channel: str) -> int:
+        """A delivery on `channel` went through: its failed items are tried again (not those
+        the channel refused for good, nor those already handed to e-mail: they are `fallback`)."""
+        now = self.deps.clock.now()
+        stamp = iso(now)
+        count = 0
+        with self.deps.uow as store:
+            for item in store.outbox("failed"):
+                if item["channel"] != channel or item.get("unreachable"):
+                    continue
+                store.update_notification(item["id"], {
+                    "state": "pending", "attempts": 0, "next_attempt": stamp, "requeued_at": stamp})
+                count += 1
+        self._troubled.discard(channel)
+        self._probed.pop(channel, None)
+        if count:
+            log.info("%s svarar igen: %d misslyckade aviseringar försöks på nytt", channel, count)
+        return count
+
+    def retry(self) -> dict[str, int]:
+        """`outbox --retry`: every failed item is queued again with fresh attempts, and every
+        item waiting out a back-off is due now. {"failed": re-queued, "pending": made due}."""
+        now = self.deps.clock.now()
+        stamp = iso(now)
+        counts = {"failed": 0, "pending": 0}
+        with self.deps.uow as store:
+            for item in store.outbox():
+                if item["state"] == "failed":
+                    store.update_notification(item["id"], {
+                        "state": "pending", "attempts": 0, "next_attempt": stamp,
+                        "requeued_at": stamp, "unreachable": False})
+                    counts["failed"] += 1
+                elif item["state"] == "pending" and item["next_attempt"] > stamp:
+                    store.update_notification(item["id"], {"next_attempt": stamp})
+                    counts["pending"] += 1
+        self._probed.clear()
+        log.info("utkorgen: %d misslyckade aviseringar köas igen, %d väntande försöks nu",
+                 counts["failed"], counts["pending"])
         return counts
 
     def _send_one(self, item: dict) -> tuple[dict, str, Any]:
@@ -181,6 +273,8 @@ class Outbox:
             for item, result, detail in results:
                 if result == "sent":
                     fields = {"state": "sent", "sent_at": iso(now), "in_doubt": False}
+                    if item.get("probe"):
+                        fields["probe"] = False
                     if detail:
                         fields["delivery"] = detail  # e.g. where the chat message is, to update it
                     store.update_notification(item["id"], fields)
@@ -191,18 +285,25 @@ class Outbox:
                     self._fall_back(item, detail, now)
                     counts["retry"] += 1
                 else:
+                    if item["channel"] != COUNTERPART:
+                        self._troubled.add(item["channel"])
                     counts[self._retry_later(item, detail, now)] += 1
 
     def _retry_later(self, item: dict, exc: DeliveryError, now: datetime) -> str:
         attempts = item["attempts"]
-        state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        state = "failed" if attempts >= MAX_ATTEMPTS or item.get("probe") else "pending"
         delay = exc.retry_after if exc.retry_after is not None else min(30 * 2 ** attempts, 3600)
         fields = {"state": state, "error": redact(str(exc))[:200],
                   "next_attempt": iso(now + timedelta(seconds=delay)),
                   # only a refusal before sending (429 Retry-After) is certainly not delivered
-                  "in_doubt": exc.retry_after is None}
+                  "in_doubt": exc.retry_after is None, "probe": False}
         if state == "failed":
             fields["failed_at"] = iso(now)
+            if item.get("probe"):                  # the channel is still down: wait for the next probe
+                self.deps.store.update_notification(item["id"], fields)
+                return "failed"
+            if self._hand_to_email(item, exc, now):
+                return FALLBACK
         self.deps.store.update_notification(item["id"], fields)
         if attempts == 1 or state == "failed":   # one line per item, not one per attempt
             log.warning("utskick via %s av %s misslyckades (försök %d, nytt om %.0f s): %s",
@@ -210,6 +311,43 @@ class Outbox:
         if state == "failed" and item["channel"] == COUNTERPART:
             self._tell_send_failed(item, str(exc), now)
         return "failed" if state == "failed" else "retry"
+
+    def _hand_to_email(self, item: dict, exc: DeliveryError, now: datetime) -> bool:
+        """A chat item out of retries goes by e-mail, in this transaction: the item becomes
+        `fallback` (done on its channel) and `fallback:<id>` is queued to the person's
+        address, or to each registrator when the person has none. False when there is no
+        e-mail to hand it to (no e-mail channel, a unit's post, a recipient no longer known)."""
+        if item["channel"] not in CHAT_CHANNELS or not self.deps.channels.get("email"):
+            return False
+        org, store = self.deps.org, self.deps.store
+        person = org.people.get(item["recipient"])
+        if person is None:
+            return False
+        to = [person.id] if person.email else [r for r in org.registrators()
+                                               if org.people[r].email]
+        if not to:
+            return False
+        lang, stamp = org.language, iso(now)
+        since = self.deps.calendar.local(datetime.fromisoformat(item["created"]))
+        channel_name = t(lang, f"channel_{item['channel']}")
+        ids = []
+        for recipient in to:
+            intro = t(lang, "fallback_mail_intro", channel=channel_name, since=f"{since:%Y-%m-%d %H:%M}",
+                      error=redact(str(exc))[:200]) if recipient == person.id else \
+                t(lang, "fallback_mail_intro_other", channel=channel_name, name=person.name,
+                  since=f"{since:%Y-%m-%d %H:%M}", error=redact(str(exc))[:200])
+            key = f"fallback:{item['id']}" + ("" if recipient == person.id else f":{recipient}")
+            fallback = _item(key, recipient, "email", item.get("diary_number"), item["event"],
+                             intro + "\n\n" + item["text"], item.get("view") or {}, now)
+            fallback.update(fallback_for=item["id"], fallback_from=item["channel"])
+            store.add_notification(fallback)
+            ids.append(key)
+        store.update_notification(item["id"], {
+            "state": FALLBACK, "fallback_at": stamp, "fallback_to": ids,
+            "error": redact(str(exc))[:200], "in_doubt": False, "probe": False})
+        log.warning("%s via %s gick inte fram efter %d försök (%s): skickas med e-post",
+                    item.get("diary_number") or item["event"], item["channel"], item["attempts"], exc)
+        return True
 
     def _case_sent(self, item: dict, delivery: dict, now: datetime) -> None:
         """skicka: the case advances in the transaction that records the send."""
@@ -251,8 +389,10 @@ class Outbox:
         unit = org.units.get(recipient[5:]) if recipient.startswith("unit:") else None
         fields = {"channel": fallback, "fallback_from": item["channel"], "error": str(exc)[:200],
                   "state": "pending", "next_attempt": iso(now), "in_doubt": False}
-        if unit is not None:   # a team channel has no e-mail: the post is dropped, the registrator told
-            fields.update(state="failed", failed_at=iso(now))
+        if unit is not None:   # a team channel has no e-mail: the post waits on its own channel
+            # (failed, not retried by itself: `outbox --retry` once it is fixed), the registrator told
+            fields = {"state": "failed", "failed_at": iso(now), "unreachable": True,
+                      "error": str(exc)[:200], "in_doubt": False}
         store.update_notification(item["id"], fields)
         person = org.people.get(recipient)
         told_key = f"unreachable:{recipient}:{item['channel']}"

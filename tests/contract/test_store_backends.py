@@ -141,6 +141,27 @@ def test_the_outbox_is_idempotent_and_keeps_history(open_store):
             store.update_notification("nope", {"state": "sent"})
 
 
+def test_an_item_handed_to_email_is_done_and_a_failed_one_stays_live(open_store):
+    """Issue 22: `fallback` (handed to e-mail) is done like `sent` — history after a while,
+    and its e-mail beside it; a `failed` item stays live (visible, retried) in both stores."""
+    store = open_store()
+    with UnitOfWork(store):
+        store.add_notification(_note("chat", channel="slack"))
+        store.add_notification(_note("unit-post", channel="slack"))
+    with UnitOfWork(store):
+        store.update_notification("chat", {"state": "fallback", "fallback_at": iso(NOW),
+                                           "fallback_to": ["fallback:chat"]})
+        store.add_notification(_note("fallback:chat", channel="email", fallback_for="chat"))
+        store.update_notification("unit-post", {"state": "failed", "failed_at": iso(NOW)})
+    assert [n["id"] for n in store.outbox("fallback")] == ["chat"]
+    assert [n["id"] for n in store.outbox("failed")] == ["unit-post"]
+    assert [n["id"] for n in store.outbox("pending")] == ["fallback:chat"]
+    store.housekeep(NOW + timedelta(hours=1))
+    assert sorted(n["id"] for n in store.outbox()) == ["fallback:chat", "unit-post"]
+    assert [n["id"] for n in store.outbox_history()] == ["chat"]
+    assert store.notification("chat")["fallback_to"] == ["fallback:chat"]
+
+
 def test_markers_state_and_subscriptions(open_store):
     store = open_store()
     slot = "VOK 2026/0001:register:reminder:anna"
