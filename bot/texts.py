@@ -1427,6 +1427,58 @@ EN.update({
     "usage_absence": "away <YYYY-MM-DD> <YYYY-MM-DD> [stand-in]",
 })
 
+# --- the archive export: `arkivera` (bot/archive, bot/usecases/archive.py) ----------------------
+SV.update({
+    "cli_help_arkivera": "leverera ett diarieår till e-arkivet: ett E-ARK SIP (FGS Paketstruktur 2.0) med en ERMS-fil per ärende (FGS Ärendehantering 2.0), mejl och bilagor med SHA-256",
+    "cli_help_arkivera_year": "diarieåret, ÅÅÅÅ",
+    "cli_help_arkivera_target": "mappen där paketet skapas (som <serie>-<år>/)",
+    "cli_help_arkivera_created": "paketets tid (ISO 8601); utan den: den senaste händelsen i årets ärenden",
+    "cli_arkivera_exists": "{path} finns redan; välj en annan mapp eller ta bort den gamla leveransen",
+    "cli_arkivera_bad_created": "«{text}» är ingen tidpunkt (ÅÅÅÅ-MM-DDTHH:MM+01:00)",
+    "cli_arkivera_done": "{path}: {cases} ärenden, {files} filer ({size} byte), METS med SHA-256",
+    "cli_arkivera_open": "Obs: {count} ärenden är inte avslutade och levereras som de står nu: {numbers}",
+    "refused_archive_empty": "Diarieåret {year} har inga ärenden.",
+    "refused_archive_classification": "Ange en KLASSA-kod för {kinds} i organisationsfilen: [records] classification = {{ incoming = \"2.3.1\", outgoing = \"2.3.2\" }}",
+    "archive_raw_missing": "{number}: handling {document} saknar sitt sparade mejl ({reason}); paketet skulle bli ofullständigt",
+    "archive_package_label": "Avvikelser, {org}, diarieår {year}",
+    "archive_classification_schema": "KLASSA (SKR:s klassificeringsstruktur för kommunal verksamhet), kod per ärendetyp i organisationsfilen",
+    "archive_software_role": "system som skapade filen",
+    "archive_disposal_cull": "gallras enligt beslut",
+    "archive_disposal_keep": "bevaras (inget gallringsbeslut för ärendetypen)",
+    "archive_disposal_held": "Spärrat från gallring {at}: {reason}",
+    "archive_secrecy_text": "Sekretessmarkering: en varning, inget beslut; varje begäran om handlingen prövas för sig",
+    "archive_direction_incoming": "inkommen", "archive_direction_outgoing": "upprättad/utgående",
+    "archive_direction_internal_memo_without_follow_up": "anteckning (upprättad)",
+    "archive_file_mail": "mejlet som det kom in eller skickades (RFC 5322)",
+    "archive_file_attachment": "bilaga ur mejlet", "archive_file_note": "anteckningens text",
+    "archive_note_file": "anteckning", "archive_attachment_file": "bilaga",
+})
+EN.update({
+    "cli_help_arkivera": "deliver a diary year to the e-archive: one E-ARK SIP (FGS Paketstruktur 2.0) with one ERMS file per case (FGS Ärendehantering 2.0), mails and attachments with SHA-256",
+    "cli_help_arkivera_year": "the diary year, YYYY",
+    "cli_help_arkivera_target": "the folder the package is made in (as <series>-<year>/)",
+    "cli_help_arkivera_created": "the package's time (ISO 8601); without it: the latest event in the year's cases",
+    "cli_arkivera_exists": "{path} already exists; choose another folder or remove the old delivery",
+    "cli_arkivera_bad_created": "«{text}» is not a moment (YYYY-MM-DDTHH:MM+01:00)",
+    "cli_arkivera_done": "{path}: {cases} cases, {files} files ({size} bytes), METS with SHA-256",
+    "cli_arkivera_open": "Note: {count} cases are not closed and are delivered as they stand: {numbers}",
+    "refused_archive_empty": "The diary year {year} has no cases.",
+    "refused_archive_classification": "Give a KLASSA code for {kinds} in the organisation file: [records] classification = {{ incoming = \"2.3.1\", outgoing = \"2.3.2\" }}",
+    "archive_raw_missing": "{number}: document {document} has lost its stored mail ({reason}); the package would be incomplete",
+    "archive_package_label": "Deviations, {org}, diary year {year}",
+    "archive_classification_schema": "KLASSA (SKR's classification structure for municipal activities), one code per kind in the organisation file",
+    "archive_software_role": "system that created the file",
+    "archive_disposal_cull": "culled by decision",
+    "archive_disposal_keep": "kept (no culling decision for the kind)",
+    "archive_disposal_held": "Held from culling {at}: {reason}",
+    "archive_secrecy_text": "Secrecy marking: a warning, not a decision; each request for the document is assessed anew",
+    "archive_direction_incoming": "received", "archive_direction_outgoing": "drawn up/sent",
+    "archive_direction_internal_memo_without_follow_up": "note (drawn up)",
+    "archive_file_mail": "the mail as it came in or was sent (RFC 5322)",
+    "archive_file_attachment": "attachment of the mail", "archive_file_note": "the note's text",
+    "archive_note_file": "note", "archive_attachment_file": "attachment",
+})
+
 CATALOG = {"sv": SV, "en": EN}
 
 WEEKDAYS = {"sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),
