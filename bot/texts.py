@@ -1452,6 +1452,10 @@ SV.update({
     "archive_file_mail": "mejlet som det kom in eller skickades (RFC 5322)",
     "archive_file_attachment": "bilaga ur mejlet", "archive_file_note": "anteckningens text",
     "archive_note_file": "anteckning", "archive_attachment_file": "bilaga",
+    "archive_readme_file": "leverans.txt",
+    "archive_readme_head": "{org}: avvikelser, diarieår {year}\nPaket {objid} (E-ARK SIP 2.1, FGS Paketstruktur 2.0), skapat {created} av Avvikelsebot.\n{cases} ärenden, varav {open} inte avslutade när paketet skapades.",
+    "archive_readme_kind": "{kind}: KLASSA {code}; gallring: {decision}",
+    "archive_readme_layout": "METS.xml listar varje fil med storlek och SHA-256. metadata/descriptive/ har en ERMS-fil per ärende (CITS ERMS v3.0.2, FGS Ärendehantering 2.0; schemat i schemas/). representations/rep1/data/<diarienummer>/ har varje handlings mejl som det kom in eller skickades (<nr>.eml), dess bilagor (<nr>-bilaga-<n>) och anteckningars text. Rubrikerna i ERMS är de offentliga; sekretessmarkeringen per handling står som restriction med paragrafen i OSL.",
 })
 EN.update({
     "cli_help_arkivera": "deliver a diary year to the e-archive: one E-ARK SIP (FGS Paketstruktur 2.0) with one ERMS file per case (FGS Ärendehantering 2.0), mails and attachments with SHA-256",
@@ -1477,6 +1481,10 @@ EN.update({
     "archive_file_mail": "the mail as it came in or was sent (RFC 5322)",
     "archive_file_attachment": "attachment of the mail", "archive_file_note": "the note's text",
     "archive_note_file": "note", "archive_attachment_file": "attachment",
+    "archive_readme_file": "delivery.txt",
+    "archive_readme_head": "{org}: deviations, diary year {year}\nPackage {objid} (E-ARK SIP 2.1, FGS Paketstruktur 2.0), made {created} by Avvikelsebot.\n{cases} cases, {open} of them not closed when the package was made.",
+    "archive_readme_kind": "{kind}: KLASSA {code}; culling: {decision}",
+    "archive_readme_layout": "METS.xml lists every file with its size and SHA-256. metadata/descriptive/ holds one ERMS file per case (CITS ERMS v3.0.2, FGS Ärendehantering 2.0; the schema is in schemas/). representations/rep1/data/<diary number>/ holds each document's mail as it came in or was sent (<no>.eml), its attachments (<no>-attachment-<n>) and the text of notes. The titles in ERMS are the public ones; each document's secrecy marking is a restriction naming the paragraph of OSL.",
 })
 
 CATALOG = {"sv": SV, "en": EN}

@@ -21,7 +21,7 @@ from typing import Iterator
 
 from bot.archive import erms_schema
 from bot.archive.erms import PackedFile, case_erms, case_slug
-from bot.archive.sip import REPRESENTATION, Entry, package_id, root_mets
+from bot.archive.sip import REPRESENTATION, Entry, package_id, package_readme, root_mets
 from bot.domain.case import DOC_NOTE, Case, from_iso
 from bot.errors import BotError, DomainError
 from bot.texts import t
@@ -96,6 +96,12 @@ class Archive:
         org = self.deps.org
         descriptive: list[Entry] = []
         data: list[Entry] = []
+        readme = package_readme(org, plan.objid, plan.year, cases=len(plan.cases),
+                                open_cases=len(plan.open_cases), created=plan.created)
+        readme_entry = Entry(f"documentation/{t(self.deps.lang, 'archive_readme_file')}",
+                             "text/plain", len(readme), hashlib.sha256(readme).hexdigest(),
+                             plan.created.isoformat())
+        yield readme_entry.path, readme
         schema = erms_schema()
         schema_entry = Entry("schemas/ERMS_v3.xsd", "application/xml", len(schema),
                              hashlib.sha256(schema).hexdigest(), plan.created.isoformat())
@@ -118,7 +124,7 @@ class Archive:
                                      plan.created.isoformat()))
             yield path, document_bytes
         yield "METS.xml", root_mets(org, plan.year, plan.objid, descriptive=descriptive,
-                                    schemas=[schema_entry], data=data, created=plan.created,
+                                    documentation=[readme_entry], schemas=[schema_entry], data=data, created=plan.created,
                                     software=SOFTWARE, version=version)
 
     def _files(self, case: Case) -> Iterator[tuple[str, bytes, int, str, str, str]]:

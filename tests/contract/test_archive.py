@@ -320,7 +320,7 @@ def test_the_command_writes_the_package_and_refuses_bad_input(org, tmp_path, req
         assert hashlib.sha256((package / href).read_bytes()).hexdigest() == \
             element.get("CHECKSUM"), href
     files = [p for p in package.rglob("*") if p.is_file()]
-    assert len(files) == len(refs) + 1 == 1 + 3 + 3 * 2 + 1   # schema, ERMS, mail+pdf, METS
+    assert len(files) == len(refs) + 1 == 1 + 1 + 3 + 3 * 2 + 1   # readme, schema, ERMS, mail+pdf, METS
     assert all(p.stat().st_mode & 0o077 == 0 for p in files)
 
     assert cli.main([*base, "--year", "2026", "--till", str(out)]) == 2       # never overwritten
