@@ -332,3 +332,10 @@ def test_the_command_writes_the_package_and_refuses_bad_input(org, tmp_path, req
     assert cli.main([*base, "--år", "2026", "--till", str(tmp_path / "annan")]) == 2
     assert "KLASSA" in capsys.readouterr().err
     assert not (tmp_path / "annan" / "VOK-2026").exists()
+
+    # a stored mail that has gone missing stops the delivery (exit 1), leaving nothing behind
+    config.write_text(example, encoding="utf-8")
+    next((tmp_path / "data" / "raw").rglob("*.eml")).unlink()
+    assert cli.main([*base, "--år", "2026", "--till", str(tmp_path / "tredje")]) == 1
+    assert "ofullständigt" in capsys.readouterr().err
+    assert list((tmp_path / "tredje").iterdir()) == []
