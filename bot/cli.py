@@ -17,6 +17,7 @@ import tomllib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.config_check import check_environment, data_dir_state
 from bot.domain.access import Actor
@@ -35,7 +36,8 @@ from bot.texts import ARGPARSE, t
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 # commands that only read: they warn when the data directory holds no diary
-READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web", "diarium"})
+READ_COMMANDS = frozenset({"status", "list", "outbox", "report", "reminders", "web", "diarium",
+                           "arkivera"})
 
 
 class UsageError(Exception):
@@ -238,6 +240,13 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
                          metavar=m("date"), help=h("gallra_before"))
     culling.add_argument("--torrkörning", "--torrkorning", "--dry-run", dest="dry_run",
                          action="store_true", help=h("gallra_dry_run"))
+    archive = command("arkivera", "arkivera")
+    archive.add_argument("--år", "--ar", "--year", dest="year", required=True, type=_year(lang),
+                         metavar=m("year"), help=h("arkivera_year"))
+    archive.add_argument("--till", "--to", dest="target", required=True, metavar=m("dir"),
+                         help=h("arkivera_target"))
+    archive.add_argument("--skapad", "--created", dest="created", metavar=m("time"),
+                         help=h("arkivera_created"))
     command("backup", "backup", json_flag=False).add_argument(
         "target", metavar=m("dir"), help=h("backup_target"))
     command("restore", "restore", json_flag=False).add_argument(
@@ -679,6 +688,63 @@ def cmd_gallra(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def cmd_arkivera(settings: Settings, args) -> int:
+    """One diary year as one E-ARK SIP in <till>/<serie>-<år>/ (bot/usecases/archive.py).
+    Read-only beside a running bot. The package is written under a hidden name and renamed
+    into place when complete: a folder with the package's name is always a whole package."""
+    import shutil
+    from bot.files import fsync_directory, private_dir, write_durably
+    lang = settings.org.language
+    created = None
+    if args.created:
+        try:
+            created = datetime.fromisoformat(args.created)
+        except ValueError:
+            raise UsageError(t(lang, "cli_arkivera_bad_created", text=args.created)) from None
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=ZoneInfo(settings.org.timezone))
+    bot = _reader(settings, command="arkivera")
+    try:
+        plan = bot.archive.plan(args.year, created)
+    except DomainError as exc:
+        raise UsageError(str(exc)) from None
+    target = Path(args.target) / plan.objid
+    if target.exists():
+        raise UsageError(t(lang, "cli_arkivera_exists", path=target))
+    partial = Path(args.target) / f".{plan.objid}.partial"
+    try:
+        if partial.exists():
+            shutil.rmtree(partial)
+        private_dir(partial)
+        count = size = 0
+        for relative, data in bot.archive.package(plan, version=_version()):
+            path = partial / relative
+            private_dir(path.parent)
+            write_durably(path, data)
+            count += 1
+            size += len(data)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise UsageError(t(lang, "cli_output_refused", path=args.target,
+                           reason=exc.strerror or type(exc).__name__)) from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    partial.rename(target)
+    fsync_directory(target.parent)
+    result = {"package": str(target), "cases": len(plan.cases), "files": count, "bytes": size,
+              "open_cases": plan.open_cases}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(t(lang, "cli_arkivera_done", path=target, cases=len(plan.cases), files=count,
+            size=size))
+    if plan.open_cases:
+        print(t(lang, "cli_arkivera_open", count=len(plan.open_cases),
+                numbers=", ".join(plan.open_cases)), file=sys.stderr)
+    return EXIT_OK
+
+
 def _write_output(lang: str, path: str, data: bytes) -> None:
     """A file with personal data: 0600, never through a symlink; a refusal is bad input."""
     try:
@@ -929,7 +995,7 @@ COMMANDS = {
     "run": cmd_run, "ingest": cmd_ingest, "status": cmd_status, "list": cmd_list,
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
-    "diarium": cmd_diarium, "gallra": cmd_gallra,
+    "diarium": cmd_diarium, "gallra": cmd_gallra, "arkivera": cmd_arkivera,
     "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate,
 }
 

@@ -12,6 +12,7 @@ from bot.ports import CaseStore, SystemClock
 from bot.settings import Settings
 from bot.store.holiday_copy import StoredHolidays
 from bot.store.opening import open_store
+from bot.usecases.archive import Archive
 from bot.usecases.base import Deps
 from bot.usecases.queries import Queries
 from bot.usecases.uow import UnitOfWork
@@ -25,6 +26,7 @@ class Reader:
     calendar: BusinessCalendar
     queries: Queries
     clock: SystemClock
+    archive: Archive
 
 
 def open_reader(settings: Settings, *, command: str) -> Reader:
@@ -35,4 +37,4 @@ def open_reader(settings: Settings, *, command: str) -> Reader:
     store = open_store(settings, readonly=True, command=command)
     clock = SystemClock()
     deps = Deps(org, store, UnitOfWork(store), calendar, clock)
-    return Reader(settings, store, calendar, Queries(deps), clock)
+    return Reader(settings, store, calendar, Queries(deps), clock, Archive(deps))

@@ -15,6 +15,7 @@ from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.ports import CaseStore, Clock, MailSender, Notifier
 from bot.usecases.uow import UnitOfWork
+from bot.usecases.archive import Archive
 from bot.usecases.base import Deps, Notices, Reply
 from bot.usecases.commands import Commands
 from bot.usecases.intake import Intake
@@ -48,6 +49,7 @@ class Services:
         self.intake.run_command = self.commands.handle   # commands answered by mail (DESIGN §7)
         self.reminders = Reminders(self.deps, self.notices, self.queries)
         self.records = Records(self.deps)
+        self.archive = Archive(self.deps)
         self._housekept: datetime | None = None
 
     @property

@@ -47,11 +47,13 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
+# a KLASSA code ("2.3.1"), with the class's name after it if wanted ("2.3.1 Hantera avvikelser")
+_KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
-    "records": {"secrecy", "culling"},
+    "records": {"secrecy", "culling", "classification"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
@@ -416,7 +418,19 @@ class _OrganisationReader:
                 raise self.fail(path, "okänd typ: ange incoming eller outgoing")
             if not isinstance(decision, str) or not decision.strip():
                 raise self.fail(path, "ange gallringsbeslutet som text (vem, när, paragraf)")
-        return Records(secrecy=secrecy, culling={k: " ".join(v.split()) for k, v in culling.items()})
+        classification = table.get("classification", {})
+        if not isinstance(classification, dict):
+            raise self.fail("records.classification",
+                            "ska vara en tabell, t.ex. { incoming = \"2.3.1\" } (KLASSA)")
+        for kind, code in classification.items():
+            path = f"records.classification.{kind}"
+            if kind not in ("incoming", "outgoing"):
+                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if not isinstance(code, str) or not _KLASSA.match(" ".join(code.split())):
+                raise self.fail(path, f"{code!r}: ange en KLASSA-kod, t.ex. \"2.3.1\" eller "
+                                      "\"2.3.1 Hantera avvikelser\"")
+        return Records(secrecy=secrecy, culling={k: " ".join(v.split()) for k, v in culling.items()},
+                       classification={k: " ".join(v.split()) for k, v in classification.items()})
 
     def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
         stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)

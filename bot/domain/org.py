@@ -63,6 +63,9 @@ class Records:
     # the gallring decision per kind (e.g. "Gallringsbeslut SN 2025-03-12 § 41: avvikelser
     # gallras 2 år efter avslut"): a kind without one is never culled
     culling: Mapping[str, str] = field(default_factory=dict)
+    # the KLASSA code per kind for the archive export ("2.3.1" or "2.3.1 Hantera avvikelser");
+    # `arkivera` refuses a year with a kind that has none
+    classification: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

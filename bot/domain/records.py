@@ -82,7 +82,9 @@ def mask_names(org: Organisation, text: str) -> str:
     """A public text without personnummer and without the names of the directory's people."""
     text = redact(" ".join(text.split()))
     for person in org.people.values():
-        for name in {person.name, *person.name.split()}:
+        # the whole name before its parts (a set's order changes from run to run: "Anna
+        # Andersson" came out "[namn]" or "[namn] [namn]")
+        for name in sorted({person.name, *person.name.split()}, key=lambda n: (-len(n), n)):
             if len(name) >= 3:
                 text = re.sub(rf"(?<!\w){re.escape(name)}s?(?!\w)", "[namn]", text,
                               flags=re.IGNORECASE)
@@ -134,19 +136,19 @@ def public_diary(org: Organisation, cases: Iterable[Case], start: date,
             paragraph = secrecy_of(org, case, document)
             if title is None:
                 title = mask_names(org, public_title(org, case))
-            received = _received(case, document)
+            received = is_received(case, document)
             description = None if paragraph else t(
                 org.language, "public_diary_description",
                 type=t(org.language, f"doc_{document.type}").capitalize(), title=title)
             rows.append(DiaryRow(day, case.number, document.no,
                                  "in" if received else "upp",
-                                 None if paragraph else _party(org, case, document, received),
+                                 None if paragraph else party_of(org, case, document, received),
                                  description, paragraph))
     rows.sort(key=lambda r: (r.day, r.number, r.document))
     return rows
 
 
-def _received(case: Case, document: Document) -> bool:
+def is_received(case: Case, document: Document) -> bool:
     """Came in from outside (the counterpart's deviation or answer), or drawn up / sent here."""
     if document.type == DOC_NOTE or document.type in ("sent", "reminder"):
         return False
@@ -155,7 +157,7 @@ def _received(case: Case, document: Document) -> bool:
     return document.type == "response"
 
 
-def _party(org: Organisation, case: Case, document: Document, received: bool) -> str:
+def party_of(org: Organisation, case: Case, document: Document, received: bool) -> str:
     """The other party by organisation, never a person's address: the counterpart for what
     came in or went out to it, our unit for what was drawn up inside."""
     counterpart = org.counterparts.get(case.counterpart or "")

@@ -12,7 +12,7 @@ ADAPTERS = {"slack_bolt", "slack_sdk", "tinydb", "O365", "msal", "imapclient", "
             "openpyxl", "jinja2"}
 PURE = sorted([*(REPO / "bot" / "domain").glob("*.py"), REPO / "bot" / "mail" / "classify.py",
                REPO / "reminders" / "rules.py", REPO / "bot" / "commands.py",
-               REPO / "bot" / "report.py"])
+               REPO / "bot" / "report.py", *(REPO / "bot" / "archive").glob("*.py")])
 
 
 def _imported_roots(path: Path) -> set[str]:

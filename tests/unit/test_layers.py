@@ -30,6 +30,9 @@ FORBIDDEN = {
     "bot/report.py": ("bot.usecases", "bot.services", "bot.store", "bot.app", "bot.cli",
                       "handlers", "bot.web"),
     "bot/web": ("bot.usecases", "bot.services", "bot.store", "bot.app", "bot.cli", "handlers"),
+    # the archive export's builders: data in, XML bytes out; the use case reads the store
+    "bot/archive": ("bot.usecases", "bot.services", "bot.store", "bot.mail", "bot.chat",
+                    "bot.app", "bot.cli", "handlers", "bot.web", "bot.reading"),
 }
 
 

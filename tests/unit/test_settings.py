@@ -24,6 +24,8 @@ def test_the_example_is_a_realistic_organisation(org):
     assert org.subscriptions and org.deadlines.respond["red"] == 5
     assert org.counterpart_by_address("x@sjukhus.regionexempel.se").id == "sjukhuset"
     assert org.counterpart_by_address("x@mail.ftvexempel.se").id == "folktandvarden"
+    assert org.records.classification == {"incoming": "2.3.1 Hantera avvikelser",
+                                          "outgoing": "2.3.2 Rapportera avvikelser till andra"}
 
 
 @pytest.mark.parametrize("old, new, key, problem", [
@@ -41,6 +43,10 @@ def test_the_example_is_a_realistic_organisation(org):
     ('digits = 4', 'digits = 4\nsiffror = 5', "diary.siffror", "okänd nyckel"),
     ('roles = ["registrator"]', 'roles = ["manager"]', "[[people]]", "registrator"),
     ('domains = ["vctorget.se"]', 'domains = ["exempelby.se"]', "counterparts[3].domains", "egna domäner"),
+    ('incoming = "2.3.1 Hantera avvikelser"', 'incoming = "avvikelser"',
+     "records.classification.incoming", "KLASSA"),
+    ('classification = { incoming', 'classification = { inkommande', "records.classification.inkommande",
+     "okänd typ"),
 ])
 def test_bad_values_name_the_file_the_key_and_the_problem(tmp_path, old, new, key, problem):
     assert old in GOOD, old
