@@ -18,11 +18,19 @@ WAL) holds everything. Mails are small (a few hundred kB at most after the size 
 housekeep() is light: the tables are indexed, nothing has to leave a live set; it only
 marks long-delivered notifications as history (so the delivery round reads the live ones)
 and forgets old digest markers.
+
+A broken connection (a database restart, a killed backend, a network cut) fails the unit of
+work it breaks with DatabaseUnavailable, and is replaced when the next unit of work starts
+(the outermost hold of the lock), never in the middle of one: what a transaction wrote before
+the break is gone with it, never half-committed on a new connection. While the database stays
+down, new connections are tried with a growing pause (RECONNECT_*), and a unit of work in
+between fails at once; the outage is logged once when it starts and once when it ends.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from importlib import resources
@@ -35,7 +43,7 @@ from psycopg.types.json import Jsonb
 from bot.domain.case import Case, iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
-from bot.errors import StoreError
+from bot.errors import DatabaseUnavailable, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,9 @@ SENT_KEEP = timedelta(minutes=10)
 FAILED_KEEP = timedelta(days=30)
 DIGEST_KEEP = timedelta(days=21)
 MIGRATIONS_LOCK = 0x61766B62        # "avkb": one instance applies migrations at a time
+RECONNECT_FIRST_SECONDS = 0.5       # the pause after a failed reconnect, doubled up to …
+RECONNECT_MAX_SECONDS = 10.0        # … this: a database back from a restart is used within 10 s
+CONNECT_TIMEOUT_SECONDS = 10        # unless DATABASE_URL names its own connect_timeout
 
 
 def is_database_url(value: str | None) -> bool:
@@ -59,9 +70,18 @@ class _StoreLock:
         self.depth = 0
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """The outermost holder gets a live connection (a broken one is replaced here, with
+        back-off) or DatabaseUnavailable, and then does not hold the lock."""
         if not self._lock.acquire(blocking, timeout):
             return False
         self.depth += 1
+        if self.depth == 1:
+            try:
+                self._store._ensure_connected()
+            except BaseException:
+                self.depth -= 1
+                self._lock.release()
+                raise
         return True
 
     def release(self) -> None:
@@ -123,29 +143,89 @@ class PostgresCaseStore:
         self._savepoints = 0
         self._fence = threading.local()     # the leader epoch this thread's commits need
         self._claim_tokens: set[str] = set()
+        self._shut = False                  # close() was called: never connect again
+        self._retry_at = 0.0                # no new connection is tried before (monotonic)
+        self._delay = 0.0
+        self._outage_since: float | None = None
+        self.outage_error = ""              # why the database cannot be used, while it cannot
         self.conn = self._connect()
         if not readonly:
-            migrate_schema(self.conn)
+            try:
+                migrate_schema(self.conn)
+            except psycopg.OperationalError as exc:
+                self.conn.close()
+                raise DatabaseUnavailable(f"kan inte ansluta till databasen: {exc}") from exc
 
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> psycopg.Connection:
+        options: dict[str, Any] = {}
+        if "connect_timeout" not in self.url:
+            options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        conn: psycopg.Connection | None = None
         try:
             conn = psycopg.connect(self.url, autocommit=False,
-                                   application_name=f"avvikelsebot {self.command}")
+                                   application_name=f"avvikelsebot {self.command}", **options)
+            if self.readonly:
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            for token in getattr(self, "_claim_tokens", ()):
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
+            conn.commit()
         except psycopg.OperationalError as exc:
-            raise StoreError(f"kan inte ansluta till databasen: {exc}") from exc
-        if self.readonly:
-            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        for token in getattr(self, "_claim_tokens", ()):
-            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
-        conn.commit()
+            if conn is not None:
+                conn.close()
+            raise DatabaseUnavailable(f"kan inte ansluta till databasen: {exc}") from exc
         return conn
+
+    def _ensure_connected(self) -> None:
+        """At the start of the outermost hold: a connection that broke is replaced, at most
+        once per back-off step; in between, DatabaseUnavailable at once."""
+        if self._shut or not self.conn.closed:
+            return
+        if time.monotonic() < self._retry_at:
+            raise DatabaseUnavailable(self.outage_error)
+        self._writes, self._savepoints = False, 0
+        try:
+            self.conn = self._connect()
+        except DatabaseUnavailable as exc:
+            self._delay = min(max(2 * self._delay, RECONNECT_FIRST_SECONDS), RECONNECT_MAX_SECONDS)
+            self._retry_at = time.monotonic() + self._delay
+            self._outage(str(exc))
+            raise
+        self._delay = self._retry_at = 0.0
+        if self._outage_since is not None:
+            log.warning("databasen nås igen efter %.0f s (ny anslutning)",
+                        time.monotonic() - self._outage_since)
+            self._outage_since, self.outage_error = None, ""
+
+    def _outage(self, error: str) -> None:
+        """One log line when the database stops answering, however many tries follow."""
+        self.outage_error = error
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning("databasen nås inte: %s; försöker igen med ökande väntetid (högst %.0f s)",
+                        error, RECONNECT_MAX_SECONDS)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A psycopg error that broke the connection becomes DatabaseUnavailable; the
+        transaction is gone with the connection (the server rolled it back)."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            if self._shut or not self.conn.closed:
+                raise
+            self._outage(f"anslutningen bröts: {str(exc).strip()}")
+            raise DatabaseUnavailable(self.outage_error) from exc
 
     def close(self) -> None:
         """Closes without writing uncommitted changes."""
         with self.lock._lock:
+            self._shut = True
             if not self.conn.closed:
-                self.conn.rollback()
+                try:
+                    self.conn.rollback()
+                except psycopg.OperationalError:
+                    pass                  # broke just now: the server ends the transaction
                 self.conn.close()
 
     def __enter__(self) -> "PostgresCaseStore":
@@ -161,10 +241,14 @@ class PostgresCaseStore:
             return
         if self.conn.info.transaction_status in (TransactionStatus.INTRANS,
                                                  TransactionStatus.INERROR):
-            self.conn.rollback()
+            try:
+                self.conn.rollback()
+            except psycopg.OperationalError:
+                pass       # the connection broke: the next holder gets a new one
 
     def _sql(self, query: str, params: Any = None) -> psycopg.Cursor:
-        return self.conn.execute(query, params)      # type: ignore[arg-type]
+        with self._guard():
+            return self.conn.execute(query, params)      # type: ignore[arg-type]
 
     def _write(self, query: str, params: Any = None) -> psycopg.Cursor:
         if self.readonly:
@@ -183,17 +267,25 @@ class PostgresCaseStore:
                     self.rollback()
                     raise StoreError(f"inte längre ledare (epok {epoch}, nu "
                                      f"{row[0] if row else '–'}); ändringarna är ångrade")
-            self.conn.commit()
-            self._writes, self._savepoints = False, 0
+            try:
+                with self._guard():
+                    self.conn.commit()
+            finally:        # committed, refused or broke: the transaction is over either way
+                self._writes, self._savepoints = False, 0
 
     def rollback(self) -> None:
+        """Never fails for a broken connection: the server ended the transaction with it,
+        and the next unit of work gets a new connection (PostgresCaseStore._ensure_connected)."""
         with self.lock:
             self._writes, self._savepoints = False, 0
-            if self.conn.broken or self.conn.closed:
-                log.warning("databasanslutningen bröts; ansluter igen")
-                self.conn = self._connect()
+            if self.conn.closed:
                 return
-            self.conn.rollback()
+            try:
+                self.conn.rollback()
+            except psycopg.OperationalError as exc:
+                if self._shut or not self.conn.closed:
+                    raise
+                self._outage(f"anslutningen bröts: {str(exc).strip()}")
 
     def savepoint(self) -> str:
         with self.lock:
@@ -275,7 +367,7 @@ class PostgresCaseStore:
 
     def _refs(self, refs: list[tuple[str, str, str]]) -> None:
         if refs:
-            with self.conn.cursor() as cur:
+            with self._guard(), self.conn.cursor() as cur:
                 cur.executemany("INSERT INTO case_refs (kind, ref, number) VALUES (%s, %s, %s) "
                                 "ON CONFLICT (kind, ref) DO UPDATE SET number = EXCLUDED.number",
                                 refs)
