@@ -94,6 +94,8 @@ def _check_data_dir(settings: Settings, args) -> None:
     reads, a warning when there is no diary there (a mistyped --data answered "Inga ärenden")."""
     state = data_dir_state(settings.data_dir)
     read_only = args.cmd in READ_COMMANDS
+    if settings.env.get("DATABASE_URL"):     # the diary is in the database, not in the directory
+        return
     if read_only and (state == "new" or not _holds_diary(settings.data_dir)):
         print(t(settings.org.language, "cli_no_diary", path=settings.data_dir), file=sys.stderr)
 
