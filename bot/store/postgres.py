@@ -54,10 +54,40 @@ MIGRATIONS_LOCK = 0x61766B62        # "avkb": one instance applies migrations at
 RECONNECT_FIRST_SECONDS = 0.5       # the pause after a failed reconnect, doubled up to …
 RECONNECT_MAX_SECONDS = 10.0        # … this: a database back from a restart is used within 10 s
 CONNECT_TIMEOUT_SECONDS = 10        # unless DATABASE_URL names its own connect_timeout
+WAIT_LOG_SECONDS = 60.0             # `run` waiting for the database at boot says so this often
 
 
 def is_database_url(value: str | None) -> bool:
     return bool(value) and str(value).startswith(("postgresql://", "postgres://"))
+
+
+def _first_line(exc: BaseException) -> str:
+    """libpq's messages run over several lines (a hint on the next): the first says it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def wait_for_database(url: str, stop: threading.Event) -> bool:
+    """Until the database accepts a connection (True), or `stop` is set (False): tries with
+    a pause doubling up to RECONNECT_MAX_SECONDS, and says so once a minute, not per try.
+    For `run` at boot: a database that starts later than the bot is waited for."""
+    delay, said = 0.0, float("-inf")
+    while not stop.is_set():
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                            application_name="avvikelsebot run").close()
+        except psycopg.OperationalError as exc:
+            if time.monotonic() - said >= WAIT_LOG_SECONDS:
+                log.warning("väntar på databasen: %s (försöker igen, säger till igen om en "
+                            "minut)", _first_line(exc))
+                said = time.monotonic()
+            delay = min(max(2 * delay, RECONNECT_FIRST_SECONDS), RECONNECT_MAX_SECONDS)
+            stop.wait(delay)
+            continue
+        if said > float("-inf"):
+            log.info("databasen svarar; startar")
+        return True
+    return False
 
 
 class _StoreLock:
@@ -173,7 +203,7 @@ class PostgresCaseStore:
         except psycopg.OperationalError as exc:
             if conn is not None:
                 conn.close()
-            raise DatabaseUnavailable(f"kan inte ansluta till databasen: {exc}") from exc
+            raise DatabaseUnavailable(f"kan inte ansluta till databasen: {_first_line(exc)}") from exc
         return conn
 
     def _ensure_connected(self) -> None:
@@ -214,7 +244,7 @@ class PostgresCaseStore:
         except psycopg.Error as exc:
             if self._shut or not self.conn.closed:
                 raise
-            self._outage(f"anslutningen bröts: {str(exc).strip()}")
+            self._outage(f"anslutningen bröts: {_first_line(exc)}")
             raise DatabaseUnavailable(self.outage_error) from exc
 
     def close(self) -> None:
@@ -285,7 +315,7 @@ class PostgresCaseStore:
             except psycopg.OperationalError as exc:
                 if self._shut or not self.conn.closed:
                     raise
-                self._outage(f"anslutningen bröts: {str(exc).strip()}")
+                self._outage(f"anslutningen bröts: {_first_line(exc)}")
 
     def savepoint(self) -> str:
         with self.lock:
