@@ -197,8 +197,13 @@ class PostgresCaseStore:
                                    application_name=f"avvikelsebot {self.command}", **options)
             if self.readonly:
                 conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            for token in getattr(self, "_claim_tokens", ()):
-                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
+            # the claims again; one the broken session still holds (until the server notices
+            # it is gone) is not waited for: hold_claim takes it at a later claim round
+            for token in list(getattr(self, "_claim_tokens", ())):
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                   (token,)).fetchone()
+                if not (row and row[0]):
+                    self._claim_tokens.discard(token)
             conn.commit()
         except psycopg.OperationalError as exc:
             if conn is not None:
@@ -343,8 +348,10 @@ class PostgresCaseStore:
         another instance can tell an item in flight here from one a dead process left."""
         with self.lock:
             if token not in self._claim_tokens:
-                self._sql("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
-                self._claim_tokens.add(token)
+                row = self._sql("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                (token,)).fetchone()
+                if row and row[0]:          # else a broken session of ours still holds it
+                    self._claim_tokens.add(token)
 
     def claim_alive(self, token: str) -> bool:
         """Whether the process that claimed with `token` still runs."""

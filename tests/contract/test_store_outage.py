@@ -177,3 +177,31 @@ def test_a_database_down_longer_than_the_back_off_fails_fast_logs_twice_and_heal
     assert len(messages) == 2, messages
     assert messages[0].startswith("databasen nås inte") and messages[1].startswith("databasen nås igen")
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_claim_lock_still_held_by_the_broken_session_does_not_stop_the_next_unit(own_postgres):
+    """The outbox's claim token is a session lock, taken again on the new connection. When
+    the old session still holds it (the server has not noticed the cut yet: until TCP
+    keepalive, hours), taking it must not wait: the next unit of work runs, and the claim is
+    taken again once the old session is gone."""
+    url = own_postgres.new_database()
+    store = PostgresCaseStore(url)
+    zombie = psycopg.connect(url, autocommit=True)     # plays the old session, still alive
+    try:
+        with UnitOfWork(store):
+            store.hold_claim("claim-token")
+        terminator(url, store)()
+        zombie.execute("SELECT pg_advisory_lock(hashtextextended('claim-token', 0))")
+        assert isinstance(in_thread(lambda: failing_unit("read", store, lambda: None), 15),
+                          StoreError)
+        assert in_thread(lambda: next_unit_commits(store, "after"), NEXT_UNIT_LIMIT + 5) is True
+        assert durable(url, "after") == {"done": True}
+        zombie.close()                                  # the server notices the old session
+        with UnitOfWork(store):
+            store.hold_claim("claim-token")             # a claim round takes it again
+        with psycopg.connect(url, autocommit=True) as other:
+            taken = other.execute("SELECT pg_try_advisory_lock(hashtextextended('claim-token', 0))")
+            assert taken.fetchone() == (False,), "this process's claims look abandoned"
+    finally:
+        zombie.close()
+        in_thread(store.close, 15)
