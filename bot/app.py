@@ -9,7 +9,7 @@ from bot.chat.console import ConsoleNotifier
 from bot.mail.maildir import MaildirMailSource
 from bot.mail.pickup import PickupFolderMailSender
 from bot.ops.metrics import Metrics, metered
-from bot.errors import BotError
+from bot.errors import BotError, DatabaseUnavailable
 from bot.ports import CaseStore, ChatFrontend, RunService, Clock, MailSender, MailSource, Notifier, SystemClock
 from bot.services import Services
 from bot.settings import Settings
@@ -110,6 +110,8 @@ class Bot:
             try:
                 if await asyncio.to_thread(self.serve_commands):
                     await asyncio.to_thread(self.services.deliver_outbox, wait=False)
+            except DatabaseUnavailable:
+                pass      # the store logs the outage once; the command is answered after it
             except Exception:
                 log.exception("fel vid ett kommando från kommandoraden; försöker igen")
             await _pause(stop, COMMAND_POLL_SECONDS)
@@ -192,6 +194,11 @@ class Bot:
                     await asyncio.to_thread(wait_for_mail, MAIL_WAIT_SECONDS)
                     continue
                 delay = poll_seconds
+            except DatabaseUnavailable:
+                # the store said so once; the mailbox itself is fine, and its health is kept
+                # in the database: nothing to record; the store paces the reconnects
+                await _pause(stop, max(poll_seconds, LEAD_SECONDS))
+                continue
             except Exception as exc:  # keep watching: the mail stays in the mailbox meanwhile
                 if self.leadership is not None and not self.leadership.is_leader:
                     # a leader deposed in the middle (frozen, then replaced): its work was
@@ -217,6 +224,8 @@ class Bot:
             try:
                 await asyncio.to_thread(self.services.deliver_outbox, wait=False)
                 await asyncio.to_thread(self.services.housekeep)   # every ten minutes
+            except DatabaseUnavailable:
+                pass      # the store logs the outage once, when it starts and when it ends
             except Exception:
                 log.exception("fel vid utskick; försöker igen")
             await _pause(stop, poll_seconds)

@@ -104,6 +104,8 @@ def _check_data_dir(settings: Settings, args) -> None:
     reads, a warning when there is no diary there (a mistyped --data answered "Inga ärenden")."""
     state = data_dir_state(settings.data_dir)
     read_only = args.cmd in READ_COMMANDS
+    if settings.env.get("DATABASE_URL"):     # the diary is in the database, not in the directory
+        return
     if read_only and (state == "new" or not _holds_diary(settings.data_dir)):
         print(t(settings.org.language, "cli_no_diary", path=settings.data_dir), file=sys.stderr)
 
@@ -309,7 +311,10 @@ def cmd_run(settings: Settings, args) -> int:
     import asyncio
     for warning in check_environment(settings):     # the same refusals as check-config
         logging.getLogger("avvikelsebot").warning("%s", warning)
-    bot = _bot(settings, readonly=False, command="run")
+    bot = _bot_once_the_database_answers(settings)
+    if bot is None:                 # told to stop while it waited
+        print(t(settings.org.language, "cli_stopped"), file=sys.stderr)
+        return EXIT_OK
     stop = asyncio.Event()
 
     async def main_loop() -> None:
@@ -335,6 +340,41 @@ def cmd_run(settings: Settings, args) -> int:
         bot.close()
     print(t(settings.org.language, "cli_stopped"), file=sys.stderr)
     return EXIT_OK
+
+
+def _bot_once_the_database_answers(settings: Settings):
+    """The bot `run` runs. With DATABASE_URL, once the database accepts connections: a
+    database that boots later than the bot (or is restarting) is waited for, with back-off,
+    saying so once a minute, so the service never gives up on a slow boot. SIGTERM or
+    SIGINT while it waits: None (a clean stop, exit 0)."""
+    url = settings.env.get("DATABASE_URL")
+    from bot.store.postgres import is_database_url
+    if not url or not is_database_url(url):     # TinyDB, or open_store's own refusal
+        return _bot(settings, readonly=False, command="run")
+    import threading
+    from bot.errors import DatabaseUnavailable
+    from bot.store.postgres import wait_for_database
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        while wait_for_database(url, stop):
+            try:
+                bot = _bot(settings, readonly=False, command="run")
+            except DatabaseUnavailable as exc:     # gone again between the try and the open
+                logging.getLogger("avvikelsebot").warning("%s", exc)
+                stop.wait(1.0)
+                continue
+            if stop.is_set():                      # told to stop while the bot was built
+                bot.close()
+                return None
+            return bot
+        return None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _read_only_store(settings: Settings):

@@ -44,6 +44,12 @@ class StoreError(BotError):
     """The case diary storage failed or refused an operation."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached now (down, restarting, the connection broke). Expected
+    during an outage: the store says so once when it starts and once when it ends, and the
+    loops that meet it wait and try again without a traceback of their own."""
+
+
 class DomainError(BotError):
     """A refused transition or command; the message is user-facing."""
 

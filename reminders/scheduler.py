@@ -12,6 +12,8 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.errors import DatabaseUnavailable
+
 log = logging.getLogger(__name__)
 
 SCAN_JOB = "scan_reminders"
@@ -30,6 +32,8 @@ def start_scheduler(bot, *, minutes: float = 5.0) -> AsyncIOScheduler:
             if fresh:
                 log.info("påminnelser: %d nya", len(fresh))
                 await asyncio.to_thread(bot.services.deliver_outbox, wait=False)
+        except DatabaseUnavailable:      # the store logs the outage once; the next scan runs
+            bot.metrics.reminder_scan(ok=False)
         except Exception:  # the next scan tries again; nothing is marked sent unless queued
             bot.metrics.reminder_scan(ok=False)
             log.exception("påminnelsesökningen misslyckades")

@@ -3,10 +3,12 @@ by default; HEALTH_PORT=off turns the listener off).
 
 - /healthz: 200 while the process's event loop answers (the server runs on that loop).
 - /readyz: 200 when the mailbox was read recently, the registrator has not been alerted that
-  it cannot be read, the oldest mail waiting in it is not late, and the outbox has no failed
+  it cannot be read, the oldest mail waiting in it is not late, the outbox has no failed
   notification and none waiting longer than the mailbox alert time
-  (organisation.mailbox_alert_minutes); 503 otherwise. Either way a JSON body says why.
-- /metrics: the Prometheus text format of bot/ops/metrics.py's registry.
+  (organisation.mailbox_alert_minutes), and the diary (the database) answers; 503 otherwise.
+  Either way a JSON body says why; never 500, whatever fails while it looks.
+- /metrics: the Prometheus text format of bot/ops/metrics.py's registry (200 also while the
+  database is down: the outbox gauges then keep their last values).
 
 Importing this module starts nothing. The server is a frontend-like object with async
 start()/stop(), so `run` starts and stops it with the chat frontends.
@@ -23,6 +25,8 @@ from typing import Any, Callable
 from aiohttp import web
 
 from bot.domain.health import HEALTH_KEY
+from bot.domain.redact import redact
+from bot.errors import StoreError
 from bot.ops.metrics import Metrics
 from bot.texts import t
 
@@ -64,9 +68,17 @@ class BotProbe:
         lang, now = bot.settings.org.language, bot.clock.now()
         reasons: list[str] = []
         mailbox = self._mailbox(now, lang, reasons)
-        outbox = self._outbox(now, lang, reasons)
+        database: dict[str, Any] = {"ok": True, "error": None}
+        try:
+            outbox = self._outbox(now, lang, reasons)
+        except StoreError as exc:      # the database is down or restarting
+            database = {"ok": False, "error": redact(str(exc))[:200]}
+            reasons.append(t(lang, "ready_database_down", error=database["error"]))
+            outbox = dict(self._outbox_seen or {"ok": True, "pending": None, "failed": None})
+            outbox["stale"] = True
         body = {"ready": not reasons, "checked": self._local(now),
-                "checks": {"mailbox": mailbox, "outbox": outbox}, "reasons": reasons}
+                "checks": {"mailbox": mailbox, "outbox": outbox, "database": database},
+                "reasons": reasons}
         return not reasons, body
 
     def _mailbox(self, now: datetime, lang: str, reasons: list[str]) -> dict[str, Any]:
@@ -183,6 +195,7 @@ class HealthServer:
         self.config, self.metrics, self.readiness = config, metrics, readiness
         self.host, self.port = config.host, config.port
         self._runner: web.AppRunner | None = None
+        self._failing: str | None = None     # why the last readiness check itself failed
 
     def web_app(self) -> web.Application:
         app = web.Application()
@@ -217,15 +230,35 @@ class HealthServer:
     def listening(self) -> bool:
         return self._runner is not None
 
+    async def _check(self) -> tuple[bool, dict[str, Any]] | None:
+        """The readiness, or None when finding it out failed: a monitor gets 503 and a
+        reason, never 500, and the log one line when it starts failing and one when it
+        works again, not a traceback per request."""
+        try:
+            checked = await asyncio.to_thread(self.readiness)
+        except Exception as exc:
+            problem = redact(f"{type(exc).__name__}: {exc}")[:200]
+            if self._failing is None:
+                log.warning("hälsa: beredskapen kan inte avgöras (%s)", problem)
+            self._failing = problem
+            return None
+        if self._failing is not None:
+            log.info("hälsa: beredskapen går att avgöra igen")
+            self._failing = None
+        return checked
+
     async def _healthz(self, request: web.Request) -> web.Response:
         return _json(200, {"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        ready, body = await asyncio.to_thread(self.readiness)
+        checked = await self._check()
+        if checked is None:
+            return _json(503, {"ready": False, "reasons": [self._failing]})
+        ready, body = checked
         return _json(200 if ready else 503, body)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        await asyncio.to_thread(self.readiness)      # the outbox gauges as of now
+        await self._check()      # the outbox gauges as of now (or as last seen)
         payload, content_type = self.metrics.exposition()
         response = web.Response(body=payload)
         response.headers["Content-Type"] = content_type

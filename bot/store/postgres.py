@@ -18,11 +18,19 @@ WAL) holds everything. Mails are small (a few hundred kB at most after the size 
 housekeep() is light: the tables are indexed, nothing has to leave a live set; it only
 marks long-delivered notifications as history (so the delivery round reads the live ones)
 and forgets old digest markers.
+
+A broken connection (a database restart, a killed backend, a network cut) fails the unit of
+work it breaks with DatabaseUnavailable, and is replaced when the next unit of work starts
+(the outermost hold of the lock), never in the middle of one: what a transaction wrote before
+the break is gone with it, never half-committed on a new connection. While the database stays
+down, new connections are tried with a growing pause (RECONNECT_*), and a unit of work in
+between fails at once; the outage is logged once when it starts and once when it ends.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from importlib import resources
@@ -35,7 +43,7 @@ from psycopg.types.json import Jsonb
 from bot.domain.case import Case, iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
-from bot.errors import StoreError
+from bot.errors import DatabaseUnavailable, StoreError
 from bot.store.leader import CLAIMS_SESSION, application_name, conninfo, instance_name, keep_alive
 
 log = logging.getLogger(__name__)
@@ -45,10 +53,43 @@ FAILED_KEEP = timedelta(days=30)
 DIGEST_KEEP = timedelta(days=21)
 MIGRATIONS_LOCK = 0x61766B62        # "avkb": one instance applies migrations at a time
 FENCE_IDLE = "5s"        # a fenced transaction left idle after its leader check is ended
+RECONNECT_FIRST_SECONDS = 0.5       # the pause after a failed reconnect, doubled up to …
+RECONNECT_MAX_SECONDS = 10.0        # … this: a database back from a restart is used within 10 s
+CONNECT_TIMEOUT_SECONDS = 10        # unless DATABASE_URL names its own connect_timeout
+WAIT_LOG_SECONDS = 60.0             # `run` waiting for the database at boot says so this often
 
 
 def is_database_url(value: str | None) -> bool:
     return bool(value) and str(value).startswith(("postgresql://", "postgres://"))
+
+
+def _first_line(exc: BaseException) -> str:
+    """libpq's messages run over several lines (a hint on the next): the first says it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def wait_for_database(url: str, stop: threading.Event) -> bool:
+    """Until the database accepts a connection (True), or `stop` is set (False): tries with
+    a pause doubling up to RECONNECT_MAX_SECONDS, and says so once a minute, not per try.
+    For `run` at boot: a database that starts later than the bot is waited for."""
+    delay, said = 0.0, float("-inf")
+    while not stop.is_set():
+        try:
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                            application_name="avvikelsebot run").close()
+        except psycopg.OperationalError as exc:
+            if time.monotonic() - said >= WAIT_LOG_SECONDS:
+                log.warning("väntar på databasen: %s (försöker igen, säger till igen om en "
+                            "minut)", _first_line(exc))
+                said = time.monotonic()
+            delay = min(max(2 * delay, RECONNECT_FIRST_SECONDS), RECONNECT_MAX_SECONDS)
+            stop.wait(delay)
+            continue
+        if said > float("-inf"):
+            log.info("databasen svarar; startar")
+        return True
+    return False
 
 
 class _StoreLock:
@@ -61,9 +102,18 @@ class _StoreLock:
         self.depth = 0
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """The outermost holder gets a live connection (a broken one is replaced here, with
+        back-off) or DatabaseUnavailable, and then does not hold the lock."""
         if not self._lock.acquire(blocking, timeout):
             return False
         self.depth += 1
+        if self.depth == 1:
+            try:
+                self._store._ensure_connected()
+            except BaseException:
+                self.depth -= 1
+                self._lock.release()
+                raise
         return True
 
     def release(self) -> None:
@@ -129,28 +179,89 @@ class PostgresCaseStore:
         self._fence = threading.local()     # the leader epoch this thread's commits need
         self._claim_tokens: set[str] = set()
         self._claims: psycopg.Connection | None = None     # the session holding them
+        self._shut = False                  # close() was called: never connect again
+        self._retry_at = 0.0                # no new connection is tried before (monotonic)
+        self._delay = 0.0
+        self._outage_since: float | None = None
+        self.outage_error = ""              # why the database cannot be used, while it cannot
         self.conn = self._connect()
         if not readonly:
-            migrate_schema(self.conn)
+            try:
+                migrate_schema(self.conn)
+            except psycopg.OperationalError as exc:
+                self.conn.close()
+                raise DatabaseUnavailable(f"kan inte ansluta till databasen: {exc}") from exc
 
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> psycopg.Connection:
+        options: dict[str, Any] = {}
+        if "connect_timeout" not in self.url:
+            options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        conn: psycopg.Connection | None = None
         try:
             conn = psycopg.connect(conninfo(self.url), autocommit=False,
-                                   application_name=application_name(self.command, self.instance))
+                                   application_name=application_name(self.command, self.instance),
+                                   **options)
+            keep_alive(conn)
+            if self.readonly:
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            conn.commit()
         except psycopg.OperationalError as exc:
-            raise StoreError(f"kan inte ansluta till databasen: {exc}") from exc
-        keep_alive(conn)
-        if self.readonly:
-            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        conn.commit()
+            if conn is not None:
+                conn.close()
+            raise DatabaseUnavailable(f"kan inte ansluta till databasen: {_first_line(exc)}") from exc
         return conn
+
+    def _ensure_connected(self) -> None:
+        """At the start of the outermost hold: a connection that broke is replaced, at most
+        once per back-off step; in between, DatabaseUnavailable at once."""
+        if self._shut or not self.conn.closed:
+            return
+        if time.monotonic() < self._retry_at:
+            raise DatabaseUnavailable(self.outage_error)
+        self._writes, self._savepoints = False, 0
+        try:
+            self.conn = self._connect()
+        except DatabaseUnavailable as exc:
+            self._delay = min(max(2 * self._delay, RECONNECT_FIRST_SECONDS), RECONNECT_MAX_SECONDS)
+            self._retry_at = time.monotonic() + self._delay
+            self._outage(str(exc))
+            raise
+        self._delay = self._retry_at = 0.0
+        if self._outage_since is not None:
+            log.warning("databasen nås igen efter %.0f s (ny anslutning)",
+                        time.monotonic() - self._outage_since)
+            self._outage_since, self.outage_error = None, ""
+
+    def _outage(self, error: str) -> None:
+        """One log line when the database stops answering, however many tries follow."""
+        self.outage_error = error
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning("databasen nås inte: %s; försöker igen med ökande väntetid (högst %.0f s)",
+                        error, RECONNECT_MAX_SECONDS)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A psycopg error that broke the connection becomes DatabaseUnavailable; the
+        transaction is gone with the connection (the server rolled it back)."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            if self._shut or not self.conn.closed:
+                raise
+            self._outage(f"anslutningen bröts: {_first_line(exc)}")
+            raise DatabaseUnavailable(self.outage_error) from exc
 
     def close(self) -> None:
         """Closes without writing uncommitted changes."""
         with self.lock._lock:
+            self._shut = True
             if not self.conn.closed:
-                self.conn.rollback()
+                try:
+                    self.conn.rollback()
+                except psycopg.OperationalError:
+                    pass                  # broke just now: the server ends the transaction
                 self.conn.close()
             if self._claims is not None and not self._claims.closed:
                 self._claims.close()
@@ -168,10 +279,14 @@ class PostgresCaseStore:
             return
         if self.conn.info.transaction_status in (TransactionStatus.INTRANS,
                                                  TransactionStatus.INERROR):
-            self.conn.rollback()
+            try:
+                self.conn.rollback()
+            except psycopg.OperationalError:
+                pass       # the connection broke: the next holder gets a new one
 
     def _sql(self, query: str, params: Any = None) -> psycopg.Cursor:
-        return self.conn.execute(query, params)      # type: ignore[arg-type]
+        with self._guard():
+            return self.conn.execute(query, params)      # type: ignore[arg-type]
 
     def _write(self, query: str, params: Any = None) -> psycopg.Cursor:
         if self.readonly:
@@ -194,17 +309,25 @@ class PostgresCaseStore:
                     self.rollback()
                     raise StoreError(f"inte längre ledare (epok {epoch}, nu "
                                      f"{row[0] if row else '–'}); ändringarna är ångrade")
-            self.conn.commit()
-            self._writes, self._savepoints = False, 0
+            try:
+                with self._guard():
+                    self.conn.commit()
+            finally:        # committed, refused or broke: the transaction is over either way
+                self._writes, self._savepoints = False, 0
 
     def rollback(self) -> None:
+        """Never fails for a broken connection: the server ended the transaction with it,
+        and the next unit of work gets a new connection (PostgresCaseStore._ensure_connected)."""
         with self.lock:
             self._writes, self._savepoints = False, 0
-            if self.conn.broken or self.conn.closed:
-                log.warning("databasanslutningen bröts; ansluter igen")
-                self.conn = self._connect()
+            if self.conn.closed:
                 return
-            self.conn.rollback()
+            try:
+                self.conn.rollback()
+            except psycopg.OperationalError as exc:
+                if self._shut or not self.conn.closed:
+                    raise
+                self._outage(f"anslutningen bröts: {_first_line(exc)}")
 
     def savepoint(self) -> str:
         with self.lock:
@@ -233,13 +356,20 @@ class PostgresCaseStore:
 
         The lock lives in a session of its own, which a new leader does not end when it ends
         a frozen leader's sessions (bot.store.leader): what a frozen process had in flight
-        may still go out when it wakes up, so nobody else sends it meanwhile."""
+        may still go out when it wakes up, so nobody else sends it meanwhile. After that
+        session broke (a database restart) the locks are taken again without waiting: one a
+        dead session of ours still holds (until the server notices) is taken at a later
+        claim round."""
         with self.lock:
             if self._claims is None or self._claims.closed or self._claims.broken:
-                self._claims = psycopg.connect(conninfo(self.url), autocommit=True,
-                                               application_name=application_name(
-                                                   CLAIMS_SESSION, self.instance))
-                keep_alive(self._claims)
+                try:
+                    self._claims = psycopg.connect(conninfo(self.url), autocommit=True,
+                                                   application_name=application_name(
+                                                       CLAIMS_SESSION, self.instance))
+                    keep_alive(self._claims)
+                except psycopg.OperationalError as exc:
+                    raise DatabaseUnavailable(
+                        f"kan inte ansluta till databasen: {_first_line(exc)}") from exc
                 held, self._claim_tokens = self._claim_tokens, set()
                 for one in held:            # a session that broke took its locks along
                     self._lock_claim(one)
@@ -248,8 +378,13 @@ class PostgresCaseStore:
 
     def _lock_claim(self, token: str) -> None:
         assert self._claims is not None
-        self._claims.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (token,))
-        self._claim_tokens.add(token)
+        try:
+            row = self._claims.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                       (token,)).fetchone()
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"anslutningen bröts: {_first_line(exc)}") from exc
+        if row and row[0]:              # else a broken session of ours still holds it
+            self._claim_tokens.add(token)
 
     def claim_alive(self, token: str) -> bool:
         """Whether the process that claimed with `token` still runs."""
@@ -302,7 +437,7 @@ class PostgresCaseStore:
 
     def _refs(self, refs: list[tuple[str, str, str]]) -> None:
         if refs:
-            with self.conn.cursor() as cur:
+            with self._guard(), self.conn.cursor() as cur:
                 cur.executemany("INSERT INTO case_refs (kind, ref, number) VALUES (%s, %s, %s) "
                                 "ON CONFLICT (kind, ref) DO UPDATE SET number = EXCLUDED.number",
                                 refs)

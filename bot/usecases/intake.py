@@ -15,6 +15,7 @@ from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.process import Context
 from bot.domain.redact import redact
+from bot.errors import DatabaseUnavailable
 from bot.mail.classify import (ADDED, COMMAND, COMMAND_REPLY, DUPLICATE, NEW_CASE, TRIAGE, CaseRef,
                                Decision, Detector, classify)
 from bot.ports import CaseStore
@@ -150,6 +151,8 @@ class Intake:
         try:
             with self.deps.uow:          # a savepoint: a failure undoes this mail only
                 return self._ingest(raw, arrived, conversation_id)
+        except DatabaseUnavailable:      # not this mail's fault: the group stays in the mailbox
+            raise
         except Exception as exc:
             log.exception("intaget misslyckades för ett mejl; det går till registrator")
             with self.deps.uow:

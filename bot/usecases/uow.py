@@ -8,6 +8,9 @@ It owns the store's lock for the whole transaction; nothing else takes it. Neste
 joins the outer transaction with a savepoint: an exception that leaves the inner block undoes
 the inner block's changes only, so a caller that catches it (one bad mail in a batch) goes on
 with a clean slate. No use case calls commit() itself.
+
+Every way out lets go of the lock: a failed savepoint in __enter__ (a database connection
+that broke), a failed commit, restore or rollback in __exit__.
 """
 from __future__ import annotations
 
@@ -31,9 +34,9 @@ class UnitOfWork:
 
     def __enter__(self) -> CaseStore:
         self.store.lock.acquire()
-        try:
+        try:       # a savepoint on a broken connection fails here: __exit__ will not run
             self._stack.append(self.store.savepoint() if self._stack else None)
-        except BaseException:        # a dead connection: __exit__ will not run, let go here
+        except BaseException:
             self.store.lock.release()
             raise
         return self.store

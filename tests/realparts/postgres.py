@@ -58,11 +58,28 @@ class Postgres:
                    "-c max_connections=200")
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        done = self._run("pg_ctl", "-D", str(data), "-l", str(self.dir / "postgres.log"),
-                         "-o", options, "-w", "-t", "60", "start")
+        self._options = options
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the (initialised, halted) cluster again on the same port; waits until it
+        accepts connections."""
+        done = self._run("pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "postgres.log"),
+                         "-o", self._options, "-w", "-t", "60", "start")
         if done.returncode != 0:
             raise RuntimeError(f"PostgreSQL did not start: {done.stderr}\n{self.log()}")
-        return self
+
+    def halt(self) -> None:
+        """Stop the server as an administrator's restart does (fast: every session is ended,
+        open transactions roll back); its data stays for resume()."""
+        done = self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        if done.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not stop: {done.stderr}")
+
+    def restart(self) -> None:
+        self.halt()
+        self.resume()
 
     def _run_as_owner_mkdir(self, path: Path) -> None:
         path.mkdir(mode=0o700)

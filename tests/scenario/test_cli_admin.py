@@ -106,6 +106,20 @@ def test_a_mistyped_data_directory_warns_that_it_holds_no_diary(tmp_path):
     assert not (tmp_path / "dta").exists()
 
 
+def test_with_database_url_a_reader_does_not_warn_that_the_data_directory_holds_no_diary(
+        tmp_path, database_url):
+    """The diary is in the database (issue 22, item 10): the data directory holds none."""
+    mail = tmp_path / "a.eml"
+    mail.write_bytes(make_mail(sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+                               subject="Avvikelse Hemtjänst Norr", body="Avvikelse i Hemtjänst Norr."))
+    env = {"DATABASE_URL": database_url}
+    assert run(tmp_path, "ingest", str(mail), env=env).returncode == 0
+    for command in (["status", "VOK 2026/1"], ["list"], ["outbox"]):
+        done = run(tmp_path, *command, env=env)
+        assert done.returncode == 0 and done.stderr == "", (command, done.stderr)
+    assert "VOK 2026/0001" in run(tmp_path, "list", env=env).stdout
+
+
 def test_the_organisation_file_may_start_with_a_byte_order_mark(tmp_path):
     config = tmp_path / "org.toml"
     config.write_bytes(b"\xef\xbb\xbf" + EXAMPLE_CONFIG.read_bytes())
