@@ -26,6 +26,9 @@ from functools import lru_cache
 from typing import Iterable
 
 
+# only ASCII blanks are trimmed: str.strip() would also drop U+0085, U+00A0 or U+3000 from
+# a domain, and "0@\x85.se" would become the ASCII "0@.se" (hypothesis found it)
+_ASCII_BLANKS = " \t\r\n\x0b\x0c"
 _ASCII_UPPER = str.maketrans({chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)})
 
 
@@ -41,7 +44,7 @@ def _to_ascii(char: str, mapped: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def canonical_domain(domain: str) -> str:
-    domain = (domain or "").strip()
+    domain = (domain or "").strip(_ASCII_BLANKS)
     if domain.endswith("."):
         domain = domain[:-1]
     if domain.isascii():
@@ -78,7 +81,7 @@ def _canonical_local(local: str) -> str:
 @lru_cache(maxsize=8192)
 def canonical(address: str | None) -> str:
     """The one form addresses are compared in ("" for none)."""
-    address = (address or "").strip().strip("<>").strip()
+    address = (address or "").strip(_ASCII_BLANKS).strip("<>").strip(_ASCII_BLANKS)
     if "@" not in address:
         return ascii_lower(address)
     local, _, domain = address.rpartition("@")

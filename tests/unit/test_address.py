@@ -90,3 +90,10 @@ def test_the_directory_and_domains_compare_in_the_one_form():
     assert org2.person_by_email("\u212anut@exempelby.se") is None
     assert LookAlikes([kelvin.email], []).of("\u212anut@exempelby.se") == "knut@exempelby.se"
     assert unicodedata.normalize("NFKC", "\u212a") == "K"     # what NFKC/lower() would do
+
+
+@pytest.mark.parametrize("address", ["0@\x85.se", "anna@\u00a0exempelby.se",
+                                     "anna@exempelby.se\u3000", "\u2003anna@exempelby.se"])
+def test_a_unicode_blank_is_never_trimmed_into_an_ascii_address(address):
+    """Found by hypothesis: str.strip() dropped U+0085 and the domain became ASCII."""
+    assert not canonical(address).isascii() or "xn--" in canonical(address)
