@@ -361,6 +361,11 @@ class PostgresCaseStore:
         dead session of ours still holds (until the server notices) is taken at a later
         claim round."""
         with self.lock:
+            if self._claims is not None and not self._claims.closed:
+                try:      # a session the server ended looks alive until it is used
+                    self._claims.execute("SELECT 1")
+                except psycopg.OperationalError:
+                    self._claims.close()
             if self._claims is None or self._claims.closed or self._claims.broken:
                 try:
                     self._claims = psycopg.connect(conninfo(self.url), autocommit=True,

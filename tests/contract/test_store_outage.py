@@ -180,25 +180,36 @@ def test_a_database_down_longer_than_the_back_off_fails_fast_logs_twice_and_heal
 
 
 def test_a_claim_lock_still_held_by_the_broken_session_does_not_stop_the_next_unit(own_postgres):
-    """The outbox's claim token is a session lock, taken again on the new connection. When
-    the old session still holds it (the server has not noticed the cut yet: until TCP
-    keepalive, hours), taking it must not wait: the next unit of work runs, and the claim is
-    taken again once the old session is gone."""
+    """The outbox's claim token is a session lock in a session of its own (a new leader never
+    ends it), taken again on a new session when that one broke. When the old session still
+    holds it (the server has not noticed the cut yet: until TCP keepalive), taking it must
+    not wait: the next unit of work and the next claim round run, and the claim is taken
+    again once the old session is gone."""
     url = own_postgres.new_database()
     store = PostgresCaseStore(url)
     zombie = psycopg.connect(url, autocommit=True)     # plays the old session, still alive
     try:
         with UnitOfWork(store):
             store.hold_claim("claim-token")
-        terminator(url, store)()
+        with psycopg.connect(url, autocommit=True) as admin:   # the database cut both sessions
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND pid <> pg_backend_pid() "
+                          "AND pid <> %s", (zombie.info.backend_pid,))
         zombie.execute("SELECT pg_advisory_lock(hashtextextended('claim-token', 0))")
         assert isinstance(in_thread(lambda: failing_unit("read", store, lambda: None), 15),
                           StoreError)
         assert in_thread(lambda: next_unit_commits(store, "after"), NEXT_UNIT_LIMIT + 5) is True
         assert durable(url, "after") == {"done": True}
+
+        def claim_round() -> bool:
+            with UnitOfWork(store):
+                store.hold_claim("claim-token")         # must not wait for the zombie
+            return True
+        assert in_thread(claim_round, 15) is True
         zombie.close()                                  # the server notices the old session
-        with UnitOfWork(store):
-            store.hold_claim("claim-token")             # a claim round takes it again
+        deadline = time.monotonic() + 10                # (its backend exits a moment later)
+        while "claim-token" not in store._claim_tokens and time.monotonic() < deadline:
+            assert in_thread(claim_round, 15) is True   # a claim round takes it again
         with psycopg.connect(url, autocommit=True) as other:
             taken = other.execute("SELECT pg_try_advisory_lock(hashtextextended('claim-token', 0))")
             assert taken.fetchone() == (False,), "this process's claims look abandoned"
