@@ -76,6 +76,11 @@ def application_name(command: str, name: str) -> str:
     return f"avvikelsebot {command}"[:62 - len(name.encode())] + " " + name
 
 
+def _first_line(exc: BaseException) -> str:
+    """An error's first line (psycopg's carry a hint on the next lines)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def conninfo(url: str) -> str:
     """The URL with TCP keepalives, unless the URL sets them itself."""
     given = conninfo_to_dict(url)
@@ -97,6 +102,7 @@ class Leadership:
         self._valid_until = 0.0          # time.monotonic() until which this lease surely holds
         self._conn: psycopg.Connection | None = None
         self._locked = False             # the advisory lock is held on self._conn
+        self._failing_since: float | None = None   # renewing fails since (one log line)
 
     @property
     def is_leader(self) -> bool:
@@ -120,9 +126,16 @@ class Leadership:
                 self._drop_connection()
                 if attempt == 1 and isinstance(exc, psycopg.OperationalError):
                     continue
-                if self.epoch is not None:
-                    log.warning("kan inte förnya ledarskapet: %s", exc)
+                if self.epoch is not None and self._failing_since is None:
+                    # one line when renewing starts to fail, one when it works again: a
+                    # database that is down for an hour is not 3,600 lines
+                    self._failing_since = time.monotonic()
+                    log.warning("kan inte förnya ledarskapet: %s", _first_line(exc))
                 return self.current()
+            if self._failing_since is not None:
+                log.info("ledarskapet nås igen efter %.0f s",
+                         time.monotonic() - self._failing_since)
+                self._failing_since = None
             if epoch is None:
                 return None
             self._valid_until = asked + self.lease
