@@ -42,7 +42,8 @@ _ATTACHED_TYPES = {"message/rfc822", "message/global"}
 _LATIN1ISH = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso8859-1", "iso_8859-1",
               "iso-8859-15", "windows-1252", "cp1252"}
 _MSGID_RE = re.compile(r"<([^<>]*)>")
-_EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])"   # linear: see bot.mail.forward
+                       r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
 _C1_RE = re.compile(rb"[\x80-\x9f]")
 # Memory: the stdlib parser needs ~9x a mail's size (a 42 MB mail peaks at ~370 MB), nearly
@@ -50,8 +51,23 @@ _C1_RE = re.compile(rb"[\x80-\x9f]")
 # before parsing, by a short base64 marker carrying the decoded size (attachments are kept
 # as raw bytes by the store; intake only needs their names and sizes).
 ELIDE_ABOVE_BYTES = 4 * 1024 * 1024
-_B64_RUN = re.compile(rb"(?:[A-Za-z0-9+/=]{16,998}\r?\n){4000,}")
+B64_RUN_LINES = 4000        # ... of at least this many lines
+# A maximal run of base64-looking lines, each matched from a line start and never given back
+# (possessive): the engine reads every byte a bounded number of times, so a 5 MB line of
+# base64 letters costs one pass, not ~1,000 tries per byte (the non-possessive
+# "{16,998}" re-tried every shorter length at every offset of a long line: minutes at 5 MB).
+# Runs shorter than B64_RUN_LINES are skipped in _elide_large_base64.
+_B64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{16,998}+\r?\n)++", re.MULTILINE)
 _ELIDED = b"AVVIKELSEBOT-ELIDED:"
+# What intake reads of a mail's text (the raw mail is always kept whole, in raw/): the rules
+# (diary numbers, units, severity, forwards, override lines) and the web page's text see at
+# most TEXT_MAX_CHARS characters of the body, and inscriptis at most HTML_MAX_CHARS of an
+# HTML body (after inline data: images are dropped). A deviation report is a few kB; these
+# bounds keep intake time linear in the mail's size however a large body is shaped (one
+# 5 MB line, deep tag soup): parsing is linear, what the rules read is bounded.
+TEXT_MAX_CHARS = 256 * 1024
+HTML_MAX_CHARS = 512 * 1024      # inscriptis: ~0.3 s for text, ~1.5 s for pure tag soup
+_DATA_URI = re.compile(r"(data:[\w/+.-]{0,100}+;base64,)[A-Za-z0-9+/=\s]{1024,}+", re.IGNORECASE)
 _WRITTEN_YEAR = re.compile(r"(?<![+\-\d])(\d{3,})(?![\d:])")   # a year of 3+ digits, not a zone
 
 
@@ -158,7 +174,10 @@ def _elide_large_base64(raw: bytes, f: _Fields) -> bytes:
     pieces, last = [], 0
     for m in _B64_RUN.finditer(raw):
         start, end = m.span()         # no copy of the run: it may be tens of megabytes
-        chars = end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
+        lines = raw.count(b"\n", start, end)
+        if lines < B64_RUN_LINES:
+            continue
+        chars = end - start - lines - raw.count(b"\r", start, end)
         tail = raw[max(start, end - 8):end].rstrip()
         size = chars * 3 // 4 - (2 if tail.endswith(b"==") else 1 if tail.endswith(b"=") else 0)
         newline = b"\r\n" if tail and raw[end - 2:end] == b"\r\n" else b"\n"
@@ -312,7 +331,7 @@ class _Body:
                     # e.g. old DSNs that put the human-readable report before the first boundary
                     f.defect("text-from-preamble")
                     text = self.preamble
-            f.values["text"] = _clean_text(text)
+            f.values["text"] = _clean_text(_bounded(text, TEXT_MAX_CHARS, f, "text-truncated"))
             f.values["attachments"] = tuple(self.attachments)
             f.values["attached_messages"] = tuple(self.attached)
 
@@ -403,7 +422,17 @@ class _Body:
             self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(raw)))
 
     def _html_to_text(self, markup: str) -> str:
-        return html_to_text(markup, self.f)
+        if len(markup) > HTML_MAX_CHARS:
+            markup = _DATA_URI.sub(r"\1", markup)
+        return html_to_text(_bounded(markup, HTML_MAX_CHARS, self.f, "html-truncated"), self.f)
+
+
+def _bounded(text: str, limit: int, f: _Fields, defect: str) -> str:
+    """The first `limit` characters of `text` (see TEXT_MAX_CHARS), noting the cut."""
+    if len(text) <= limit:
+        return text
+    f.defect(defect)
+    return text[:limit]
 
 
 def _inner_message(part: Message, f: _Fields) -> Message | None:
