@@ -487,6 +487,7 @@ class GraphMailSource:
         now = self.clock.now()
         if self._throttled_until and now < self._throttled_until:
             return iter(())
+        self._throttled_until = None
         if self._round and self._round.unacknowledged:
             # the last batch was never acknowledged (intake or the move failed): start over
             # from the saved link, and list the Inbox too, so nothing is skipped
@@ -538,10 +539,16 @@ class GraphMailSource:
     # ------------------------------------------------------------------ for the run loop
     def wait_for_mail(self, timeout: float) -> None:
         """Sleep until the next poll (GRAPH_POLL_SECONDS) or `timeout`, whichever is sooner;
-        a backlog of the current round is fetched at once."""
+        a backlog of the current round is fetched at once. While Graph has said to wait
+        (a Retry-After longer than a call may block), until that time exactly: the retry
+        comes when it is allowed, not at whichever poll follows it."""
         if self._round and self._round.waiting:
             return
-        self._wake.wait(max(0.0, min(self.config.poll_seconds, timeout)))
+        wait = min(self.config.poll_seconds, timeout)
+        if self._throttled_until is not None:
+            allowed = (self._throttled_until - self.clock.now()).total_seconds()
+            wait = min(max(allowed, 0.0), timeout)
+        self._wake.wait(max(0.0, wait))
         self._wake.clear()
 
     def interrupt(self) -> None:
