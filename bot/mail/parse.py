@@ -59,6 +59,9 @@ B64_RUN_LINES = 4000        # ... of at least this many lines
 # Runs shorter than B64_RUN_LINES are skipped in _elide_large_base64.
 _B64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{16,998}+\r?\n)++", re.MULTILINE)
 _ELIDED = b"AVVIKELSEBOT-ELIDED:"
+# ... keeping the run's first lines, so that a long base64 *text* body still has text to
+# read (TEXT_MAX_CHARS of it at most; an attachment only needs its size)
+ELIDE_KEEP_BYTES = 512 * 1024
 # What intake reads of a mail's text (the raw mail is always kept whole, in raw/): the rules
 # (diary numbers, units, severity, forwards, override lines) and the web page's text see at
 # most TEXT_MAX_CHARS characters of the body, and inscriptis at most HTML_MAX_CHARS of an
@@ -181,7 +184,8 @@ def _elide_large_base64(raw: bytes, f: _Fields) -> bytes:
         tail = raw[max(start, end - 8):end].rstrip()
         size = chars * 3 // 4 - (2 if tail.endswith(b"==") else 1 if tail.endswith(b"=") else 0)
         newline = b"\r\n" if tail and raw[end - 2:end] == b"\r\n" else b"\n"
-        pieces += [raw[last:start], base64.b64encode(_ELIDED + str(size).encode()), newline]
+        kept = _b64_prefix_end(raw, start, end)
+        pieces += [raw[last:kept], base64.b64encode(_ELIDED + str(size).encode()), newline]
         last = end
     if not pieces:
         return raw
@@ -190,13 +194,42 @@ def _elide_large_base64(raw: bytes, f: _Fields) -> bytes:
     return b"".join(pieces)
 
 
-def _elided_size(data: bytes) -> int | None:
-    if data.startswith(_ELIDED):
-        try:
-            return int(data[len(_ELIDED):].strip())
-        except ValueError:
-            return None
-    return None
+def _b64_prefix_end(raw: bytes, start: int, end: int) -> int:
+    """Where the kept first lines of a base64 run end: whole lines, about ELIDE_KEEP_BYTES,
+    a multiple of 4 characters without padding (so that they and the marker after them decode
+    as one); `start` (nothing kept) when the run's lines do not allow it."""
+    cut = raw.find(b"\n", start + ELIDE_KEEP_BYTES, end)
+    if cut < 0:
+        return start
+    cut += 1
+    chars = cut - start - raw.count(b"\n", start, cut) - raw.count(b"\r", start, cut)
+    if chars % 4 or raw.find(b"=", start, cut) >= 0:
+        return start
+    return cut
+
+
+def _elided(data: bytes) -> tuple[bytes, int] | None:
+    """(the kept beginning, the whole decoded size) of a payload whose base64 run was elided
+    before parsing, or None when it was not."""
+    at = data.rfind(_ELIDED)
+    if at < 0:
+        return None
+    try:
+        return data[:at], int(data[at + len(_ELIDED):].strip())
+    except ValueError:
+        return None
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """`data` without a UTF-8 sequence cut off at its end (the kept beginning of a text)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data
+        if byte >= 0xC0:                 # the lead byte of the last sequence
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if back >= need else data[:-back]
+    return data
 
 
 def _from_message(msg: Message, content_hash: str, conversation_id: str | None, depth: int,
@@ -366,8 +399,11 @@ class _Body:
         disposition = _disposition(part)
         if maintype == "text" and disposition != "attachment" and ctype in ("text/plain", "text/html"):
             data = self.payload_bytes(part)
-            text = _decode_bytes(data, _charset(part), self.f) if data and \
-                _elided_size(data) is None else ""
+            elided = _elided(data)
+            if elided is not None:      # a long base64 text: its kept beginning is read
+                self.f.defect("text-truncated")
+                data = _whole_characters(elided[0])
+            text = _decode_bytes(data, _charset(part), self.f) if data else ""
             (self.plain if ctype == "text/plain" else self.html).append(text)
             return
         self.maybe_attachment(part, ctype)
@@ -381,8 +417,8 @@ class _Body:
             size = len(_message_bytes(part))
         else:
             data = self.payload_bytes(part)
-            elided = _elided_size(data)
-            size = len(data) if elided is None else elided
+            elided = _elided(data)
+            size = len(data) if elided is None else elided[1]
         self.attachments.append(Attachment(filename=filename, content_type=ctype, size=size))
 
     def payload_bytes(self, part: Message) -> bytes:

@@ -117,3 +117,16 @@ def test_intake_keeps_the_raw_mail_whole(bot):
     record = bot.store.mail_seen("mid:lang-rad@regionexempel.se")
     assert record is not None and record["outcome"] == result["outcome"]
     assert bot.store.read_raw(record["raw"]) == raw
+
+
+def test_a_long_base64_text_body_keeps_the_beginning_of_its_text():
+    """Base64 runs above 4 MB are elided before the stdlib parser (memory); their first lines
+    are kept, so a long base64 text body is still read (its beginning)."""
+    body = "Avvikelse för Solgården: vårdtagaren föll. " + _repeat("ord ", 6 * MB)
+    mail = parse_mail(_one_line_mail(body, cte="base64"))
+    assert "large-parts-elided" in mail.defects and "text-truncated" in mail.defects
+    assert mail.text.startswith("Avvikelse för Solgården: vårdtagaren föll.")
+    assert 100_000 < len(mail.text) <= TEXT_MAX_CHARS
+    swedish = parse_mail(_one_line_mail(_repeat("åäö ", 6 * MB), cte="base64"))
+    assert swedish.text.startswith("åäö åäö") and "\ufffd" not in swedish.text
+    assert set(swedish.text.split()) <= {"åäö", "åä", "å"}   # no character cut in half at the end
