@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,11 +167,22 @@ class RetryPolicy:
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
+    """Retry-After in seconds: Graph sends seconds; RFC 9110 also allows an HTTP date (a
+    gateway in front of Graph may send one), which is honoured as the time until then."""
     value = response.headers.get("Retry-After") if response is not None else None
+    if value is None:
+        return None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        return max(0.0, float(value))
     except ValueError:
-        return None   # an HTTP date: Graph sends seconds; fall back to our own back-off
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
 
 
 class GraphCallFailed(BotError):

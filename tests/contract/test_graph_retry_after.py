@@ -88,10 +88,11 @@ def _bot(graph_settings, graph, retry: RetryPolicy | None = None):
 SLEPT, SCHEDULED = RetryPolicy(), RetryPolicy(max_wait=2.0)
 
 
-@pytest.mark.parametrize("retry", [SLEPT, SCHEDULED], ids=["slept", "scheduled"])
+@pytest.mark.parametrize("retry, http_date", [(SLEPT, False), (SCHEDULED, False), (SLEPT, True)],
+                         ids=["slept", "scheduled", "http-date"])
 def test_a_throttled_notification_mail_is_sent_when_retry_after_is_up_and_once(
-        graph, graph_settings, retry):
-    graph.throttle(RETRY_AFTER, method="POST", path=r"/sendMail$")
+        graph, graph_settings, retry, http_date):
+    graph.throttle(RETRY_AFTER, method="POST", path=r"/sendMail$", http_date=http_date)
     graph.add_message(deviation(1))
     with Running(_bot(graph_settings, graph, retry)) as running:
         assert wait_for(lambda: graph.graph_requests("POST", r"/sendMail$"), 15), "nothing sent"

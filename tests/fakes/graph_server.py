@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from tests.realparts.tls import make_certificate
@@ -86,6 +86,7 @@ class _Throttle:
     method: str | None
     path: str | None
     seconds: float
+    http_date: bool = False         # Retry-After as an HTTP date (RFC 9110) instead of seconds
     until: float | None = None      # time.monotonic() when the window ends, from the first 429
 
 
@@ -225,10 +226,11 @@ class FakeGraphServer:
             self._faults.append(_Fault(status, method, path, headers or {},
                                        _error(code, message), times))
 
-    def throttle(self, seconds: float, *, method: str | None = None, path: str | None = None) -> None:
+    def throttle(self, seconds: float, *, method: str | None = None, path: str | None = None,
+                 http_date: bool = False) -> None:
         """From the next matching request on, 429 + Retry-After for `seconds` (strictly)."""
         with self._lock:
-            self._throttles.append(_Throttle(method, path, seconds))
+            self._throttles.append(_Throttle(method, path, seconds, http_date))
 
     def expire_tokens(self) -> None:
         """Every access token issued so far is refused from now on, as Graph does after expiry."""
@@ -283,8 +285,10 @@ class FakeGraphServer:
                     throttle.until = now + throttle.seconds
                 if now < throttle.until:
                     wait = max(1, math.ceil(throttle.until - now))
+                    told = str(wait) if not throttle.http_date else format_datetime(
+                        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait), usegmt=True)
                     return _json(429, _error("TooManyRequests", "Application is over its "
-                                             "MailboxConcurrency limit."), {"Retry-After": str(wait)})
+                                             "MailboxConcurrency limit."), {"Retry-After": told})
         for fault in self._faults:
             if (fault.method in (None, method) and (fault.path is None or re.search(fault.path, path))
                     and fault.times > 0):
