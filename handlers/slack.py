@@ -25,6 +25,7 @@ import functools
 import json
 import logging
 import re
+import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -376,6 +377,7 @@ def build_slack_app(services: Services, directory: SlackDirectory, client: Async
 class SlackFrontend:
     """The Slack channel of `run`: the bolt app on the one event loop, and its notifier."""
     channel = CHANNEL
+    ping_interval = 10.0     # Socket Mode's ping and reconnect interval (the SDK's default)
 
     def __init__(self, app: AsyncApp, notifier: SlackNotifier, *, app_token: str | None,
                  port: int = DEFAULT_PORT, host: str = "127.0.0.1", lang: str = "sv"):
@@ -389,7 +391,9 @@ class SlackFrontend:
     async def start(self) -> None:
         await self._check_token()
         if self.mode == "socket":
-            self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+            self._socket = AsyncSocketModeHandler(self.app, self.app_token,
+                                                  logger=_socket_logger(self.ping_interval),
+                                                  ping_interval=self.ping_interval)
             # in the background: a Slack outage must not stop the mail watcher
             self._connecting = asyncio.create_task(self._socket.connect_async())
             log.info("slack: Socket Mode")
@@ -473,6 +477,70 @@ def _client_logger() -> logging.Logger:
     logger = logging.getLogger("slack_sdk.web.avvikelsebot")
     if not any(isinstance(f, _ReportedElsewhere) for f in logger.filters):
         logger.addFilter(_ReportedElsewhere())
+    return logger
+
+
+class _ConnectionState(logging.Filter):
+    """Socket Mode's reconnect chatter as two lines: one when the connection goes (WARNING,
+    with the reason) and one when it is back (INFO, after how long and how many attempts).
+    While it is down, the SDK's line per attempt ("Failed to connect …; Retrying…" at ERROR
+    with a traceback, every ping interval: ~7,000 a day) is dropped; its other lines keep the
+    level the SDK's loggers are set to (bot.logs.setup_logging)."""
+
+    _FAILED = ("Failed to connect", "Failed to check the current session", "Failed to retrieve WSS URL",
+               "Failed to send a ping message", "Failed to receive or enqueue a message")
+
+    def __init__(self, ping_interval: float, monotonic=time.monotonic):
+        super().__init__()
+        self.ping_interval, self.monotonic = ping_interval, monotonic
+        self.reset()
+
+    def reset(self) -> None:
+        self.down_since: float | None = None
+        self.attempts = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith(self._FAILED):
+            self.attempts += 1
+            if self.down_since is not None:
+                return False
+            self.down_since = self.monotonic()
+            error = record.exc_info[1] if record.exc_info else None
+            reason = f"{type(error).__name__}: {error}" if error else message
+            self._rewrite(record, logging.WARNING,
+                          "slack: the Socket Mode connection is down (%s); reconnecting every %g s",
+                          (reason[:300], self.ping_interval))
+            return True
+        if message.startswith("A new session") and "established" in message \
+                and self.down_since is not None:
+            down = self.monotonic() - self.down_since
+            self._rewrite(record, logging.INFO,
+                          "slack: the Socket Mode connection is back after %.0f s (%d failed attempts)",
+                          (down, self.attempts))
+            self.reset()
+            return True
+        return record.levelno >= logging.getLogger("slack_sdk").getEffectiveLevel()
+
+    @staticmethod
+    def _rewrite(record: logging.LogRecord, level: int, message: str, args: tuple) -> None:
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+        record.msg, record.args = message, args
+        record.exc_info = record.exc_text = None
+
+
+def _socket_logger(ping_interval: float) -> logging.Logger:
+    """The Socket Mode client's logger (passed to the SDK through its `logger` parameter):
+    at INFO, so that "a new session has been established" reaches _ConnectionState, which
+    keeps what a person needs of it."""
+    logger = logging.getLogger("slack_sdk.socket_mode.avvikelsebot")
+    logger.setLevel(logging.INFO)
+    state = next((f for f in logger.filters if isinstance(f, _ConnectionState)), None)
+    if state is None:
+        logger.addFilter(_ConnectionState(ping_interval))
+    else:
+        state.ping_interval = ping_interval
+        state.reset()
     return logger
 
 

@@ -42,12 +42,12 @@ def _pattern(series: str, series_required: bool) -> re.Pattern[str]:
 
 def find_diary_numbers(text: str, series: str) -> list[DiaryNumber]:
     """Every diary number of our series in free text (subject, body), in order, no repeats."""
-    found: list[DiaryNumber] = []
+    found: dict[DiaryNumber, None] = {}     # ordered, and a set: one look-up per number
     for m in _pattern(series, True).finditer(text or ""):
         number = DiaryNumber(int(m["year"]), int(m["seq"]), series)
-        if number.seq > 0 and number not in found:
-            found.append(number)
-    return found
+        if number.seq > 0:
+            found.setdefault(number)
+    return list(found)
 
 
 def parse_diary_number(text: str, series: str) -> DiaryNumber | None:

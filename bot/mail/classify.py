@@ -133,10 +133,11 @@ _OVERRIDE_KEYS = {
     "typ": "kind", "type": "kind",
     "allvarlighetsgrad": "severity", "severity": "severity",
 }
-# "Enhet: X", "**Enhet:** X", "*Enhet*: X" on a line of its own
+# "Enhet: X", "**Enhet:** X", "*Enhet*: X" on a line of its own. Possessive quantifiers and a
+# value to the end of the line (its blanks cut in parse_overrides): linear on long blank runs
 _OVERRIDE = re.compile(
-    rf"^[ \t]*\**(?P<key>{'|'.join(_OVERRIDE_KEYS)})\**[ \t]*:[ \t]*\**[ \t]*"
-    r"(?P<value>.+?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
+    rf"^[ \t]*+\**+(?P<key>{'|'.join(_OVERRIDE_KEYS)})\**+[ \t]*+:[ \t]*+\**+[ \t]*+"
+    r"(?P<value>.+)$", re.IGNORECASE | re.MULTILINE)
 _KIND_WORDS = {"utgående": OUTGOING, "utgaende": OUTGOING, "outgoing": OUTGOING,
                "inkommande": INCOMING, "incoming": INCOMING}
 _SEVERITY_WORDS = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
@@ -201,11 +202,13 @@ def _is_forward(mail: InboundMail) -> bool:
 _DEVIATION = re.compile(r"avvikelse\w*|\bavvikande\b", re.IGNORECASE)
 # the colour within a few words after the keyword; "bedöm" in every form and compound
 # (bedömd, bedömts, bedömer, bedömning, riskbedömning, allvarlighetsbedömning)
+# ("bedöm" may sit inside a word, so what follows it in the word is bounded: a text that is
+# one long word of "bedöm…" would otherwise be read to its end once per occurrence)
 _SEVERITY = re.compile(
-    r"(?:\ballvarlighetsgrad\w*|\bkategori\w*|bedöm\w*|\bseverity)\b\W+"
+    r"(?:\ballvarlighetsgrad\w*+|\bkategori\w*+|bedöm\w{0,40}+|\bseverity)\b\W+"
     r"(?:\w+\W+){0,3}?(?P<word>röd|rött|gul|gult|grön|grönt|red|yellow|green)\b", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(
-    r"^\s*(?:(?:sv|vb|re|fw|fwd|aw|wg|antw|svar|vs|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+    r"^\s*+(?:(?:sv|vb|re|fw|fwd|aw|wg|antw|svar|vs|tr)\s*+(?:\[\d+\])?+\s*+:\s*+)+", re.IGNORECASE)
 
 
 def _name_pattern(name: str) -> str:

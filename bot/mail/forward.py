@@ -53,12 +53,15 @@ for _field, _names in {
 
 _LABEL_ALT = "|".join(sorted((re.escape(n) for n in _LABELS), key=len, reverse=True))
 
-# "Från: x", "*Från:* x", "**From:** x", "From:\tx", "*From*: x"
+# "Från: x", "*Från:* x", "**From:** x", "From:\tx", "*From*: x". The quantifiers never give
+# back (possessive: neighbours match different characters, so the result is the same) and the
+# value runs to the end of the line, its trailing blanks cut in _header: a line of blanks
+# costs one pass, not one try per way of sharing the blanks between the quantifiers.
 _HEADER_RE = re.compile(
-    rf"^[ \t]*\*{{0,2}}[ \t]*(?P<label>{_LABEL_ALT})[ \t]*\*{{0,2}}[ \t]*:[ \t]*\*{{0,2}}[ \t]*(?P<value>.*?)[ \t]*$",
+    rf"^[ \t]*+\*{{0,2}}+[ \t]*+(?P<label>{_LABEL_ALT})[ \t]*+\*{{0,2}}+[ \t]*+:[ \t]*+\*{{0,2}}+[ \t]*+(?P<value>.*)$",
     re.IGNORECASE,
 )
-_QUOTE_RE = re.compile(r"^((?:[ \t]*>)+[ \t]?)")
+_QUOTE_RE = re.compile(r"^((?:[ \t]*+>)++[ \t]?)")
 
 _SEP_PHRASES = (
     "ursprungligt meddelande", "originalmeddelande", "vidarebefordrat meddelande", "vidarebefordrat mejl",
@@ -82,8 +85,11 @@ _INLINE_SPLIT_RE = re.compile(
 
 _OTHER_HEADER_RE = re.compile(r"^[ \t]*[A-Za-z][A-Za-z0-9-]*:[ \t]")
 # any characters but delimiters: a look-alike (Cyrillic а, a combining mark) must be read
-# whole, never cut down to the ASCII address it imitates
-_EMAIL_RE = re.compile(r"[^\s<>\[\]()\"',;:@*]+@[^\s<>\[\]()\"',;:@.*]+(?:\.[^\s<>\[\]()\"',;:@.*]+)+")
+# whole, never cut down to the ASCII address it imitates; tried only where a run of such
+# characters starts (where the leftmost match starts anyway), so a long run without "@" is
+# read once, not once per character of it
+_EMAIL_RE = re.compile(r"(?<![^\s<>\[\]()\"',;:@*])"
+                       r"[^\s<>\[\]()\"',;:@*]++@[^\s<>\[\]()\"',;:@.*]+(?:\.[^\s<>\[\]()\"',;:@.*]+)+")
 
 MAX_CONTINUATION = 3  # wrapped header values (long To: lines, split From: lines)
 
@@ -105,7 +111,7 @@ def _header(line: _Line) -> tuple[str, str] | None:
     m = _HEADER_RE.match(line.content)
     if not m:
         return None
-    return _LABELS[m.group("label").lower()], m.group("value")
+    return _LABELS[m.group("label").lower()], m.group("value").rstrip(" \t")
 
 
 def _is_separator(line: _Line) -> bool:

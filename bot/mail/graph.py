@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,11 +167,22 @@ class RetryPolicy:
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
+    """Retry-After in seconds: Graph sends seconds; RFC 9110 also allows an HTTP date (a
+    gateway in front of Graph may send one), which is honoured as the time until then."""
     value = response.headers.get("Retry-After") if response is not None else None
+    if value is None:
+        return None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        return max(0.0, float(value))
     except ValueError:
-        return None   # an HTTP date: Graph sends seconds; fall back to our own back-off
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
 
 
 class GraphCallFailed(BotError):
@@ -487,6 +498,7 @@ class GraphMailSource:
         now = self.clock.now()
         if self._throttled_until and now < self._throttled_until:
             return iter(())
+        self._throttled_until = None
         if self._round and self._round.unacknowledged:
             # the last batch was never acknowledged (intake or the move failed): start over
             # from the saved link, and list the Inbox too, so nothing is skipped
@@ -538,10 +550,16 @@ class GraphMailSource:
     # ------------------------------------------------------------------ for the run loop
     def wait_for_mail(self, timeout: float) -> None:
         """Sleep until the next poll (GRAPH_POLL_SECONDS) or `timeout`, whichever is sooner;
-        a backlog of the current round is fetched at once."""
+        a backlog of the current round is fetched at once. While Graph has said to wait
+        (a Retry-After longer than a call may block), until that time exactly: the retry
+        comes when it is allowed, not at whichever poll follows it."""
         if self._round and self._round.waiting:
             return
-        self._wake.wait(max(0.0, min(self.config.poll_seconds, timeout)))
+        wait = min(self.config.poll_seconds, timeout)
+        if self._throttled_until is not None:
+            allowed = (self._throttled_until - self.clock.now()).total_seconds()
+            wait = min(max(allowed, 0.0), timeout)
+        self._wake.wait(max(0.0, wait))
         self._wake.clear()
 
     def interrupt(self) -> None:

@@ -43,7 +43,8 @@ _ATTACHED_TYPES = {"message/rfc822", "message/global"}
 _LATIN1ISH = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso8859-1", "iso_8859-1",
               "iso-8859-15", "windows-1252", "cp1252"}
 _MSGID_RE = re.compile(r"<([^<>]*)>")
-_EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])"   # linear: see bot.mail.forward
+                       r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
 _C1_RE = re.compile(rb"[\x80-\x9f]")
 # Memory: the stdlib parser needs ~9x a mail's size (a 42 MB mail peaks at ~370 MB), nearly
@@ -51,8 +52,26 @@ _C1_RE = re.compile(rb"[\x80-\x9f]")
 # before parsing, by a short base64 marker carrying the decoded size (attachments are kept
 # as raw bytes by the store; intake only needs their names and sizes).
 ELIDE_ABOVE_BYTES = 4 * 1024 * 1024
-_B64_RUN = re.compile(rb"(?:[A-Za-z0-9+/=]{16,998}\r?\n){4000,}")
+B64_RUN_LINES = 4000        # ... of at least this many lines
+# A maximal run of base64-looking lines, each matched from a line start and never given back
+# (possessive): the engine reads every byte a bounded number of times, so a 5 MB line of
+# base64 letters costs one pass, not ~1,000 tries per byte (the non-possessive
+# "{16,998}" re-tried every shorter length at every offset of a long line: minutes at 5 MB).
+# Runs shorter than B64_RUN_LINES are skipped in _elide_large_base64.
+_B64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{16,998}+\r?\n)++", re.MULTILINE)
 _ELIDED = b"AVVIKELSEBOT-ELIDED:"
+# ... keeping the run's first lines, so that a long base64 *text* body still has text to
+# read (TEXT_MAX_CHARS of it at most; an attachment only needs its size)
+ELIDE_KEEP_BYTES = 512 * 1024
+# What intake reads of a mail's text (the raw mail is always kept whole, in raw/): the rules
+# (diary numbers, units, severity, forwards, override lines) and the web page's text see at
+# most TEXT_MAX_CHARS characters of the body, and inscriptis at most HTML_MAX_CHARS of an
+# HTML body (after inline data: images are dropped). A deviation report is a few kB; these
+# bounds keep intake time linear in the mail's size however a large body is shaped (one
+# 5 MB line, deep tag soup): parsing is linear, what the rules read is bounded.
+TEXT_MAX_CHARS = 256 * 1024
+HTML_MAX_CHARS = 256 * 1024      # inscriptis reads text a character at a time: ~0.7 s per MB
+_DATA_URI = re.compile(r"(data:[\w/+.-]{0,100}+;base64,)[A-Za-z0-9+/=\s]{1024,}+", re.IGNORECASE)
 _WRITTEN_YEAR = re.compile(r"(?<![+\-\d])(\d{3,})(?![\d:])")   # a year of 3+ digits, not a zone
 
 
@@ -159,11 +178,15 @@ def _elide_large_base64(raw: bytes, f: _Fields) -> bytes:
     pieces, last = [], 0
     for m in _B64_RUN.finditer(raw):
         start, end = m.span()         # no copy of the run: it may be tens of megabytes
-        chars = end - start - raw.count(b"\n", start, end) - raw.count(b"\r", start, end)
+        lines = raw.count(b"\n", start, end)
+        if lines < B64_RUN_LINES:
+            continue
+        chars = end - start - lines - raw.count(b"\r", start, end)
         tail = raw[max(start, end - 8):end].rstrip()
         size = chars * 3 // 4 - (2 if tail.endswith(b"==") else 1 if tail.endswith(b"=") else 0)
         newline = b"\r\n" if tail and raw[end - 2:end] == b"\r\n" else b"\n"
-        pieces += [raw[last:start], base64.b64encode(_ELIDED + str(size).encode()), newline]
+        kept = _b64_prefix_end(raw, start, end)
+        pieces += [raw[last:kept], base64.b64encode(_ELIDED + str(size).encode()), newline]
         last = end
     if not pieces:
         return raw
@@ -172,13 +195,42 @@ def _elide_large_base64(raw: bytes, f: _Fields) -> bytes:
     return b"".join(pieces)
 
 
-def _elided_size(data: bytes) -> int | None:
-    if data.startswith(_ELIDED):
-        try:
-            return int(data[len(_ELIDED):].strip())
-        except ValueError:
-            return None
-    return None
+def _b64_prefix_end(raw: bytes, start: int, end: int) -> int:
+    """Where the kept first lines of a base64 run end: whole lines, about ELIDE_KEEP_BYTES,
+    a multiple of 4 characters without padding (so that they and the marker after them decode
+    as one); `start` (nothing kept) when the run's lines do not allow it."""
+    cut = raw.find(b"\n", start + ELIDE_KEEP_BYTES, end)
+    if cut < 0:
+        return start
+    cut += 1
+    chars = cut - start - raw.count(b"\n", start, cut) - raw.count(b"\r", start, cut)
+    if chars % 4 or raw.find(b"=", start, cut) >= 0:
+        return start
+    return cut
+
+
+def _elided(data: bytes) -> tuple[bytes, int] | None:
+    """(the kept beginning, the whole decoded size) of a payload whose base64 run was elided
+    before parsing, or None when it was not."""
+    at = data.rfind(_ELIDED)
+    if at < 0:
+        return None
+    try:
+        return data[:at], int(data[at + len(_ELIDED):].strip())
+    except ValueError:
+        return None
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """`data` without a UTF-8 sequence cut off at its end (the kept beginning of a text)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data
+        if byte >= 0xC0:                 # the lead byte of the last sequence
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if back >= need else data[:-back]
+    return data
 
 
 def _from_message(msg: Message, content_hash: str, conversation_id: str | None, depth: int,
@@ -315,7 +367,7 @@ class _Body:
                     # e.g. old DSNs that put the human-readable report before the first boundary
                     f.defect("text-from-preamble")
                     text = self.preamble
-            f.values["text"] = _clean_text(text)
+            f.values["text"] = _clean_text(_bounded(text, TEXT_MAX_CHARS, f, "text-truncated"))
             f.values["attachments"] = tuple(self.attachments)
             f.values["attached_messages"] = tuple(self.attached)
 
@@ -350,8 +402,11 @@ class _Body:
         disposition = _disposition(part)
         if maintype == "text" and disposition != "attachment" and ctype in ("text/plain", "text/html"):
             data = self.payload_bytes(part)
-            text = _decode_bytes(data, _charset(part), self.f) if data and \
-                _elided_size(data) is None else ""
+            elided = _elided(data)
+            if elided is not None:      # a long base64 text: its kept beginning is read
+                self.f.defect("text-truncated")
+                data = _whole_characters(elided[0])
+            text = _decode_bytes(data, _charset(part), self.f) if data else ""
             (self.plain if ctype == "text/plain" else self.html).append(text)
             return
         self.maybe_attachment(part, ctype)
@@ -365,8 +420,8 @@ class _Body:
             size = len(_message_bytes(part))
         else:
             data = self.payload_bytes(part)
-            elided = _elided_size(data)
-            size = len(data) if elided is None else elided
+            elided = _elided(data)
+            size = len(data) if elided is None else elided[1]
         self.attachments.append(Attachment(filename=filename, content_type=ctype, size=size))
 
     def payload_bytes(self, part: Message) -> bytes:
@@ -406,7 +461,17 @@ class _Body:
             self.attachments.append(Attachment(filename=filename, content_type=ctype, size=len(raw)))
 
     def _html_to_text(self, markup: str) -> str:
-        return html_to_text(markup, self.f)
+        if len(markup) > HTML_MAX_CHARS:
+            markup = _DATA_URI.sub(r"\1", markup)
+        return html_to_text(_bounded(markup, HTML_MAX_CHARS, self.f, "html-truncated"), self.f)
+
+
+def _bounded(text: str, limit: int, f: _Fields, defect: str) -> str:
+    """The first `limit` characters of `text` (see TEXT_MAX_CHARS), noting the cut."""
+    if len(text) <= limit:
+        return text
+    f.defect(defect)
+    return text[:limit]
 
 
 def _inner_message(part: Message, f: _Fields) -> Message | None:

@@ -24,14 +24,16 @@ import datetime as dt
 import http.server
 import itertools
 import json
+import math
 import re
 import shutil
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from tests.realparts.tls import make_certificate
@@ -52,6 +54,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -74,6 +77,17 @@ class _Fault:
     headers: dict[str, str]
     body: dict
     times: int
+
+
+@dataclass
+class _Throttle:
+    """Graph's throttling as it is: every matching request is refused with 429 until the
+    Retry-After it first gave has passed (a retry that comes too early is refused again)."""
+    method: str | None
+    path: str | None
+    seconds: float
+    http_date: bool = False         # Retry-After as an HTTP date (RFC 9110) instead of seconds
+    until: float | None = None      # time.monotonic() when the window ends, from the first 429
 
 
 @dataclass
@@ -105,6 +119,7 @@ class FakeGraphServer:
         self._delta_states: dict[str, frozenset[str]] = {}
         self._skip_pages: dict[str, tuple[list[dict], str, int]] = {}
         self._faults: list[_Fault] = []
+        self._throttles: list[_Throttle] = []
         self._tokens: dict[str, _Token] = {}
         self._ids = itertools.count(1)
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -211,6 +226,12 @@ class FakeGraphServer:
             self._faults.append(_Fault(status, method, path, headers or {},
                                        _error(code, message), times))
 
+    def throttle(self, seconds: float, *, method: str | None = None, path: str | None = None,
+                 http_date: bool = False) -> None:
+        """From the next matching request on, 429 + Retry-After for `seconds` (strictly)."""
+        with self._lock:
+            self._throttles.append(_Throttle(method, path, seconds, http_date))
+
     def expire_tokens(self) -> None:
         """Every access token issued so far is refused from now on, as Graph does after expiry."""
         with self._lock:
@@ -256,6 +277,18 @@ class FakeGraphServer:
             return self._token(tenant, headers, body)
         if not path.startswith("/v1.0/"):
             return _json(404, _error("ResourceNotFound", f"Unsupported path {path}"))
+        for throttle in self._throttles:
+            if throttle.method in (None, method) and (throttle.path is None
+                                                      or re.search(throttle.path, path)):
+                now = time.monotonic()
+                if throttle.until is None:
+                    throttle.until = now + throttle.seconds
+                if now < throttle.until:
+                    wait = max(1, math.ceil(throttle.until - now))
+                    told = str(wait) if not throttle.http_date else format_datetime(
+                        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait), usegmt=True)
+                    return _json(429, _error("TooManyRequests", "Application is over its "
+                                             "MailboxConcurrency limit."), {"Retry-After": told})
         for fault in self._faults:
             if (fault.method in (None, method) and (fault.path is None or re.search(fault.path, path))
                     and fault.times > 0):

@@ -102,10 +102,14 @@ class FakeSlackApi:
         self.port = self._runner.addresses[0][1]
 
     # ------------------------------------------------------------------ an outage
-    def go_down(self) -> None:
-        """Stop listening: every call is refused (ECONNREFUSED), as when Slack is unreachable."""
+    def go_down(self, *, drop_sockets: bool = False) -> None:
+        """Stop listening: every call is refused (ECONNREFUSED), as when Slack is unreachable;
+        with drop_sockets, open Socket Mode connections are closed too."""
         async def close() -> None:
             await self._site.stop()
+            if drop_sockets:
+                for ws in list(self._sockets):
+                    await ws.close()
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
 
     def come_back(self) -> None:
