@@ -80,6 +80,7 @@ def debootstrap(target: Path, include: list[str] | None = None) -> None:
                               capture_output=True, text=True, timeout=1800)
         if done.returncode != 0:
             raise RuntimeError(f"debootstrap failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        building.chmod(0o755)                 # mkdtemp made it 0700: / of the new system
         building.rename(target)
     finally:
         if building.exists():
@@ -156,21 +157,29 @@ def nspawn(root: Path, *command: str, read_only: tuple[str, ...] = (), writable:
     return subprocess.run([*argv, *command], capture_output=True, text=True, timeout=timeout)
 
 
-def init_pid(root: Path) -> int | None:
-    """The host pid of the systemd booted in `root` (its pid 1), or None."""
-    want = str(root.resolve())
+def init_pid(nspawn_pid: int) -> int | None:
+    """The host pid of the systemd that `systemd-nspawn --boot` (nspawn_pid) started: the
+    descendant that is pid 1 in its own pid namespace."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.readlink(entry / "root") != want:
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
                 continue
-            status = (entry / "status").read_text()
+            parent = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    todo = list(children.get(nspawn_pid, []))
+    while todo:
+        pid = todo.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         nspid = re.search(r"^NSpid:\s*(.*)$", status, re.M)
-        if nspid and nspid.group(1).split()[-1] == "1":
-            return int(entry.name)
+        if nspid and len(nspid.group(1).split()) > 1 and nspid.group(1).split()[-1] == "1":
+            return pid
+        todo += children.get(pid, [])
     return None
 
 
