@@ -39,7 +39,7 @@ def test_the_image_runs_as_its_user_keeps_the_data_as_a_volume_and_checks_health
     assert config["Entrypoint"] == ["avvikelsebot"] and config["Cmd"] == ["run"]
     assert "/healthz" in " ".join(inspected["Healthcheck"]["Test"])  # kept: built --format docker
     # the program and its pins: Debian's Python, the wheel's modules, requirements.lock's versions
-    done = podman("run", "--rm", *podman_flags(), "--entrypoint", "sh", image, "-c",
+    done = podman("run", "--rm", *podman_flags(), "--entrypoint", "sh", image, "-ec",
                   "id -u; python --version; pip check; "
                   "python -c 'import bot.usecases, bot.cli, handlers, reminders, config; "
                   "print(bot.usecases.__file__)'; pip freeze")
@@ -82,7 +82,11 @@ def test_the_container_starts_answers_healthz_runs_the_commands_and_stops_cleanl
         podman("run", "-d", "--name", name, *podman_flags(),
                "-v", f"{volume}:/var/lib/avvikelsebot", "-v", f"{etc}:/etc/avvikelsebot:ro",
                "-p", f"127.0.0.1:{port}:9464", image)
-        assert wait_for_healthz(port, 60) == 200
+        try:
+            assert wait_for_healthz(port, 60) == 200
+        except AssertionError as error:
+            logs = podman("logs", name, check=False)
+            raise AssertionError(f"{error}\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}") from None
         # the image's own HEALTHCHECK (podman runs it on demand: no systemd timers here)
         assert podman("healthcheck", "run", name, check=False).returncode == 0
         # the main process runs as uid 10001, not root (read from the host's /proc)
