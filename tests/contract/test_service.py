@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,9 +51,15 @@ def staged_source(into: Path) -> None:
     shutil.copytree(REPO / "config", into / "config",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(REPO / "deploy", into / "deploy")
+    # the wheel from a clean copy: setuptools reuses a checkout's build/, stale modules included
+    scratch = Path(tempfile.mkdtemp(prefix="avvikelsebot-wheel-"))
+    clean = scratch / "src"
+    shutil.copytree(REPO, clean, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "tests", "benchmarks", "data"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(into / "dist"), str(REPO)],
+                            "-w", str(into / "dist"), str(clean)],
                            capture_output=True, text=True, timeout=600)
+    shutil.rmtree(scratch)
     assert built.returncode == 0, built.stderr
 
 
@@ -90,7 +97,11 @@ def test_the_unit_starts_under_systemd_answers_healthz_and_stops_cleanly(tmp_pat
             assert booted.poll() is None, (tmp_path / "console.log").read_text(errors="replace")
             assert time.monotonic() < deadline, "the container's systemd did not appear"
             time.sleep(0.2)
-        assert wait_for_healthz(port, 90) == 200          # started at boot (enabled)
+        try:
+            assert wait_for_healthz(port, 90) == 200      # started at boot (enabled)
+        except AssertionError as error:
+            journal = inside(pid, "journalctl", "-u", "avvikelsebot", "--no-pager", "-o", "cat")
+            raise AssertionError(f"{error}\n{journal.stdout[-4000:]}") from None
         state = show(pid, "ActiveState", "SubState", "MainPID", "User", "NRestarts")
         assert (state["ActiveState"], state["SubState"]) == ("active", "running"), state
         assert state["NRestarts"] == "0", state
