@@ -11,14 +11,12 @@ import json
 import re
 import shutil
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 
 from tests.conftest import EXAMPLE_CONFIG, REPO
-from tests.realparts.debian import build_image, podman, podman_flags
+from tests.realparts.debian import build_image, podman, podman_flags, wait_for_healthz
 from tests.realparts.dovecot import free_port
 
 TAG = "localhost/avvikelsebot:test"
@@ -52,19 +50,6 @@ def test_the_image_runs_as_its_user_keeps_the_data_as_a_volume_and_checks_health
                 if "==" in line and not line.startswith((" ", "#"))}
     locked = pinned((REPO / "requirements.lock").read_text(encoding="utf-8").splitlines())
     assert locked <= pinned(lines[4:]), locked - pinned(lines[4:])
-
-
-def wait_for_healthz(port: int, deadline_s: float) -> int:
-    deadline = time.monotonic() + deadline_s
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as answer:
-                return answer.status
-        except (urllib.error.URLError, ConnectionError, OSError) as error:
-            last = error
-            time.sleep(0.3)
-    raise AssertionError(f"/healthz did not answer within {deadline_s}s: {last}")
 
 
 def test_the_container_starts_answers_healthz_runs_the_commands_and_stops_cleanly(image, tmp_path):

@@ -8,7 +8,6 @@ Fails, never skips, when debootstrap or systemd-nspawn is missing (`.ci/run` ins
 A cold machine spends ~1.5 min on the root (cached afterwards) and ~1 min installing the lock."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,9 +16,9 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.realparts.debian import CACHE, HOST_CA, init_pid, inside, nspawn, systemd_root, tool
+from tests.realparts.debian import (CACHE, HOST_CA, init_pid, inside, nspawn, systemd_root, tool,
+                                    wait_for_healthz)
 from tests.realparts.dovecot import free_port
-from tests.contract.test_container import wait_for_healthz
 
 SRC = "/opt/avvikelsebot/src"
 # the README's steps 1-5, as root, the package from its wheel (check-config without --online:

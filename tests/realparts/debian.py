@@ -23,6 +23,9 @@ import resource
 import shutil
 import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 BASE_IMAGE = "localhost/debian:bookworm"
@@ -187,3 +190,16 @@ def inside(pid: int, *command: str, timeout: float = 60) -> subprocess.Completed
     """A command in the booted system's namespaces (as machinectl shell would, without machined)."""
     return subprocess.run([tool("nsenter"), "-t", str(pid), "-m", "-u", "-i", "-n", "-p",
                            "-r", "-w", *command], capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for_healthz(port: int, deadline_s: float) -> int:
+    deadline = time.monotonic() + deadline_s
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as answer:
+                return answer.status
+        except (urllib.error.URLError, ConnectionError, OSError) as error:
+            last = error
+            time.sleep(0.3)
+    raise AssertionError(f"/healthz did not answer within {deadline_s}s: {last}")
