@@ -40,8 +40,12 @@ def test_the_image_runs_as_its_user_keeps_the_data_as_a_volume_and_checks_health
     done = podman("run", "--rm", *podman_flags(), "--entrypoint", "sh", image, "-ec",
                   "id -u; python --version; pip check; "
                   "python -c 'import bot.usecases, bot.cli, handlers, reminders, config; "
-                  "print(bot.usecases.__file__)'; pip freeze")
+                  "print(bot.usecases.__file__)'; pip freeze; avvikelsebot --version")
     lines = done.stdout.splitlines()
+    # the commit it was built from, passed as the README's build command does
+    from tests.realparts.debian import source_commit
+    assert source_commit(REPO)[:7] in lines[-1], lines[-1]
+    lines = lines[:-1]
     assert lines[0] == str(UID)
     assert lines[1] == "Python 3.11.2"                        # Debian 12's own
     assert lines[3].startswith("/opt/avvikelsebot/venv/lib/python3.11/site-packages/bot/")

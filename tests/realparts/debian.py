@@ -125,9 +125,17 @@ def base_image() -> str:
     return BASE_IMAGE
 
 
+def source_commit(repo: Path) -> str:
+    """The commit being tested, as the README's build command passes it."""
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, timeout=30)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def build_image(repo: Path, tag: str) -> subprocess.CompletedProcess:
     """deploy/Containerfile on the local Debian base; docker format keeps the HEALTHCHECK."""
     argv = ["build", "--format", "docker", *podman_flags(), "--build-arg", f"BASE={base_image()}",
+            "--build-arg", f"AVVIKELSEBOT_BUILD_COMMIT={source_commit(repo)}",
             "-f", str(repo / "deploy" / "Containerfile"), "-t", tag]
     if HOST_CA.is_file():
         argv += ["--secret", f"id=pip-ca,src={HOST_CA}"]
