@@ -490,18 +490,10 @@ def cmd_logg(settings: Settings, args) -> int:
     from bot.web.auth import WebOptions
     from bot.web.readlog import ReadLog
     lang = settings.org.language
-    days = []
-    for text in (args.start, args.end):
-        try:
-            days.append(date.fromisoformat(text))
-        except ValueError:
-            raise UsageError(t(lang, "cli_log_bad_date", text=text)) from None
+    days = _period(lang, args.start, args.end)
     state_dir = WebOptions.from_settings(settings).state_dir
     data = ReadLog(state_dir).export_csv(days[0], days[1], t(lang, "cli_log_header").split(","))
-    if args.output:
-        _write_output(lang, args.output, data.encode("utf-8"))
-    else:
-        sys.stdout.write(data)
+    _emit(lang, args.output, data)
     return EXIT_OK
 
 
@@ -659,12 +651,7 @@ def cmd_diarium(settings: Settings, args) -> int:
     lang = settings.org.language
     if not args.public:
         raise UsageError(t(lang, "cli_diarium_public_only"))
-    days = []
-    for text in (args.start, args.end):
-        try:
-            days.append(date.fromisoformat(text))
-        except ValueError:
-            raise UsageError(t(lang, "cli_log_bad_date", text=text)) from None
+    days = _period(lang, args.start, args.end)
     bot = _reader(settings, command="diarium")
     cases = (c for c in bot.store.all_cases() if c.year <= days[1].year)
     rows = public_diary(settings.org, cases, days[0], days[1])
@@ -690,10 +677,7 @@ def cmd_diarium(settings: Settings, args) -> int:
             lines.append(t(lang, "cli_diarium_none"))
         data = "\n".join(lines) + "\n"
     data = redact(data)
-    if args.output:
-        _write_output(lang, args.output, data.encode("utf-8"))
-    else:
-        sys.stdout.write(data)
+    _emit(lang, args.output, data)
     return EXIT_OK
 
 
@@ -783,6 +767,25 @@ def cmd_arkivera(settings: Settings, args) -> int:
         print(t(lang, "cli_arkivera_open", count=len(plan.open_cases),
                 numbers=", ".join(plan.open_cases)), file=sys.stderr)
     return EXIT_OK
+
+
+def _period(lang: str, start: str, end: str) -> tuple[date, date]:
+    """--from/--to (or --från/--till) as days; a bad one is bad input."""
+    days = []
+    for text in (start, end):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise UsageError(t(lang, "cli_log_bad_date", text=text)) from None
+    return days[0], days[1]
+
+
+def _emit(lang: str, output: str | None, data: str) -> None:
+    """A text export to --output (0600, see _write_output) or to stdout."""
+    if output:
+        _write_output(lang, output, data.encode("utf-8"))
+    else:
+        sys.stdout.write(data)
 
 
 def _write_output(lang: str, path: str, data: bytes) -> None:

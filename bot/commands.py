@@ -240,7 +240,7 @@ def _secrecy(verb: str, rest: str, org: Organisation) -> Command:
     """`sekretess <dnr> <nr> <paragraf>|offentlig`: a document's secrecy marking."""
     number, rest = _take_number(rest, org)
     document, _, paragraph_text = rest.partition(" ")
-    if not document.isdigit() or not paragraph_text.strip():
+    if not re.fullmatch(r"[0-9]{1,4}", document) or not paragraph_text.strip():
         raise _Refusal(t(org.language, "refused_secrecy_syntax"))
     paragraph = parse_paragraph(paragraph_text)
     if paragraph is None:

@@ -76,9 +76,10 @@ def application_name(command: str, name: str) -> str:
     return f"avvikelsebot {command}"[:62 - len(name.encode())] + " " + name
 
 
-def _first_line(exc: BaseException) -> str:
-    """An error's first line (psycopg's carry a hint on the next lines)."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+def first_line(exc: BaseException) -> str:
+    """libpq's messages run over several lines (a hint on the next): the first says it."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def conninfo(url: str) -> str:
@@ -130,7 +131,7 @@ class Leadership:
                     # one line when renewing starts to fail, one when it works again: a
                     # database that is down for an hour is not 3,600 lines
                     self._failing_since = time.monotonic()
-                    log.warning("kan inte förnya ledarskapet: %s", _first_line(exc))
+                    log.warning("kan inte förnya ledarskapet: %s", first_line(exc))
                 return self.current()
             if self._failing_since is not None:
                 log.info("ledarskapet nås igen efter %.0f s",

@@ -44,7 +44,8 @@ from bot.domain.case import Case, iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import Subscription
 from bot.errors import DatabaseUnavailable, StoreError
-from bot.store.leader import CLAIMS_SESSION, application_name, conninfo, instance_name, keep_alive
+from bot.store.leader import (CLAIMS_SESSION, application_name, conninfo, first_line,
+                              instance_name, keep_alive)
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,6 @@ def is_database_url(value: str | None) -> bool:
     return bool(value) and str(value).startswith(("postgresql://", "postgres://"))
 
 
-def _first_line(exc: BaseException) -> str:
-    """libpq's messages run over several lines (a hint on the next): the first says it."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def wait_for_database(url: str, stop: threading.Event) -> bool:
     """Until the database accepts a connection (True), or `stop` is set (False): tries with
     a pause doubling up to RECONNECT_MAX_SECONDS, and says so once a minute, not per try.
@@ -81,7 +76,7 @@ def wait_for_database(url: str, stop: threading.Event) -> bool:
         except psycopg.OperationalError as exc:
             if time.monotonic() - said >= WAIT_LOG_SECONDS:
                 log.warning("väntar på databasen: %s (försöker igen, säger till igen om en "
-                            "minut)", _first_line(exc))
+                            "minut)", first_line(exc))
                 said = time.monotonic()
             delay = min(max(2 * delay, RECONNECT_FIRST_SECONDS), RECONNECT_MAX_SECONDS)
             stop.wait(delay)
@@ -209,7 +204,7 @@ class PostgresCaseStore:
         except psycopg.OperationalError as exc:
             if conn is not None:
                 conn.close()
-            raise DatabaseUnavailable(f"kan inte ansluta till databasen: {_first_line(exc)}") from exc
+            raise DatabaseUnavailable(f"kan inte ansluta till databasen: {first_line(exc)}") from exc
         return conn
 
     def _ensure_connected(self) -> None:
@@ -250,7 +245,7 @@ class PostgresCaseStore:
         except psycopg.Error as exc:
             if self._shut or not self.conn.closed:
                 raise
-            self._outage(f"anslutningen bröts: {_first_line(exc)}")
+            self._outage(f"anslutningen bröts: {first_line(exc)}")
             raise DatabaseUnavailable(self.outage_error) from exc
 
     def close(self) -> None:
@@ -327,7 +322,7 @@ class PostgresCaseStore:
             except psycopg.OperationalError as exc:
                 if self._shut or not self.conn.closed:
                     raise
-                self._outage(f"anslutningen bröts: {_first_line(exc)}")
+                self._outage(f"anslutningen bröts: {first_line(exc)}")
 
     def savepoint(self) -> str:
         with self.lock:
@@ -374,7 +369,7 @@ class PostgresCaseStore:
                     keep_alive(self._claims)
                 except psycopg.OperationalError as exc:
                     raise DatabaseUnavailable(
-                        f"kan inte ansluta till databasen: {_first_line(exc)}") from exc
+                        f"kan inte ansluta till databasen: {first_line(exc)}") from exc
                 held, self._claim_tokens = self._claim_tokens, set()
                 for one in held:            # a session that broke took its locks along
                     self._lock_claim(one)
@@ -387,7 +382,7 @@ class PostgresCaseStore:
             row = self._claims.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
                                        (token,)).fetchone()
         except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(f"anslutningen bröts: {_first_line(exc)}") from exc
+            raise DatabaseUnavailable(f"anslutningen bröts: {first_line(exc)}") from exc
         if row and row[0]:              # else a broken session of ours still holds it
             self._claim_tokens.add(token)
 

@@ -84,6 +84,8 @@ def test_only_the_registrator_marks_and_every_change_is_an_event(bot):
     bad = say(bot, "rut", f"sekretess {number} 1 hemligt")
     assert not bad.ok and "25:1" in bad.text
     assert not say(bot, "rut", f"sekretess {number} 9 25:1").ok
+    odd = say(bot, "rut", f"sekretess {number} ² 25:1")        # "²".isdigit(), int("²") fails
+    assert not odd.ok and "handlingens nummer" in odd.text
 
 
 def test_the_public_title_never_names_a_person(bot):
