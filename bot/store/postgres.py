@@ -54,6 +54,10 @@ FAILED_KEEP = timedelta(days=30)
 DIGEST_KEEP = timedelta(days=21)
 MIGRATIONS_LOCK = 0x61766B62        # "avkb": one instance applies migrations at a time
 FENCE_IDLE = "5s"        # a fenced transaction left idle after its leader check is ended
+# a transaction that holds the year's counter row and then goes idle (its process frozen by
+# SIGSTOP or Ctrl-Z, a paused VM) is ended by the server after this, so every other instance
+# and CLI can diarise again; a live one is never idle that long between its statements
+COUNTER_IDLE = "10s"
 RECONNECT_FIRST_SECONDS = 0.5       # the pause after a failed reconnect, doubled up to …
 RECONNECT_MAX_SECONDS = 10.0        # … this: a database back from a restart is used within 10 s
 CONNECT_TIMEOUT_SECONDS = 10        # unless DATABASE_URL names its own connect_timeout
@@ -414,8 +418,12 @@ class PostgresCaseStore:
     # ------------------------------------------------------------------ diary numbers
     def next_number(self, year: int) -> DiaryNumber:
         """The next number of the series and year. The counters row stays locked until the
-        transaction ends: a concurrent instance waits, and a rollback frees the number."""
+        transaction ends: a concurrent instance waits, and a rollback frees the number.
+        Whoever holds it may freeze, leader or not (only a leader's sessions are ended by a
+        takeover), so this transaction is given an idle limit (COUNTER_IDLE) before it locks."""
         with self.lock:
+            self._write("SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+                        (COUNTER_IDLE,))
             row = self._write(
                 "INSERT INTO counters (series, year, last) VALUES (%s, %s, 1) "
                 "ON CONFLICT (series, year) DO UPDATE SET last = counters.last + 1 "
