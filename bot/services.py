@@ -143,7 +143,8 @@ class Services:
                 view = mailbox_view(self.org, event, mailbox=mailbox or self.org.mailbox,
                                     since=f"{local:%Y-%m-%d %H:%M}", error=after.error or before.error)
                 for registrator in self.org.registrators():
-                    self.notices.queue(registrator, event, view, f"{event}:{since}:{registrator}", now)
+                    self.notices.queue(registrator, event, view, f"{event}:{since}:{registrator}", now,
+                                       urgent=True)   # the bot's own alarm: never held
                 log.warning("brevlådan: %s (%s)", event, after.error or before.error)
             return event
 
