@@ -1563,6 +1563,7 @@ SV.update({
     "notify_channel_email": "e-post", "notify_channel_console": "konsolen",
     "cli_reminder_delivery": " – levereras {when} ({preference})",
     "cli_reminder_muted": " – tyst: levereras inte i chatten ({preference})",
+    "graph_op_working_hours": "läsa arbetstiden i Outlook",
 })
 EN.update({
     "help_notify": "avisering [channel] omedelbart|samlat HH:MM|tyst – when you get notifications (red cases and Lex Maria/Sarah always at once)",
@@ -1585,6 +1586,7 @@ EN.update({
     "notify_channel_email": "e-mail", "notify_channel_console": "the console",
     "cli_reminder_delivery": " – delivered {when} ({preference})",
     "cli_reminder_muted": " – quiet: not delivered in chat ({preference})",
+    "graph_op_working_hours": "read the working hours in Outlook",
 })
 
 CATALOG = {"sv": SV, "en": EN}
