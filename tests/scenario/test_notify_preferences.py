@@ -174,3 +174,35 @@ def test_the_dry_run_says_when_it_would_be_delivered(tmp_path):
     import json
     item = next(d for d in json.loads(as_json.stdout) if d["recipient"] == "anna")
     assert item["preference"] == "samlat 15:00" and item["delivery"].startswith("2026-01-12T15:00")
+
+
+def test_a_held_item_is_not_a_late_one_for_readyz(org, tmp_path, clock):
+    """/readyz is 503 when a notification waits longer than the alert time; an item held
+    until 15:00 by `avisering samlat` waits from 15:00, not from its creation."""
+    import asyncio
+    from bot.mail.maildir import MaildirMailSource
+    from tests.fakes.mail import FakeMailSender
+    from tests.scenario.test_health_endpoints import (DEVIATION, get_json, health_settings,
+                                                      running, until)
+    bot = build(health_settings(org, tmp_path), clock=clock, sender=FakeMailSender())
+    assert say(bot, "anna", "avisering samlat 15:00").ok
+    inbox = MaildirMailSource(tmp_path / "data" / "inbox")
+
+    async def main():
+        async with running(bot) as health:
+            inbox.deliver(make_mail(**DEVIATION))
+            await until(lambda: any(n["recipient"] == "anna" for n in bot.store.outbox())
+                        and all(n["state"] != "pending" for n in bot.store.outbox()
+                                if n["recipient"] != "anna"), "the others delivered")
+            clock.set(local(14, 30))                          # five hours later, still held
+            await until(lambda: bot.metrics.mailbox.last_success == clock.now(), "a mailbox round")
+            status, ready = await get_json(health, "/readyz")
+            assert status == 200, ready
+            assert [n["state"] for n in bot.store.outbox() if n["recipient"] == "anna"] == ["pending"]
+            clock.set(local(15, 20))                          # due at 15:00, and delivered
+            await until(lambda: [n["state"] for n in bot.store.outbox()
+                                 if n["recipient"] == "anna"] == ["sent"], "delivered at 15")
+            status, _ = await get_json(health, "/readyz")
+            assert status == 200
+
+    asyncio.run(main())
