@@ -102,14 +102,14 @@ def test_a_named_channel_is_kept_apart(bot, clock, notifier):
 def test_hjalp_shows_the_setting_and_avisering_its_history(bot, clock):
     before = say(bot, "anna", "hjälp").text
     assert "avisering [kanal] omedelbart|samlat TT:MM|tyst" in before
-    assert "Din avisering i konsolen: standard (direkt, alla tider)" in before
+    assert "Din avisering i konsolen: standard: direkt, alla tider" in before
     assert say(bot, "anna", "avisering samlat 15:00").ok
     clock.set(local(10))
     assert say(bot, "anna", "avisering tyst", channel="email").ok
     assert "Din avisering i konsolen: tyst (arbetstid 08:00–16:30, kontorets)" in \
         say(bot, "anna", "hjälp").text
     overview = say(bot, "anna", "avisering").text
-    assert "2026-11-16 09:30 anna (konsolen): standard (direkt, alla tider) → samlat 15:00" in overview
+    assert "2026-11-16 09:30 anna (konsolen): standard: direkt, alla tider → samlat 15:00" in overview
     assert "2026-11-16 10:00 anna (konsolen): samlat 15:00 → tyst" in overview
 
 
@@ -119,7 +119,7 @@ def test_hjalp_in_english(settings, clock, notifier):
     bot = build(english, notifiers={"console": notifier}, clock=clock)
     try:
         assert say(bot, "anna", "avisering samlat 15:00").text.startswith(
-            "Notifications on the console: samlat 15:00 (was default (at once, any hour)).")
+            "Notifications on the console: samlat 15:00 (was default: at once, any hour).")
         assert "Your notifications on the console: samlat 15:00" in say(bot, "anna", "help").text
     finally:
         bot.close()
