@@ -47,8 +47,12 @@ class Commands:
             return Reply(t(lang, "denied_unknown"), ok=False)
         command = parse(text, org)
         if command.name == "help":
+            setting = None
+            if actor.kind == "person":
+                with self.deps.uow:          # the person's `avisering`, read like any command
+                    setting = self._notify_setting(actor)
             body = help_text(lang, org.people[actor.id].roles if actor.kind == "person" else (),
-                             self._notify_setting(actor) if actor.kind == "person" else None)
+                             setting)
             return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
         if command.name == "web":
             return self._web_link(actor, private)
