@@ -39,6 +39,7 @@ class WorkingHoursRefresh:
             return counts
         every = timedelta(hours=org.working_hours_refresh_hours)
         office = notify.WorkingHours.office(self.deps.calendar)
+        failure = ""
         for person in org.people.values():
             saved = store.get_state(notify.HOURS_PREFIX + person.id) or {}
             if saved.get("checked") and datetime.fromisoformat(saved["checked"]) + every > now:
@@ -55,8 +56,11 @@ class WorkingHoursRefresh:
                     log.warning("arbetstider: Graph ber oss vänta till %s (429)", iso(until))
                     counts["throttled"] = 1
                     return counts
-                log.warning("arbetstider: %s kunde inte läsas (kontorets tider gäller): %s",
-                            person.id, exc)
+                # one line per person at INFO; the round says it once at WARNING below (an
+                # app without MailboxSettings.Read fails for everyone, every few hours)
+                log.info("arbetstider: %s kunde inte läsas (kontorets tider gäller): %s",
+                         person.id, exc)
+                failure = str(exc)
                 self._save(person.id, {"checked": iso(now), "hours": None, "error": str(exc)[:200]})
                 counts["failed"] += 1
                 continue
@@ -65,6 +69,10 @@ class WorkingHoursRefresh:
                                    "hours": notify.hours_to_state(hours)
                                    if hours.source == "outlook" else None})
             counts["read"] += 1
+        if counts["failed"]:
+            log.warning("arbetstider: %d av %d personer kunde inte läsas i Outlook; kontorets "
+                        "tider gäller för dem (senast: %s)", counts["failed"],
+                        counts["failed"] + counts["read"], failure)
         return counts
 
     def _save(self, person_id: str, value: dict[str, Any]) -> None:
