@@ -291,6 +291,11 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     for frontend in frontends:
         notifiers[frontend.channel] = frontend.notifier
         services.channels[frontend.channel] = True
+    if from_settings and settings.mail_source == "graph":   # the people's Outlook working hours
+        from bot.mail.graph import GraphWorkingHours
+        from bot.usecases.workhours import WorkingHoursRefresh
+        services.working_hours = WorkingHoursRefresh(
+            services.deps, GraphWorkingHours.from_settings(settings))
     metrics = Metrics()
     metered(notifiers, metrics, clock)
     bot = Bot(settings, store, services, mail, calendar, clock, notifiers, list(frontends), metrics)

@@ -892,7 +892,7 @@ def cmd_reminders(settings: Settings, args) -> int:
     moment = _moment(args.at, bot)
     due = bot.services.run_reminders(moment, dry_run=True)
     fields = ("diary_number", "recipient", "on_behalf_of", "step", "level", "due",
-              "already_sent")
+              "already_sent", "delivery", "preference")
     if args.json:
         _print_json([{k: d.get(k) for k in fields} for d in due], bot.calendar.tz)
         return EXIT_OK
@@ -904,10 +904,23 @@ def cmd_reminders(settings: Settings, args) -> int:
             lang, "cli_reminder_on_behalf", recipient=d["recipient"], person=d["on_behalf_of"])
         print(t(lang, "cli_reminder", due=_local(d["due"], bot.calendar.tz), level=t(lang, f"level_{d['level']}"),
                 recipient=recipient, number=d["diary_number"] or "–", step=d["step"],
-                sent=t(lang, "cli_already_sent") if d["already_sent"] else ""))
+                sent=t(lang, "cli_already_sent") if d["already_sent"] else "")
+              + _delivery_note(lang, d, moment, bot.calendar.tz))
     if not due:
         print(t(lang, "cli_no_reminders"))
     return EXIT_OK
+
+
+def _delivery_note(lang: str, due: dict, moment: datetime, tz) -> str:
+    """When the recipient's preference (`avisering`) delivers it, if not at once."""
+    if not due.get("preference"):
+        return ""
+    if due.get("delivery") is None:
+        return t(lang, "cli_reminder_muted", preference=due["preference"])
+    if datetime.fromisoformat(due["delivery"]) <= moment:
+        return ""
+    return t(lang, "cli_reminder_delivery", when=_local(due["delivery"], tz),
+             preference=due["preference"])
 
 
 def cmd_check_config(settings: Settings, args) -> int:

@@ -52,6 +52,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "secrecy": ("sekretess", "secrecy"),
     "public_title": ("publik", "offentligrubrik", "public"),
     "hold": ("spärra", "sparra", "hold"),
+    "notify": ("avisering", "aviseringar", "notifications", "notify"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
@@ -59,7 +60,7 @@ USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
          "note", "link", "search", "lex", "ivo", "acknowledge", "absence",
-         "secrecy", "public_title", "hold"}  # usage_<verb> texts
+         "secrecy", "public_title", "hold", "notify"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -347,6 +348,32 @@ def _absence(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, args={"start": start, "end": end, "stand_in": stand_in})
 
 
+# the channels a preference may name (`avisering slack samlat 15:00`)
+NOTIFY_CHANNELS = {"slack": "slack", "teams": "teams", "e-post": "email", "epost": "email",
+                   "mejl": "email", "email": "email", "e-mail": "email", "mail": "email"}
+
+
+def _notify(verb: str, rest: str, org: Organisation) -> Command:
+    """avisering [kanal] omedelbart | samlat TT:MM | tyst; `avisering` alone shows the
+    setting and its history."""
+    from bot.domain.notify import BATCHED, parse_preference
+    if not rest:
+        return Command(verb, args={"channel": None, "preference": None})
+    first, _, after = rest.partition(" ")
+    channel = NOTIFY_CHANNELS.get(first.casefold())
+    if channel is not None:
+        rest = after.strip()
+    preference = parse_preference(rest)
+    if preference is None:
+        raise _Refusal(t(org.language, "refused_notify_syntax", text=_shown(rest) or "–"))
+    hours = org.office_hours
+    if preference.mode == BATCHED and preference.at is not None and not (
+            hours.start <= preference.at < hours.end):
+        raise _Refusal(t(org.language, "refused_notify_time", time=f"{preference.at:%H:%M}",
+                         start=f"{hours.start:%H:%M}", end=f"{hours.end:%H:%M}"))
+    return Command(verb, args={"channel": channel, "preference": preference})
+
+
 _TRIAGE_ID = re.compile(r"^T[0-9a-f]{8}$", re.IGNORECASE)
 
 
@@ -386,4 +413,5 @@ _PARSERS = {
     "web": _no_args,
     "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
     "secrecy": _secrecy, "public_title": _public_title, "hold": _hold,
+    "notify": _notify,
 }

@@ -18,7 +18,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("register", "all"), ("assess", "all"), ("action", "all"), ("action_done", "all"),
     ("title", "all"), ("snooze", "all"), ("close", "all"),
     ("note", "all"), ("link", "all"), ("search", "all"), ("acknowledge", "all"),
-    ("absence", "all"),
+    ("absence", "all"), ("notify", "all"),
     ("send", "registrator"), ("remind", "registrator"), ("mark_sent", "oversight"),
     ("secrecy", "registrator"), ("public_title", "registrator"), ("hold", "registrator"),
     ("lex", "lex"), ("ivo", "lex"),
@@ -35,8 +35,12 @@ def visible_commands(roles: Iterable[str]) -> list[str]:
     return [command for command, audience in COMMANDS if allowed[audience]]
 
 
-def help_text(lang: str, roles: Iterable[str]) -> str:
+def help_text(lang: str, roles: Iterable[str], notify_setting: str | None = None) -> str:
+    """`notify_setting`: the person's current notification setting (`avisering`), shown
+    after the commands."""
     lines = [t(lang, "help_intro")]
     lines += ["  " + t(lang, f"help_{command}") for command in visible_commands(roles)]
+    if notify_setting:
+        lines.append(notify_setting)
     lines.append(t(lang, "help_footer"))
     return "\n".join(lines)

@@ -101,6 +101,14 @@ class CaseStore(Protocol):
     def unsubscribe(self, person: str, unit: str, *, pause: bool = False) -> bool: ...
 
 
+class WorkingHoursSource(Protocol):
+    """A person's working hours where the mail lives (Graph: Outlook's mailboxSettings)."""
+
+    def working_hours(self, address: str) -> dict[str, Any] | None: ...
+
+    def close(self) -> None: ...
+
+
 class MailSender(Protocol):
     """Sends a mail the bot built (skicka); returns the Message-ID it went out with."""
 

@@ -51,6 +51,9 @@ class Services:
         self.records = Records(self.deps)
         self.archive = Archive(self.deps)
         self._housekept: datetime | None = None
+        # Outlook working hours (issue 24): set by the composition root when Graph is the
+        # mail source (bot.usecases.workhours.WorkingHoursRefresh)
+        self.working_hours: Any = None
 
     @property
     def notifiers(self) -> dict[str, Notifier]:
@@ -104,6 +107,12 @@ class Services:
         return self.reminders.run(now, dry_run=dry_run)
 
     # ------------------------------------------------------------------ queries
+    def refresh_working_hours(self, now: datetime | None = None) -> dict[str, int]:
+        """Read the Outlook working hours that are due to be read again (none without Graph)."""
+        if self.working_hours is None:
+            return {}
+        return self.working_hours.run(now)
+
     def visible_cases(self, actor: Actor, *, include_closed: bool = False) -> list[Case]:
         return self.queries.visible_cases(actor, include_closed=include_closed)
 
@@ -143,9 +152,12 @@ class Services:
                 view = mailbox_view(self.org, event, mailbox=mailbox or self.org.mailbox,
                                     since=f"{local:%Y-%m-%d %H:%M}", error=after.error or before.error)
                 for registrator in self.org.registrators():
-                    self.notices.queue(registrator, event, view, f"{event}:{since}:{registrator}", now)
+                    self.notices.queue(registrator, event, view, f"{event}:{since}:{registrator}", now,
+                                       urgent=True)   # the bot's own alarm: never held
                 log.warning("brevlådan: %s (%s)", event, after.error or before.error)
             return event
 
     def close(self) -> None:
         self.outbox.close()
+        if self.working_hours is not None:
+            self.working_hours.source.close()

@@ -52,7 +52,9 @@ _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
+         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records",
+         "notification_preferences"},
+    "notification_preferences": {"default", "working_hours_refresh_hours"},
     "records": {"secrecy", "culling", "classification"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
@@ -366,7 +368,27 @@ class _OrganisationReader:
             patient_safety=self._patient_safety(self._table("patient_safety", required=False),
                                                 people),
             records=self._records(self._table("records", required=False)),
+            **self._notification_preferences(office),
         )
+
+    def _notification_preferences(self, office: OfficeHours) -> dict[str, Any]:
+        from bot.domain.notify import BATCHED, parse_preference
+        table = self._table("notification_preferences", required=False)
+        default = self._str(table, "default", "notification_preferences.default",
+                            required=False, default="") or ""
+        preference = parse_preference(default) if default else None
+        if default and preference is None:
+            raise self.fail("notification_preferences.default",
+                            f"ska vara \"omedelbart\", \"samlat TT:MM\" eller \"tyst\", inte {default!r}")
+        if preference is not None and preference.mode == BATCHED and preference.at is not None and not (
+                office.start <= preference.at < office.end):
+            raise self.fail("notification_preferences.default",
+                            f"tiden {preference.at:%H:%M} ligger utanför kontorstiden "
+                            f"{office.start:%H:%M}–{office.end:%H:%M}")
+        refresh = self._int(table, "working_hours_refresh_hours",
+                            "notification_preferences.working_hours_refresh_hours", 4, 1, 7 * 24)
+        return {"notify_default": preference.word() if preference else "",
+                "working_hours_refresh_hours": refresh}
 
     def _closed_case(self, mail: dict) -> str:
         """[mail] closed_case: what a counterpart's mail to a closed case does."""

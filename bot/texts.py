@@ -1541,6 +1541,54 @@ EN.update({
     "archive_readme_layout": "METS.xml lists every file with its size and SHA-256. metadata/descriptive/ holds one ERMS file per case (CITS ERMS v3.0.2, FGS Ärendehantering 2.0; the schema is in schemas/). representations/rep1/data/<diary number>/ holds each document's mail as it came in or was sent (<no>.eml), its attachments (<no>-attachment-<n>) and the text of notes. The titles in ERMS are the public ones; each document's secrecy marking is a restriction naming the paragraph of OSL.",
 })
 
+# --- notification preferences: `avisering` (issue 24; bot/domain/notify.py) ---------------------
+SV.update({
+    "help_notify": "avisering [kanal] omedelbart|samlat TT:MM|tyst – när du får aviseringar (röda ärenden och Lex Maria/Sarah alltid direkt)",
+    "usage_notify": "avisering [slack|teams|e-post] omedelbart | samlat TT:MM | tyst",
+    "refused_notify_syntax": "«{text}» är ingen aviseringsinställning: skriv omedelbart, samlat TT:MM eller tyst.",
+    "refused_notify_time": "{time} ligger utanför kontorstiden {start}–{end}; välj en tid inom den.",
+    "done_notify": "Aviseringar i {channel}: {new} (tidigare {old}).",
+    "notify_means_immediate": "Du får dem direkt under din arbetstid, annars när den börjar nästa arbetsdag.",
+    "notify_means_batched": "Du får allt samlat i ett meddelande kl. {time} varje arbetsdag.",
+    "notify_means_quiet": "Du får inga aviseringar i chatten; de syns i webböversikten och i måndagens sammanställning.",
+    "notify_setting": "Din avisering i {channel}: {setting} (arbetstid {start}–{end}, {source}). Röda ärenden och Lex Maria/Sarah kommer alltid direkt.",
+    "notify_channel_line": "{channel}: {setting}",
+    "notify_history": "Ändringar:",
+    "notify_history_line": "{at} {by} ({channel}): {old} → {new}",
+    "notify_default_word": "standard: {default}",
+    "notify_at_once_any_hour": "direkt, alla tider",
+    "notify_hours_office": "kontorets",
+    "notify_hours_outlook": "från Outlook",
+    "notify_channel_slack": "Slack", "notify_channel_teams": "Teams",
+    "notify_channel_email": "e-post", "notify_channel_console": "konsolen",
+    "cli_reminder_delivery": " – levereras {when} ({preference})",
+    "cli_reminder_muted": " – tyst: levereras inte i chatten ({preference})",
+    "graph_op_working_hours": "läsa arbetstiden i Outlook",
+})
+EN.update({
+    "help_notify": "avisering [channel] omedelbart|samlat HH:MM|tyst – when you get notifications (red cases and Lex Maria/Sarah always at once)",
+    "usage_notify": "avisering [slack|teams|e-post] omedelbart | samlat HH:MM | tyst",
+    "refused_notify_syntax": "«{text}» is not a notification setting: write omedelbart (immediate), samlat HH:MM (batched) or tyst (quiet).",
+    "refused_notify_time": "{time} is outside office hours {start}–{end}; choose a time within them.",
+    "done_notify": "Notifications on {channel}: {new} (was {old}).",
+    "notify_means_immediate": "You get them at once in your working hours, else when they start on the next working day.",
+    "notify_means_batched": "You get everything together in one message at {time} every working day.",
+    "notify_means_quiet": "You get no notifications in chat; they show in the web overview and in Monday's digest.",
+    "notify_setting": "Your notifications on {channel}: {setting} (working hours {start}–{end}, {source}). Red cases and Lex Maria/Sarah always come at once.",
+    "notify_channel_line": "{channel}: {setting}",
+    "notify_history": "Changes:",
+    "notify_history_line": "{at} {by} ({channel}): {old} → {new}",
+    "notify_default_word": "default: {default}",
+    "notify_at_once_any_hour": "at once, any hour",
+    "notify_hours_office": "the office's",
+    "notify_hours_outlook": "from Outlook",
+    "notify_channel_slack": "Slack", "notify_channel_teams": "Teams",
+    "notify_channel_email": "e-mail", "notify_channel_console": "the console",
+    "cli_reminder_delivery": " – delivered {when} ({preference})",
+    "cli_reminder_muted": " – quiet: not delivered in chat ({preference})",
+    "graph_op_working_hours": "read the working hours in Outlook",
+})
+
 CATALOG = {"sv": SV, "en": EN}
 
 WEEKDAYS = {"sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),

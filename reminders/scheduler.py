@@ -32,6 +32,8 @@ def start_scheduler(bot, *, minutes: float = 5.0) -> AsyncIOScheduler:
             if fresh:
                 log.info("påminnelser: %d nya", len(fresh))
                 await asyncio.to_thread(bot.services.deliver_outbox, wait=False)
+            # the people's Outlook working hours, each read at most every few hours (issue 24)
+            await asyncio.to_thread(bot.as_leader, bot.services.refresh_working_hours, {})
         except DatabaseUnavailable:      # the store logs the outage once; the next scan runs
             bot.metrics.reminder_scan(ok=False)
         except Exception:  # the next scan tries again; nothing is marked sent unless queued

@@ -756,6 +756,37 @@ class GraphMailSender:
         self.client.close()
 
 
+class GraphWorkingHours:
+    """A person's Outlook working hours, `GET /users/{address}/mailboxSettings/workingHours`
+    (issue 24; the app needs the application permission MailboxSettings.Read). One try per
+    call: a 429 is not slept through but raised with its Retry-After, which the caller
+    (bot.usecases.workhours) honours before it asks Graph again."""
+
+    def __init__(self, config: GraphConfig, *, retry: RetryPolicy | None = None):
+        self.config = config
+        self.client = GraphClient(config, retry=retry or RetryPolicy(attempts=1))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, verify: bool | str = True,
+                      retry: RetryPolicy | None = None) -> GraphWorkingHours:
+        return cls(GraphConfig.from_settings(settings, verify=verify), retry=retry)
+
+    def working_hours(self, address: str) -> dict[str, Any] | None:
+        """Graph's workingHours object (daysOfWeek, startTime, endTime, timeZone), or None
+        when the person has no mailbox there. Raises GraphCallFailed (status, retry_after)."""
+        from urllib.parse import quote
+        url = (f"{self.client.account.protocol.service_url}users/"
+               f"{quote(address.strip().lower(), safe='@')}/mailboxSettings/workingHours")
+        answer = self.client.call("graph_op_working_hours",
+                                  lambda: self.client.account.con.get(url).json(),
+                                  retry_on=RETRY_UNPROCESSED, not_found=None)
+        log.info("graph: working hours of %s read", address)
+        return answer if isinstance(answer, dict) else None
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def _diary_number(subject: str, series: str) -> str | None:
     found = re.search(rf"\b{re.escape(series)}\s+\d{{4}}/\d+", subject, re.IGNORECASE)
     return found.group(0) if found else None

@@ -148,11 +148,14 @@ class BotProbe:
             return result
         pending = [n for n in items if n.get("state") in WAITING]
         failed = sum(1 for n in items if n.get("state") == "failed")
-        oldest = min((n["created"] for n in pending if n.get("created")), default=None)
-        age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        # an item held by its recipient's preference (`avisering samlat 15:00`) waits from
+        # the moment it became due, not from its creation: held is not late (issue 24)
+        waiting = [w for w in (_waiting_since(n) for n in pending) if w is not None and w <= now]
+        oldest_at = min(waiting, default=None)
+        oldest = oldest_at.isoformat() if oldest_at else None
+        age = (now - oldest_at).total_seconds() if oldest_at else 0.0
         overdue_before = now - timedelta(seconds=self.stale_after)
-        overdue = sum(1 for n in pending
-                      if n.get("created") and datetime.fromisoformat(n["created"]) < overdue_before)
+        overdue = sum(1 for w in waiting if w < overdue_before)
         self.bot.metrics.set_outbox(len(pending), failed, overdue, age)
         # not ready while anything failed, until it is delivered or re-queued (issue 22)
         result = {"ok": age <= self.stale_after and not failed, "pending": len(pending),
@@ -283,3 +286,9 @@ def _json(status: int, body: dict[str, Any]) -> web.Response:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _waiting_since(item: dict[str, Any]) -> datetime | None:
+    """Since when a notification has been due: its creation, or the end of its hold."""
+    since = item.get("held_until") or item.get("created")
+    return datetime.fromisoformat(since) if since else None

@@ -744,8 +744,11 @@ class PostgresCaseStore:
                 "(state = 'sent' AND coalesce(doc->>'sent_at', '') < %s) OR "
                 # handed to e-mail (issue 22): done on its channel, history like a sent one
                 "(state = 'fallback' AND coalesce(doc->>'fallback_at', '') < %s) OR "
+                # muted by the recipient's `avisering tyst` (issue 24): recorded, never sent
+                "(state = 'muted' AND coalesce(doc->>'muted_at', '') < %s) OR "
                 "(state = 'failed' AND coalesce(doc->>'failed_at', created) < %s))",
-                (iso(now - SENT_KEEP), iso(now - SENT_KEEP), iso(now - FAILED_KEEP))).rowcount
+                (iso(now - SENT_KEEP), iso(now - SENT_KEEP), iso(now - SENT_KEEP),
+                 iso(now - FAILED_KEEP))).rowcount
             markers = self._write("DELETE FROM markers WHERE starts_with(slot, 'digest:') "
                                   "AND day < %s",
                                   ((now - DIGEST_KEEP).date().isoformat(),)).rowcount

@@ -507,6 +507,8 @@ class TinyDbCaseStore:
                     if (n["state"] == "sent" and (n.get("sent_at") or "") < sent_before)
                     # handed to e-mail (issue 22): done on its channel, history like a sent one
                     or (n["state"] == "fallback" and (n.get("fallback_at") or "") < sent_before)
+                    # muted by the recipient's `avisering tyst` (issue 24): recorded, never sent
+                    or (n["state"] == "muted" and (n.get("muted_at") or "") < sent_before)
                     or (n["state"] == "failed" and (n.get("failed_at") or n["created"]) < failed_before)]
             digest_before = (now - DIGEST_KEEP).date().isoformat()
             markers = [m for m in self.tables["markers"]

@@ -11,6 +11,7 @@ from datetime import datetime
 from bot.chat.render import notification_view, plain_text
 from bot.domain.absence import STATE_PREFIX, Absence, stand_in_for
 from bot.domain.case import Case, iso
+from bot.domain import notify
 from bot.domain.org import Organisation, Person
 from bot.domain.process import Notice, Outcome, lex_step, step_deadline
 from bot.texts import t
@@ -67,7 +68,8 @@ class Notices:
             view = notification_view(org, case, notice.event, recipient.role, deadline,
                                      calendar.local)
             key = f"{case.number}:{notice.event}:{len(case.events)}:{recipient.person}"
-            self.queue(recipient.person, notice.event, view, key, now)
+            self.queue(recipient.person, notice.event, view, key, now,
+                       urgent=is_urgent(case, notice.event))
         if notice.event in UNIT_POST_EVENTS:
             self._queue_unit_post(case, notice.event, deadline, now)
 
@@ -86,7 +88,11 @@ class Notices:
             f"{case.number}:{event}:{len(case.events)}:unit:{unit.id}", f"unit:{unit.id}",
             channel, case.number, event, plain_text(org, view), view, now))
 
-    def queue(self, person_id: str, event: str, view: dict, key: str, now: datetime) -> bool:
+    def queue(self, person_id: str, event: str, view: dict, key: str, now: datetime, *,
+              urgent: bool = False) -> bool:
+        """Queue one notice for a person (their stand-in while they are away), due when the
+        recipient's preference on their channel says (bot.domain.notify): `urgent` ones (red
+        cases, Lex Maria/Sarah requests, the bot's own alarms) at once, whatever it says."""
         org = self.deps.org
         person = org.people.get(person_id)
         if person is None:
@@ -97,9 +103,53 @@ class Notices:
                     "headline": t(org.language, "on_behalf_of", name=person.name)
                     + " " + view.get("headline", "")}
             person = org.people[deputy]
-        return self.deps.store.add_notification(_item(
-            key, person.id, self.channel_for(person), view.get("number"), event,
-            plain_text(org, view), view, now))
+        channel = self.channel_for(person)
+        item = _item(key, person.id, channel, view.get("number"), event,
+                     plain_text(org, view), view, now)
+        item.update(self.schedule(person.id, channel, event, urgent, now))
+        return self.deps.store.add_notification(item)
+
+    # ------------------------------------------------------------------ preferences
+    def preference(self, person_id: str, channel: str) -> notify.Preference | None:
+        """The person's own for the channel, else the organisation's default; None when
+        neither is set: at once, at any hour (as before preferences existed)."""
+        state = self.deps.store.get_state(notify.PREFIX + person_id)
+        return notify.preference_for(state, channel) or self.default_preference()
+
+    def default_preference(self) -> notify.Preference | None:
+        return notify.parse_preference(self.deps.org.notify_default or "")
+
+    def working_hours(self, person_id: str) -> notify.WorkingHours:
+        """The person's Outlook working hours when they were read (Graph), else the office's."""
+        office = notify.WorkingHours.office(self.deps.calendar)
+        return notify.hours_from_state(self.deps.store.get_state(notify.HOURS_PREFIX + person_id),
+                                       office)
+
+    def delivery(self, person_id: str, channel: str, event: str, urgent: bool,
+                 now: datetime) -> tuple[notify.Preference | None, datetime | None]:
+        """The recipient's preference and when the notice goes out under it (None: muted)."""
+        preference = self.preference(person_id, channel)
+        if preference is None:
+            return None, now
+        if event == "digest" and preference.mode == notify.QUIET:
+            preference = notify.Preference(notify.IMMEDIATE)   # the summary a quiet person gets
+        when = notify.delivery_time(preference, self.working_hours(person_id), urgent, now,
+                                    self.deps.calendar)
+        return preference, when
+
+    def schedule(self, person_id: str, channel: str, event: str, urgent: bool,
+                 now: datetime) -> dict:
+        """The outbox fields for the delivery time: held until then (`next_attempt`, the
+        outbox claims nothing before it), or `muted`: recorded, never sent by chat."""
+        preference, when = self.delivery(person_id, channel, event, urgent, now)
+        if preference is None:
+            return {}
+        if when is None:
+            return {"state": "muted", "muted_at": iso(now), "preference": preference.word()}
+        if when > now:
+            return {"next_attempt": iso(when), "held_until": iso(when),
+                    "preference": preference.word()}
+        return {}
 
     def stand_in(self, person_id: str, now: datetime) -> str | None:
         absence = Absence.from_state(self.deps.store.get_state(STATE_PREFIX + person_id))
@@ -118,6 +168,11 @@ class Notices:
         if channels.get("email"):
             return "email"
         return "console"
+
+
+def is_urgent(case: Case, event: str) -> bool:
+    """Always delivered at once: a red case, a Lex Maria/Sarah assessment request."""
+    return case.severity == "red" or event == "lex_requested"
 
 
 def _item(key: str, recipient: str, channel: str, number: str | None, event: str, text: str,

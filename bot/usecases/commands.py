@@ -47,7 +47,12 @@ class Commands:
             return Reply(t(lang, "denied_unknown"), ok=False)
         command = parse(text, org)
         if command.name == "help":
-            body = help_text(lang, org.people[actor.id].roles if actor.kind == "person" else ())
+            setting = None
+            if actor.kind == "person":
+                with self.deps.uow:          # the person's `avisering`, read like any command
+                    setting = self._notify_setting(actor)
+            body = help_text(lang, org.people[actor.id].roles if actor.kind == "person" else (),
+                             setting)
             return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
         if command.name == "web":
             return self._web_link(actor, private)
@@ -68,6 +73,8 @@ class Commands:
             return Reply(self.queries.search_text(actor, command.args["text"]))
         if command.name == "absence":
             return self._absence(actor, command, now)
+        if command.name == "notify":
+            return self._notify(actor, command, channel, now)
         if command.name in ("subscribe", "unsubscribe"):
             return self._subscription(actor, command)
         if command.name.startswith("triage_"):
@@ -154,6 +161,75 @@ class Commands:
         self.deps.store.set_state(STATE_PREFIX + actor.id, absence.to_state())
         return Reply(t(lang, "done_absence", start=args["start"].isoformat(),
                        end=args["end"].isoformat(), name=org.people[stand_in].name))
+
+    # ------------------------------------------------------------------ avisering
+    def _notify(self, actor: Actor, command: Command, via: str, now: datetime) -> Reply:
+        """`avisering [kanal] omedelbart|samlat TT:MM|tyst`: the person's preference for a
+        channel (their own channel when none is named), kept in the store's state with the
+        change in its history (who, when, old → new); `avisering` alone shows both."""
+        from bot.domain import notify
+        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
+        if actor.kind != "person":
+            return Reply(t(lang, "denied_unknown"), ok=False)
+        person = org.people[actor.id]
+        channel = command.args["channel"] or self.notices.channel_for(person)
+        preference = command.args["preference"]
+        key = notify.PREFIX + actor.id
+        if preference is None:
+            return Reply(self._notify_overview(actor.id, store.get_state(key)))
+        state = notify.with_change(store.get_state(key), actor.id, channel, preference,
+                                   actor.audit_name, via, now)
+        store.set_state(key, state)
+        change = state["history"][-1]
+        log.info("avisering: %s satte %s till %s (tidigare %s)", actor.id, channel,
+                 change["new"], change["old"])
+        reply = t(lang, "done_notify", channel=t(lang, f"notify_channel_{channel}"),
+                  new=self._preference_text(change["new"]), old=self._preference_text(change["old"]))
+        return Reply(reply + " " + t(lang, f"notify_means_{preference.mode}",
+                                     time=change["new"].removeprefix("samlat ")))
+
+    def _preference_text(self, word: str) -> str:
+        from bot.domain.notify import DEFAULT_WORD
+        if word == DEFAULT_WORD:
+            default = self.notices.default_preference()
+            return t(self.deps.lang, "notify_default_word",
+                     default=default.word() if default else t(self.deps.lang, "notify_at_once_any_hour"))
+        return word
+
+    def _notify_setting(self, actor: Actor) -> str:
+        """The person's current setting on their channel, for `hjälp` and `avisering`."""
+        person = self.deps.org.people[actor.id]
+        channel = self.notices.channel_for(person)
+        from bot.domain.notify import preference_for, PREFIX
+        own = preference_for(self.deps.store.get_state(PREFIX + actor.id), channel)
+        word = own.word() if own else self._preference_text("standard")
+        hours = self.notices.working_hours(actor.id)
+        return t(self.deps.lang, "notify_setting", channel=t(self.deps.lang, f"notify_channel_{channel}"),
+                 setting=word, start=f"{hours.start:%H:%M}", end=f"{hours.end:%H:%M}",
+                 source=t(self.deps.lang, f"notify_hours_{hours.source}"))
+
+    def _notify_overview(self, person_id: str, state: dict | None) -> str:
+        lang = self.deps.lang
+        lines = [self._notify_setting(Actor.person(person_id))]
+        for channel, saved in sorted(((state or {}).get("channels") or {}).items()):
+            from bot.domain.notify import Preference
+            preference = Preference.from_state(saved)
+            if preference is not None:
+                lines.append("  " + t(lang, "notify_channel_line",
+                                      channel=t(lang, f"notify_channel_{channel}"),
+                                      setting=preference.word()))
+        history = ((state or {}).get("history") or [])[-5:]
+        if history:
+            lines.append(t(lang, "notify_history"))
+            tz = self.deps.calendar.tz
+            for change in history:
+                at = datetime.fromisoformat(change["at"]).astimezone(tz)
+                lines.append("  " + t(lang, "notify_history_line", at=f"{at:%Y-%m-%d %H:%M}",
+                                      by=change["by"], channel=t(lang, f"notify_channel_{change['channel']}"),
+                                      old=self._preference_text(change["old"]),
+                                      new=self._preference_text(change["new"])))
+        lines.append(t(lang, "usage", usage=t(lang, "usage_notify")))
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ länka
     def _link(self, case: Case, command: Command, ctx: Context) -> Reply:

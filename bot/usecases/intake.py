@@ -91,7 +91,8 @@ class SilentNotices(Notices):
     def queue_notice(self, case, notice, now) -> None:
         return None
 
-    def queue(self, person_id: str, event: str, view: dict, key: str, now: datetime) -> bool:
+    def queue(self, person_id: str, event: str, view: dict, key: str, now: datetime, *,
+              urgent: bool = False) -> bool:
         return False
 
 

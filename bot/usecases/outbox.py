@@ -234,7 +234,10 @@ class Outbox:
                         "state": "pending", "attempts": 0, "next_attempt": stamp,
                         "requeued_at": stamp, "unreachable": False})
                     counts["failed"] += 1
-                elif item["state"] == "pending" and item["next_attempt"] > stamp:
+                elif (item["state"] == "pending" and item["next_attempt"] > stamp
+                      and not (item.get("held_until") and item["attempts"] == 0)):
+                    # (an item held by its recipient's preference, `avisering`, is not a
+                    # back-off: it stays for the time the person chose)
                     store.update_notification(item["id"], {"next_attempt": stamp})
                     counts["pending"] += 1
         self._probed.clear()
@@ -376,7 +379,8 @@ class Outbox:
     def _tell_send_failed(self, item: dict, error: str, now: datetime) -> None:
         view = send_failed_view(self.deps.org, item["diary_number"], item["job"]["to"], error)
         for person in self.deps.org.registrators():
-            self.notices.queue(person, "send_failed", view, f"send_failed:{item['id']}:{person}", now)
+            self.notices.queue(person, "send_failed", view, f"send_failed:{item['id']}:{person}", now,
+                               urgent=True)   # the bot's own alarm: never held
 
     def _fall_back(self, item: dict, exc: Unreachable, now: datetime) -> None:
         """The person cannot be reached on the chat channel (yet): e-mail instead, and the
@@ -404,4 +408,4 @@ class Outbox:
         for registrator in org.registrators():
             if person is None or registrator != person.id:
                 self.notices.queue(registrator, "unreachable", view,
-                                   f"{told_key}:{registrator}", now)
+                                   f"{told_key}:{registrator}", now, urgent=True)

@@ -16,6 +16,11 @@ from bot.usecases.queries import Queries
 from reminders.rules import Due, due_reminders, weekly_digest_due
 
 
+def _urgent(case: Case, due: Due) -> bool:
+    """A red case's reminders and escalations, and a Lex Maria/Sarah assessment's, go at once."""
+    return case.severity == "red" or due.step == LEX_STEP
+
+
 def reminder_slot(due: Due) -> str:
     return f"{due.number}:{due.step}:{due.level}:{due.recipient}"
 
@@ -40,10 +45,12 @@ class Reminders:
             for due in due_reminders(case, now, calendar, org, subscriptions):
                 day = calendar.local(due.due).date().isoformat()
                 already = store.reminder_sent(reminder_slot(due), day)
-                results.append({**self._addressee(due.recipient, now),
-                                "diary_number": due.number,
+                addressee = self._addressee(due.recipient, now)
+                results.append({**addressee, "diary_number": due.number,
                                 "step": due.step, "level": due.level, "due": iso(due.due),
-                                "deadline": iso(due.deadline), "already_sent": already})
+                                "deadline": iso(due.deadline), "already_sent": already,
+                                **self._delivery(addressee["recipient"], due.level,
+                                                 _urgent(case, due), now)})
                 if not dry_run and not already:
                     self._queue_reminder(case, due, day, now)
             results += self._chase(case, now, dry_run)
@@ -57,6 +64,17 @@ class Reminders:
         if deputy is None:
             return {"recipient": person_id, "on_behalf_of": None}
         return {"recipient": deputy, "on_behalf_of": person_id}
+
+    def _delivery(self, person_id: str, event: str, urgent: bool, now: datetime) -> dict:
+        """When the item would be delivered under the recipient's preference (issue 24):
+        `delivery` None = muted (tyst); `preference` as the person typed it."""
+        person = self.deps.org.people.get(person_id)
+        if person is None:
+            return {"delivery": iso(now), "preference": None}
+        channel = self.notices.channel_for(person)
+        preference, when = self.notices.delivery(person_id, channel, event, urgent, now)
+        return {"delivery": iso(when) if when else None,
+                "preference": preference.word() if preference else None}
 
     def _chase(self, case: Case, now: datetime, dry_run: bool) -> list[dict]:
         """The automatic reminder to a counterpart that asked for one, on the agreed day
@@ -86,7 +104,7 @@ class Reminders:
         owners = list(step.owners) if step else []
         view = reminder_view(org, case, step=due.step, level=due.level, deadline=due.deadline,
                              calendar_local=self.deps.calendar.local, owners=owners)
-        self.notices.queue(due.recipient, due.level, view, due.key, now)
+        self.notices.queue(due.recipient, due.level, view, due.key, now, urgent=_urgent(case, due))
         self.deps.store.mark_reminder(reminder_slot(due), day, iso(now))
 
     def _digests(self, open_cases: list[Case], now: datetime, subscriptions,
@@ -104,9 +122,11 @@ class Reminders:
                 continue  # nobody is pinged for nothing
             slot = f"digest:{person.id}"
             already = store.reminder_sent(slot, monday.isoformat())
-            results.append({**self._addressee(person.id, now), "diary_number": None, "step": "digest",
+            addressee = self._addressee(person.id, now)
+            results.append({**addressee, "diary_number": None, "step": "digest",
                             "level": "digest", "due": iso(calendar.office_start(monday)),
-                            "deadline": None, "already_sent": already})
+                            "deadline": None, "already_sent": already,
+                            **self._delivery(addressee["recipient"], "digest", False, now)})
             if dry_run or already:
                 continue
             self._queue_digest(person, mine, monday, now)

@@ -110,6 +110,8 @@ class FakeGraphServer:
 
     requests: list[Recorded] = field(default_factory=list)
     sent: list[bytes] = field(default_factory=list)
+    # address -> the workingHours object of that user's mailboxSettings (issue 24)
+    working_hours: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
         self._lock = threading.RLock()
@@ -303,6 +305,8 @@ class FakeGraphServer:
         if not users:
             return _json(404, _error("ResourceNotFound", f"Unsupported path {path}"))
         user, rest = users.groups()
+        if method == "GET" and rest == "/mailboxSettings/workingHours":
+            return self._working_hours(user)
         if user.lower() != self.mailbox:
             return _json(404, _error("ErrorInvalidUser", f"The requested user '{user}' is invalid."))
         if self.deny_mailbox:
@@ -392,6 +396,15 @@ class FakeGraphServer:
         if method == "POST" and rest == "/sendMail":
             return self._send_mail(headers, body)
         return _json(400, _error("BadRequest", f"Unsupported {method} {rest}"))
+
+    def _working_hours(self, user: str):
+        """GET /users/{id}/mailboxSettings/workingHours: any user of the tenant, with the
+        shape of the Graph documentation (workingHours resource type)."""
+        found = self.working_hours.get(user.lower())
+        if found is None:
+            return _json(404, _error("ErrorInvalidUser", f"The requested user '{user}' is invalid."))
+        return _json(200, {"@odata.context": f"{self.base_url}v1.0/$metadata#users('{user}')/"
+                           "mailboxSettings/workingHours", **found})
 
     def _inbox_snapshot(self) -> frozenset[str]:
         return frozenset(m.id for m in self._messages.values() if m.folder == INBOX_ID)

@@ -89,3 +89,26 @@ def test_a_port_that_is_no_port_is_refused_naming_the_variable(org, tmp_path, na
         settings.port(name, 1)
     assert error.value.key == name and "99999" in error.value.problem
     assert Settings(config_path=tmp_path, data_dir=tmp_path, org=org, env={}).port(name, 143) == 143
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('default = "ibland"', 'ska vara "omedelbart", "samlat TT:MM" eller "tyst"'),
+    ('default = "samlat 18:00"', "utanför kontorstiden 08:00–16:30"),
+    ('working_hours_refresh_hours = 0', "heltal mellan 1 och 168"),
+])
+def test_a_bad_notification_preference_is_refused_in_swedish(tmp_path, line, problem):
+    """Issue 24: [notification_preferences] default and working_hours_refresh_hours."""
+    anchor = '# default = "omedelbart"\n'
+    assert anchor in GOOD
+    text = GOOD.replace("working_hours_refresh_hours = 4", "", 1) if "refresh" in line else GOOD
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text.replace(anchor, line + "\n", 1))
+    assert caught.value.key.startswith("notification_preferences.")
+    assert problem in caught.value.problem
+
+
+def test_the_notification_default(tmp_path, org):
+    assert org.notify_default == "" and org.working_hours_refresh_hours == 4
+    anchor = '# default = "omedelbart"\n'
+    chosen, _ = _load(tmp_path, GOOD.replace(anchor, 'default = "samlat 15.00"\n', 1))
+    assert chosen.notify_default == "samlat 15:00"
