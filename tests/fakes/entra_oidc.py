@@ -74,6 +74,12 @@ class FakeEntra:
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
     redirect_uris: set[str] = field(default_factory=set)
+    # the name in its addresses: "localhost" makes it another site than a web on 127.0.0.1,
+    # as login.microsoftonline.com is for the organisation's web (SameSite rules apply)
+    host: str = "127.0.0.1"
+    # a sign-in page with a button, as Entra shows (the browser then leaves from the provider's
+    # own page, which is what a browser's SameSite rules look at); else straight back
+    interactive: bool = False
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self):
@@ -81,6 +87,7 @@ class FakeEntra:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._foreign_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._codes: dict[str, _Code] = {}
+        self._asked: dict[str, dict[str, str]] = {}     # interactive: authorize requests shown
         self._user: dict | None = None
         self._tamper: dict = {}
         self._foreign = False
@@ -120,7 +127,7 @@ class FakeEntra:
     @property
     def origin(self) -> str:
         assert self._server is not None
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return f"https://{self.host}:{self._server.server_address[1]}"
 
     @property
     def issuer(self) -> str:
@@ -178,7 +185,15 @@ class FakeEntra:
             public = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
             return _json(200, {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]})
         if method == "GET" and rest == "/oauth2/v2.0/authorize":
+            if self.interactive:
+                return self._sign_in_page({k: v[0] for k, v in query.items()})
             return self._authorize({k: v[0] for k, v in query.items()})
+        if method == "POST" and rest == "/oauth2/v2.0/authorize":     # the page's button
+            with self._lock:
+                asked = self._asked.pop(form.get("ticket", [""])[0], None)
+            if asked is None:
+                return _json(400, {"error": "invalid_request"})
+            return self._authorize(asked)
         if method == "POST" and rest == "/oauth2/v2.0/token":
             return self._token({k: v[0] for k, v in form.items()})
         return _json(404, {"error": "not_found"})
@@ -198,6 +213,16 @@ class FakeEntra:
                                                           "private_key_jwt", "client_secret_basic"],
                 "code_challenge_methods_supported": ["S256"],
                 "tenant_region_scope": "EU"}
+
+    def _sign_in_page(self, q: dict[str, str]):
+        ticket = secrets.token_urlsafe(16)
+        with self._lock:
+            self._asked[ticket] = q
+        page = (f'<!doctype html><html lang="sv"><title>Logga in</title><form method="post" '
+                f'action="/{self.tenant}/oauth2/v2.0/authorize"><input type="hidden" '
+                f'name="ticket" value="{ticket}"><button id="idSIButton9" type="submit">'
+                f'Logga in</button></form></html>').encode()
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page
 
     def _authorize(self, q: dict[str, str]):
         if q.get("client_id") != self.client_id:
