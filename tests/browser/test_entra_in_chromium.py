@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.browser.test_pages_in_chromium import serious_violations
 from tests.conftest import EXAMPLE_CONFIG
 from tests.fakes.entra_oidc import FakeEntra
 from tests.realparts.dovecot import free_port
@@ -92,6 +93,7 @@ def test_sign_in_with_microsoft_ends_on_the_page_asked_for(browser, site, entra)
     entra.sign_in_as("rut.registrator@exempelby.se")
     browser.get(site.url + CASE_PAGE)
     assert "Logga in för att se diariet" in browser.page_source
+    assert serious_violations(browser) == []
     browser.find_element("id", "entra-signin").click()
     wait_for(browser, lambda d: d.current_url.startswith(entra.origin))
     browser.find_element("id", "idSIButton9").click()       # at "Microsoft"
@@ -114,5 +116,6 @@ def test_someone_outside_the_directory_sees_why_in_swedish(browser, site, entra)
     wait_for(browser, lambda d: "Inloggningen gick inte" in d.page_source)
     refused = browser.find_element("id", "refused").text
     assert "okand.person@exempelby.se" in refused and "finns inte i Avvikelsebots katalog" in refused
+    assert serious_violations(browser) == []
     browser.get(site.url + "/arenden")
     assert "Logga in för att se diariet" in browser.page_source
