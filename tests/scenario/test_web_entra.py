@@ -238,6 +238,38 @@ def test_the_page_to_return_to_is_of_this_site_only(site, entra):
     assert re.search(r'content="0; url=/arenden"', done.text), done.text
 
 
+def test_the_chat_link_still_signs_in_beside_entra(site, org):
+    """The one-time links stay the fallback when Entra sign-in is on."""
+    from bot.settings import Settings
+    from tests.web_support import Client
+    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=site.data_dir, org=org, env={})
+    client = Client(site.url)
+    assert client.sign_in(site.link(settings, "rut")).status == 303
+    assert client.get(CASE_PAGE).status == 200
+
+
+def test_an_unreachable_provider_is_a_swedish_page_and_the_link_still_works(tmp_path, org, entra):
+    from bot.settings import Settings
+    from tests.web_support import Client
+    closed = free_port()                       # nothing listens there
+    data = tmp_path / "data"
+    server = WebProcess(data, env={"WEB_PORT": str(free_port()),
+                                   **entra.env(WEB_ENTRA_AUTHORITY_URL=f"https://127.0.0.1:{closed}")})
+    server.start()
+    try:
+        session = browser(entra)
+        start = session.get(server.url + "/inloggning/entra", params={"nasta": "/arenden"},
+                            allow_redirects=False)
+        assert start.status_code == 503
+        assert "Microsofts inloggning går inte att nå just nu" in start.text
+        settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data, org=org, env={})
+        client = Client(server.url)
+        assert client.sign_in(server.link(settings, "rut")).status == 303
+        assert client.get("/arenden").status == 200
+    finally:
+        server.stop()
+
+
 def test_the_secret_is_never_logged(site, entra):
     """Last in the module: whatever every sign-in above (granted, refused) made the web log."""
     session = browser(entra)
