@@ -1225,6 +1225,9 @@ SV.update({
     "web_entra_client_id": "{value!r}: ange appregistreringens program-id (klient-id), ett GUID",
     "web_entra_authority": "ska vara en https-adress utan sökväg, t.ex. https://login.microsoftonline.com",
     "web_entra_redirect": "{value!r}: ska vara en https-adress (http bara till localhost) som slutar på {path}, precis som den registrerade omdirigerings-URI:n",
+    "web_entra_online_ok": "Entra ID-inloggning: katalogen {tenant} och appen {client} godtas (klienthemligheten stämmer); omdirigerings-URI:n {redirect} prövas först vid en riktig inloggning",
+    "web_entra_online_failed": "Entra ID-inloggning fungerar inte: {error}",
+    "web_entra_unreachable": "{url} kan inte nås ({error})",
 })
 EN.update({
     "web_entra_button": "Sign in with Microsoft account",
@@ -1240,6 +1243,9 @@ EN.update({
     "web_entra_client_id": "{value!r}: give the app registration's application (client) id, a GUID",
     "web_entra_authority": "must be an https address without a path, e.g. https://login.microsoftonline.com",
     "web_entra_redirect": "{value!r}: must be an https address (http only to localhost) ending in {path}, exactly as the registered redirect URI",
+    "web_entra_online_ok": "Entra ID sign-in: the directory {tenant} and the app {client} are accepted (the client secret is right); the redirect URI {redirect} is only tried by a real sign-in",
+    "web_entra_online_failed": "Entra ID sign-in does not work: {error}",
+    "web_entra_unreachable": "{url} cannot be reached ({error})",
 })
 
 # e-mail as a channel: act by reply (issue 13)

@@ -328,6 +328,39 @@ def person_for(org: Organisation, claims: dict, issuer: str) -> tuple[Person | N
     return None, shown.strip()[:200]
 
 
+def check_online(settings: Settings, base_url: str) -> list[tuple[bool, str]]:
+    """`check-config --online`: the tenant's discovery document, then a token for the app
+    itself by client credentials (no permission needed), which proves tenant, client id and
+    secret without a person. The redirect URI is only tried by a real sign-in."""
+    import msal
+    import requests
+    lang = settings.org.language
+    config = EntraConfig.from_settings(settings, base_url)
+    if config is None:
+        return []
+    try:
+        answer = requests.get(config.discovery_url, timeout=HTTP_TIMEOUT)
+        if answer.status_code != 200:
+            error = answer.json().get("error_description", "") if answer.headers.get(
+                "Content-Type", "").startswith("application/json") else ""
+            return [(False, t(lang, "web_entra_online_failed",
+                              error=f"{answer.status_code} {str(error).splitlines()[0] if error else ''}".strip()))]
+        known = urlsplit(config.authority_url).hostname in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
+        client = msal.ConfidentialClientApplication(
+            config.client_id, client_credential=config.client_secret, authority=config.authority,
+            token_cache=_no_token_cache(), timeout=HTTP_TIMEOUT,
+            instance_discovery=None if known else False)
+        result = client.acquire_token_for_client([f"{config.client_id}/.default"])
+    except (requests.RequestException, ValueError) as exc:
+        return [(False, t(lang, "web_entra_online_failed", error=t(
+            lang, "web_entra_unreachable", url=config.authority_url, error=type(exc).__name__)))]
+    if "error" in result:
+        text = str(result.get("error_description") or result["error"]).splitlines()[0]
+        return [(False, t(lang, "web_entra_online_failed", error=text[:200]))]
+    return [(True, t(lang, "web_entra_online_ok", tenant=config.tenant, client=config.client_id,
+                     redirect=config.redirect_uri))]
+
+
 # ---------------------------------------------------------------------------- the pages
 class EntraPages:
     """The two routes: /inloggning/entra (go to Microsoft) and /inloggning/entra/svar."""

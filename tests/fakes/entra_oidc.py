@@ -252,7 +252,17 @@ class FakeEntra:
     def _token(self, f: dict[str, str]):
         def refuse(error: str, text: str, status: int = 400):
             return _json(status, {"error": error, "error_description": text,
-                                  "error_codes": [int(text[5:text.index(":")])]})
+                                  "error_codes": [int(text[6:text.index(":")])]})
+        if f.get("grant_type") == "client_credentials":     # check-config --online
+            if f.get("client_id") != self.client_id:
+                return refuse("unauthorized_client", "AADSTS700016: Application not found.")
+            if not secrets.compare_digest(f.get("client_secret", ""), self.client_secret):
+                return refuse("invalid_client", "AADSTS7000215: Invalid client secret provided.", 401)
+            if not f.get("scope", "").endswith("/.default"):
+                return refuse("invalid_scope", "AADSTS1002012: Client credential flows must have "
+                              "a scope value with /.default suffixed to the resource identifier.")
+            return _json(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                               "access_token": secrets.token_urlsafe(40)})
         if f.get("grant_type") != "authorization_code":
             return refuse("unsupported_grant_type", "AADSTS70003: grant type not supported.")
         if f.get("client_id") != self.client_id:

@@ -270,6 +270,29 @@ def test_an_unreachable_provider_is_a_swedish_page_and_the_link_still_works(tmp_
         server.stop()
 
 
+def test_check_config_online_tries_tenant_client_and_secret(tmp_path, entra):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    cli = str(Path(sys.executable).with_name("avvikelsebot"))
+
+    def check(**env):
+        clean = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "WEB_PORT": "8081",
+                 "WEB_BASE_URL": "https://diariet.exempelby.se", **entra.env(**env)}
+        return subprocess.run([cli, "--config", str(EXAMPLE_CONFIG), "--data", str(tmp_path / "d"),
+                               "check-config", "--online"], capture_output=True, text=True,
+                              env=clean, timeout=60)
+    good = check()
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"katalogen {entra.tenant} och appen {entra.client_id} godtas" in good.stdout
+    bad = check(WEB_ENTRA_CLIENT_SECRET="fel-hemlighet")
+    assert bad.returncode != 0 and "AADSTS7000215" in bad.stdout + bad.stderr
+    assert "fel-hemlighet" not in bad.stdout + bad.stderr
+    tenant = check(WEB_ENTRA_TENANT_ID="11111111-2222-4333-8444-555555555555")
+    assert tenant.returncode != 0 and "AADSTS90002" in tenant.stdout + tenant.stderr
+
+
 def test_the_secret_is_never_logged(site, entra):
     """Last in the module: whatever every sign-in above (granted, refused) made the web log."""
     session = browser(entra)
