@@ -3,7 +3,8 @@
 The authorization code flow, through msal's public API: `initiate_auth_code_flow` makes the
 state, the nonce and the PKCE verifier (S256) and the address to send the browser to;
 `acquire_token_by_auth_code_flow` checks the state that comes back, redeems the code with the
-verifier and the client secret, and checks the nonce. msal (since 1.38) does not validate the
+verifier and the client secret, and checks the nonce. msal (since 1.38, issue #911 of
+AzureAD/microsoft-authentication-library-for-python) does not validate the
 ID token itself, so it is validated here with PyJWT against the provider's published keys
 (JWKS): RS256 signature, issuer from the tenant's discovery document, audience = our client
 id, expiry, and the nonce once more. The token's `preferred_username` (or, for a member of the
