@@ -998,6 +998,10 @@ def _online_checks(settings: Settings) -> list[tuple[bool, str]]:
     if settings.mail_source != "graph" and settings.env.get("SMTP_HOST"):
         from bot.mail.smtp import SmtpMailSender
         results.append(SmtpMailSender.from_settings(settings).check())
+    if any(name.startswith("WEB_ENTRA_") for name in settings.env):   # sign-in to the web
+        from bot.web.auth import WebOptions
+        from bot.web.entra import check_online as entra_online
+        results += entra_online(settings, WebOptions.from_settings(settings).base_url)
     return results
 
 

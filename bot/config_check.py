@@ -42,7 +42,8 @@ def check_environment(settings: Settings) -> list[str]:
         teams_config(settings)
     if any(name.startswith("WEB_") for name in env):
         from bot.web.auth import WebOptions
-        WebOptions.from_settings(settings)
+        from bot.web.entra import EntraConfig
+        EntraConfig.from_settings(settings, WebOptions.from_settings(settings).base_url)
     return _warnings(settings)
 
 

@@ -36,11 +36,14 @@ ENV_NAMES = (
     # the web overview (bot/web): off in `run` unless WEB_PORT is set
     "WEB_BIND", "WEB_PORT", "WEB_BASE_URL", "WEB_SECURE_COOKIE", "WEB_LINK_MINUTES",
     "WEB_SESSION_HOURS", "WEB_STATE_DIR",
+    # sign-in to the web with Entra ID (bot/web/entra.py)
+    "WEB_ENTRA_TENANT_ID", "WEB_ENTRA_CLIENT_ID", "WEB_ENTRA_CLIENT_SECRET", "WEB_ENTRA_REDIRECT_URI",
+    "WEB_ENTRA_AUTHORITY_URL",
     "SLACK_BIND", "TEAMS_BIND", "HEALTH_BIND", "HEALTH_PORT",
 )
 SECRET_NAMES = frozenset({"IMAP_PASSWORD", "SMTP_PASSWORD", "GRAPH_CLIENT_SECRET",
                           "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET",
-                          "TEAMS_CLIENT_SECRET"})
+                          "TEAMS_CLIENT_SECRET", "WEB_ENTRA_CLIENT_SECRET"})
 MAIL_SOURCES = ("maildir", "imap", "graph")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

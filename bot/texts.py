@@ -1210,6 +1210,44 @@ EN.update({
     "cli_log_header": "time,person,case,what,channel,document,detail",
 })
 
+# --- sign-in to the web with Entra ID (issue 26, bot/web/entra.py) ---------------------------
+SV.update({
+    "web_entra_button": "Logga in med Microsoft-konto",
+    "web_entra_needed": "Logga in med ditt Microsoft-konto i organisationen (samma som för e-post och Teams).",
+    "web_entra_refused_title": "Inloggningen gick inte",
+    "web_entra_refused": "Inloggningen med Microsoft-kontot kunde inte godkännas (svaret var för gammalt, redan använt eller inte giltigt). Försök igen från början.",
+    "web_entra_unknown": "Du är inloggad hos Microsoft som {address}, men den adressen finns inte i Avvikelsebots katalog, så du får inte se diariet. Be den som sköter Avvikelsebot att lägga till dig, med samma adress.",
+    "web_entra_unavailable": "Microsofts inloggning går inte att nå just nu. Försök igen om en stund.",
+    "web_entra_done_title": "Du är inloggad",
+    "web_entra_continue": "Fortsätt",
+    "web_entra_missing": "saknas (inloggning med Entra ID behöver WEB_ENTRA_TENANT_ID, WEB_ENTRA_CLIENT_ID och WEB_ENTRA_CLIENT_SECRET)",
+    "web_entra_tenant": "{value!r}: ange katalogens (tenantens) id, ett GUID, eller dess domän; common, organizations och consumers släpper in konton utanför organisationen",
+    "web_entra_client_id": "{value!r}: ange appregistreringens program-id (klient-id), ett GUID",
+    "web_entra_authority": "ska vara en https-adress utan sökväg, t.ex. https://login.microsoftonline.com",
+    "web_entra_redirect": "{value!r}: ska vara en https-adress (http bara till localhost) som slutar på {path}, precis som den registrerade omdirigerings-URI:n",
+    "web_entra_online_ok": "Entra ID-inloggning: katalogen {tenant} och appen {client} godtas (klienthemligheten stämmer); omdirigerings-URI:n {redirect} prövas först vid en riktig inloggning",
+    "web_entra_online_failed": "Entra ID-inloggning fungerar inte: {error}",
+    "web_entra_unreachable": "{url} kan inte nås ({error})",
+})
+EN.update({
+    "web_entra_button": "Sign in with Microsoft account",
+    "web_entra_needed": "Sign in with your organisation's Microsoft account (the one for e-mail and Teams).",
+    "web_entra_refused_title": "Sign-in failed",
+    "web_entra_refused": "The sign-in with the Microsoft account could not be accepted (the answer was too old, already used or not valid). Please start again.",
+    "web_entra_unknown": "You are signed in at Microsoft as {address}, but that address is not in Avvikelsebot's directory, so you may not see the diary. Ask whoever runs Avvikelsebot to add you, with the same address.",
+    "web_entra_unavailable": "Microsoft's sign-in cannot be reached just now. Please try again in a while.",
+    "web_entra_done_title": "You are signed in",
+    "web_entra_continue": "Continue",
+    "web_entra_missing": "missing (sign-in with Entra ID needs WEB_ENTRA_TENANT_ID, WEB_ENTRA_CLIENT_ID and WEB_ENTRA_CLIENT_SECRET)",
+    "web_entra_tenant": "{value!r}: give the directory's (tenant's) id, a GUID, or its domain; common, organizations and consumers let in accounts outside the organisation",
+    "web_entra_client_id": "{value!r}: give the app registration's application (client) id, a GUID",
+    "web_entra_authority": "must be an https address without a path, e.g. https://login.microsoftonline.com",
+    "web_entra_redirect": "{value!r}: must be an https address (http only to localhost) ending in {path}, exactly as the registered redirect URI",
+    "web_entra_online_ok": "Entra ID sign-in: the directory {tenant} and the app {client} are accepted (the client secret is right); the redirect URI {redirect} is only tried by a real sign-in",
+    "web_entra_online_failed": "Entra ID sign-in does not work: {error}",
+    "web_entra_unreachable": "{url} cannot be reached ({error})",
+})
+
 # e-mail as a channel: act by reply (issue 13)
 SV.update({
     "outcome_command": "kommando per e-post",

@@ -98,6 +98,7 @@ class WebApp:
         self.tokens = LoginTokens(self.options.state_dir, self.options.link_minutes)
         self.sessions = Sessions(self.options.session_hours)
         self.readlog = ReadLog(self.options.state_dir)
+        self.entra: Any = None            # bot.web.entra.EntraPages when Entra ID sign-in is set
         self._reports: dict[tuple, Any] = {}
         self.jinja = Environment(loader=FileSystemLoader(HERE / "templates"),
                                  autoescape=select_autoescape(default=True, default_for_string=True),
@@ -127,7 +128,8 @@ class WebApp:
         person = self.org.people.get(person_id or "")
         if person is None:                    # also: someone removed from the directory
             raise web.HTTPUnauthorized(
-                text=self.jinja.get_template("signin_needed.html").render(viewer=None, path=""),
+                text=self.jinja.get_template("signin_needed.html").render(
+                    viewer=None, path="", entra_link=self.entra_link(request.path_qs)),
                 content_type="text/html")
         viewer = Viewer(person.id, person.name, person.has_oversight)
         request["viewer"] = viewer
@@ -182,8 +184,13 @@ class WebApp:
                                 what=VIEW_REFUSED, at=self.clock.now(), detail=request.path)
 
     # ------------------------------------------------------------------ sign-in
+    def entra_link(self, next_path: str | None) -> str | None:
+        """Where "Logga in med Microsoft" goes (back to next_path after), when it is set up."""
+        return self.entra.start_link(next_path) if self.entra else None
+
     async def signin_help(self, request: web.Request) -> web.Response:
-        return self.render("signin_needed.html", request)
+        return self.render("signin_needed.html", request,
+                           entra_link=self.entra_link(request.query.get("nasta")))
 
     async def signin_form(self, request: web.Request) -> web.Response:
         """A GET only shows a button: a mail scanner that follows the link spends nothing."""
@@ -535,6 +542,8 @@ def create_app(settings: Settings, source: DiarySource, calendar, *,
         web.get("/rapport", webapp.report_page),
         web.static("/static", HERE / "static"),
     ])
+    from bot.web import entra          # sign-in with Entra ID, when WEB_ENTRA_* is set
+    webapp.entra = entra.attach(app, webapp)
     return app
 
 

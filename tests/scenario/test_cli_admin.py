@@ -51,6 +51,14 @@ BROKEN = [
     ({"MAIL_SOURCE": "pop3"}, "MAIL_SOURCE"),
     ({"WEB_PORT": "8081", "WEB_BASE_URL": "ftp://avvikelser.exempelby.se"}, "WEB_BASE_URL"),
     ({"WEB_PORT": "80800"}, "WEB_PORT"),
+    # sign-in with Entra ID (issue 26)
+    ({"WEB_PORT": "8081", "WEB_ENTRA_TENANT_ID": "3c9a1f2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"},
+     "WEB_ENTRA_CLIENT_ID"),
+    ({"WEB_PORT": "8081", "WEB_ENTRA_TENANT_ID": "organizations", "WEB_ENTRA_CLIENT_ID":
+      "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70", "WEB_ENTRA_CLIENT_SECRET": "s"}, "WEB_ENTRA_TENANT_ID"),
+    ({"WEB_PORT": "8081", "WEB_BASE_URL": "http://avvikelser.exempelby.se",
+      "WEB_ENTRA_TENANT_ID": "exempelby.onmicrosoft.com", "WEB_ENTRA_CLIENT_ID":
+      "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70", "WEB_ENTRA_CLIENT_SECRET": "s"}, "WEB_ENTRA_REDIRECT_URI"),
 ]
 
 
@@ -62,6 +70,17 @@ def test_check_config_refuses_exactly_what_run_refuses(tmp_path, env, variable):
         assert done.returncode == 2, (command, done.stdout, done.stderr)
         assert len(lines) == 1 and variable in lines[0], (command, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_entra_sign_in_settings_pass_and_the_secret_is_not_shown(tmp_path):
+    env = {"WEB_PORT": "8081", "WEB_BASE_URL": "https://avvikelser.exempelby.se",
+           "WEB_ENTRA_TENANT_ID": "3c9a1f2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+           "WEB_ENTRA_CLIENT_ID": "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70",
+           "WEB_ENTRA_CLIENT_SECRET": "hemlig-entra-nyckel"}
+    for command in (["check-config"], ["check-config", "--json"]):
+        done = run(tmp_path, *command, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "hemlig-entra-nyckel" not in done.stdout + done.stderr
 
 
 def test_a_password_over_an_unencrypted_connection_is_a_warning_not_a_refusal(tmp_path):
