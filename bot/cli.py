@@ -326,8 +326,10 @@ def cmd_run(settings: Settings, args) -> int:
         print(t(settings.org.language, "cli_watching", inbox=watched), file=sys.stderr)
         web_runner = None
         if settings.env.get("WEB_PORT"):     # the web overview is on when it has a port
+            from bot.app import web_state
             from bot.web.app import start_web
-            web_runner = await start_web(settings, _read_only_store(settings), bot.calendar)
+            web_runner = await start_web(settings, _read_only_store(settings), bot.calendar,
+                                         state=web_state(settings, command="run"))
         try:
             await bot.run_forever(stop=stop)
         finally:
@@ -386,8 +388,10 @@ def _read_only_store(settings: Settings):
 def cmd_web(settings: Settings, args) -> int:
     """The web overview alone: the store opened read-only, so it runs beside a writer, on a
     replica of the data directory, or on a laptop. Sign-in tokens and the read log go to
-    WEB_STATE_DIR (default: the data directory), which this process must be able to write."""
+    WEB_STATE_DIR (default: the data directory), which this process must be able to write;
+    with DATABASE_URL they and the sessions go to the database (bot.app.web_state)."""
     import asyncio
+    from bot.app import web_state
     from bot.web.app import bound_port, start_web
     from bot.web.auth import WebOptions
     options = WebOptions.from_settings(settings)
@@ -399,7 +403,7 @@ def cmd_web(settings: Settings, args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         runner = await start_web(settings, _read_only_store(settings), bot.calendar,
-                                 options=options)
+                                 options=options, state=web_state(settings, options))
         url = options.base_url
         if not settings.env.get("WEB_BASE_URL"):
             url = f"http://{options.bind}:{bound_port(runner)}"
@@ -427,8 +431,13 @@ def cmd_web_link(settings: Settings, args) -> int:
         person = found.id if found else person
     if person not in org.people:
         raise UsageError(t(org.language, "web_not_in_directory", person=args.person))
-    links = LoginLinks(settings)
-    url = links.issue_login_link(person, SystemClock().now())
+    from bot.app import web_state
+    state = web_state(settings, command="web-link")
+    try:
+        links = LoginLinks(settings, tokens=state.tokens)
+        url = links.issue_login_link(person, SystemClock().now())
+    finally:
+        state.close()
     print(t(org.language, "web_link_line", minutes=links.options.link_minutes, url=url))
     return EXIT_OK
 
@@ -487,12 +496,16 @@ def cmd_restore(settings: Settings, args) -> int:
 def cmd_logg(settings: Settings, args) -> int:
     """The read log for a period as CSV (loggkontroll): who opened which case, mail or
     attachment, when, through which channel."""
-    from bot.web.auth import WebOptions
-    from bot.web.readlog import ReadLog
+    from bot.app import web_state
+    from bot.web.readlog import export_csv
     lang = settings.org.language
     days = _period(lang, args.start, args.end)
-    state_dir = WebOptions.from_settings(settings).state_dir
-    data = ReadLog(state_dir).export_csv(days[0], days[1], t(lang, "cli_log_header").split(","))
+    state = web_state(settings, command="logg")     # with DATABASE_URL: every instance's reads
+    try:
+        data = export_csv(state.readlog.entries(days[0], days[1]),
+                          t(lang, "cli_log_header").split(","))
+    finally:
+        state.close()
     _emit(lang, args.output, data)
     return EXIT_OK
 

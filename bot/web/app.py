@@ -33,15 +33,16 @@ from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
+from bot.errors import DatabaseUnavailable
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
 from bot.report import build_report, counted, month_name, signed, step_name, tables
 from bot.settings import Settings
 from bot.texts import t
 from bot.web import charts
-from bot.web.auth import LoginTokens, Sessions, WebOptions
+from bot.web.auth import WebOptions, WebState
 from bot.web.diary import DiarySource, Filters, Row
-from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, VIEW_REFUSED, ReadLog
+from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, VIEW_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,19 @@ class Viewer:
 
 class WebApp:
     def __init__(self, settings: Settings, source: DiarySource, calendar, *,
-                 options: WebOptions | None = None, clock: Clock | None = None):
+                 options: WebOptions | None = None, clock: Clock | None = None,
+                 state: WebState | None = None):
         self.settings, self.org, self.source, self.calendar = settings, settings.org, source, calendar
         self.options = options or WebOptions.from_settings(settings)
         self.clock = clock or SystemClock()
         self.lang = self.org.language
-        self.tokens = LoginTokens(self.options.state_dir, self.options.link_minutes)
-        self.sessions = Sessions(self.options.session_hours)
-        self.readlog = ReadLog(self.options.state_dir)
+        # tokens, sessions, pending sign-in flows, read log: files and memory (one instance)
+        # or PostgreSQL (every instance on the database), as the composition root chose
+        self.state = state or WebState.local(self.options)
+        self.tokens = self.state.tokens
+        self.sessions = self.state.sessions
+        self.pending = self.state.pending
+        self.readlog = self.state.readlog
         self._reports: dict[tuple, Any] = {}
         self.jinja = Environment(loader=FileSystemLoader(HERE / "templates"),
                                  autoescape=select_autoescape(default=True, default_for_string=True),
@@ -472,6 +478,15 @@ async def redact_and_secure(request: web.Request, handler):
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
+    except DatabaseUnavailable as exc:
+        # an outage, not a fault of the page: 503 with a page that says so, no traceback;
+        # nothing was shown that the read log does not hold
+        log.warning("webben: %s svarar 503: %s", request.path.split("/")[1][:40] or "/", exc)
+        webapp: WebApp = request.app[WEB]
+        html = webapp.jinja.get_template("error.html").render(
+            viewer=request.get("viewer"), path=request.path, status=503, unavailable=True)
+        response = web.Response(text=html, content_type="text/html", status=503,
+                                headers={"Retry-After": "10"})
     except Exception:
         log.exception("webben: fel på %s", request.path)
         response = web.HTTPInternalServerError()
@@ -515,9 +530,14 @@ async def _server_name(request: web.Request, response: web.StreamResponse) -> No
 
 
 def create_app(settings: Settings, source: DiarySource, calendar, *,
-               options: WebOptions | None = None, clock: Clock | None = None) -> web.Application:
-    webapp = WebApp(settings, source, calendar, options=options, clock=clock)
+               options: WebOptions | None = None, clock: Clock | None = None,
+               state: WebState | None = None) -> web.Application:
+    webapp = WebApp(settings, source, calendar, options=options, clock=clock, state=state)
     app = web.Application(middlewares=[redact_and_secure])
+
+    async def close_state(_: web.Application) -> None:
+        await asyncio.to_thread(webapp.state.close)
+    app.on_cleanup.append(close_state)
     app.on_response_prepare.append(_server_name)
     app[WEB] = webapp
     app.add_routes([
@@ -544,12 +564,13 @@ def diary_source(settings: Settings, calendar, open_store) -> DiarySource:
 
 
 async def start_web(settings: Settings, open_store, calendar, *, clock: Clock | None = None,
-                    options: WebOptions | None = None) -> web.AppRunner:
+                    options: WebOptions | None = None,
+                    state: WebState | None = None) -> web.AppRunner:
     """Start serving on WEB_BIND:WEB_PORT inside the running event loop; returns the runner
     (await runner.cleanup() to stop). The store is opened read-only by `open_store`."""
     options = options or WebOptions.from_settings(settings)
     source = diary_source(settings, calendar, open_store)
-    app = create_app(settings, source, calendar, options=options, clock=clock)
+    app = create_app(settings, source, calendar, options=options, clock=clock, state=state)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, options.bind, options.port)
