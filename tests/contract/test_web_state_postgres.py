@@ -203,3 +203,90 @@ def test_while_the_database_is_down_each_call_says_unavailable_and_then_works_ag
                 threading.Event().wait(0.2)
     finally:
         state.close()
+
+
+# ---------------------------------------------------------------------- real `web` processes
+def database_diary(org, tmp_path, url: str):
+    """The fixed cases and one real mail, diarised into the database by the product."""
+    from bot.app import build
+    from bot.ports import FixedClock
+    from bot.settings import Settings
+    from tests.conftest import EXAMPLE_CONFIG, MONDAY
+    from tests.fakes.mail import FakeMailSender
+    from tests.fakes.notifier import FakeNotifier
+    from tests.web_support import fill_diary
+    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "data", org=org,
+                        env={"DATABASE_URL": url})
+    bot = build(settings, notifiers={"console": FakeNotifier()}, clock=FixedClock(MONDAY),
+                sender=FakeMailSender())
+    fill_diary(bot)
+    bot.close()
+    return settings
+
+
+def logg(settings, day: str) -> list[list[str]]:
+    """`avvikelsebot logg` for one day, as an administrator runs it, on its own state dir."""
+    import os
+    import subprocess
+    import sys
+    from tests.conftest import EXAMPLE_CONFIG, REPO
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "AVVIKELSEBOT_"))},
+           "PYTHONPATH": str(REPO), "DATABASE_URL": settings.env["DATABASE_URL"]}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(EXAMPLE_CONFIG),
+                           "--data", str(settings.data_dir.parent / "admin"), "logg", "--from",
+                           day, "--to", day], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return list(csv.reader(io.StringIO(done.stdout)))
+
+
+def test_two_web_processes_share_sessions_a_restart_keeps_them_an_outage_is_a_503(
+        own_postgres, org, tmp_path):
+    from tests.web_support import Client, WebProcess
+    url = own_postgres.new_database()
+    settings = database_diary(org, tmp_path, url)
+    env = {"DATABASE_URL": url}
+    a = WebProcess(tmp_path / "a", env=env).start()
+    b = WebProcess(tmp_path / "b", env=env).start()      # separate state dirs: no shared files
+    try:
+        on_a = Client(a.url)
+        link = a.link(settings, "rut")
+        assert on_a.sign_in(link).status == 303
+        on_b = Client(b.url)
+        on_b.cookie = on_a.cookie                           # the load balancer sends it to B
+        assert on_b.get("/arenden/2026/1").status == 200
+        assert Client(b.url).sign_in(link).status == 403    # used on A: refused on B
+        assert on_a.get("/arenden/2027/1").status == 200
+
+        # a restart of both keeps the session: it is in the database
+        a.stop(), b.stop()
+        a, b = WebProcess(tmp_path / "a", env=env).start(), WebProcess(tmp_path / "b", env=env).start()
+        on_a.port = int(a.url.rsplit(":", 1)[1])
+        on_b.port = int(b.url.rsplit(":", 1)[1])
+        page = on_b.get("/arenden")
+        assert page.status == 200 and "Rut Registrator" in page.body
+
+        own_postgres.halt()
+        try:
+            down = [on_a.get("/arenden"), on_b.get("/arenden/2026/1"), Client(a.url).sign_in(link)]
+        finally:
+            own_postgres.resume()
+        for page in down:
+            assert page.status == 503, (page.status, page.body[:300])
+            assert "Diariet går inte att nå just nu" in page.body
+            assert page.headers.get("retry-after") == "10"
+        deadline = datetime.now() + timedelta(seconds=30)
+        while on_a.get("/arenden").status != 200:
+            assert datetime.now() < deadline, "the web never came back after the outage"
+            threading.Event().wait(0.3)
+
+        assert on_b.request("POST", "/utloggning").status == 303       # signed out on B …
+        assert on_a.get("/arenden").status == 401                      # … is out on A
+    finally:
+        a.stop(), b.stop()
+    today = datetime.now(timezone.utc).date().isoformat()
+    table = logg(settings, today)
+    assert [r[1:4] for r in table[1:]] == [["rut", "VOK 2026/0001", "case"],
+                                           ["rut", "VOK 2027/0001", "case"]]
+    for process in (a, b):
+        assert "Traceback" not in process.process.stderr.read()
