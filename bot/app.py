@@ -44,9 +44,12 @@ class Bot:
     frontends: list[RunService] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
     leadership: Any = None        # bot.store.leader.Leadership with several instances (PostgreSQL)
+    web_state: Any = None         # bot.web.auth.WebState the `webb` command issues links into
 
     def close(self) -> None:
         self.services.close()
+        if self.web_state is not None:
+            self.web_state.close()
         if self.leadership is not None:
             self.leadership.close()
         self.store.close()
@@ -296,7 +299,8 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     bot = Bot(settings, store, services, mail, calendar, clock, notifiers, list(frontends), metrics)
     if settings.env.get("WEB_PORT"):      # `webb` in chat gives a personal sign-in link
         from bot.web.auth import LoginLinks
-        links = LoginLinks(settings, tokens=web_state(settings, command=command).tokens)
+        bot.web_state = web_state(settings, command=command)
+        links = LoginLinks(settings, tokens=bot.web_state.tokens)
         services.commands.login_link = lambda person, now: (
             links.issue_login_link(person, now), links.options.link_minutes)
     if from_settings:

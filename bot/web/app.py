@@ -60,6 +60,7 @@ _SECURITY_HEADERS = {
 }
 
 WEB: web.AppKey["WebApp"] = web.AppKey("web")
+SESSION_PERSON = "session_person"      # request key: whom the session cookie names (or None)
 # a number in a query is ASCII digits, a few of them: "²" and 5,000 digits are not numbers here
 _SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
 # right-to-left and other direction controls: a subject "\u202eexe.gnidrocer" would show as
@@ -128,8 +129,13 @@ class WebApp:
         return web.Response(text=html, content_type="text/html", status=http_status)
 
     def viewer(self, request: web.Request) -> Viewer:
-        """The signed-in person, or a 401 page that says how to get a link."""
-        person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
+        """The signed-in person, or a 401 page that says how to get a link. The middleware
+        has looked the session up already, off the event loop (a database round trip with
+        PostgreSQL)."""
+        if SESSION_PERSON in request:
+            person_id = request[SESSION_PERSON]
+        else:
+            person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
         person = self.org.people.get(person_id or "")
         if person is None:                    # also: someone removed from the directory
             raise web.HTTPUnauthorized(
@@ -201,7 +207,7 @@ class WebApp:
         if person is None or person not in self.org.people:
             log.info("webben: inloggningslänk avvisad (okänd, förbrukad eller för gammal)")
             return self.render("signin_refused.html", request, http_status=403)
-        session_id = self.sessions.start(person, self.clock.now())
+        session_id = await asyncio.to_thread(self.sessions.start, person, self.clock.now())
         log.info("webben: %s loggade in", person)
         response = web.HTTPSeeOther("/arenden")
         response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
@@ -210,7 +216,7 @@ class WebApp:
         raise response
 
     async def signout(self, request: web.Request) -> web.Response:
-        self.sessions.end(request.cookies.get(COOKIE))
+        await asyncio.to_thread(self.sessions.end, request.cookies.get(COOKIE))
         response = web.HTTPSeeOther("/inloggning")
         response.del_cookie(COOKIE, path="/")
         raise response
@@ -469,20 +475,26 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
 async def redact_and_secure(request: web.Request, handler):
     """Every page leaves through here: personnummer redacted from the whole text body,
     security headers set. Error pages (raised as HTTP exceptions) pass through too, and an
-    unexpected error becomes a plain error page (its trace goes to the log only)."""
+    unexpected error becomes a plain error page (its trace goes to the log only); the
+    database out of reach (DatabaseUnavailable) a 503 page that says so."""
+    webapp: WebApp = request.app[WEB]
     try:
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
             log.warning("webben: %s %s från en annan webbplats avvisades", request.method,
                         request.path.split("/")[1][:40])
             raise web.HTTPForbidden()
+        cookie = request.cookies.get(COOKIE)
+        if cookie and not request.path.startswith("/static/"):
+            request[SESSION_PERSON] = await asyncio.to_thread(
+                webapp.sessions.person, cookie, webapp.clock.now())
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
     except DatabaseUnavailable as exc:
-        # an outage, not a fault of the page: 503 with a page that says so, no traceback;
-        # nothing was shown that the read log does not hold
-        log.warning("webben: %s svarar 503: %s", request.path.split("/")[1][:40] or "/", exc)
-        webapp: WebApp = request.app[WEB]
+        # an outage, not a fault of the page: 503 with a page that says so, no traceback
+        # (the store logs the outage once when it starts and once when it ends); nothing was
+        # shown that the read log does not hold
+        log.debug("webben: %s svarar 503: %s", request.path.split("/")[1][:40] or "/", exc)
         html = webapp.jinja.get_template("error.html").render(
             viewer=request.get("viewer"), path=request.path, status=503, unavailable=True)
         response = web.Response(text=html, content_type="text/html", status=503,
