@@ -476,10 +476,33 @@ def cmd_migrate(settings: Settings, args) -> int:
             raise UsageError(str(refused)) from None
         finally:
             database.close()
+        if not args.to:
+            _read_log_to_files(settings, url)
     finally:
         tiny.close()
     print(t(org.language, "cli_migrate_done", **counts))
     return EXIT_OK
+
+
+def _read_log_to_files(settings: Settings, url: str) -> None:
+    """`migrate --from`: the database's read log (table read_log) into the read log's files
+    of the state directory, where the JSON store keeps it, so the log check loses nothing.
+    (`migrate --to` leaves the files where they are: `logg` exports them beside the table.)"""
+    from datetime import datetime
+    from bot.store.web_state import PostgresWebState
+    from bot.web.auth import WebOptions
+    from bot.web.readlog import ReadLog
+    options = WebOptions.from_settings(settings)
+    shared = PostgresWebState(url, link_minutes=options.link_minutes,
+                              session_hours=options.session_hours, command="migrate")
+    files = ReadLog(options.state_dir)
+    try:
+        for e in shared.readlog.everything():
+            files.record(person=str(e["person"]), number=str(e["case"]), what=str(e["what"]),
+                         at=datetime.fromisoformat(str(e["at"])), channel=str(e["channel"]),
+                         document=e.get("document"), detail=e.get("detail"))   # type: ignore[arg-type]
+    finally:
+        shared.close()
 
 
 def cmd_restore(settings: Settings, args) -> int:

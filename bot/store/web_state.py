@@ -236,6 +236,10 @@ class DbReadLog:
                     entry["detail"] = detail
                 yield entry
 
+    def everything(self) -> Iterator[dict]:
+        """The whole table, oldest first (`migrate --from` copies it to the files)."""
+        return self._rows(date(1900, 1, 1), date(9000, 12, 31))
+
     def entries(self, start: date, end: date) -> Iterator[dict]:
         """Entries with start <= day (UTC) <= end, oldest first; the files' entries of a
         second before the table's of the same second."""
