@@ -166,6 +166,10 @@ def test_the_tables_come_with_an_additive_migration_that_0_3_0_does_not_see(data
     assert rows(database_url, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
     assert rows(database_url, "SELECT version, name FROM schema_additions") == [
         (3, "003_web_sessions.sql")]
+    # a newer release's additive migration is compatible by definition: this one still opens
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_additions (version, name) VALUES (98, '098_later.sql')")
+    PostgresCaseStore(database_url).close()
 
 
 # ---------------------------------------------------------------------- an outage
