@@ -329,7 +329,8 @@ def cmd_run(settings: Settings, args) -> int:
             from bot.app import web_state
             from bot.web.app import start_web
             web_runner = await start_web(settings, _read_only_store(settings), bot.calendar,
-                                         state=web_state(settings, command="run"))
+                                         # one connection for the pages and `webb`'s links
+                                         state=bot.web_state or web_state(settings, command="run"))
         try:
             await bot.run_forever(stop=stop)
         finally:

@@ -294,3 +294,71 @@ def test_two_web_processes_share_sessions_a_restart_keeps_them_an_outage_is_a_50
                                            ["rut", "VOK 2027/0001", "case"]]
     for process in (a, b):
         assert "Traceback" not in process.process.stderr.read()
+
+
+def test_two_run_instances_with_the_web_on_sign_in_as_one(database_url, org, tmp_path):
+    """Two `avvikelsebot run` with WEB_PORT on one database, as behind a load balancer: the
+    link `web-link` printed works on A once, the session is valid on B, a sign-out on A ends
+    it on B, and `logg` holds what was read on both."""
+    import os
+    import signal
+    import subprocess
+    from urllib.parse import urlsplit
+    from tests.realparts.dovecot import free_port
+    from tests.scenario.test_cli import CLI, EXAMPLE_CONFIG
+    from tests.web_support import Client
+    settings = database_diary(org, tmp_path, database_url)
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        port = free_port()
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "AVVIKELSEBOT_"))},
+               "DATABASE_URL": database_url, "WEB_PORT": str(port), "HEALTH_PORT": "0"}
+        process = subprocess.Popen([CLI, "--config", str(EXAMPLE_CONFIG), "--data",
+                                    str(tmp_path / name / "data"), "run"], env=env,
+                                   cwd=tmp_path / name, stdout=subprocess.DEVNULL,
+                                   stderr=open(tmp_path / name / "run.log", "w"))
+        runs.append((process, f"http://127.0.0.1:{port}", tmp_path / name / "run.log"))
+    try:
+        for process, url, log in runs:
+            deadline = datetime.now() + timedelta(seconds=60)
+            while not _serving(url):
+                assert process.poll() is None, log.read_text()
+                assert datetime.now() < deadline, log.read_text()
+                threading.Event().wait(0.2)
+        (_, a, _), (_, b, _) = runs
+        printed = subprocess.run([CLI, "--config", str(EXAMPLE_CONFIG), "--data",
+                                  str(tmp_path / "admin"), "web-link", "--as", "rut"],
+                                 env={**os.environ, "DATABASE_URL": database_url},
+                                 capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert printed.returncode == 0, printed.stderr
+        path = urlsplit(printed.stdout.split()[-1]).path
+        on_a = Client(a)
+        assert on_a.sign_in(path).status == 303
+        assert Client(b).sign_in(path).status == 403
+        on_b = Client(b)
+        on_b.cookie = on_a.cookie
+        assert on_b.get("/arenden/2026/1").status == 200
+        assert on_a.get("/arenden/2027/1").status == 200
+        assert on_a.request("POST", "/utloggning").status == 303
+        assert on_b.get("/arenden").status == 401
+    finally:
+        for process, _, _ in runs:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    table = logg(settings, datetime.now(timezone.utc).date().isoformat())
+    assert [r[1:4] for r in table[1:]] == [["rut", "VOK 2026/0001", "case"],
+                                           ["rut", "VOK 2027/0001", "case"]]
+    for _, _, log in runs:
+        assert "Traceback" not in log.read_text()
+
+
+def _serving(url: str) -> bool:
+    """The web of a `run` answers its sign-in help page."""
+    import socket
+    from tests.web_support import Client
+    try:
+        socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1).close()
+    except OSError:
+        return False
+    return Client(url).get("/inloggning").status == 200
