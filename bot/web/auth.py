@@ -25,9 +25,9 @@ import secrets
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 from bot.errors import ConfigError
 from bot.files import write_durably
@@ -246,7 +246,7 @@ class ReadLogStore(Protocol):
                channel: str = ..., document: int | None = None,
                detail: str | None = None) -> None: ...
 
-    def entries(self, start: Any, end: Any) -> Iterator[dict]: ...
+    def entries(self, start: date, end: date) -> Iterator[dict]: ...
 
 
 @dataclass
