@@ -64,9 +64,12 @@ class _Connection:
             raise DatabaseUnavailable("webbens databasanslutning är stängd")
         if time.monotonic() < self._retry_at:
             raise DatabaseUnavailable("databasen nås inte (webben försöker igen strax)")
+        if self.conn is not None and not self.conn.closed:
+            self.conn.close()                  # broken: its session is gone with it
         options: dict[str, Any] = {}
         if "connect_timeout" not in self.url:
             options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        conn = None
         try:
             conn = psycopg.connect(conninfo(self.url), autocommit=True,
                                    application_name=application_name(self.command + " webb",
@@ -75,7 +78,11 @@ class _Connection:
             if not self._migrated:        # `web` opens the diary read-only: the tables may be new
                 migrate_schema(conn)
                 self._migrated = True
-        except psycopg.OperationalError as exc:
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if not isinstance(exc, psycopg.OperationalError):
+                raise
             self._retry_at = time.monotonic() + RETRY_SECONDS
             self._went_down(first_line(exc))
             raise DatabaseUnavailable(f"kan inte ansluta till databasen: {first_line(exc)}") from exc
