@@ -44,9 +44,12 @@ class Bot:
     frontends: list[RunService] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
     leadership: Any = None        # bot.store.leader.Leadership with several instances (PostgreSQL)
+    web_state: Any = None         # bot.web.auth.WebState the `webb` command issues links into
 
     def close(self) -> None:
         self.services.close()
+        if self.web_state is not None:
+            self.web_state.close()
         if self.leadership is not None:
             self.leadership.close()
         self.store.close()
@@ -301,7 +304,8 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     bot = Bot(settings, store, services, mail, calendar, clock, notifiers, list(frontends), metrics)
     if settings.env.get("WEB_PORT"):      # `webb` in chat gives a personal sign-in link
         from bot.web.auth import LoginLinks
-        links = LoginLinks(settings)
+        bot.web_state = web_state(settings, command=command)
+        links = LoginLinks(settings, tokens=bot.web_state.tokens)
         services.commands.login_link = lambda person, now: (
             links.issue_login_link(person, now), links.options.link_minutes)
     if from_settings:
@@ -310,6 +314,26 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         if health is not None:
             bot.frontends.append(health)
     return bot
+
+
+def web_state(settings: Settings, options: Any = None, command: str = "web") -> Any:
+    """The web's sign-in tokens, sessions, pending sign-in flows and read log
+    (bot.web.auth.WebState): with DATABASE_URL in PostgreSQL, shared by every instance on the
+    database (bot.store.web_state); else a token file and the read log's files in the state
+    directory and sessions in this process's memory: one instance only."""
+    from bot.store.postgres import is_database_url
+    from bot.web.auth import WebOptions, WebState
+    from bot.web.readlog import ReadLog
+    options = options or WebOptions.from_settings(settings)
+    url = settings.env.get("DATABASE_URL")
+    if not url or not is_database_url(url):
+        return WebState.local(options)
+    from bot.store.web_state import PostgresWebState
+    shared = PostgresWebState(url, link_minutes=options.link_minutes,
+                              session_hours=options.session_hours, command=command,
+                              older_readlog=ReadLog(options.state_dir))
+    return WebState(shared.tokens, shared.sessions, shared.pending, shared.readlog,
+                    close=shared.close, shared=True)
 
 
 def _mail_source(settings: Settings) -> MailSource:

@@ -326,8 +326,11 @@ def cmd_run(settings: Settings, args) -> int:
         print(t(settings.org.language, "cli_watching", inbox=watched), file=sys.stderr)
         web_runner = None
         if settings.env.get("WEB_PORT"):     # the web overview is on when it has a port
+            from bot.app import web_state
             from bot.web.app import start_web
-            web_runner = await start_web(settings, _read_only_store(settings), bot.calendar)
+            web_runner = await start_web(settings, _read_only_store(settings), bot.calendar,
+                                         # one connection for the pages and `webb`'s links
+                                         state=bot.web_state or web_state(settings, command="run"))
         try:
             await bot.run_forever(stop=stop)
         finally:
@@ -386,8 +389,10 @@ def _read_only_store(settings: Settings):
 def cmd_web(settings: Settings, args) -> int:
     """The web overview alone: the store opened read-only, so it runs beside a writer, on a
     replica of the data directory, or on a laptop. Sign-in tokens and the read log go to
-    WEB_STATE_DIR (default: the data directory), which this process must be able to write."""
+    WEB_STATE_DIR (default: the data directory), which this process must be able to write;
+    with DATABASE_URL they and the sessions go to the database (bot.app.web_state)."""
     import asyncio
+    from bot.app import web_state
     from bot.web.app import bound_port, start_web
     from bot.web.auth import WebOptions
     options = WebOptions.from_settings(settings)
@@ -399,7 +404,7 @@ def cmd_web(settings: Settings, args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         runner = await start_web(settings, _read_only_store(settings), bot.calendar,
-                                 options=options)
+                                 options=options, state=web_state(settings, options))
         url = options.base_url
         if not settings.env.get("WEB_BASE_URL"):
             url = f"http://{options.bind}:{bound_port(runner)}"
@@ -427,8 +432,13 @@ def cmd_web_link(settings: Settings, args) -> int:
         person = found.id if found else person
     if person not in org.people:
         raise UsageError(t(org.language, "web_not_in_directory", person=args.person))
-    links = LoginLinks(settings)
-    url = links.issue_login_link(person, SystemClock().now())
+    from bot.app import web_state
+    state = web_state(settings, command="web-link")
+    try:
+        links = LoginLinks(settings, tokens=state.tokens)
+        url = links.issue_login_link(person, SystemClock().now())
+    finally:
+        state.close()
     print(t(org.language, "web_link_line", minutes=links.options.link_minutes, url=url))
     return EXIT_OK
 
@@ -467,10 +477,33 @@ def cmd_migrate(settings: Settings, args) -> int:
             raise UsageError(str(refused)) from None
         finally:
             database.close()
+        if not args.to:
+            _read_log_to_files(settings, url)
     finally:
         tiny.close()
     print(t(org.language, "cli_migrate_done", **counts))
     return EXIT_OK
+
+
+def _read_log_to_files(settings: Settings, url: str) -> None:
+    """`migrate --from`: the database's read log (table read_log) into the read log's files
+    of the state directory, where the JSON store keeps it, so the log check loses nothing.
+    (`migrate --to` leaves the files where they are: `logg` exports them beside the table.)"""
+    from datetime import datetime
+    from bot.store.web_state import PostgresWebState
+    from bot.web.auth import WebOptions
+    from bot.web.readlog import ReadLog
+    options = WebOptions.from_settings(settings)
+    shared = PostgresWebState(url, link_minutes=options.link_minutes,
+                              session_hours=options.session_hours, command="migrate")
+    files = ReadLog(options.state_dir)
+    try:
+        for e in shared.readlog.everything():
+            files.record(person=str(e["person"]), number=str(e["case"]), what=str(e["what"]),
+                         at=datetime.fromisoformat(str(e["at"])), channel=str(e["channel"]),
+                         document=e.get("document"), detail=e.get("detail"))   # type: ignore[arg-type]
+    finally:
+        shared.close()
 
 
 def cmd_restore(settings: Settings, args) -> int:
@@ -487,12 +520,16 @@ def cmd_restore(settings: Settings, args) -> int:
 def cmd_logg(settings: Settings, args) -> int:
     """The read log for a period as CSV (loggkontroll): who opened which case, mail or
     attachment, when, through which channel."""
-    from bot.web.auth import WebOptions
-    from bot.web.readlog import ReadLog
+    from bot.app import web_state
+    from bot.web.readlog import export_csv
     lang = settings.org.language
     days = _period(lang, args.start, args.end)
-    state_dir = WebOptions.from_settings(settings).state_dir
-    data = ReadLog(state_dir).export_csv(days[0], days[1], t(lang, "cli_log_header").split(","))
+    state = web_state(settings, command="logg")     # with DATABASE_URL: every instance's reads
+    try:
+        data = export_csv(state.readlog.entries(days[0], days[1]),
+                          t(lang, "cli_log_header").split(","))
+    finally:
+        state.close()
     _emit(lang, args.output, data)
     return EXIT_OK
 

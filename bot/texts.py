@@ -1098,6 +1098,9 @@ SV.update({
     "cli_web_listening": "Webböversikten: {url} (stoppa med Ctrl-C)",
     "cli_log_bad_date": "{text} är inget datum ÅÅÅÅ-MM-DD",
     "cli_log_header": "tid,person,ärende,vad,kanal,handling,detalj",
+    # web sessions in the database (issue 26)
+    "web_unavailable_title": "Diariet går inte att nå just nu",
+    "web_unavailable": "Databasen svarar inte. Försök igen om en stund; ingenting har gått förlorat.",
 })
 EN.update({
     "report_title": "Deviations {year} – {organisation}",
@@ -1208,6 +1211,9 @@ EN.update({
     "cli_web_listening": "The web overview: {url} (stop with Ctrl-C)",
     "cli_log_bad_date": "{text} is not a date YYYY-MM-DD",
     "cli_log_header": "time,person,case,what,channel,document,detail",
+    # web sessions in the database (issue 26)
+    "web_unavailable_title": "The diary cannot be reached right now",
+    "web_unavailable": "The database does not answer. Try again in a while; nothing has been lost.",
 })
 
 # --- sign-in to the web with Entra ID (issue 26, bot/web/entra.py) ---------------------------

@@ -7,7 +7,7 @@ depend on the depth of the git history it runs in:
     git archive --format=tar.gz --prefix=avvikelsebot-0.1.0/ \
         -o tests/fixtures/releases/avvikelsebot-0.1.0.tar.gz 30d5fa7 \
         bot handlers reminders config pyproject.toml README.md
-    (0.2.0: the same from 9735d1c)
+    (0.2.0: the same from 9735d1c; 0.3.0 from c287622, the tag v0.3.0)
 
 `unpack` makes a venv for one (no pip, no network: a .pth puts the release's source first,
 then this venv's site-packages for the third-party libraries, which may be today's) and
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RELEASES = Path(__file__).resolve().parent / "fixtures" / "releases"
-COMMITS = {"0.1.0": "30d5fa7", "0.2.0": "9735d1c"}
+COMMITS = {"0.1.0": "30d5fa7", "0.2.0": "9735d1c", "0.3.0": "c287622"}
 CURRENT_CLI = str(Path(sys.executable).with_name("avvikelsebot"))
 
 

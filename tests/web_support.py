@@ -87,8 +87,15 @@ class WebProcess:
                 self.process.wait()
 
     def link(self, settings, person: str, now: datetime | None = None) -> str:
-        """A one-time link as `web-link` would print it, pointed at this server."""
-        url = LoginLinks(settings).issue_login_link(person, now or datetime.now(timezone.utc))
+        """A one-time link as `web-link` would print it, pointed at this server (with
+        DATABASE_URL in the settings, issued into the database, as `web-link` does)."""
+        from bot.app import web_state
+        state = web_state(settings)
+        try:
+            url = LoginLinks(settings, tokens=state.tokens).issue_login_link(
+                person, now or datetime.now(timezone.utc))
+        finally:
+            state.close()
         return self.url + urlsplit(url).path
 
 

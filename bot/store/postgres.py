@@ -131,28 +131,47 @@ class _StoreLock:
         self.release()
 
 
+ADDITIVE_MARK = "-- additive"   # the first line of a migration older releases may ignore
+
+
 def migrate_schema(conn: psycopg.Connection) -> list[int]:
     """Apply bot/store/migrations/NNN_*.sql not applied yet, in order, each in its own
-    transaction with its schema_version row; returns the versions applied."""
+    transaction with its ledger row; returns the versions applied.
+
+    Two ledgers. `schema_version` holds the migrations that change what an older release
+    reads (002: cases in format 3): a release refuses a database whose schema_version is
+    newer than it knows, so it never writes what it does not understand. A migration whose
+    first line is ADDITIVE_MARK only adds tables an older release never touches (003: the
+    web's sessions, sign-in tokens and read log); it is recorded in `schema_additions`,
+    which older releases do not read, so going back to such a release keeps working on the
+    same database (0.3.0 refuses any schema_version above 2, tests/contract/test_rollback.py).
+    An additive migration of a newer release is compatible by definition: not refused."""
     applied: list[int] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
                      "version integer PRIMARY KEY, name text NOT NULL, "
                      "applied timestamptz NOT NULL DEFAULT now())")
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_additions ("
+                     "version integer PRIMARY KEY, name text NOT NULL, "
+                     "applied timestamptz NOT NULL DEFAULT now())")
+        breaking = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
+        additive = {row[0] for row in conn.execute("SELECT version FROM schema_additions")}
         scripts = sorted((f for f in resources.files("bot.store.migrations").iterdir()
                           if f.name.endswith(".sql")), key=lambda f: f.name)
         for script in scripts:
             version = int(script.name.split("_", 1)[0])
-            if version in done:
+            if version in breaking or version in additive:
                 continue
+            text = script.read_text(encoding="utf-8")
+            ledger = ("schema_additions" if text.startswith(ADDITIVE_MARK)
+                      else "schema_version")
             with conn.transaction():
-                conn.execute(script.read_text(encoding="utf-8"))      # type: ignore[call-overload]
-                conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)",
+                conn.execute(text)      # type: ignore[call-overload]
+                conn.execute(f"INSERT INTO {ledger} (version, name) VALUES (%s, %s)",
                              (version, script.name))
             applied.append(version)
-        newest = max(done | set(applied), default=0)
+        newest = max(breaking | set(applied), default=0)
         known = max((int(f.name.split("_", 1)[0]) for f in scripts), default=0)
         if newest > known:
             raise StoreError(f"databasen har schemaversion {newest}, nyare än den här "

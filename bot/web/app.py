@@ -33,15 +33,16 @@ from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
+from bot.errors import DatabaseUnavailable
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
 from bot.report import build_report, counted, month_name, signed, step_name, tables
 from bot.settings import Settings
 from bot.texts import t
 from bot.web import charts
-from bot.web.auth import LoginTokens, Sessions, WebOptions
+from bot.web.auth import WebOptions, WebState
 from bot.web.diary import DiarySource, Filters, Row
-from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, VIEW_REFUSED, ReadLog
+from bot.web.readlog import VIEW_ATTACHMENT, VIEW_CASE, VIEW_MAIL, VIEW_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ _SECURITY_HEADERS = {
 }
 
 WEB: web.AppKey["WebApp"] = web.AppKey("web")
+SESSION_PERSON = "session_person"      # request key: whom the session cookie names (or None)
 # a number in a query is ASCII digits, a few of them: "²" and 5,000 digits are not numbers here
 _SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
 # right-to-left and other direction controls: a subject "\u202eexe.gnidrocer" would show as
@@ -90,14 +92,19 @@ class Viewer:
 
 class WebApp:
     def __init__(self, settings: Settings, source: DiarySource, calendar, *,
-                 options: WebOptions | None = None, clock: Clock | None = None):
+                 options: WebOptions | None = None, clock: Clock | None = None,
+                 state: WebState | None = None):
         self.settings, self.org, self.source, self.calendar = settings, settings.org, source, calendar
         self.options = options or WebOptions.from_settings(settings)
         self.clock = clock or SystemClock()
         self.lang = self.org.language
-        self.tokens = LoginTokens(self.options.state_dir, self.options.link_minutes)
-        self.sessions = Sessions(self.options.session_hours)
-        self.readlog = ReadLog(self.options.state_dir)
+        # tokens, sessions, pending sign-in flows, read log: files and memory (one instance)
+        # or PostgreSQL (every instance on the database), as the composition root chose
+        self.state = state or WebState.local(self.options)
+        self.tokens = self.state.tokens
+        self.sessions = self.state.sessions
+        self.pending = self.state.pending
+        self.readlog = self.state.readlog
         self.entra: Any = None            # bot.web.entra.EntraPages when Entra ID sign-in is set
         self._reports: dict[tuple, Any] = {}
         self.jinja = Environment(loader=FileSystemLoader(HERE / "templates"),
@@ -123,8 +130,13 @@ class WebApp:
         return web.Response(text=html, content_type="text/html", status=http_status)
 
     def viewer(self, request: web.Request) -> Viewer:
-        """The signed-in person, or a 401 page that says how to get a link."""
-        person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
+        """The signed-in person, or a 401 page that says how to get a link. The middleware
+        has looked the session up already, off the event loop (a database round trip with
+        PostgreSQL)."""
+        if SESSION_PERSON in request:
+            person_id = request[SESSION_PERSON]
+        else:
+            person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
         person = self.org.people.get(person_id or "")
         if person is None:                    # also: someone removed from the directory
             raise web.HTTPUnauthorized(
@@ -202,7 +214,7 @@ class WebApp:
         if person is None or person not in self.org.people:
             log.info("webben: inloggningslänk avvisad (okänd, förbrukad eller för gammal)")
             return self.render("signin_refused.html", request, http_status=403)
-        session_id = self.sessions.start(person, self.clock.now())
+        session_id = await asyncio.to_thread(self.sessions.start, person, self.clock.now())
         log.info("webben: %s loggade in", person)
         response = web.HTTPSeeOther("/arenden")
         response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
@@ -211,7 +223,7 @@ class WebApp:
         raise response
 
     async def signout(self, request: web.Request) -> web.Response:
-        self.sessions.end(request.cookies.get(COOKIE))
+        await asyncio.to_thread(self.sessions.end, request.cookies.get(COOKIE))
         response = web.HTTPSeeOther("/inloggning")
         response.del_cookie(COOKIE, path="/")
         raise response
@@ -470,15 +482,30 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
 async def redact_and_secure(request: web.Request, handler):
     """Every page leaves through here: personnummer redacted from the whole text body,
     security headers set. Error pages (raised as HTTP exceptions) pass through too, and an
-    unexpected error becomes a plain error page (its trace goes to the log only)."""
+    unexpected error becomes a plain error page (its trace goes to the log only); the
+    database out of reach (DatabaseUnavailable) a 503 page that says so."""
+    webapp: WebApp = request.app[WEB]
     try:
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
             log.warning("webben: %s %s från en annan webbplats avvisades", request.method,
                         request.path.split("/")[1][:40])
             raise web.HTTPForbidden()
+        cookie = request.cookies.get(COOKIE)
+        if cookie and not request.path.startswith("/static/"):
+            request[SESSION_PERSON] = await asyncio.to_thread(
+                webapp.sessions.person, cookie, webapp.clock.now())
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
+    except DatabaseUnavailable as exc:
+        # an outage, not a fault of the page: 503 with a page that says so, no traceback
+        # (the store logs the outage once when it starts and once when it ends); nothing was
+        # shown that the read log does not hold
+        log.debug("webben: %s svarar 503: %s", request.path.split("/")[1][:40] or "/", exc)
+        html = webapp.jinja.get_template("error.html").render(
+            viewer=request.get("viewer"), path=request.path, status=503, unavailable=True)
+        response = web.Response(text=html, content_type="text/html", status=503,
+                                headers={"Retry-After": "10"})
     except Exception:
         log.exception("webben: fel på %s", request.path)
         response = web.HTTPInternalServerError()
@@ -522,9 +549,14 @@ async def _server_name(request: web.Request, response: web.StreamResponse) -> No
 
 
 def create_app(settings: Settings, source: DiarySource, calendar, *,
-               options: WebOptions | None = None, clock: Clock | None = None) -> web.Application:
-    webapp = WebApp(settings, source, calendar, options=options, clock=clock)
+               options: WebOptions | None = None, clock: Clock | None = None,
+               state: WebState | None = None) -> web.Application:
+    webapp = WebApp(settings, source, calendar, options=options, clock=clock, state=state)
     app = web.Application(middlewares=[redact_and_secure])
+
+    async def close_state(_: web.Application) -> None:
+        await asyncio.to_thread(webapp.state.close)
+    app.on_cleanup.append(close_state)
     app.on_response_prepare.append(_server_name)
     app[WEB] = webapp
     app.add_routes([
@@ -553,12 +585,13 @@ def diary_source(settings: Settings, calendar, open_store) -> DiarySource:
 
 
 async def start_web(settings: Settings, open_store, calendar, *, clock: Clock | None = None,
-                    options: WebOptions | None = None) -> web.AppRunner:
+                    options: WebOptions | None = None,
+                    state: WebState | None = None) -> web.AppRunner:
     """Start serving on WEB_BIND:WEB_PORT inside the running event loop; returns the runner
     (await runner.cleanup() to stop). The store is opened read-only by `open_store`."""
     options = options or WebOptions.from_settings(settings)
     source = diary_source(settings, calendar, open_store)
-    app = create_app(settings, source, calendar, options=options, clock=clock)
+    app = create_app(settings, source, calendar, options=options, clock=clock, state=state)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, options.bind, options.port)

@@ -9,6 +9,11 @@ locked write that checks it: a link opened twice, or by two browsers at once, si
 
 Sessions live in the web process's memory only (a restart signs everyone out): a random
 id in an HTTP-only, SameSite=Strict cookie, valid for a few hours.
+
+That is the JSON store's way, for one instance. With DATABASE_URL the composition root
+(bot.app.web_state) hands the web the same four things kept in PostgreSQL instead
+(bot.store.web_state): tokens, sessions, pending sign-in flows and the read log, shared by
+every instance on the database. WebState holds whichever four the process uses.
 """
 from __future__ import annotations
 
@@ -20,9 +25,9 @@ import secrets
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Protocol
 
 from bot.errors import ConfigError
 from bot.files import write_durably
@@ -141,10 +146,11 @@ def _iso(moment: datetime) -> str:
 class LoginLinks:
     """Issues personal sign-in links: what `webb` in chat and `web-link` give a person."""
 
-    def __init__(self, settings: Settings, options: WebOptions | None = None):
+    def __init__(self, settings: Settings, options: WebOptions | None = None,
+                 tokens: "TokenStore | None" = None):
         self.org = settings.org
         self.options = options or WebOptions.from_settings(settings)
-        self.tokens = LoginTokens(self.options.state_dir, self.options.link_minutes)
+        self.tokens = tokens or LoginTokens(self.options.state_dir, self.options.link_minutes)
 
     def issue_login_link(self, person_id: str, now: datetime) -> str:
         if person_id not in self.org.people:   # nobody outside the directory gets in
@@ -187,3 +193,76 @@ class Sessions:
     def end(self, session_id: str | None) -> None:
         with self._lock:
             self._sessions.pop(session_id or "", None)
+
+
+class Pending:
+    """Short-lived values a sign-in flow keeps between two requests (an OIDC state and
+    nonce, say), each taken once: in this process's memory (one instance)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[dict, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, value: dict, expires: datetime, now: datetime) -> None:
+        with self._lock:
+            for old in [k for k, (_, until) in self._values.items() if until <= now]:
+                del self._values[old]
+            self._values[key] = (dict(value), expires)
+
+    def take(self, key: str, now: datetime) -> dict | None:
+        """The value, once (a second take, or one after it expired, gets None)."""
+        with self._lock:
+            found = self._values.pop(key, None)
+        if found is None or found[1] <= now:
+            return None
+        return found[0]
+
+
+# ---------------------------------------------------------------------- the ports
+class TokenStore(Protocol):
+    def issue(self, person_id: str, now: datetime) -> str: ...
+
+    def redeem(self, token: str, now: datetime) -> str | None: ...
+
+
+class SessionStore(Protocol):
+    lifetime: timedelta
+
+    def start(self, person: str, now: datetime) -> str: ...
+
+    def person(self, session_id: str | None, now: datetime) -> str | None: ...
+
+    def end(self, session_id: str | None) -> None: ...
+
+
+class PendingStore(Protocol):
+    def put(self, key: str, value: dict, expires: datetime, now: datetime) -> None: ...
+
+    def take(self, key: str, now: datetime) -> dict | None: ...
+
+
+class ReadLogStore(Protocol):
+    def record(self, *, person: str, number: str, what: str, at: datetime,
+               channel: str = ..., document: int | None = None,
+               detail: str | None = None) -> None: ...
+
+    def entries(self, start: date, end: date) -> Iterator[dict]: ...
+
+
+@dataclass
+class WebState:
+    """What the web keeps besides the diary: one-time sign-in tokens, sessions, pending
+    sign-in flows and the read log. `local` is the JSON store's (files and memory: one
+    instance); bot.app.web_state gives PostgreSQL's with DATABASE_URL."""
+    tokens: TokenStore
+    sessions: SessionStore
+    pending: PendingStore
+    readlog: ReadLogStore
+    close: Callable[[], None] = lambda: None
+    shared: bool = False             # True: every instance on the database sees the same
+
+    @classmethod
+    def local(cls, options: WebOptions) -> "WebState":
+        from bot.web.readlog import ReadLog
+        return cls(LoginTokens(options.state_dir, options.link_minutes),
+                   Sessions(options.session_hours), Pending(), ReadLog(options.state_dir))

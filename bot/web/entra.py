@@ -46,6 +46,7 @@ from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.texts import t
 from bot.web.app import COOKIE
+from bot.web.auth import Pending
 
 if TYPE_CHECKING:
     from bot.web.app import WebApp
@@ -57,6 +58,7 @@ START_PATH = "/inloggning/entra"
 CALLBACK_PATH = "/inloggning/entra/svar"
 FLOW_COOKIE = "avvikelsebot_entra"
 FLOW_MINUTES = 10
+SHARED_PREFIX = "entra:"         # the flows' keys in the web state's shared pending store
 MAX_PENDING = 10_000            # flows begun and not finished; the oldest go first
 # msal adds openid and profile itself (and refuses them here); email is the one more claim
 SCOPES = ["email"]
@@ -176,14 +178,22 @@ class PendingSignIns:
     """Flows begun and not yet answered, on the server side, by a random key the browser holds.
     A key is taken once: a second answer with the same key (a replay) finds nothing."""
 
-    def __init__(self, minutes: int = FLOW_MINUTES, limit: int = MAX_PENDING):
+    def __init__(self, minutes: int = FLOW_MINUTES, limit: int = MAX_PENDING,
+                 shared: Any = None):
+        """`shared`: the web state's pending store (PostgreSQL: every instance on the
+        database can take the answer, once); without it, this process's memory."""
         self.lifetime = timedelta(minutes=minutes)
         self.limit = limit
+        self.shared = shared
         self._items: dict[str, _Pending] = {}
         self._lock = threading.Lock()
 
     def put(self, flow: dict[str, Any], next_path: str, now: datetime) -> str:
         key = secrets.token_urlsafe(32)
+        if self.shared is not None:
+            self.shared.put(SHARED_PREFIX + key, {"flow": flow, "next": next_path},
+                            now + self.lifetime, now)
+            return key
         with self._lock:
             for old in [k for k, p in self._items.items() if p.expires <= now]:
                 del self._items[old]
@@ -195,6 +205,10 @@ class PendingSignIns:
     def take(self, key: str | None, now: datetime) -> _Pending | None:
         if not key:
             return None
+        if self.shared is not None:
+            value = self.shared.take(SHARED_PREFIX + key, now)
+            return None if value is None else _Pending(value["flow"], value["next"],
+                                                       now + self.lifetime)
         with self._lock:
             pending = self._items.pop(key, None)
         return pending if pending is not None and pending.expires > now else None
@@ -209,9 +223,9 @@ class EntraSignIn:
     """The protocol side: msal's confidential client and the provider's keys, made on first
     use (both ask the provider, which must not keep the web from starting)."""
 
-    def __init__(self, config: EntraConfig):
+    def __init__(self, config: EntraConfig, pending: PendingSignIns | None = None):
         self.config = config
-        self.pending = PendingSignIns()
+        self.pending = pending or PendingSignIns()
         self._client: Any = None
         self._keys: Any = None
         self._issuer = ""
@@ -424,7 +438,9 @@ def attach(app: web.Application, webapp: "WebApp") -> EntraPages | None:
     config = EntraConfig.from_settings(webapp.settings, webapp.options.base_url)
     if config is None:
         return None
-    pages = EntraPages(webapp, EntraSignIn(config))
+    # with PostgreSQL the flows live in the database, so the answer may reach any instance
+    shared = None if isinstance(webapp.pending, Pending) else webapp.pending
+    pages = EntraPages(webapp, EntraSignIn(config, PendingSignIns(shared=shared)))
     app.router.add_get(START_PATH, pages.start)
     app.router.add_get(CALLBACK_PATH, pages.callback)
     return pages

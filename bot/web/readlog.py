@@ -3,6 +3,8 @@
 Append-only JSON lines, one file per month: <state>/readlog/YYYY-MM.jsonl (0600, folder
 0700). Each entry is written with O_APPEND and fsync'd before the page is sent, so a page
 that was shown is always in the log. `avvikelsebot logg --from --to` exports a period as CSV.
+With DATABASE_URL the log is the table read_log instead (bot.store.web_state), shared by every
+instance; files left from a release before it are exported beside it.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import os
 import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from bot.cells import safe_cell
 from bot.domain.redact import redact
@@ -69,10 +71,15 @@ class ReadLog:
                     yield entry
 
     def export_csv(self, start: date, end: date, header: list[str]) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow([safe_cell(h) for h in header])
-        for e in self.entries(start, end):
-            writer.writerow([safe_cell(str(e.get(key, "") or "")) for key in
-                             ("at", "person", "case", "what", "channel", "document", "detail")])
-        return redact(buffer.getvalue())
+        return export_csv(self.entries(start, end), header)
+
+
+def export_csv(entries: Iterable[dict], header: list[str]) -> str:
+    """The entries as CSV for the log check (whichever store they came from)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for e in entries:
+        writer.writerow([safe_cell(str(e.get(key, "") or "")) for key in
+                         ("at", "person", "case", "what", "channel", "document", "detail")])
+    return redact(buffer.getvalue())

@@ -94,9 +94,25 @@ def test_migrate_to_postgresql_and_back_loses_nothing(org, tmp_path, clock, noti
     again = cli(data, "migrate", "--to", database_url)
     assert again.returncode != 0 and "inte tom" in again.stderr, "never merged into a diary"
 
+    # reads logged by the web while the diary was in the database
+    from bot.store.web_state import PostgresWebState
+    web = PostgresWebState(database_url, link_minutes=10, session_hours=8)
+    for n in range(3):
+        web.readlog.record(person="rut", number=f"VOK 2026/000{n + 1}", what="mail",
+                           at=MONDAY + timedelta(minutes=n), document=1,
+                           detail="bilaga 19121212-1212.pdf" if n == 2 else None)
+    web.close()
+
     back = tmp_path / "back"
     returned = cli(back, "migrate", "--from", database_url, timeout=600)
     assert returned.returncode == 0, returned.stderr
     exported = TinyDbCaseStore(back)
     assert _snapshot(exported) == before
     exported.close()
+    # … are in the read log's files of the data directory, which `logg` exports from now on
+    from bot.web.readlog import ReadLog
+    day = MONDAY.date()
+    copied = list(ReadLog(back).entries(day, day))
+    assert [(e["case"], e["what"], e.get("document")) for e in copied] == [
+        ("VOK 2026/0001", "mail", 1), ("VOK 2026/0002", "mail", 1), ("VOK 2026/0003", "mail", 1)]
+    assert copied[2]["detail"] == "bilaga [personnummer].pdf"

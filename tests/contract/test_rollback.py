@@ -219,3 +219,37 @@ def test_an_upgrade_while_the_old_release_still_runs_is_refused(releases, mails,
         running.wait(timeout=30)
     assert running.returncode in (0, -signal.SIGTERM)   # stopped, or before its handler was set
     assert _numbers(_now(tmp_path, data, "ingest", "--json", str(mails[1]))) == ["VOK 2026/0002"]
+
+
+@pytest.fixture(scope="module")
+def release_0_3_0(tmp_path_factory) -> Release:
+    return unpack("0.3.0", tmp_path_factory.mktemp("release-0.3.0"))
+
+
+def test_with_postgresql_release_0_3_0_keeps_working_on_this_version_s_database(
+        release_0_3_0, mails, database_url, tmp_path):
+    """This version adds the web's tables (sessions, sign-in tokens, read log) with migration
+    003, which is additive: recorded in schema_additions, not schema_version, so 0.3.0 (which
+    refuses any schema_version above 2) goes on diarising on the same database after a
+    rollback, and this version goes on after it, the series unbroken. (With 003 recorded in
+    schema_version, 0.3.0 refused: "databasen har schemaversion 3".)"""
+    import psycopg
+    old, db = release_0_3_0, {"DATABASE_URL": database_url}
+    data = tmp_path / "unused"          # the diary is in the database
+    assert _numbers(current_cli(EXAMPLE_CONFIG, data, "ingest", "--json", str(mails[0]),
+                                home=tmp_path, env=db)) == ["VOK 2026/0001"]
+    # this version's web state is in use: a sign-in link issued into the database
+    link = current_cli(EXAMPLE_CONFIG, data, "web-link", "--as", "rut", home=tmp_path, env=db)
+    assert link.returncode == 0 and "/inloggning/" in link.stdout, link.stderr
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM web_tokens").fetchone() == (1,)
+
+    assert _numbers(old.cli(data, "ingest", "--json", str(mails[1]), env=db)) == ["VOK 2026/0002"]
+    assert sorted(_numbers(old.cli(data, "list", "--json", env=db))) == ["VOK 2026/0001",
+                                                                        "VOK 2026/0002"]
+    shown = old.cli(data, "status", "VOK 2026/0001", "--json", env=db)
+    assert shown.returncode == 0, shown.stderr
+
+    assert _numbers(current_cli(EXAMPLE_CONFIG, data, "ingest", "--json", str(mails[2]),
+                                home=tmp_path, env=db)) == ["VOK 2026/0003"]
