@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import msal
 import requests
@@ -804,3 +804,40 @@ def _check_mailbox(client: GraphClient) -> tuple[bool, str]:
     inbox = client.call("graph_op_mailbox", lambda: client.mailbox.get_folder(folder_id="inbox"))
     return True, t(client.lang, "graph_mailbox_ok", mailbox=client.config.mailbox,
                    count=getattr(inbox, "total_items_count", 0))
+
+
+# ============================================================================ automatic replies (issue 26)
+REPLIES_FIELDS = ("status", "scheduledStartDateTime", "scheduledEndDateTime")
+
+
+class GraphAutomaticReplies:
+    """A person's Outlook automatic replies, as the stand-in routing reads them:
+    GET /users/{address}/mailboxSettings/automaticRepliesSetting (application permission
+    MailboxSettings.Read). One attempt per read, never a sleep: a 429 raises GraphCallFailed
+    with its Retry-After, which the caller honours before the next read
+    (bot.usecases.outlook)."""
+
+    def __init__(self, config: GraphConfig, *, retry: RetryPolicy | None = None):
+        self.client = GraphClient(config, retry=retry or RetryPolicy(attempts=1))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, verify: bool | str = True,
+                      retry: RetryPolicy | None = None) -> GraphAutomaticReplies:
+        return cls(GraphConfig.from_settings(settings, verify=verify), retry=retry)
+
+    def read(self, address: str) -> dict[str, Any]:
+        """{"status", "scheduledStartDateTime", "scheduledEndDateTime"} as Graph gives them."""
+        url = (f"{self.client.config.base_url}v1.0/users/{quote(address, safe='@')}"
+               "/mailboxSettings/automaticRepliesSetting")
+        try:
+            data = self.client.call("graph_op_replies",
+                                    lambda: self.client.account.con.get(url).json())
+        except GraphCallFailed as exc:
+            if exc.status in (403, 404):   # the permission, or no such mailbox
+                raise GraphCallFailed(t(self.client.lang, "outlook_replies_denied", address=address,
+                                        status=exc.status), status=exc.status) from None
+            raise
+        return {key: data.get(key) for key in REPLIES_FIELDS}
+
+    def close(self) -> None:
+        self.client.close()
