@@ -1544,6 +1544,7 @@ EN.update({
 # issue 26: Outlook automatic replies as absence, `frånvaro av`, Teams posts in doubt
 SV.update({
     "graph_op_replies": "läsa automatiska svar i Outlook",
+    "graph_op_chat": "leta efter ett kort i Teams-chatten",
     "outlook_replies_denied": "Graph nekade läsning av automatiska svar för {address} ({status}): appen behöver programbehörigheten MailboxSettings.Read",
     "done_absence_cancelled": "Din frånvaro är avslutad. Du får dina aviseringar och påminnelser igen.",
     "done_absence_cancelled_outlook": "Dina automatiska svar i Outlook är fortfarande på men styr inte längre dina aviseringar; nästa period du lägger in gör det.",
@@ -1555,6 +1556,7 @@ SV.update({
 })
 EN.update({
     "graph_op_replies": "read Outlook automatic replies",
+    "graph_op_chat": "look for a card in the Teams chat",
     "outlook_replies_denied": "Graph refused reading the automatic replies of {address} ({status}): the app needs the application permission MailboxSettings.Read",
     "done_absence_cancelled": "Your absence has ended. You get your notifications and reminders again.",
     "done_absence_cancelled_outlook": "Your Outlook automatic replies are still on but no longer route your notifications; the next period you set does.",

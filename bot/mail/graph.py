@@ -841,3 +841,49 @@ class GraphAutomaticReplies:
 
     def close(self) -> None:
         self.client.close()
+
+
+# ============================================================================ Teams posts in doubt (issue 26)
+CHAT_PAGE = 50              # Graph's largest $top for chat messages
+CHAT_MARGIN = 300           # seconds before an item was queued that its card cannot precede
+
+
+class GraphChatMessages:
+    """Finds a card the bot posted in a Teams chat by its marker: GET /chats/{chat-id}/messages
+    (application permission Chat.Read.All, or the resource-specific ChatMessage.Read.Chat),
+    newest first, until the messages are older than the item. An adaptive card's content
+    comes back as a JSON string in chatMessage.attachments, the marker (an element id) in it."""
+
+    def __init__(self, config: GraphConfig, *, retry: RetryPolicy | None = None):
+        self.client = GraphClient(config, retry=retry or RetryPolicy(attempts=2, max_wait=5.0))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, verify: bool | str = True,
+                      retry: RetryPolicy | None = None) -> GraphChatMessages:
+        return cls(GraphConfig.from_settings(settings, verify=verify), retry=retry)
+
+    def find(self, chat_id: str, marker: str, since: datetime) -> str | None:
+        """The id of the message carrying `marker`, or None when it is not in the chat."""
+        url: str | None = f"{self.client.config.base_url}v1.0/chats/{quote(chat_id, safe=':@._-')}/messages"
+        params: dict[str, Any] | None = {"$top": CHAT_PAGE, "$orderby": "createdDateTime desc"}
+        oldest = since.timestamp() - CHAT_MARGIN
+        while url:
+            page = self.client.call("graph_op_chat", functools.partial(
+                self._page, url, params), not_found=None)
+            if page is None:
+                return None          # no such chat: nothing was ever posted in it
+            for message in page.get("value", []):
+                shown = json.dumps([message.get("attachments"), message.get("body")])
+                if marker in shown:
+                    return str(message.get("id"))
+                created = _utc(message.get("createdDateTime"))
+                if created is not None and created.timestamp() < oldest:
+                    return None
+            url, params = page.get("@odata.nextLink"), None
+        return None
+
+    def _page(self, url: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        return self.client.account.con.get(url, params=params).json()
+
+    def close(self) -> None:
+        self.client.close()

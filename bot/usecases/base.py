@@ -5,6 +5,7 @@ durable outbox, DESIGN §5); delivery is the outbox use case's business.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,4 +128,6 @@ def _item(key: str, recipient: str, channel: str, number: str | None, event: str
           view: dict, now: datetime) -> dict:
     return {"id": key, "recipient": recipient, "channel": channel, "diary_number": number,
             "event": event, "text": text, "view": view, "state": "pending",
-            "created": iso(now), "attempts": 0, "next_attempt": iso(now)}
+            "created": iso(now), "attempts": 0, "next_attempt": iso(now),
+            # issue 26: a random marker the Teams card carries, looked for after a crash
+            "marker": secrets.token_hex(8)}
