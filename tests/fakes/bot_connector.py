@@ -44,7 +44,7 @@ class FakeBotConnector:
         # (the process is killed while waiting); and a hook that shows each post elsewhere
         # (the local Graph's chat messages)
         self._after_post: list[int] = []
-        self.hold = False
+        self.hold: bool | str = False
         self.on_post = None
         self._release: asyncio.Event | None = None
         self._ids = itertools.count(1_700_000_000_001)
@@ -120,7 +120,8 @@ class FakeBotConnector:
             answered_id=answered))
         if kind == "send" and self.on_post is not None:
             self.on_post(request.match_info["conversation"], body, answered)
-        if kind == "send" and self.hold:          # posted; the answer never comes
+        if kind == "send" and self.hold in (True, request.match_info["conversation"]):
+            # posted; the answer never comes (hold: True, or the one conversation held)
             self._release = self._release or asyncio.Event()
             await self._release.wait()
         if kind == "send" and self._after_post:
