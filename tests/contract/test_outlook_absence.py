@@ -44,12 +44,17 @@ def clock():
     return FixedClock(MONDAY)
 
 
-@pytest.fixture
-def bot(settings, graph, clock):
+@pytest.fixture(params=["tinydb", "postgresql"])
+def bot(request, settings, graph, clock):
+    """The cached replies and the absence trail live in the store's state: both stores."""
     org = dataclasses.replace(settings.org, outlook_absence=True)
     graph_settings = dataclasses.replace(settings, org=org, env=graph.env())
+    store = None
+    if request.param == "postgresql":
+        from bot.store.postgres import PostgresCaseStore
+        store = PostgresCaseStore(request.getfixturevalue("database_url"))
     wired = build(graph_settings, mail=_NoMail(), notifiers={"console": FakeNotifier()},
-                  clock=clock, sender=FakeMailSender())
+                  clock=clock, sender=FakeMailSender(), store=store)
     wired.services.use_outlook(GraphAutomaticReplies.from_settings(graph_settings, verify=graph.ca_path))
     yield wired
     wired.close()
@@ -210,3 +215,11 @@ def test_without_the_permission_nothing_is_routed_and_it_is_said_once(settings, 
             assert ("anna", None) in told(bot, deviation(bot))
         finally:
             bot.close()
+
+
+def test_check_config_says_when_the_settings_cannot_work(settings):
+    from bot.config_check import check_environment
+    org = dataclasses.replace(settings.org, outlook_absence=True, teams_graph_chat_read=True)
+    warnings = check_environment(dataclasses.replace(settings, org=org, env={}))
+    assert any("outlook_absence" in w and "MAIL_SOURCE=graph" in w for w in warnings)
+    assert any("graph_chat_read" in w and "GRAPH_TENANT_ID" in w for w in warnings)
