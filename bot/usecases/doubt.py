@@ -60,7 +60,8 @@ def lone_notes(store, now: datetime, lang: str) -> list[dict[str, Any]]:
         text = "\n".join([t(lang, "teams_in_doubt_note"), *notes])
         items.append({"id": f"{IN_DOUBT_NOTE}:{texts[0]['id']}", "recipient": recipient,
                       "channel": CHANNEL, "diary_number": None, "event": IN_DOUBT_NOTE,
-                      "text": text, "view": {"plain": True, "text": text},
+                      "text": text,
+                      "view": {"plain": True, "text": text, "headline": t(lang, "teams_in_doubt_header")},
                       "doubt_of": [w["id"] for w in texts], "state": "pending",
                       "created": iso(now), "attempts": 0, "next_attempt": iso(now),
                       "marker": secrets.token_hex(8)})
