@@ -223,3 +223,18 @@ def test_check_config_says_when_the_settings_cannot_work(settings):
     warnings = check_environment(dataclasses.replace(settings, org=org, env={}))
     assert any("outlook_absence" in w and "MAIL_SOURCE=graph" in w for w in warnings)
     assert any("graph_chat_read" in w and "GRAPH_TENANT_ID" in w for w in warnings)
+
+
+def test_run_reads_the_automatic_replies_by_itself(settings, graph, clock):
+    """`run`'s loop refreshes the replies (as leader), without anyone asking."""
+    from tests.contract.test_graph_retry_after import Running, wait_for
+    graph.set_auto_replies(_address("anna"), "alwaysEnabled")
+    org = dataclasses.replace(settings.org, outlook_absence=True)
+    graph_settings = dataclasses.replace(settings, org=org, env=graph.env())
+    bot = build(graph_settings, mail=_NoMail(), notifiers={"console": FakeNotifier()},
+                clock=clock, sender=FakeMailSender())
+    bot.services.use_outlook(GraphAutomaticReplies.from_settings(graph_settings, verify=graph.ca_path))
+    with Running(bot):
+        assert wait_for(lambda: bot.store.get_state("outlook:anna") is not None, 20)
+    assert bot.store.get_state("outlook:anna")["replies"]["status"] == "alwaysEnabled"
+    assert reads(graph) == 1
