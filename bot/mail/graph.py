@@ -54,6 +54,20 @@ log = logging.getLogger(__name__)
 # mail content must never reach a log, so its connection logger stops at INFO.
 logging.getLogger("O365.connection").setLevel(logging.INFO)
 
+
+class _OwnWords(logging.Filter):
+    """O365 logs every 4xx at ERROR. The reads of issue 26 say what went wrong themselves,
+    once (bot.usecases.outlook, TeamsNotifier.delivered): a missing permission must not
+    add a line per manager every 15 minutes."""
+    PATHS = ("/mailboxSettings/automaticRepliesSetting", "/v1.0/chats/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(path in message for path in self.PATHS)
+
+
+logging.getLogger("O365.connection").addFilter(_OwnWords())
+
 DEFAULT_BASE_URL = "https://graph.microsoft.com/"
 ACK_FOLDER = "Diarierat"
 STATE_FILE = "graph-state.json"
