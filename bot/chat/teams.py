@@ -272,6 +272,7 @@ class TeamsNotifier:
         self._loop_thread: int | None = None
         # issue 26: finds a card by its marker in a Graph chat ([teams] graph_chat_read)
         self.finder: Any = None
+        self._finder_denied = False
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Called by the frontend's start(), on the loop that serves Teams."""
@@ -317,8 +318,14 @@ class TeamsNotifier:
         since = datetime.fromisoformat(notification["created"])
         try:
             found = self.finder.find(chat, marker_id(item_marker(notification)), since)
-        except BotError as exc:            # the look-up failed: still in doubt, tried again later
-            raise DeliveryError(str(exc)) from None
+        except BotError as exc:
+            if getattr(exc, "status", None) == 403:     # configured, not granted: as without
+                if not self._finder_denied:
+                    log.warning("teams: Graph nekar läsning av chattar (%s); kort som kan ha "
+                                "visats märks i stället", exc)
+                    self._finder_denied = True
+                return {"in_doubt": True, "conversation_id": conversation_id}
+            raise DeliveryError(str(exc)) from None   # still in doubt, looked for again later
         if found is None:
             return None
         return {"activity_id": found, "conversation_id": conversation_id, "found_in_chat": True}

@@ -34,11 +34,12 @@ def cards_with(teams: Teams, marker: str) -> list:
     return [c for c in teams.cards_sent_to(CHATS["anna"]) if marker_id(marker) in str(c.cards)]
 
 
-def in_doubt(teams_settings, clock, corpora, *, chat_read: bool, body):
-    """Anna has the app; a deviation's card is posted but answered 502; then `body`."""
+def in_doubt(teams_settings, clock, corpora, *, chat_read: bool, body, granted: bool = True):
+    """Anna has the app; a deviation's card is posted but answered 502; then `body`.
+    `chat_read`: [teams] graph_chat_read; `granted`: the Graph app has Chat.Read.All."""
     async def main():
         connector = await FakeBotConnector().start()
-        graph = FakeGraphServer(roles=CHAT_READ if chat_read else ()).start()
+        graph = FakeGraphServer(roles=CHAT_READ if chat_read and granted else ()).start()
         try:
             async with running(teams_settings, clock, corpora, connector) as teams:
                 await teams.post(teams.installed(ANNA, CHATS["anna"]))
@@ -147,3 +148,15 @@ def test_without_chat_read_and_nothing_else_to_send_a_small_note_goes_alone(
         await teams.deliver()
         assert len(teams.texts_to(CHATS["anna"])) == 2                    # once
     in_doubt(teams_settings, clock, corpora, chat_read=False, body=body)
+
+
+def test_chat_read_configured_but_not_granted_marks_the_item_as_without_it(
+        teams_settings, clock, corpora, caplog):
+    async def body(teams: Teams, graph: FakeGraphServer):
+        await teams.deliver()
+        first = item_of(teams)
+        assert first["state"] == "sent" and first["delivery"]["in_doubt"] is True
+        assert len(teams.cards_sent_to(CHATS["anna"])) == 1
+        assert [r.status for r in graph.graph_requests("GET", r"/chats/")] == [403]
+        assert [r.getMessage() for r in caplog.records if "nekar" in r.getMessage()]
+    in_doubt(teams_settings, clock, corpora, chat_read=True, granted=False, body=body)
