@@ -33,7 +33,7 @@ class Absence:
 
     @classmethod
     def from_state(cls, data: dict[str, Any] | None) -> "Absence | None":
-        if not data or data.get("cancelled"):     # `frånvaro av` (issue 26)
+        if not data or data.get("cancelled") or "start" not in data:   # `frånvaro av` (issue 26)
             return None
         return cls(data["person"], date.fromisoformat(data["start"]),
                    date.fromisoformat(data["end"]), data.get("stand_in"))

@@ -174,7 +174,10 @@ class Commands:
         outlook_on = effective_absence(actor.id, None, outlook, now, local, org.timezone) is not None
         dismissed = outlook_period((outlook or {}).get("replies")) if outlook_on else \
             (manual or {}).get("dismissed_outlook")
-        state = {"person": actor.id, "cancelled": iso(now), "dismissed_outlook": dismissed}
+        if manual_on:
+            state = {"person": actor.id, "cancelled": iso(now), "dismissed_outlook": dismissed}
+        else:     # only Outlook's period ends: an absence planned for later stays
+            state = {**(manual or {"person": actor.id}), "dismissed_outlook": dismissed}
         store.set_state(STATE_PREFIX + actor.id, state)
         self._absence_audit(actor.id, now, "cancelled", {
             "absence": (manual or {}) if manual_on else None,

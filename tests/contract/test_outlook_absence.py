@@ -237,3 +237,13 @@ def test_run_reads_the_automatic_replies_by_itself(settings, graph, clock):
         assert wait_for(lambda: bot.store.get_state("outlook:anna") is not None, 20)
     assert bot.store.get_state("outlook:anna")["replies"]["status"] == "alwaysEnabled"
     assert reads(graph) == 1
+
+
+def test_ending_an_outlook_period_keeps_an_absence_planned_for_later(bot, graph, clock):
+    graph.set_auto_replies(_address("anna"), "alwaysEnabled")
+    bot.services.refresh_outlook(force=True)
+    assert say(bot, "anna", "frånvaro 2026-11-23 2026-11-27 Sven Samordnare").ok   # next week
+    assert say(bot, "anna", "frånvaro av").ok                          # today: Outlook's ends
+    assert ("anna", None) in told(bot, deviation(bot))
+    clock.set(datetime(2026, 11, 24, 9, tzinfo=timezone.utc))
+    assert ("sven", "anna") in told(bot, deviation(bot))               # the plan holds
