@@ -227,6 +227,8 @@ class Bot:
             try:
                 await asyncio.to_thread(self.services.deliver_outbox, wait=False)
                 await asyncio.to_thread(self.services.housekeep)   # every ten minutes
+                if self.services.outlook is not None:   # automatic replies, issue 26
+                    await asyncio.to_thread(self.as_leader, self.services.refresh_outlook, None)
             except DatabaseUnavailable:
                 pass      # the store logs the outage once, when it starts and when it ends
             except Exception:
@@ -308,6 +310,9 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         links = LoginLinks(settings, tokens=bot.web_state.tokens)
         services.commands.login_link = lambda person, now: (
             links.issue_login_link(person, now), links.options.link_minutes)
+    if from_settings and org.outlook_absence and settings.mail_source == "graph":
+        from bot.mail.graph import GraphAutomaticReplies      # issue 26
+        services.use_outlook(GraphAutomaticReplies.from_settings(settings))
     if from_settings:
         from bot.ops.health import health_server
         health = health_server(bot, mail_wait_seconds=MAIL_WAIT_SECONDS)

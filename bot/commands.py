@@ -329,8 +329,14 @@ def _ivo(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, number, {"reference": rest}, action=proc.RecordIvo(rest))
 
 
+_ABSENCE_OFF = ("av", "slut", "avsluta", "off", "end", "cancel")
+
+
 def _absence(verb: str, rest: str, org: Organisation) -> Command:
-    """frånvaro <från> <till> [ersättare]: dates ÅÅÅÅ-MM-DD, the stand-in by id or name."""
+    """frånvaro <från> <till> [ersättare]: dates ÅÅÅÅ-MM-DD, the stand-in by id or name;
+    frånvaro av (slut): back again, notifications to the person (issue 26)."""
+    if rest.strip().casefold() in _ABSENCE_OFF:
+        return Command(verb, args={"cancel": True})
     start_text, _, rest = rest.partition(" ")
     end_text, _, who = rest.strip().partition(" ")
     start, end = _date(start_text, org.language), _date(end_text, org.language)

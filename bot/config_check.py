@@ -75,8 +75,15 @@ def _warnings(settings: Settings) -> list[str]:
             warnings.append(t(lang, "env_warn_clear_password", kind=kind))
     if settings.mail_source != "imap" and any(env.get(f"IMAP_{k}") for k in ("HOST", "USER")):
         warnings.append(t(lang, "env_warn_unused", prefix="IMAP_*", source=settings.mail_source))
-    if settings.mail_source != "graph" and env.get("GRAPH_TENANT_ID"):
+    if settings.mail_source != "graph" and env.get("GRAPH_TENANT_ID") \
+            and not settings.org.teams_graph_chat_read:
         warnings.append(t(lang, "env_warn_unused", prefix="GRAPH_*", source=settings.mail_source))
+    # issue 26: Outlook's automatic replies come through the Graph mail source; the Teams
+    # look-up of a post in doubt through the Graph app of GRAPH_*
+    if settings.org.outlook_absence and settings.mail_source != "graph":
+        warnings.append(t(lang, "env_warn_outlook_absence", source=settings.mail_source))
+    if settings.org.teams_graph_chat_read and not env.get("GRAPH_TENANT_ID"):
+        warnings.append(t(lang, "env_warn_teams_chat_read"))
     return warnings
 
 

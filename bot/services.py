@@ -20,6 +20,7 @@ from bot.usecases.base import Deps, Notices, Reply
 from bot.usecases.commands import Commands
 from bot.usecases.intake import Intake
 from bot.usecases.outbox import Outbox
+from bot.usecases.outlook import OutlookAbsences, RepliesReader
 from bot.usecases.queries import Queries
 from bot.usecases.records import Culling, Records
 from bot.usecases.reminders import Reminders
@@ -54,6 +55,7 @@ class Services:
         # Outlook working hours (issue 24): set by the composition root when Graph is the
         # mail source (bot.usecases.workhours.WorkingHoursRefresh)
         self.working_hours: Any = None
+        self.outlook: OutlookAbsences | None = None     # issue 26: use_outlook() turns it on
 
     @property
     def notifiers(self) -> dict[str, Notifier]:
@@ -88,6 +90,17 @@ class Services:
     # ------------------------------------------------------------------ outbox
     def deliver_outbox(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:
         return self.outbox.deliver(wait=wait, only=only)
+
+    # ------------------------------------------------------------------ Outlook (issue 26)
+    def use_outlook(self, reader: RepliesReader) -> OutlookAbsences:
+        self.outlook = OutlookAbsences(self.deps, reader)
+        return self.outlook
+
+    def refresh_outlook(self, *, force: bool = False) -> dict[str, int]:
+        """Managers' automatic replies, each read at most every 15 minutes."""
+        if self.outlook is None:
+            return {"read": 0, "failed": 0}
+        return self.outlook.refresh(force=force)
 
     def retry_outbox(self) -> dict[str, int]:
         """`outbox --retry`: failed notifications queued again, waiting ones due now."""
@@ -161,3 +174,6 @@ class Services:
         self.outbox.close()
         if self.working_hours is not None:
             self.working_hours.source.close()
+        close = getattr(self.outlook.reader, "close", None) if self.outlook else None
+        if close is not None:
+            close()

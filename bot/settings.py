@@ -56,11 +56,12 @@ _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety", "records",
-         "notification_preferences"},
+         "notification_preferences", "teams"},
     "notification_preferences": {"default", "working_hours_refresh_hours"},
+    "teams": {"graph_chat_read"},
     "records": {"secrecy", "culling", "classification"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
-    "mail": {"trusted_authserv_ids", "closed_case"},
+    "mail": {"trusted_authserv_ids", "closed_case", "outlook_absence"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
@@ -368,6 +369,10 @@ class _OrganisationReader:
             managers_see_mail=managers_see_mail,
             trusted_authserv_ids=self._trusted_authserv_ids(self._table("mail", required=False)),
             closed_case=self._closed_case(self._table("mail", required=False)),
+            outlook_absence=self._flag(self._table("mail", required=False), "outlook_absence",
+                                       "mail.outlook_absence"),
+            teams_graph_chat_read=self._flag(self._table("teams", required=False),
+                                             "graph_chat_read", "teams.graph_chat_read"),
             patient_safety=self._patient_safety(self._table("patient_safety", required=False),
                                                 people),
             records=self._records(self._table("records", required=False)),
@@ -392,6 +397,11 @@ class _OrganisationReader:
                             "notification_preferences.working_hours_refresh_hours", 4, 1, 7 * 24)
         return {"notify_default": preference.word() if preference else "",
                 "working_hours_refresh_hours": refresh}
+    def _flag(self, table: dict, key: str, path: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(path, "ska vara true eller false")
+        return value
 
     def _closed_case(self, mail: dict) -> str:
         """[mail] closed_case: what a counterpart's mail to a closed case does."""

@@ -1447,8 +1447,8 @@ SV.update({
     "refused_absence_cannot_see": "{name} kan inte vara din ersättare: hen får inte öppna ärendena för {units}. Välj någon som är chef eller namngiven ersättare för enheten.",
     "refused_absence_all_cases": "alla enheter",
     "refused_absence_past": "Frånvaron är redan slut.",
-    "help_absence": "frånvaro <från> <till> [ersättare] – ersättaren får dina aviseringar medan du är borta",
-    "usage_absence": "frånvaro <ÅÅÅÅ-MM-DD> <ÅÅÅÅ-MM-DD> [ersättare]",
+    "help_absence": "frånvaro <från> <till> [ersättare] – ersättaren får dina aviseringar medan du är borta; frånvaro av – tillbaka",
+    "usage_absence": "frånvaro <ÅÅÅÅ-MM-DD> <ÅÅÅÅ-MM-DD> [ersättare] | frånvaro av",
 })
 EN.update({
     "doc_note": "note",
@@ -1521,8 +1521,8 @@ EN.update({
     "refused_absence_cannot_see": "{name} cannot stand in for you: they may not open the cases of {units}. Choose someone who manages the unit or is its named stand-in.",
     "refused_absence_all_cases": "every unit",
     "refused_absence_past": "That absence is already over.",
-    "help_absence": "away <from> <to> [stand-in] – your stand-in gets your notifications while you are away",
-    "usage_absence": "away <YYYY-MM-DD> <YYYY-MM-DD> [stand-in]",
+    "help_absence": "away <from> <to> [stand-in] – your stand-in gets your notifications while you are away; away off – back",
+    "usage_absence": "away <YYYY-MM-DD> <YYYY-MM-DD> [stand-in] | away off",
 })
 
 # --- the archive export: `arkivera` (bot/archive, bot/usecases/archive.py) ----------------------
@@ -1631,6 +1631,31 @@ EN.update({
     "cli_reminder_delivery": " – delivered {when} ({preference})",
     "cli_reminder_muted": " – quiet: not delivered in chat ({preference})",
     "graph_op_working_hours": "read the working hours in Outlook",
+})
+# issue 26: Outlook automatic replies as absence, `frånvaro av`, Teams posts in doubt
+SV.update({
+    "graph_op_replies": "läsa automatiska svar i Outlook",
+    "graph_op_chat": "leta efter ett kort i Teams-chatten",
+    "outlook_replies_denied": "Graph nekade läsning av automatiska svar för {address} ({status}): appen behöver programbehörigheten MailboxSettings.Read",
+    "done_absence_cancelled": "Din frånvaro är avslutad. Du får dina aviseringar och påminnelser igen.",
+    "done_absence_cancelled_outlook": "Dina automatiska svar i Outlook är fortfarande på men styr inte längre dina aviseringar; nästa period du lägger in gör det.",
+    "refused_absence_none": "Du har ingen frånvaro att avsluta.",
+    "teams_in_doubt_header": "Kan ha visats redan:",
+    "teams_in_doubt_note": "Kan ha visats redan – ett besked avbröts när det skickades och kan ha kommit fram ändå:",
+    "env_warn_outlook_absence": "[mail] outlook_absence = true gäller bara med MAIL_SOURCE=graph (nu {source}): automatiska svar läses inte",
+    "env_warn_teams_chat_read": "[teams] graph_chat_read = true behöver Graph-appen i GRAPH_TENANT_ID, GRAPH_CLIENT_ID och GRAPH_CLIENT_SECRET (eller certifikat): utan dem märks avbrutna kort «kan ha visats redan»",
+})
+EN.update({
+    "graph_op_replies": "read Outlook automatic replies",
+    "graph_op_chat": "look for a card in the Teams chat",
+    "outlook_replies_denied": "Graph refused reading the automatic replies of {address} ({status}): the app needs the application permission MailboxSettings.Read",
+    "done_absence_cancelled": "Your absence has ended. You get your notifications and reminders again.",
+    "done_absence_cancelled_outlook": "Your Outlook automatic replies are still on but no longer route your notifications; the next period you set does.",
+    "refused_absence_none": "You have no absence to end.",
+    "teams_in_doubt_header": "May have been shown already:",
+    "teams_in_doubt_note": "May have been shown already – a message was interrupted while being sent and may have arrived all the same:",
+    "env_warn_outlook_absence": "[mail] outlook_absence = true applies only with MAIL_SOURCE=graph (now {source}): automatic replies are not read",
+    "env_warn_teams_chat_read": "[teams] graph_chat_read = true needs the Graph app in GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET (or a certificate): without them interrupted cards are marked \"may have been shown already\"",
 })
 
 CATALOG = {"sv": SV, "en": EN}

@@ -104,6 +104,9 @@ class TeamsFrontend:
         self.adapter.on_turn_error = _log_turn_error   # the default echoes the exception to the user
         self.refs = TeamsConversationRefs(services.uow)
         self.notifier = TeamsNotifier(services.org, self.refs, self.adapter)
+        if settings.org.teams_graph_chat_read and (settings.env.get("GRAPH_TENANT_ID") or "").strip():
+            from bot.mail.graph import GraphChatMessages   # issue 26: a card in doubt is looked for
+            self.notifier.finder = GraphChatMessages.from_settings(settings)
         self.bot = TeamsBot(services, self.refs)
         self.app = self.bot.application(connections)
         self._runner: web.AppRunner | None = None

@@ -22,6 +22,7 @@ SDK adapter on the event loop of `run` and waits for the answer.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 import re
@@ -37,7 +38,7 @@ from microsoft_agents.hosting.core.app.proactive import Conversation
 
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
-from bot.errors import DeliveryError, Unreachable
+from bot.errors import BotError, DeliveryError, Unreachable
 from bot.store.teams_refs import TeamsConversationRefs
 from bot.texts import t
 
@@ -75,9 +76,19 @@ def _shown(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- cards
-def adaptive_card(org: Organisation, view: dict[str, Any], notification_id: str) -> dict[str, Any]:
-    """The card of one outbox notification, with its buttons."""
-    card = _card(_card_body(org, view))
+def adaptive_card(org: Organisation, view: dict[str, Any], notification_id: str,
+                  marker: str | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+    """The card of one outbox notification, with its buttons. `marker` (issue 26) is the
+    id of its first element, so the card can be found in the chat after an interrupted
+    post; `notes` are earlier texts whose cards may have been shown already."""
+    body = _card_body(org, view)
+    if marker and body:
+        body[0]["id"] = marker_id(marker)
+    if notes:
+        body = [_text(escape_markdown(t(org.language, "teams_in_doubt_header")), weight="Bolder",
+                      color="Attention")] + [_text(_shown(n), isSubtle=True, spacing="None")
+                                             for n in notes] + [{**body[0], "separator": True}, *body[1:]]
+    card = _card(body)
     actions = [_card_action(org.language, b, notification_id) for b in view.get("actions", [])]
     if actions:
         card["actions"] = actions
@@ -224,6 +235,31 @@ async def post_to_conversation(adapter, reference: dict[str, Any], activity: Act
     return outcome["response"]
 
 
+def marker_id(marker: str) -> str:
+    return f"avvikelsebot-{marker}"
+
+
+def item_marker(notification: dict[str, Any]) -> str:
+    """The item's random marker; an item queued before issue 26 has one made from its id."""
+    return notification.get("marker") or hashlib.sha256(notification["id"].encode()).hexdigest()[:16]
+
+
+def graph_chat_id(reference: dict[str, Any]) -> str | None:
+    """The Graph chat a stored conversation is: a group chat's id is the same
+    ("19:…@thread.v2"); a personal chat with the bot ("a:…" in the Bot Connector) is
+    "19:<the user's AAD object id>_<the bot's app id>@unq.gbl.spaces". A team channel
+    ("…@thread.tacv2", /teams/{id}/channels/{id}/messages) is not a chat: None."""
+    ref = reference.get("conversation_reference") or {}
+    conversation = str((ref.get("conversation") or {}).get("id") or "")
+    if conversation.startswith("19:"):
+        return None if "@thread.tacv2" in conversation or "@thread.skype" in conversation else conversation
+    user = (ref.get("user") or {}).get("aadObjectId") or (ref.get("user") or {}).get("aad_object_id")
+    bot = str((ref.get("agent") or ref.get("bot") or {}).get("id") or "")
+    if not user or not bot:
+        return None
+    return f"19:{user}_{bot.removeprefix('28:')}@unq.gbl.spaces"
+
+
 # ---------------------------------------------------------------------------- notifier
 class TeamsNotifier:
     """Delivers outbox items to a person's personal chat or a unit's team channel."""
@@ -234,6 +270,9 @@ class TeamsNotifier:
         self.org, self.refs, self.adapter, self.timeout = org, refs, adapter, timeout
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # issue 26: finds a card by its marker in a Graph chat ([teams] graph_chat_read)
+        self.finder: Any = None
+        self._finder_denied = False
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Called by the frontend's start(), on the loop that serves Teams."""
@@ -248,13 +287,48 @@ class TeamsNotifier:
         reference = self.refs.get(recipient)
         if reference is None:
             raise Unreachable(t(lang, "teams_no_reference", recipient=recipient))
-        card = adaptive_card(self.org, notification["view"], notification["id"])
-        activity = card_activity(card, summary=notification["view"].get("headline"))
+        view = notification["view"]
+        if view.get("plain"):     # a small plain note (bot.usecases.doubt)
+            activity = MessageFactory.text(escape_message(redact(str(view.get("text") or ""))))
+        else:
+            card = adaptive_card(self.org, view, notification["id"], item_marker(notification),
+                                 notification.get("doubt_notes"))
+            activity = card_activity(card, summary=view.get("headline"))
         response = self._run(post_to_conversation(self.adapter, reference, activity))
         conversation_id = reference["conversation_reference"]["conversation"]["id"]
         log.info("teams: %s %s levererat till %s", notification.get("diary_number") or "-",
                  notification.get("event"), recipient)
         return {"activity_id": response.id or "", "conversation_id": conversation_id}
+
+    def delivered(self, notification: dict[str, Any]) -> dict[str, Any] | None:
+        """After a post whose answer never came (a crash, a timeout, a 408/5xx): with a
+        finder, the card found by its marker in the chat (None: not there, it is posted);
+        without one, or for a team channel, {"in_doubt": True}: recorded as delivered in
+        doubt, its text shown marked on the recipient's next message (bot.usecases.doubt)."""
+        recipient = notification["recipient"]
+        reference = self.refs.get(recipient)
+        if reference is None:
+            raise Unreachable(t(self.org.language, "teams_no_reference", recipient=recipient))
+        conversation_id = reference["conversation_reference"]["conversation"]["id"]
+        chat = graph_chat_id(reference)
+        if self.finder is None or chat is None:
+            log.info("teams: %s %s till %s kan ha visats: visas märkt med nästa meddelande",
+                     notification.get("diary_number") or "-", notification.get("event"), recipient)
+            return {"in_doubt": True, "conversation_id": conversation_id}
+        since = datetime.fromisoformat(notification["created"])
+        try:
+            found = self.finder.find(chat, marker_id(item_marker(notification)), since)
+        except BotError as exc:
+            if getattr(exc, "status", None) == 403:     # configured, not granted: as without
+                if not self._finder_denied:
+                    log.warning("teams: Graph nekar läsning av chattar (%s); kort som kan ha "
+                                "visats märks i stället", exc)
+                    self._finder_denied = True
+                return {"in_doubt": True, "conversation_id": conversation_id}
+            raise DeliveryError(str(exc)) from None   # still in doubt, looked for again later
+        if found is None:
+            return None
+        return {"activity_id": found, "conversation_id": conversation_id, "found_in_chat": True}
 
     def _run(self, coro) -> ResourceResponse:
         lang = self.org.language

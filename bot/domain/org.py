@@ -171,6 +171,11 @@ class Organisation:
     # a counterpart's mail to a closed case: "new_linked" (a new case linked to the old),
     # "supplement" (filed in the closed case), "triage" (the registrator decides)
     closed_case: str = "new_linked"
+    # issue 26: Outlook's automatic replies (Graph, MailboxSettings.Read) route to the stand-in
+    outlook_absence: bool = False
+    # issue 26: the Graph app may read the bot's Teams chats (Chat.Read.All or the RSC
+    # ChatMessage.Read.Chat): a card in doubt is looked for instead of marked "kan ha visats"
+    teams_graph_chat_read: bool = False
     patient_safety: PatientSafety = PatientSafety()
     records: Records = Records()
     # notification preferences (issue 24): the default of a person who set none

@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import msal
 import requests
@@ -53,6 +53,20 @@ log = logging.getLogger(__name__)
 # O365 logs each request's session headers (the bearer token) and body at DEBUG: a secret and
 # mail content must never reach a log, so its connection logger stops at INFO.
 logging.getLogger("O365.connection").setLevel(logging.INFO)
+
+
+class _OwnWords(logging.Filter):
+    """O365 logs every 4xx at ERROR. The reads of issue 26 say what went wrong themselves,
+    once (bot.usecases.outlook, TeamsNotifier.delivered): a missing permission must not
+    add a line per manager every 15 minutes."""
+    PATHS = ("/mailboxSettings/automaticRepliesSetting", "/v1.0/chats/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(path in message for path in self.PATHS)
+
+
+logging.getLogger("O365.connection").addFilter(_OwnWords())
 
 DEFAULT_BASE_URL = "https://graph.microsoft.com/"
 ACK_FOLDER = "Diarierat"
@@ -835,3 +849,86 @@ def _check_mailbox(client: GraphClient) -> tuple[bool, str]:
     inbox = client.call("graph_op_mailbox", lambda: client.mailbox.get_folder(folder_id="inbox"))
     return True, t(client.lang, "graph_mailbox_ok", mailbox=client.config.mailbox,
                    count=getattr(inbox, "total_items_count", 0))
+
+
+# ============================================================================ automatic replies (issue 26)
+REPLIES_FIELDS = ("status", "scheduledStartDateTime", "scheduledEndDateTime")
+
+
+class GraphAutomaticReplies:
+    """A person's Outlook automatic replies, as the stand-in routing reads them:
+    GET /users/{address}/mailboxSettings/automaticRepliesSetting (application permission
+    MailboxSettings.Read). One attempt per read, never a sleep: a 429 raises GraphCallFailed
+    with its Retry-After, which the caller honours before the next read
+    (bot.usecases.outlook)."""
+
+    def __init__(self, config: GraphConfig, *, retry: RetryPolicy | None = None):
+        self.client = GraphClient(config, retry=retry or RetryPolicy(attempts=1))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, verify: bool | str = True,
+                      retry: RetryPolicy | None = None) -> GraphAutomaticReplies:
+        return cls(GraphConfig.from_settings(settings, verify=verify), retry=retry)
+
+    def read(self, address: str) -> dict[str, Any]:
+        """{"status", "scheduledStartDateTime", "scheduledEndDateTime"} as Graph gives them."""
+        url = (f"{self.client.config.base_url}v1.0/users/{quote(address, safe='@')}"
+               "/mailboxSettings/automaticRepliesSetting")
+        try:
+            data = self.client.call("graph_op_replies",
+                                    lambda: self.client.account.con.get(url).json())
+        except GraphCallFailed as exc:
+            if exc.status in (403, 404):   # the permission, or no such mailbox
+                raise GraphCallFailed(t(self.client.lang, "outlook_replies_denied", address=address,
+                                        status=exc.status), status=exc.status) from None
+            raise
+        return {key: data.get(key) for key in REPLIES_FIELDS}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# ============================================================================ Teams posts in doubt (issue 26)
+CHAT_PAGE = 50              # Graph's largest $top for chat messages
+CHAT_MARGIN = 300           # seconds before an item was queued that its card cannot precede
+
+
+class GraphChatMessages:
+    """Finds a card the bot posted in a Teams chat by its marker: GET /chats/{chat-id}/messages
+    (application permission Chat.Read.All, or the resource-specific ChatMessage.Read.Chat),
+    newest first, until the messages are older than the item. An adaptive card's content
+    comes back as a JSON string in chatMessage.attachments, the marker (an element id) in it."""
+
+    def __init__(self, config: GraphConfig, *, retry: RetryPolicy | None = None):
+        self.client = GraphClient(config, retry=retry or RetryPolicy(attempts=2, max_wait=5.0))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, verify: bool | str = True,
+                      retry: RetryPolicy | None = None) -> GraphChatMessages:
+        return cls(GraphConfig.from_settings(settings, verify=verify), retry=retry)
+
+    def find(self, chat_id: str, marker: str, since: datetime) -> str | None:
+        """The id of the message carrying `marker`, or None when it is not in the chat."""
+        url: str | None = f"{self.client.config.base_url}v1.0/chats/{quote(chat_id, safe=':@._-')}/messages"
+        params: dict[str, Any] | None = {"$top": CHAT_PAGE, "$orderby": "createdDateTime desc"}
+        oldest = since.timestamp() - CHAT_MARGIN
+        while url:
+            page = self.client.call("graph_op_chat", functools.partial(
+                self._page, url, params), not_found=None)
+            if page is None:
+                return None          # no such chat: nothing was ever posted in it
+            for message in page.get("value", []):
+                shown = json.dumps([message.get("attachments"), message.get("body")])
+                if marker in shown:
+                    return str(message.get("id"))
+                created = _utc(message.get("createdDateTime"))
+                if created is not None and created.timestamp() < oldest:
+                    return None
+            url, params = page.get("@odata.nextLink"), None
+        return None
+
+    def _page(self, url: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        return self.client.account.con.get(url, params=params).json()
+
+    def close(self) -> None:
+        self.client.close()

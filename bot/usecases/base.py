@@ -5,11 +5,12 @@ durable outbox, DESIGN §5); delivery is the outbox use case's business.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.chat.render import notification_view, plain_text
-from bot.domain.absence import STATE_PREFIX, Absence, stand_in_for
+from bot.domain.absence import OUTLOOK_PREFIX, STATE_PREFIX, effective_absence, stand_in_for
 from bot.domain.case import Case, iso
 from bot.domain import notify
 from bot.domain.org import Organisation, Person
@@ -152,11 +153,14 @@ class Notices:
         return {}
 
     def stand_in(self, person_id: str, now: datetime) -> str | None:
-        absence = Absence.from_state(self.deps.store.get_state(STATE_PREFIX + person_id))
+        """`frånvaro`, else Outlook's automatic replies (issue 26, when [mail] outlook_absence)."""
+        store, org, local = self.deps.store, self.deps.org, self.deps.calendar.local
+        outlook = store.get_state(OUTLOOK_PREFIX + person_id) if org.outlook_absence else None
+        absence = effective_absence(person_id, store.get_state(STATE_PREFIX + person_id),
+                                    outlook, now, local, org.timezone)
         if absence is None:
             return None
-        return stand_in_for(self.deps.org, person_id, absence,
-                            self.deps.calendar.local(now).date())
+        return stand_in_for(org, person_id, absence, local(now).date())
 
     def channel_for(self, person: Person) -> str:
         """The first channel the person has that is configured (DESIGN §5)."""
@@ -179,4 +183,6 @@ def _item(key: str, recipient: str, channel: str, number: str | None, event: str
           view: dict, now: datetime) -> dict:
     return {"id": key, "recipient": recipient, "channel": channel, "diary_number": number,
             "event": event, "text": text, "view": view, "state": "pending",
-            "created": iso(now), "attempts": 0, "next_attempt": iso(now)}
+            "created": iso(now), "attempts": 0, "next_attempt": iso(now),
+            # issue 26: a random marker the Teams card carries, looked for after a crash
+            "marker": secrets.token_hex(8)}

@@ -144,6 +144,8 @@ class Commands:
         if actor.kind != "person":
             return Reply(t(lang, "denied_unknown"), ok=False)
         args = command.args
+        if args.get("cancel"):
+            return self._absence_over(actor, now)
         stand_in = args["stand_in"] or unit_stand_in(org, actor.id)
         if stand_in is None:
             raise DomainError(t(lang, "refused_absence_no_stand_in"))
@@ -159,6 +161,7 @@ class Commands:
             raise DomainError(t(lang, "refused_absence_past"))
         absence = Absence(actor.id, args["start"], args["end"], stand_in)
         self.deps.store.set_state(STATE_PREFIX + actor.id, absence.to_state())
+        self._absence_audit(actor.id, now, "set", absence.to_state())
         return Reply(t(lang, "done_absence", start=args["start"].isoformat(),
                        end=args["end"].isoformat(), name=org.people[stand_in].name))
 
@@ -230,6 +233,41 @@ class Commands:
                                       new=self._preference_text(change["new"])))
         lines.append(t(lang, "usage", usage=t(lang, "usage_notify")))
         return "\n".join(lines)
+    def _absence_over(self, actor: Actor, now: datetime) -> Reply:
+        """`frånvaro av` (issue 26): the recorded absence ends, and an Outlook period of
+        automatic replies on now is set aside, so the notifications go to the person again."""
+        from bot.domain.absence import (OUTLOOK_PREFIX, STATE_PREFIX, Absence,
+                                        effective_absence, outlook_period)
+        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
+        local = self.deps.calendar.local
+        manual = store.get_state(STATE_PREFIX + actor.id)
+        outlook = store.get_state(OUTLOOK_PREFIX + actor.id) if org.outlook_absence else None
+        if effective_absence(actor.id, manual, outlook, now, local, org.timezone) is None:
+            raise DomainError(t(lang, "refused_absence_none"))
+        recorded = Absence.from_state(manual)
+        manual_on = recorded is not None and recorded.covers(local(now).date())
+        outlook_on = effective_absence(actor.id, None, outlook, now, local, org.timezone) is not None
+        dismissed = outlook_period((outlook or {}).get("replies")) if outlook_on else \
+            (manual or {}).get("dismissed_outlook")
+        if manual_on:
+            state = {"person": actor.id, "cancelled": iso(now), "dismissed_outlook": dismissed}
+        else:     # only Outlook's period ends: an absence planned for later stays
+            state = {**(manual or {"person": actor.id}), "dismissed_outlook": dismissed}
+        store.set_state(STATE_PREFIX + actor.id, state)
+        self._absence_audit(actor.id, now, "cancelled", {
+            "absence": (manual or {}) if manual_on else None,
+            "outlook_period": dismissed if outlook_on else None})
+        text = t(lang, "done_absence_cancelled")
+        return Reply(text + (" " + t(lang, "done_absence_cancelled_outlook") if outlook_on else ""))
+
+    def _absence_audit(self, person: str, now: datetime, what: str, details: dict) -> None:
+        """Who said they were away or back, when: a trail per person in the store state
+        (absence is no case's business, so it is not a case event), and a log line."""
+        key = f"absence-audit:{person}"
+        trail = (self.deps.store.get_state(key) or {}).get("events", [])
+        trail = [*trail, {"at": iso(now), "by": person, "what": what, "details": details}][-100:]
+        self.deps.store.set_state(key, {"events": trail})
+        log.info("frånvaro %s för %s", "avslutad" if what == "cancelled" else "registrerad", person)
 
     # ------------------------------------------------------------------ länka
     def _link(self, case: Case, command: Command, ctx: Context) -> Reply:

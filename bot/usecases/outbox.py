@@ -46,6 +46,7 @@ from bot.domain.process import Context
 from bot.domain.redact import redact
 from bot.errors import DeliveryError, DomainError, Unreachable
 from bot.texts import t
+from bot.usecases import doubt
 from bot.usecases.base import Deps, Notices, _item
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ class Outbox:
             hold_claim = getattr(store, "hold_claim", None)
             if hold_claim is not None:
                 hold_claim(self.token)
+            for note in doubt.lone_notes(store, now, self.deps.lang):   # issue 26
+                store.add_notification(note)
             for item in sorted(to_claim() if to_claim else store.outbox(),
                                key=lambda n: n["created"]):
                 if (only is not None and item["channel"] not in only) or self._channel_busy(
@@ -141,6 +144,8 @@ class Outbox:
                 fields = {"state": "sending", "claim": self.token, "claimed_at": stamp,
                           "attempts": item["attempts"] + (0 if orphan else 1),
                           "in_doubt": orphan or item.get("in_doubt", False)}
+                if item["channel"] == doubt.CHANNEL and not fields["in_doubt"]:
+                    fields.update(doubt.attach(store, item, self.deps.lang))   # issue 26
                 store.update_notification(item["id"], fields)
                 by_channel.setdefault(item["channel"], []).append({**item, **fields})
             self._claim_probes(store, now, by_channel, only)
@@ -280,6 +285,8 @@ class Outbox:
                         fields["probe"] = False
                     if detail:
                         fields["delivery"] = detail  # e.g. where the chat message is, to update it
+                    if isinstance(detail, dict) and detail.get("in_doubt"):
+                        doubt.remember(store, item, now)   # not posted twice (issue 26)
                     store.update_notification(item["id"], fields)
                     if item["channel"] == COUNTERPART:
                         self._case_sent(item, detail or {}, now)

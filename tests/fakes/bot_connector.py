@@ -6,6 +6,7 @@ talks to this server instead of smba.trafficmanager.net.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,13 @@ class FakeBotConnector:
         self.calls: list[ConnectorCall] = []
         self.url: str | None = None
         self._failures: list[tuple[int, dict[str, str]]] = []
+        # issue 26: a post that is made but whose answer is lost (an ambiguous 5xx) or held
+        # (the process is killed while waiting); and a hook that shows each post elsewhere
+        # (the local Graph's chat messages)
+        self._after_post: list[int] = []
+        self.hold: bool | str = False
+        self.on_post = None
+        self._release: asyncio.Event | None = None
         self._ids = itertools.count(1_700_000_000_001)
         self._runner: web.AppRunner | None = None
 
@@ -62,6 +70,11 @@ class FakeBotConnector:
     def fail_next(self, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
         """The next `times` calls are answered with this error, as Teams does when throttling."""
         self._failures += [(status, headers or {})] * times
+
+    def fail_after_post(self, status: int, times: int = 1) -> None:
+        """The next `times` new messages are posted (they are in the chat) but answered with
+        `status`, as a gateway that lost the connector's answer does (408, 502, 504)."""
+        self._after_post += [status] * times
 
     # ------------------------------------------------------------------ what was recorded
     def of_kind(self, kind: str) -> list[ConnectorCall]:
@@ -105,4 +118,14 @@ class FakeBotConnector:
             method=request.method, kind=kind, conversation_id=request.match_info["conversation"],
             activity_id=activity_id, body=body, authorization=request.headers.get("Authorization"),
             answered_id=answered))
+        if kind == "send" and self.on_post is not None:
+            self.on_post(request.match_info["conversation"], body, answered)
+        if kind == "send" and self.hold in (True, request.match_info["conversation"]):
+            # posted; the answer never comes (hold: True, or the one conversation held)
+            self._release = self._release or asyncio.Event()
+            await self._release.wait()
+        if kind == "send" and self._after_post:
+            status = self._after_post.pop(0)
+            return web.json_response({"error": {"code": "BadGateway", "message": "fake connector"}},
+                                     status=status)
         return web.json_response({"id": answered})

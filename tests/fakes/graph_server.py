@@ -112,6 +112,10 @@ class FakeGraphServer:
     sent: list[bytes] = field(default_factory=list)
     # address -> the workingHours object of that user's mailboxSettings (issue 24)
     working_hours: dict[str, dict] = field(default_factory=dict)
+    # issue 26: each person's automaticRepliesSetting by address (MailboxSettings.Read), and
+    # the Teams chats' messages by chat id (Chat.Read.All or ChatMessage.Read.Chat)
+    auto_replies: dict[str, dict] = field(default_factory=dict)
+    chats: dict[str, list[dict]] = field(default_factory=dict)
 
     def __post_init__(self):
         self._lock = threading.RLock()
@@ -301,6 +305,12 @@ class FakeGraphServer:
         if token is None or token.revoked:
             return _json(401, _error("InvalidAuthenticationToken",
                                      "Lifetime validation failed, the token is expired."))
+        replies = re.fullmatch(r"/v1\.0/users/([^/]+)/mailboxSettings/automaticRepliesSetting", path)
+        if replies and method == "GET":
+            return self._automatic_replies(replies.group(1))
+        chat = re.fullmatch(r"/v1\.0/chats/([^/]+)/messages", path)
+        if chat and method == "GET":
+            return self._chat_messages(chat.group(1), query)
         users = re.fullmatch(r"/v1\.0/users/([^/]+)(/.*)", path)
         if not users:
             return _json(404, _error("ResourceNotFound", f"Unsupported path {path}"))
@@ -312,6 +322,70 @@ class FakeGraphServer:
         if self.deny_mailbox:
             return _json(403, _error("ErrorAccessDenied", "Access is denied. Check credentials and try again."))
         return self._mailbox(method, rest, query, headers, body)
+
+    # --- issue 26: automatic replies, chat messages ------------------------------------
+    def set_auto_replies(self, address: str, status: str, start: dt.datetime | None = None,
+                         end: dt.datetime | None = None, zone: str = "UTC") -> None:
+        """A person's Outlook automatic replies, as Graph's automaticRepliesSetting has them:
+        dateTimeTimeZone with seven fraction digits, in `zone` (a Windows zone name or UTC)."""
+        def moment(value):
+            if value is None:
+                return {"dateTime": "0001-01-01T00:00:00.0000000", "timeZone": zone}
+            if zone == "UTC":
+                value = value.astimezone(dt.timezone.utc)
+            return {"dateTime": value.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": zone}
+        with self._lock:
+            self.auto_replies[address.lower()] = {
+                "status": status, "externalAudience": "all",
+                "internalReplyMessage": "<html><body>Jag är ledig.</body></html>",
+                "externalReplyMessage": "<html><body>Jag är ledig.</body></html>",
+                "scheduledStartDateTime": moment(start), "scheduledEndDateTime": moment(end)}
+
+    def _automatic_replies(self, user: str):
+        from urllib.parse import unquote
+        if "MailboxSettings.Read" not in self.roles and "MailboxSettings.ReadWrite" not in self.roles:
+            return _json(403, _error("ErrorAccessDenied", "Access is denied. Check credentials and try again."))
+        setting = self.auto_replies.get(unquote(user).lower())
+        if setting is None:
+            return _json(404, _error("ErrorInvalidUser", f"The requested user '{user}' is invalid."))
+        return _json(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users"
+                                             f"('{user}')/mailboxSettings/automaticRepliesSetting",
+                           **setting})
+
+    def add_chat_message(self, chat_id: str, activity: dict, message_id: str) -> None:
+        """What Graph lists for a message the bot posted through the Bot Connector: an
+        adaptive card attachment's content is a JSON string (chatMessage.attachments)."""
+        attachments = [{"id": str(uuid.uuid4()), "contentType": a.get("contentType"),
+                        "contentUrl": None, "content": json.dumps(a.get("content")),
+                        "name": None, "thumbnailUrl": None}
+                       for a in activity.get("attachments") or []]
+        body = "".join(f'<attachment id="{a["id"]}"></attachment>' for a in attachments) or \
+            (activity.get("text") or "")
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        with self._lock:
+            self.chats.setdefault(chat_id, []).append({
+                "id": message_id, "replyToId": None, "messageType": "message",
+                "createdDateTime": now, "lastModifiedDateTime": now, "chatId": chat_id,
+                "from": {"application": {"id": self.client_id, "displayName": "Avvikelsebot"}},
+                "body": {"contentType": "html", "content": body},
+                "summary": activity.get("summary"), "attachments": attachments})
+
+    def _chat_messages(self, chat_id: str, query):
+        if not {"Chat.Read.All", "Chat.ReadWrite.All", "ChatMessage.Read.Chat"} & set(self.roles):
+            return _json(403, _error("Forbidden", "Missing role permissions on the request. API "
+                                     "requires one of 'ChatMessage.Read.Chat, Chat.Read.All, "
+                                     "Chat.ReadWrite.All'."))
+        if chat_id not in self.chats:
+            return _json(404, _error("NotFound", "Resource not found."))
+        newest_first = sorted(self.chats[chat_id], key=lambda m: m["createdDateTime"], reverse=True)
+        top = min(int(query.get("$top", ["20"])[0]), 50)
+        skip = int(query.get("$skip", ["0"])[0])
+        body = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#chats('{chat_id}')/messages",
+                "@odata.count": len(newest_first), "value": newest_first[skip:skip + top]}
+        if skip + top < len(newest_first):
+            body["@odata.nextLink"] = (f"{self.base_url}v1.0/chats/{chat_id}/messages"
+                                       f"?$top={top}&$skip={skip + top}")
+        return _json(200, body)
 
     # --- identity --------------------------------------------------------------------
     def _openid_configuration(self, tenant):

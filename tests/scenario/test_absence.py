@@ -121,3 +121,19 @@ def test_the_dry_run_shows_who_really_gets_the_reminder(bot):
     assert due and {(d["recipient"], d["on_behalf_of"]) for d in due} == {("eva", "anna")}
     bot.services.run_reminders(utc(19))
     assert {r for r, _ in to(bot, "reminder")} == {"eva"}
+
+
+def test_franvaro_av_ends_the_absence_and_the_person_is_told_again(bot):
+    """Issue 26: `frånvaro av` (or `slut`) ends a recorded absence, with an audit trail."""
+    assert not say(bot, "anna", "frånvaro av").ok                       # nothing to end
+    assert say(bot, "anna", "frånvaro 2026-11-16 2026-11-20 Sven Samordnare").ok
+    deviation(bot, 1)
+    reply = say(bot, "anna", "frånvaro slut")
+    assert reply.ok and reply.text == "Din frånvaro är avslutad. Du får dina aviseringar och påminnelser igen."
+    deviation(bot, 2)
+    told = [(n["recipient"], n["view"].get("on_behalf_of")) for n in bot.store.outbox()
+            if n["event"] == "incoming_diarised"]
+    assert ("sven", "anna") in told and ("anna", None) in told
+    trail = bot.store.get_state("absence-audit:anna")["events"]
+    assert [(e["what"], e["by"]) for e in trail] == [("set", "anna"), ("cancelled", "anna")]
+    assert trail[-1]["details"]["absence"]["stand_in"] == "sven"

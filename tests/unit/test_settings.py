@@ -47,6 +47,9 @@ def test_the_example_is_a_realistic_organisation(org):
      "records.classification.incoming", "KLASSA"),
     ('classification = { incoming', 'classification = { inkommande', "records.classification.inkommande",
      "okänd typ"),
+    # issue 26
+    ('outlook_absence = false', 'outlook_absence = "ja"', "mail.outlook_absence", "true eller false"),
+    ('graph_chat_read = false', 'graph_chat_read = 1', "teams.graph_chat_read", "true eller false"),
 ])
 def test_bad_values_name_the_file_the_key_and_the_problem(tmp_path, old, new, key, problem):
     assert old in GOOD, old
