@@ -323,7 +323,7 @@ class Intake:
             number=number.format(org.digits), key=number.key, kind=decision.kind or INCOMING,
             title=decision.title, document=document, unit=decision.unit,
             counterpart=decision.counterpart, severity=decision.severity,
-            conversation_id=conversation_id, ctx=ctx, serious=serious)
+            conversation_id=conversation_id, ctx=ctx, serious=serious, lagrum=decision.lagrum)
         if self.quiet:
             outcome.case.imported = iso(ctx.now)
         outcome.case.reference = decision.reference
