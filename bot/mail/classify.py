@@ -284,7 +284,7 @@ def mentions_deviation(text: str) -> bool:
 _COMPLAINT = re.compile(r"\b(?:klagomål\w*|synpunkt\w*)", re.IGNORECASE)
 # a medical-device safety notice: "Säkerhetsmeddelande", "Brådskande säkerhetsmeddelande",
 # "Field Safety Notice", "FSN" as a word (not inside "FSN123" or a longer token)
-_FSN = re.compile(r"säkerhetsmeddelande\w*|\bfield\s+safety\s+notice\w*|(?<![\w-])FSN(?![\w-])",
+_FSN = re.compile(r"säkerhetsmeddelande\w*|\bfield\s+safety\s+notice\w*|(?<![\w-])FSN\b",
                   re.IGNORECASE)
 
 
