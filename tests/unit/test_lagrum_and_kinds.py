@@ -324,3 +324,33 @@ def test_fsn_closing_facts(text, reported, rest):
     facts, left = fsn_closing(text)
     assert facts == {"supplier_answered": True, "lmv_reported": reported}
     assert left.strip(". ") == rest
+
+
+# --------------------------------------------------------------------------- configuration
+@pytest.mark.parametrize("old, new, key, problem", [
+    ('licensed = "maria"', 'licensed = "anna"', "units[4].licensed", "har inte rollen ma"),
+    ('licensed = "maria"', 'licensed = "marie"', "units[4].licensed", "okänd person 'marie'"),
+    ('licensed = "maria"', 'licensed = "maria"\nlagrum = "sol lss"', "units[4].lagrum",
+     "'HSL', 'SoL', 'LSS'"),
+    ('supplier = true', 'supplier = "ja"', "counterparts[5].supplier", "true eller false"),
+    ('fsn = 10 ', 'fsn = "tio" ', "deadlines.fsn", "heltal"),
+    ('"klagomål" = "2.3.3', '"klagomal" = "2.3.3', "records.classification.klagomal", "okänd typ"),
+])
+def test_bad_issue_26_settings_are_refused_in_swedish(tmp_path, old, new, key, problem):
+    from bot.errors import ConfigError
+    from bot.settings import load_organisation
+    from tests.conftest import EXAMPLE_CONFIG
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "org.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_organisation(path)
+    assert caught.value.key == key
+    assert problem in str(caught.value)
+
+
+def test_the_settings_of_issue_26_are_read(org):
+    assert org.units["hemsjukvard"].licensed == "maria"
+    assert org.counterparts["medicinteknik"].supplier is True
+    assert (org.deadlines.complaint_answer, org.deadlines.fsn) == (10, 10)
