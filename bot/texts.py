@@ -1571,6 +1571,7 @@ SV.update({
     "report_by_lagrum_title": "Per lagrum", "web_event_lagrum": "Lagrum",
     "report_step_answer": "Besvara klagomål", "report_step_fsn": "Hantera säkerhetsmeddelande",
     "report_lagrum_none": "Ej bestämt",
+    "party_private": "enskild person",
 })
 EN.update({
     "kind_klagomål": "Complaint", "kind_fsn": "Field safety notice (FSN)",
@@ -1601,6 +1602,7 @@ EN.update({
     "report_by_lagrum_title": "By law", "web_event_lagrum": "Law",
     "report_step_answer": "Answer complaints", "report_step_fsn": "Handle safety notices",
     "report_lagrum_none": "Not decided",
+    "party_private": "a private individual",
 })
 
 CATALOG = {"sv": SV, "en": EN}

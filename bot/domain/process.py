@@ -797,6 +797,8 @@ def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool)
         return DOC_RESPONSE
     if kind == OUTGOING and sender_is_counterpart:
         return DOC_RESPONSE
+    if kind in (COMPLAINT, FSN) and sender_internal:
+        return DOC_RESPONSE          # our answer to the complainant or the supplier, drawn up here
     return DOC_SUPPLEMENT
 
 

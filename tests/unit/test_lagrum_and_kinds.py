@@ -354,3 +354,20 @@ def test_the_settings_of_issue_26_are_read(org):
     assert org.units["hemsjukvard"].licensed == "maria"
     assert org.counterparts["medicinteknik"].supplier is True
     assert (org.deadlines.complaint_answer, org.deadlines.fsn) == (10, 10)
+
+
+def test_the_public_diary_names_no_complainant(org):
+    """A complaint came in from a private person: shown as such, never by name or address;
+    our answer (from our side) is drawn up here."""
+    from bot.domain.process import document_type
+    from bot.domain.records import is_received, party_of, public_title
+    case = opened(org, COMPLAINT, counterpart=None, sender="karin.nilsson72@gmail.com").case
+    first = case.documents[0]
+    assert is_received(case, first)
+    assert party_of(org, case, first, True) == "enskild person"
+    assert public_title(org, case) == "Klagomål från enskild person, Hemtjänst Norr"
+    assert document_type(COMPLAINT, True, False) == "response"
+    answer = Document(no=2, type="response", received=iso(T0), sender="anna.andersson@exempelby.se",
+                      subject="Svar")
+    assert not is_received(case, answer)
+    assert party_of(org, case, answer, False) == "Hemtjänst Norr"
