@@ -244,3 +244,28 @@ def test_a_case_from_an_old_data_directory_is_read_by_its_unit(org, tmp_path):
         assert "Lagrum: ej bestämt" in say(bot, "rut", "status VOK 2026/1").text
     finally:
         bot.close()
+
+
+def test_the_web_case_page_shows_the_law_and_the_fsn_closing(org, tmp_path):
+    from tests.web_support import Client, WebProcess
+    data = tmp_path / "data"
+    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data, org=org, env={})
+    bot = build(settings, clock=FixedClock(utc(18, 9)), notifiers={"console": FakeNotifier()},
+                sender=FakeMailSender())
+    try:
+        assert ingest(bot, "fsn_supplier.eml")["kind"] == "fsn"
+        assert say(bot, "maria", "avsluta 2026/1 svar till leverantören skickat, LV ja").ok
+        assert say(bot, "rut", "lagrum 2026/1 HSL").ok is False      # closed: refused
+    finally:
+        bot.close()
+    server = WebProcess(data).start()
+    try:
+        client = Client(server.url)
+        client.sign_in(server.link(settings, "maria"))
+        page = client.get("/arenden/2026/1")
+        assert page.status == 200
+        assert "<dt>Lagrum</dt><dd>HSL</dd>" in page.body
+        assert "Säkerhetsmeddelande (FSN)" in page.body
+        assert "svar till leverantören skickat, rapport till Läkemedelsverket gjord" in page.body
+    finally:
+        server.stop()
