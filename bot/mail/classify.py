@@ -83,7 +83,7 @@ class Decision:
     person: str | None = None
     linked: str | None = None        # outcome NEW_CASE: the closed case this one is linked to
     reference: str | None = None     # the counterpart's own case number, found by its pattern
-    lagrum: str | None = None        # outcome NEW_CASE: the registrator's `Lagrum:` line
+    lagrum: str | None = None        # the registrator's `Lagrum:` line (a new case, or the case named)
 
 
 # --------------------------------------------------------------------------- rule 2
@@ -694,5 +694,6 @@ def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation,
     if ref.closed and from_counterpart and org.closed_case != "supplement":
         return _to_closed_case(ref, org, common)
     doc = document_type(ref.kind, sender_internal, from_counterpart)
-    return Decision(ADDED, reason, document=doc, severity=overrides.severity, **common)
+    return Decision(ADDED, reason, document=doc, severity=overrides.severity,
+                    lagrum=overrides.lagrum, **common)
 

@@ -347,6 +347,11 @@ class Intake:
                                                     serious), ctx)
         if decision.reference and not outcome.case.reference:
             outcome.case.reference = decision.reference
+        if (decision.lagrum and not outcome.case.is_closed
+                and outcome.case.lagrum != decision.lagrum):
+            # the registrator's `Lagrum:` line on a mail to the case: as the `lagrum` command
+            changed = proc.apply(outcome.case, proc.SetLagrum(decision.lagrum), ctx)
+            outcome = proc.Outcome(changed.case, outcome.notices + changed.notices)
         self.notices.save(outcome, ctx.now)
         return case.number
 

@@ -269,3 +269,19 @@ def test_the_web_case_page_shows_the_law_and_the_fsn_closing(org, tmp_path):
         assert "svar till leverantören skickat, rapport till Läkemedelsverket gjord" in page.body
     finally:
         server.stop()
+
+
+def test_a_lagrum_line_on_a_mail_to_a_case_changes_its_law(make_bot):
+    bot = make_bot(utc(16, 9))
+    first = bot.services.ingest_mail(make_mail(
+        sender="Lisa Larsson <lisa.larsson@regionexempel.se>", subject="Avvikelse Hemtjänst Norr",
+        body="Insulin gavs inte.", message_id="<line-1@regionexempel.se>", date=utc(16, 8)))
+    assert bot.store.get_case_by_text(first["diary_number"]).lagrum == "SoL"
+    result = bot.services.ingest_mail(make_mail(
+        sender="Rut Registrator <rut.registrator@exempelby.se>", subject="Komplettering",
+        body="Ärende: VOK 2026/0001\nLagrum: HSL\n\nGäller delegerad insulingivning.",
+        message_id="<line-2@exempelby.se>", date=utc(16, 9)))
+    assert result["outcome"] == "added_to_case"
+    case = bot.store.get_case_by_text(CASE1)
+    assert (case.lagrum, case.lagrum_by) == ("HSL", "registrator")
+    assert case.events[-1].what == "lagrum" and case.events[-1].details["from"] == "SoL"
