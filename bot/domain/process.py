@@ -477,9 +477,11 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
                                                     (OUTGOING, "response_received"),
                                                     (COMPLAINT, "answered"), (FSN, "diarised"))
     fsn = None
-    if case.kind == FSN:
+    wrongly = bool(reason and _WRONGLY_DIARISED.search(reason) and person and person.has_oversight)
+    if case.kind == FSN and not wrongly:
         # a device notice closes only with the supplier answered and a yes/no on a report
-        # to Läkemedelsverket (issue 26); what else is written is the reason
+        # to Läkemedelsverket (issue 26); what else is written is the reason. Only oversight
+        # closing one that was no notice at all ("felaktigt diarierad", "dubblett") is exempt
         fsn, reason = fsn_closing(reason or "")
         if fsn is None:
             raise DomainError(t(lang, "refused_close_fsn", number=case.number))
@@ -506,6 +508,11 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
                                        lmv=t(lang, "fsn_lmv_yes" if fsn["lmv_reported"]
                                              else "fsn_lmv_no")))
     return Outcome(case, message=t(lang, "done_closed", number=case.number))
+
+
+# what registrator, MA or SAS write when a case should never have been one (DESIGN §3)
+_WRONGLY_DIARISED = re.compile(r"\b(?:fel(?:aktigt)?\s*diarie\w*|dubblett\w*|duplicate|"
+                               r"wrongly\s+diari[sz]ed)", re.IGNORECASE)
 
 
 # "svar till leverantören skickat" (also "svar till leverantör skickat", "leverantörssvar

@@ -42,7 +42,8 @@ def store_env(request) -> dict[str, str]:
 
 @pytest.fixture
 def make_bot(org, tmp_path, store_env):
-    made = []
+    made: list = []
+    closed: list = []
 
     def make(moment: datetime = utc(16)):
         bot = build(Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "data", org=org,
@@ -51,19 +52,16 @@ def make_bot(org, tmp_path, store_env):
                     sender=FakeMailSender())
         made.append(bot)
         return bot
+
+    def stop(bot):
+        """Close the bot (and its store's lock), as a stopped process would."""
+        bot.close()
+        closed.append(bot)
+    make.stop = stop  # type: ignore[attr-defined]
     yield make
     for bot in reversed(made):
         if bot not in closed:
             bot.close()
-
-
-closed: list = []
-
-
-def restart(bot):
-    """Close the bot (its store's lock too), as a stopped process would."""
-    bot.close()
-    closed.append(bot)
 
 
 def say(bot, who: str, text: str):
@@ -178,7 +176,7 @@ def test_a_safety_notice_closes_only_with_the_supplier_answered_and_a_yes_or_no(
     assert reply.ok and "ingen rapport till Läkemedelsverket" in reply.text
 
     # what was recorded survives a restart of the bot on the same store
-    restart(bot)
+    make_bot.stop(bot)
     again = make_bot(utc(18, 10))
     case = again.store.get_case_by_text(CASE1)
     assert case.is_closed and case.fsn_closing["lmv_reported"] is False

@@ -371,3 +371,15 @@ def test_the_public_diary_names_no_complainant(org):
                       subject="Svar")
     assert not is_received(case, answer)
     assert party_of(org, case, answer, False) == "Hemtjänst Norr"
+
+
+def test_oversight_may_close_a_wrongly_diarised_fsn_without_the_facts(org):
+    """A supplier's mail that was no safety notice: registrator, MA or SAS close it as
+    wrongly diarised (DESIGN §3); a manager may not, and other words are still refused."""
+    case = opened(org, FSN, unit="hemsjukvard", counterpart="medicinteknik").case
+    closed = apply(case, Close("felaktigt diarierad, ett vanligt nyhetsbrev"), ctx(org, "rut")).case
+    assert closed.is_closed and closed.fsn_closing is None
+    with pytest.raises(DomainError):
+        apply(case, Close("felaktigt diarierad"), ctx(org, "anna"))
+    with pytest.raises(DomainError):
+        apply(case, Close("inte aktuellt"), ctx(org, "rut"))
