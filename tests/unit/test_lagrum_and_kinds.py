@@ -383,3 +383,17 @@ def test_oversight_may_close_a_wrongly_diarised_fsn_without_the_facts(org):
         apply(case, Close("felaktigt diarierad"), ctx(org, "anna"))
     with pytest.raises(DomainError):
         apply(case, Close("inte aktuellt"), ctx(org, "rut"))
+
+
+def test_a_complaint_the_registrator_forwards_is_classified_as_the_original(org):
+    """The complainant wrote to the registrator's own address; forwarded, the original's
+    private sender makes it a complaint, and the registrator's lines still count."""
+    body = ("Lagrum: LSS\n\n________________________________\n"
+            "Från: Karin Nilsson <karin.nilsson72@gmail.com>\n"
+            "Skickat: den 17 november 2026 15:41\nTill: Rut Registrator <rut.registrator@exempelby.se>\n"
+            "Ämne: Synpunkter på Hemtjänst Söder\n\nJag vill lämna synpunkter på bemötandet.\n")
+    decision = decide(org, sender="Rut Registrator <rut.registrator@exempelby.se>",
+                      subject="VB: Synpunkter på Hemtjänst Söder", body=body)
+    assert (decision.outcome, decision.kind, decision.unit, decision.lagrum) == (
+        NEW_CASE, COMPLAINT, "hemtjanst-soder", LSS)
+    assert decision.sender == "karin.nilsson72@gmail.com" and decision.forwarded_by == "rut"
