@@ -617,9 +617,17 @@ def _set_lagrum(case: Case, cmd: SetLagrum, ctx: Context) -> Outcome:
     if cmd.lagrum not in LAGRUM:
         raise DomainError(t(lang, "refused_lagrum", laws=", ".join(LAGRUM)))
     previous = case_lagrum(case, ctx.org)
+    before = investigators(case, ctx.org)
     case.lagrum, case.lagrum_by = cmd.lagrum, BY_REGISTRATOR
     _event(case, ctx, "lagrum", **{"from": previous, "to": cmd.lagrum, "by": BY_REGISTRATOR})
-    return Outcome(case, message=t(lang, "done_lagrum", number=case.number, lagrum=cmd.lagrum))
+    notices = []
+    if case.kind == INCOMING and case.status == "registered" and cmd.lagrum == HSL:
+        # the investigation under way moves to the licensed contact: told now
+        act = [p for p in investigators(case, ctx.org)
+               if p not in before and p != acting_person(ctx)]
+        if act:
+            notices.append(Notice("investigate", case.number, recipients(act, [])))
+    return Outcome(case, notices, t(lang, "done_lagrum", number=case.number, lagrum=cmd.lagrum))
 
 
 def _set_title(case: Case, cmd: SetTitle, ctx: Context) -> Outcome:

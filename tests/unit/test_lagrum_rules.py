@@ -397,3 +397,14 @@ def test_a_complaint_the_registrator_forwards_is_classified_as_the_original(org)
     assert (decision.outcome, decision.kind, decision.unit, decision.lagrum) == (
         NEW_CASE, COMPLAINT, "hemtjanst-soder", LSS)
     assert decision.sender == "karin.nilsson72@gmail.com" and decision.forwarded_by == "rut"
+
+
+def test_an_investigation_under_way_that_becomes_hsl_is_handed_to_the_licensed_contact(org):
+    registered = apply(opened(org, unit="hemtjanst-norr").case, Register(), ctx(org, "anna")).case
+    outcome = apply(registered, SetLagrum(HSL), ctx(org, "rut"))
+    assert current_step(outcome.case, org).owners == ("maria",)
+    assert [(n.event, [r.person for r in n.recipients]) for n in outcome.notices] == [
+        ("investigate", ["maria"])]
+    # before registration nothing is under way: no notice (the register step is the manager's)
+    early = apply(opened(org, unit="hemtjanst-norr").case, SetLagrum(HSL), ctx(org, "rut"))
+    assert early.notices == []
