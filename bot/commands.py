@@ -14,7 +14,7 @@ from datetime import date
 from bot.domain.address import same_address
 from bot.domain import process as proc
 from bot.domain.diary import DiaryNumber, parse_diary_number
-from bot.domain.org import ALL_UNITS, Organisation
+from bot.domain.org import ALL_UNITS, LAGRUM, Organisation, parse_lagrum
 from bot.domain.records import PUBLIC, parse_paragraph
 from bot.domain.redact import redact
 from bot.texts import t
@@ -53,6 +53,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "public_title": ("publik", "offentligrubrik", "public"),
     "hold": ("spärra", "sparra", "hold"),
     "notify": ("avisering", "aviseringar", "notifications", "notify"),
+    "lagrum": ("lagrum", "law"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
@@ -60,7 +61,7 @@ USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
          "note", "link", "search", "lex", "ivo", "acknowledge", "absence",
-         "secrecy", "public_title", "hold", "notify"}  # usage_<verb> texts
+         "secrecy", "public_title", "hold", "notify", "lagrum"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -268,6 +269,15 @@ def _hold(verb: str, rest: str, org: Organisation) -> Command:
                    action=proc.Hold(None if lift else rest))
 
 
+def _lagrum(verb: str, rest: str, org: Organisation) -> Command:
+    """`lagrum <dnr> HSL|SoL|LSS`: the law the case is handled under (issue 26)."""
+    number, rest = _take_number(rest, org)
+    law = parse_lagrum(rest) if len(rest.split()) == 1 else None
+    if law is None:
+        raise _Refusal(t(org.language, "refused_lagrum", laws=", ".join(LAGRUM)))
+    return Command(verb, number, {"lagrum": law}, action=proc.SetLagrum(law))
+
+
 def _snooze(verb: str, rest: str, org: Organisation) -> Command:
     number, rest = _take_number(rest, org)
     when, _, reason = rest.partition(" ")
@@ -418,6 +428,6 @@ _PARSERS = {
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
     "web": _no_args,
     "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
-    "secrecy": _secrecy, "public_title": _public_title, "hold": _hold,
+    "secrecy": _secrecy, "public_title": _public_title, "hold": _hold, "lagrum": _lagrum,
     "notify": _notify,
 }

@@ -22,7 +22,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("send", "registrator"), ("remind", "registrator"), ("mark_sent", "oversight"),
     ("secrecy", "registrator"), ("public_title", "registrator"), ("hold", "registrator"),
     ("lex", "lex"), ("ivo", "lex"),
-    ("unit", "oversight"), ("counterpart", "oversight"),
+    ("unit", "oversight"), ("counterpart", "oversight"), ("lagrum", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),
     ("subscribe", "all"), ("unsubscribe", "all"), ("web", "all"), ("help", "all"),
 )

@@ -29,8 +29,9 @@ from datetime import date, datetime, time
 from typing import Iterable, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.domain.case import INCOMING, KINDS, OUTGOING, STATUSES, Case, from_iso
-from bot.domain.org import SEVERITIES, Organisation
+from bot.domain.case import COMPLAINT, FSN, INCOMING, KINDS, OUTGOING, STATUSES, Case, from_iso
+from bot.domain.lagrum import case_lagrum
+from bot.domain.org import LAGRUM, SEVERITIES, Organisation
 from bot.domain.process import step_deadline
 from bot.cells import safe_cell
 from bot.domain.redact import redact
@@ -52,9 +53,14 @@ STEP_SPANS: dict[tuple[str, str], tuple[str | None, str]] = {
     (OUTGOING, "send"): (None, "sent"),
     (OUTGOING, "external_response"): ("sent", "response_received"),
     (OUTGOING, "close"): ("response_received", "closed"),
+    (COMPLAINT, "answer"): (None, "answered"),
+    (COMPLAINT, "close"): ("answered", "closed"),
+    (FSN, "fsn"): (None, "closed"),
 }
-# the order steps are shown in: the incoming process, then the outgoing one
-STEP_ORDER = ("register", "respond", "send_response", "send", "external_response", "close")
+# the order steps are shown in: the incoming process, the outgoing one, a complaint's answer,
+# a safety notice handled; closing last (every kind that has it)
+STEP_ORDER = ("register", "respond", "send_response", "send", "external_response", "answer",
+              "fsn", "close")
 SEVERITY_KEYS = (*SEVERITIES[::-1], None)          # red, yellow, green, unassessed
 
 
@@ -126,6 +132,8 @@ class Report:
     overdue_by_unit: list[Count] = field(default_factory=list)
     answer_rates: list[AnswerRate] = field(default_factory=list)
     lex: list[Count] = field(default_factory=list)     # Lex Maria / Lex Sarah, _lex_figures
+    # HSL, SoL, LSS and undecided (issue 26); a case from 0.3.0 by its unit
+    by_lagrum: list[Count] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- building
@@ -170,6 +178,9 @@ def build_report(cases: Iterable[Case], org: Organisation, calendar: BusinessDay
         overdue_by_unit=_counts(overdue_at_end, lambda c: unit_name(org, c.unit)),
         answer_rates=_answer_rates(this_year, org, calendar),
         lex=_lex_figures(this_year, lang),
+        by_lagrum=_ordered_counts(this_year, lambda c: case_lagrum(c, org),
+                                  {**{law: law for law in LAGRUM},
+                                   None: t(lang, "report_lagrum_none")}),
     )
 
 
@@ -255,7 +266,8 @@ def _deadline_days(org: Organisation, case: Case, step: str) -> int:
     d = org.deadlines
     return {"register": d.register, "respond": d.respond_days(case.severity),
             "send_response": d.send_response, "close": d.close, "send": d.send_response,
-            "external_response": d.external_response}[step]
+            "external_response": d.external_response, "answer": d.complaint_answer,
+            "fsn": d.fsn}[step]
 
 
 def _step_figures(cases: list[Case], org: Organisation, calendar: BusinessDays) -> list[StepFigures]:
@@ -274,7 +286,8 @@ def _step_figures(cases: list[Case], org: Organisation, calendar: BusinessDays) 
             if ended <= calendar.deadline(began, _deadline_days(org, case, step)):
                 within[step] += 1
     kinds = {"register": INCOMING, "respond": INCOMING, "send_response": INCOMING,
-             "send": OUTGOING, "external_response": OUTGOING, "close": "both"}
+             "send": OUTGOING, "external_response": OUTGOING, "answer": COMPLAINT, "fsn": FSN,
+             "close": "both"}
     return [StepFigures(step, kinds[step], len(business[step]), _median(business[step]),
                         _p90(business[step]), _median(calendar_days[step]),
                         _p90(calendar_days[step]), within[step])
@@ -373,6 +386,8 @@ def tables(report: Report) -> list[Table]:
               [(c.name, c.count) for c in report.by_counterpart]),
         Table("kind", label("report_by_kind_title"), (label("label_kind"), count_col),
               [(c.name, c.count) for c in report.by_kind]),
+        Table("lagrum", label("report_by_lagrum_title"), (label("label_lagrum"), count_col),
+              [(c.name, c.count) for c in report.by_lagrum]),
         Table("severity", label("report_by_severity_title"), (label("label_severity"), count_col),
               [(c.name, c.count) for c in report.by_severity]),
         Table("steps", label("report_steps_title"),
@@ -461,6 +476,7 @@ def render_text(report: Report) -> str:
     for title_key, counts in (("report_by_unit_title", report.by_unit),
                               ("report_by_counterpart_title", report.by_counterpart),
                               ("report_by_kind_title", report.by_kind),
+                              ("report_by_lagrum_title", report.by_lagrum),
                               ("report_by_severity_title", report.by_severity)):
         out += ["", t(lang, title_key)] + _count_lines(lang, counts)
     out += ["", t(lang, "report_steps_title"), "  " + t(lang, "report_steps_note")]

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 from bot.domain.address import canonical
-from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
+from bot.domain.case import KINDS
+from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, LAGRUM, ROLES, SERIOUS_WORDS,
+                            Counterpart, parse_lagrum,
                             Deadlines, OfficeHours, Organisation, PatientSafety, Person, Records,
                             Subscription, Unit)
 from bot.errors import ConfigError
@@ -51,6 +53,7 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 # a KLASSA code ("2.3.1"), with the class's name after it if wanted ("2.3.1 Hantera avvikelser")
+_UNKNOWN_KIND = "okänd typ: ange incoming, outgoing, \"klagomål\" eller fsn"
 _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
 _ALLOWED = {
@@ -67,12 +70,12 @@ _ALLOWED = {
     "diary": {"series", "digits"},
     "office_hours": {"start", "end", "closed_days"},
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
-                  "escalate_after", "repeat_every", "acknowledged_for"},
+                  "escalate_after", "repeat_every", "acknowledged_for", "complaint_answer", "fsn"},
     "people": {"id", "name", "email", "slack", "teams", "roles"},
     "units": {"id", "name", "aliases", "managers", "slack_channel", "teams_channel", "care",
-              "stand_in"},
+              "stand_in", "lagrum", "licensed"},
     "counterparts": {"id", "name", "aliases", "domains", "address", "automated_reports", "receipt",
-                     "answer_within", "remind_automatically", "reference"},
+                     "answer_within", "remind_automatically", "reference", "lagrum", "supplier"},
     "subscriptions": {"person", "units"},
     "web": {"managers_see_mail"},
 }
@@ -435,8 +438,8 @@ class _OrganisationReader:
         secrecy = dict(Records().secrecy)
         for kind, value in rules.items():
             path = f"records.secrecy.{kind}"
-            if kind not in ("incoming", "outgoing"):
-                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if kind not in KINDS:
+                raise self.fail(path, _UNKNOWN_KIND)
             if not isinstance(value, str):
                 raise self.fail(path, "ska vara en text")
             parsed = AUTO if value == AUTO else parse_paragraph(value)
@@ -449,8 +452,8 @@ class _OrganisationReader:
             raise self.fail("records.culling", "ska vara en tabell, t.ex. { incoming = \"Beslut …\" }")
         for kind, decision in culling.items():
             path = f"records.culling.{kind}"
-            if kind not in ("incoming", "outgoing"):
-                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if kind not in KINDS:
+                raise self.fail(path, _UNKNOWN_KIND)
             if not isinstance(decision, str) or not decision.strip():
                 raise self.fail(path, "ange gallringsbeslutet som text (vem, när, paragraf)")
         classification = table.get("classification", {})
@@ -459,8 +462,8 @@ class _OrganisationReader:
                             "ska vara en tabell, t.ex. { incoming = \"2.3.1\" } (KLASSA)")
         for kind, code in classification.items():
             path = f"records.classification.{kind}"
-            if kind not in ("incoming", "outgoing"):
-                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if kind not in KINDS:
+                raise self.fail(path, _UNKNOWN_KIND)
             if not isinstance(code, str) or not _KLASSA.match(" ".join(code.split())):
                 raise self.fail(path, f"{code!r}: ange en KLASSA-kod, t.ex. \"2.3.1\" eller "
                                       "\"2.3.1 Hantera avvikelser\"")
@@ -472,6 +475,29 @@ class _OrganisationReader:
         if stand_in is not None and stand_in not in people:
             raise self.fail(f"{path}.stand_in", f"okänd person {stand_in!r}")
         return stand_in
+
+    def _lagrum(self, item: dict, path: str) -> str | None:
+        """A unit's or counterpart's `lagrum`: "HSL", "SoL" or "LSS" (issue 26)."""
+        value = item.get("lagrum")
+        if value is None:
+            return None
+        law = parse_lagrum(value) if isinstance(value, str) and len(value.split()) == 1 else None
+        if law is None:
+            raise self.fail(f"{path}.lagrum", f"{value!r}: ange " + ", ".join(
+                repr(law) for law in LAGRUM))
+        return law
+
+    def _licensed(self, item: dict, path: str, people: dict) -> str | None:
+        """The unit's licensed contact for HSL cases: a person with the role "ma"."""
+        person = self._str(item, "licensed", f"{path}.licensed", required=False)
+        if person is None:
+            return None
+        if person not in people:
+            raise self.fail(f"{path}.licensed", f"okänd person {person!r}")
+        if "ma" not in people[person].roles:
+            raise self.fail(f"{path}.licensed", f"{person!r} har inte rollen ma (medicinskt "
+                                                "ansvarig, den som utreder enligt HSL)")
+        return person
 
     def _care(self, item: dict, path: str) -> str:
         care = item.get("care", CARE_BOTH)
@@ -509,7 +535,7 @@ class _OrganisationReader:
     def _deadlines(self, table: dict) -> Deadlines:
         days = {key: self._int(table, key, f"deadlines.{key}", getattr(Deadlines(), key), 0, 365)
                 for key in ("register", "send_response", "close", "external_response",
-                            "escalate_after", "acknowledged_for")}
+                            "escalate_after", "acknowledged_for", "complaint_answer", "fsn")}
         days["repeat_every"] = self._int(table, "repeat_every", "deadlines.repeat_every", 2, 1, 365)
         respond = dict(Deadlines().respond)
         given = table.get("respond", {})
@@ -579,7 +605,9 @@ class _OrganisationReader:
                         teams_channel=self._str(item, "teams_channel", f"{path}.teams_channel",
                                                 required=False),
                         care=self._care(item, path),
-                        stand_in=self._stand_in(item, path, people))
+                        stand_in=self._stand_in(item, path, people),
+                        lagrum=self._lagrum(item, path),
+                        licensed=self._licensed(item, path, people))
             for name in unit.names:
                 other = names.setdefault(name.casefold(), ident)
                 if other != ident:
@@ -620,6 +648,9 @@ class _OrganisationReader:
                 except re.error:
                     raise self.fail(f"{path}.reference", "ska vara ett reguljärt uttryck, "
                                     "till exempel \"Ärende (RS-\\\\d+)\"") from None
+            supplier = item.get("supplier", False)
+            if not isinstance(supplier, bool):
+                raise self.fail(f"{path}.supplier", "ska vara true eller false")
             within = item.get("answer_within")
             agreement = parse_agreement(within) if within is not None else None
             if within is not None and agreement is None:
@@ -630,7 +661,8 @@ class _OrganisationReader:
                 aliases=tuple(self._str_list(item, "aliases", f"{path}.aliases")),
                 domains=tuple(domains), address=address.lower() if address else None,
                 automated_reports=automated, receipt=receipt, answer_within=agreement,
-                remind_automatically=remind, reference=reference)
+                remind_automatically=remind, reference=reference,
+                lagrum=self._lagrum(item, path), supplier=supplier)
         return result
 
     def _subscriptions(self, people: dict[str, Person],

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Literal
 
 from bot.domain.case import Case
 from bot.domain.org import Organisation, Subscription
+from bot.domain.lagrum import case_lagrum
 from bot.domain.process import current_step, deadline_of, lex_step
 
 if TYPE_CHECKING:  # the calendar type only for hints: rules never build one
@@ -99,7 +100,7 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
             # the assessors are MA/SAS themselves: an unmade assessment escalates to whoever
             # answers for that kind of care ([patient_safety] escalate_maria/escalate_sarah,
             # else the registrators), never to the other function
-            others = tuple(org.lex_escalation(case.unit, lex.owners))
+            others = tuple(org.lex_escalation(case.unit, lex.owners, case_lagrum(case, org)))
             _step_items(result, case, lex.name, lex.owners, deadline, today, memo, org,
                         tuple(subscriptions), escalate_to=others)
     for action in case.actions:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.case import INCOMING, Case
+from bot.domain.lagrum import case_lagrum
 from bot.domain.org import Organisation
 from bot.domain.process import current_step
 from bot.domain.redact import redact
@@ -26,6 +27,10 @@ _COMMANDS = {
     "response_outgoing": ("cmd_close",),
     "supplement": ("cmd_status",),
     "lex_requested": ("cmd_lex", "cmd_status"),
+    "complaint_diarised": ("cmd_mark_sent", "cmd_status"),
+    "complaint_diarised_no_unit": ("cmd_unit",),
+    "fsn_diarised": ("cmd_close_fsn", "cmd_status"),
+    "investigate": ("cmd_assess", "cmd_status"),
 }
 _TODO = {
     "incoming_diarised": "todo_register",
@@ -36,6 +41,10 @@ _TODO = {
     "response_outgoing": "todo_close",
     "supplement": "todo_supplement",
     "lex_requested": "todo_lex",
+    "complaint_diarised": "todo_answer_complaint",
+    "complaint_diarised_no_unit": "todo_pick_unit",
+    "fsn_diarised": "todo_fsn",
+    "investigate": "todo_investigate",
 }
 
 
@@ -55,6 +64,7 @@ def case_labels(org: Organisation, case: Case) -> dict[str, str]:
         "counterpart_field": counterpart.name if counterpart else t(lang, "field_unknown"),
         "severity": t(lang, f"severity_{case.severity or 'none'}"),
         "status": t(lang, f"status_{case.status}"),
+        "lagrum": case_lagrum(case, org) or t(lang, "lagrum_none"),
     }
 
 
@@ -138,6 +148,8 @@ _STEP_COMMANDS = {
     "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
     "external_response": ("cmd_remind", "cmd_status", "cmd_snooze", "cmd_close"),
     "lex": ("cmd_lex", "cmd_status"),
+    "answer": ("cmd_mark_sent", "cmd_status", "cmd_snooze"),
+    "fsn": ("cmd_close_fsn", "cmd_status", "cmd_snooze"),
 }
 
 
@@ -239,6 +251,9 @@ _EVENT_BUTTONS = {
     "outgoing_diarised": ("send", "mark_sent"),
     "response_incoming": ("send", "mark_sent"),
     "response_outgoing": ("close",),
+    "complaint_diarised": ("mark_sent", "snooze"),
+    "complaint_diarised_no_unit": ("unit",),
+    "investigate": ("assess", "snooze"),
 }
 _STEP_BUTTONS = {
     "register": ("register", "assess", "snooze"),
@@ -248,6 +263,8 @@ _STEP_BUTTONS = {
     "send": ("send", "mark_sent", "snooze"),
     "external_response": ("remind", "snooze", "close"),
     "lex": (),                 # a decision needs a reason: typed, not pressed
+    "answer": ("mark_sent", "snooze"),
+    "fsn": ("snooze",),        # closing needs the supplier's answer and a yes/no: typed
 }
 _SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
 

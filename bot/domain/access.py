@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.case import Case
+from bot.domain.case import COMPLAINT, Case
 from bot.domain.org import Organisation
 from bot.errors import PermissionDenied
 from bot.texts import t
@@ -12,7 +12,7 @@ from bot.texts import t
 RECORDS = "records"        # sekretess, publik: the registrator keeps the diary
 MANAGE = "manage"          # registrerad, bedöm, åtgärd, rubrik, snooza: unit manager or oversight
 SEND = "send"              # skicka: the registrator
-MARK_SENT = "mark_sent"    # skickad: registrator, MA, SAS
+MARK_SENT = "mark_sent"    # skickad: registrator, MA, SAS; a complaint's answer also its manager
 ROUTE = "route"            # enhet, motpart: registrator, MA, SAS
 CLOSE = "close"            # avsluta: manager at the closing step; oversight at any time
 LEX = "lex"                # lex, ivo: the MA (Lex Maria) or the SAS (Lex Sarah)
@@ -85,7 +85,8 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
         MANAGE: person.has_oversight or is_manager,
         CLOSE: person.has_oversight or is_manager,
         SEND: "registrator" in person.roles,
-        MARK_SENT: person.has_oversight,
+        # a complaint's answer is the unit's own: its manager marks it sent (issue 26)
+        MARK_SENT: person.has_oversight or (case.kind == COMPLAINT and is_manager),
         ROUTE: person.has_oversight,
         LEX: bool(person.roles & {"ma", "sas"}),
         RECORDS: "registrator" in person.roles,

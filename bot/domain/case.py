@@ -10,12 +10,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 INCOMING, OUTGOING = "incoming", "outgoing"
-KINDS = (INCOMING, OUTGOING)
+# issue 26: "synpunkter och klagomål" from the public, and a supplier's medical-device safety
+# notice (säkerhetsmeddelande, Field Safety Notice)
+COMPLAINT, FSN = "klagomål", "fsn"
+KINDS = (INCOMING, OUTGOING, COMPLAINT, FSN)
 
 # status names per kind, in process order (DESIGN §3)
 STATUSES = {
     INCOMING: ("diarised", "registered", "response_received", "response_sent", "closed"),
     OUTGOING: ("diarised", "sent", "response_received", "closed"),
+    COMPLAINT: ("diarised", "answered", "closed"),
+    FSN: ("diarised", "closed"),
 }
 CLOSED = "closed"
 
@@ -120,6 +125,12 @@ class Case:
     public_title: str | None = None
     # `spärra`: {"reason", "by", "at"} keeps the case from culling (gallring) until lifted
     hold: dict[str, Any] | None = None
+    # HSL | SoL | LSS (bot.domain.lagrum), and where it came from: "unit", "counterpart",
+    # "kind" or "registrator". None in a record from 0.3.0: derived from its unit when read
+    lagrum: str | None = None
+    lagrum_by: str | None = None
+    # a closed fsn case: {"supplier_answered": True, "lmv_reported": bool, "by", "at"}
+    fsn_closing: dict[str, Any] | None = None
 
     @property
     def is_closed(self) -> bool:

@@ -36,6 +36,20 @@ class Person:
 # social services); a unit with both has both asked
 CARE_HEALTH, CARE_SOCIAL, CARE_BOTH = "hälso- och sjukvård", "socialtjänst", "båda"
 CARE_KINDS = (CARE_HEALTH, CARE_SOCIAL, CARE_BOTH)
+# the law a case is handled under (issue 26): hälso- och sjukvårdslagen, socialtjänstlagen, LSS.
+# HSL: the investigation goes to the unit's licensed contact (the MA) and Lex Maria applies;
+# SoL and LSS: the enhetschef investigates and Lex Sarah applies
+HSL, SOL, LSS = "HSL", "SoL", "LSS"
+LAGRUM = (HSL, SOL, LSS)
+
+
+def parse_lagrum(text: str | None) -> str | None:
+    """'hsl', 'SoL', 'lss', 'HSL (läkemedel)' -> the law's canonical spelling, else None."""
+    words = (text or "").split()
+    word = words[0].strip(" \t.,;:!()*").casefold() if words else ""
+    return next((law for law in LAGRUM if law.casefold() == word), None)
+
+
 # words in a deviation that signal serious harm (IVO: vårdskada, missförhållande)
 SERIOUS_WORDS = ("allvarlig vårdskada", "allvarlig skada", "avled", "avlidit", "dödsfall",
                  "missförhållande", "lex maria", "lex sarah")
@@ -78,6 +92,12 @@ class Unit:
     teams_channel: str | None = None
     care: str = CARE_BOTH
     stand_in: str | None = None      # gets the managers' notifications while they are away
+    # the law its cases fall under when its care does not say (an LSS group home has care
+    # "socialtjänst" and lagrum "LSS"); None: by its care (bot.domain.lagrum)
+    lagrum: str | None = None
+    # the licensed contact who investigates its HSL cases (a person with role "ma"); None: the
+    # MA subscribed to the unit, else every MA
+    licensed: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -103,6 +123,11 @@ class Counterpart:
     # their own case numbers, e.g. r"Ärende\s+(RS-\d+)": stored on the case, shown in status,
     # and a later mail naming it joins that case (the first group, else the whole match)
     reference: str | None = None
+    # the law its deviations concern when our unit's care does not decide (a region or a
+    # hospital: "HSL"); None: it says nothing
+    lagrum: str | None = None
+    # a supplier of medical devices: its säkerhetsmeddelanden (FSN) become cases of kind `fsn`
+    supplier: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -123,6 +148,10 @@ class Deadlines:
     # `kvittera` stops a step's escalations; still open this many business days later,
     # they start again
     acknowledged_for: int = 3
+    # a complaint from the public (kind klagomål): the answer to the complainant
+    complaint_answer: int = 10
+    # a medical-device safety notice (kind fsn): handled and answered to the supplier
+    fsn: int = 10
 
     def respond_days(self, severity: str | None) -> int:
         return self.respond[severity or "unassessed"]
@@ -199,23 +228,43 @@ class Organisation:
     def with_role(self, role: str) -> list[Person]:
         return [p for p in self.people.values() if role in p.roles]
 
-    def lex_assessors(self, unit_id: str | None) -> list[str]:
-        """Who assesses Lex Maria / Lex Sarah for the unit's kind of care: the MA for health
-        care, the SAS for social services, both for a unit with both or an unknown unit;
-        the registrators when the organisation names nobody."""
+    def _care_for(self, unit_id: str | None, lagrum: str | None) -> str:
+        """The kind of care that decides Lex Maria or Lex Sarah: the case's law when it is
+        known (HSL: health care; SoL, LSS: social services), else the unit's care."""
+        if lagrum == HSL:
+            return CARE_HEALTH
+        if lagrum in (SOL, LSS):
+            return CARE_SOCIAL
         unit = self.units.get(unit_id or "")
-        care = unit.care if unit else CARE_BOTH
+        return unit.care if unit else CARE_BOTH
+
+    def licensed_contact(self, unit_id: str | None) -> list[str]:
+        """Who investigates the unit's HSL cases: its configured licensed contact, else the
+        MA subscribed to it, else every MA; the managers (or registrators) when there is none."""
+        unit = self.units.get(unit_id or "")
+        if unit is not None and unit.licensed:
+            return [unit.licensed]
+        mas = [p.id for p in self.with_role("ma")]
+        subscribed = [p for p in self.subscribers_of(unit_id) if p in mas]
+        return subscribed or mas or self.managers_of(unit_id) or self.registrators()
+
+    def lex_assessors(self, unit_id: str | None, lagrum: str | None = None) -> list[str]:
+        """Who assesses Lex Maria / Lex Sarah: by the case's law (HSL: the MA; SoL, LSS: the
+        SAS), without one by the unit's kind of care: the MA for health care, the SAS for
+        social services, both for a unit with both or an unknown unit; the registrators when
+        the organisation names nobody."""
+        care = self._care_for(unit_id, lagrum)
         roles = {CARE_HEALTH: ("ma",), CARE_SOCIAL: ("sas",)}.get(care, ("ma", "sas"))
         people = [p.id for role in roles for p in self.with_role(role)]
         return list(dict.fromkeys(people)) or self.registrators()
 
-    def lex_escalation(self, unit_id: str | None, assessors: tuple[str, ...]) -> list[str]:
+    def lex_escalation(self, unit_id: str | None, assessors: tuple[str, ...],
+                       lagrum: str | None = None) -> list[str]:
         """Who is chased when a Lex Maria / Lex Sarah assessment is late: the configured
         person for the unit's kind of care (escalate_maria for health care, escalate_sarah for
-        social services, both for a unit with both), else the registrators; never one of the
-        assessors themselves, never the other function's MA/SAS."""
-        unit = self.units.get(unit_id or "")
-        care = unit.care if unit else CARE_BOTH
+        social services, both for a unit with both; the case's law first), else the
+        registrators; never one of the assessors themselves, never the other function's MA/SAS."""
+        care = self._care_for(unit_id, lagrum)
         safety = self.patient_safety
         chosen = {CARE_HEALTH: safety.escalate_maria, CARE_SOCIAL: safety.escalate_sarah}.get(
             care, safety.escalate_maria + safety.escalate_sarah)

@@ -8,6 +8,7 @@ returns who must be told (Notice). It never mutates its input and does no I/O.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Protocol
@@ -15,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import access
 from bot.domain.access import Actor
-from bot.domain.case import (CLOSED, DOC_NOTE, DOC_RESPONSE, DOC_SENT, DOC_SUPPLEMENT,
-                             INCOMING, OUTGOING, Action, Case, Document, Event, Snooze, from_iso,
-                             iso)
-from bot.domain.org import SEVERITIES, Organisation, Subscription
+from bot.domain.case import (CLOSED, COMPLAINT, DOC_NOTE, DOC_RESPONSE, DOC_SENT,
+                             DOC_SUPPLEMENT, FSN, INCOMING, OUTGOING, Action, Case, Document,
+                             Event, Snooze, from_iso, iso)
+from bot.domain.lagrum import BY_REGISTRATOR, case_lagrum, decide_lagrum, rederive
+from bot.domain.org import HSL, LAGRUM, SEVERITIES, Organisation, Subscription
 from bot.domain.redact import redact
 from bot.errors import DomainError
 from bot.texts import t, tn
@@ -57,7 +59,8 @@ def current_step(case: Case, org: Organisation) -> Step | None:
     since = case.status_since
     table = {
         (INCOMING, "diarised"): ("register", managers, case.created, d.register),
-        (INCOMING, "registered"): ("respond", managers, case.created, d.respond_days(case.severity)),
+        (INCOMING, "registered"): ("respond", investigators(case, org), case.created,
+                                   d.respond_days(case.severity)),
         (INCOMING, "response_received"): ("send_response", registrators,
                                           since.get("response_received", case.created), d.send_response),
         (INCOMING, "response_sent"): ("close", managers, since.get("response_sent", case.created), d.close),
@@ -66,12 +69,23 @@ def current_step(case: Case, org: Organisation) -> Step | None:
                              d.external_response),   # or the counterpart's agreement, below
         (OUTGOING, "response_received"): ("close", managers,
                                           since.get("response_received", case.created), d.close),
+        (COMPLAINT, "diarised"): ("answer", managers, case.created, d.complaint_answer),
+        (COMPLAINT, "answered"): ("close", managers, since.get("answered", case.created), d.close),
+        (FSN, "diarised"): ("fsn", tuple(org.licensed_contact(case.unit)), case.created, d.fsn),
     }
     name, owners, started, days = table[(case.kind, case.status)]
     agreement = _agreement(case, org) if name == "external_response" else None
     if agreement is not None:
         return Step(name, owners, started, agreement[0], calendar_days=agreement[1])
     return Step(name, owners, started, days)
+
+
+def investigators(case: Case, org: Organisation) -> tuple[str, ...]:
+    """Who investigates (the `respond` step): under HSL the unit's licensed contact (the MA),
+    under SoL and LSS, or while the law is undecided, the enhetschef (issue 26)."""
+    if case_lagrum(case, org) == HSL:
+        return tuple(org.licensed_contact(case.unit))
+    return tuple(org.managers_of(case.unit)) or tuple(org.registrators())
 
 
 def _agreement(case: Case, org: Organisation) -> tuple[int, bool] | None:
@@ -87,7 +101,7 @@ def lex_step(case: Case, org: Organisation) -> Step | None:
     asked = case.lex_requested
     if case.is_closed or not asked or case.lex_decision:
         return None
-    owners = tuple(asked.get("assessors") or org.lex_assessors(case.unit))
+    owners = tuple(asked.get("assessors") or org.lex_assessors(case.unit, case_lagrum(case, org)))
     return Step(LEX_STEP, owners, asked["at"], org.patient_safety.assess_days)
 
 
@@ -159,6 +173,12 @@ class SetUnit:
 @dataclass(frozen=True)
 class SetCounterpart:
     counterpart: str
+
+
+@dataclass(frozen=True)
+class SetLagrum:
+    """`lagrum`: the registrator says which law the case is handled under (HSL, SoL, LSS)."""
+    lagrum: str
 
 
 @dataclass(frozen=True)
@@ -284,13 +304,17 @@ def recipients(act: list[str], info: list[str], skip: str | None = None) -> tupl
 # --------------------------------------------------------------------------- new cases
 def open_case(*, number: str, key: int, kind: str, title: str, document: Document,
               unit: str | None, counterpart: str | None, severity: str | None,
-              conversation_id: str | None, ctx: Context, serious: bool = False) -> Outcome:
+              conversation_id: str | None, ctx: Context, serious: bool = False,
+              lagrum: str | None = None) -> Outcome:
     """A new case from its first document (mail intake); `serious` when its text signals
-    serious harm (the body is the intake's to read)."""
+    serious harm (the body is the intake's to read); `lagrum` the registrator's `Lagrum:` line."""
     now = iso(ctx.now)
+    law, law_by = decide_lagrum(ctx.org, kind=kind, unit=unit, counterpart=counterpart,
+                                override=lagrum)
     case = Case(number=number, key=key, kind=kind, title=redact(title), status="diarised",
                 created=document.received, unit=unit, counterpart=counterpart, severity=severity,
-                status_since={"diarised": document.received}, documents=[document])
+                status_since={"diarised": document.received}, documents=[document],
+                lagrum=law, lagrum_by=law_by)
     if document.message_id:
         case.message_ids.append(document.message_id)
     if conversation_id:
@@ -304,10 +328,22 @@ def open_case(*, number: str, key: int, kind: str, title: str, document: Documen
     if kind == INCOMING:
         act = org.managers_of(unit) or org.registrators()
         event = "incoming_diarised" if unit else "incoming_diarised_no_unit"
+    elif kind == COMPLAINT:
+        act = org.managers_of(unit) or org.registrators()
+        event = "complaint_diarised" if unit else "complaint_diarised_no_unit"
+    elif kind == FSN:
+        # the licensed contact handles it; the unit's managers (the registrators while the
+        # unit is unknown) hear of it
+        act = org.licensed_contact(unit)
+        subscribers = [*(org.managers_of(unit) or org.registrators()), *subscribers]
+        event = "fsn_diarised"
     else:
         act = org.registrators()
         event = "outgoing_diarised"
     notices = [Notice(event, number, recipients(act, subscribers, skip))]
+    if kind == FSN:
+        # a supplier's notice of a risk is no incident of ours: no Lex assessment is asked
+        return Outcome(case, notices)
     if serious or severity == "red" or signals_serious_harm(
             [title, document.subject], org.patient_safety.serious_words):
         notices += _request_lex(case, ctx, "red" if severity == "red" else "words")
@@ -358,7 +394,13 @@ def _register(case: Case, cmd: Register, ctx: Context) -> Outcome:
     if case.status != "diarised":
         raise DomainError(t(lang, "refused_already_registered", number=case.number))
     _move(case, ctx, "registered")
-    return Outcome(case, message=t(lang, "done_registered", number=case.number))
+    # under HSL the licensed contact investigates: told now, unless it is they who registered
+    notices = []
+    if case_lagrum(case, ctx.org) == HSL:
+        act = [p for p in investigators(case, ctx.org) if p != acting_person(ctx)]
+        if act:
+            notices.append(Notice("investigate", case.number, recipients(act, [])))
+    return Outcome(case, notices, message=t(lang, "done_registered", number=case.number))
 
 
 def _assess(case: Case, cmd: Assess, ctx: Context) -> Outcome:
@@ -376,7 +418,7 @@ def _request_lex(case: Case, ctx: Context, reason: str) -> list[Notice]:
     """Ask the MA/SAS for a Lex Maria / Lex Sarah assessment, once per case."""
     if case.lex_requested or case.lex_decision:
         return []
-    assessors = ctx.org.lex_assessors(case.unit)
+    assessors = ctx.org.lex_assessors(case.unit, case_lagrum(case, ctx.org))
     case.lex_requested = {"at": iso(ctx.now), "reason": reason, "assessors": assessors}
     _event(case, ctx, "lex_requested", reason=reason, assessors=assessors)
     return [Notice("lex_requested", case.number, recipients(assessors, []))]
@@ -387,6 +429,8 @@ def _sent_target(case: Case, lang: str) -> str:
         return "response_sent"
     if case.kind == OUTGOING and case.status == "diarised":
         return "sent"
+    if case.kind == COMPLAINT and case.status == "diarised":
+        return "answered"          # the answer to the complainant was sent
     raise DomainError(t(lang, "refused_already_sent", number=case.number))
 
 
@@ -430,7 +474,18 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
     person = org.people.get(ctx.actor.id)
     reason = (cmd.reason or "").strip() or None
     at_closing_step = (case.kind, case.status) in ((INCOMING, "response_sent"),
-                                                    (OUTGOING, "response_received"))
+                                                    (OUTGOING, "response_received"),
+                                                    (COMPLAINT, "answered"), (FSN, "diarised"))
+    fsn = None
+    wrongly = bool(reason and _WRONGLY_DIARISED.search(reason) and person and person.has_oversight)
+    if case.kind == FSN and not wrongly:
+        # a device notice closes only with the supplier answered and a yes/no on a report
+        # to Läkemedelsverket (issue 26); what else is written is the reason. Only oversight
+        # closing one that was no notice at all ("felaktigt diarierad", "dubblett") is exempt
+        fsn, reason = fsn_closing(reason or "")
+        if fsn is None:
+            raise DomainError(t(lang, "refused_close_fsn", number=case.number))
+        reason = reason or None
     if not at_closing_step:
         if not (person and person.has_oversight):
             raise DomainError(t(lang, "refused_close_early_role", number=case.number))
@@ -442,10 +497,49 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
         raise DomainError(tn(lang, "refused_close_open_actions", len(open_actions),
                              number=case.number, actions=listing))
     case.close_reason = redact(reason) if reason else None
+    if fsn is not None:
+        case.fsn_closing = {**fsn, "by": ctx.actor.audit_name, "at": iso(ctx.now)}
     _move(case, ctx, CLOSED)
     if reason:
         case.events[-1].details["reason"] = case.close_reason
+    if fsn is not None:
+        case.events[-1].details.update(fsn)
+        return Outcome(case, message=t(lang, "done_closed_fsn", number=case.number,
+                                       lmv=t(lang, "fsn_lmv_yes" if fsn["lmv_reported"]
+                                             else "fsn_lmv_no")))
     return Outcome(case, message=t(lang, "done_closed", number=case.number))
+
+
+# what registrator, MA or SAS write when a case should never have been one (DESIGN §3)
+_WRONGLY_DIARISED = re.compile(r"\b(?:fel(?:aktigt)?\s*diarie\w*|dubblett\w*|duplicate|"
+                               r"wrongly\s+diari[sz]ed)", re.IGNORECASE)
+
+
+# "svar till leverantören skickat" (also "svar till leverantör skickat", "leverantörssvar
+# skickat", "supplier answered"); "läkemedelsverket ja|nej" (also "LV: nej", "lmv ja",
+# "anmält till Läkemedelsverket: ja", "mpa yes|no")
+_FSN_SUPPLIER = re.compile(
+    r"svar(?:et)?\s+till\s+leverantör(?:en)?\s+(?:är\s+)?skickat|leverantörssvar(?:et)?\s+skickat"
+    r"|supplier\s+answered|answer\s+to\s+(?:the\s+)?supplier\s+sent", re.IGNORECASE)
+_FSN_LMV = re.compile(
+    r"(?:\b(?:rapport|anmäl|report)\w*\s+(?:till|to)\s+)?\b(?:läkemedelsverket|lmv|lv|mpa)\s*:?\s*"
+    r"(?P<answer>ja|nej|yes|no)\b", re.IGNORECASE)
+
+
+def fsn_closing(text: str) -> tuple[dict[str, Any] | None, str]:
+    """The facts an fsn case closes with, and what is left of the text as the reason:
+    ({"supplier_answered": True, "lmv_reported": bool}, rest), or (None, text) when either
+    is missing."""
+    supplier = _FSN_SUPPLIER.search(text)
+    lmv = _FSN_LMV.search(text)
+    if supplier is None or lmv is None:
+        return None, text
+    reported = lmv["answer"].casefold() in ("ja", "yes")
+    rest = text
+    for m in sorted((supplier, lmv), key=lambda m: m.start(), reverse=True):
+        rest = rest[:m.start()] + " " + rest[m.end():]
+    rest = " ".join(rest.split()).strip(" ,;.:-–")
+    return {"supplier_answered": True, "lmv_reported": reported}, rest
 
 
 def _add_action(case: Case, cmd: AddAction, ctx: Context) -> Outcome:
@@ -480,13 +574,16 @@ def _set_unit(case: Case, cmd: SetUnit, ctx: Context) -> Outcome:
     previous = case.unit
     case.unit = cmd.unit
     _event(case, ctx, "unit", **{"from": previous, "to": cmd.unit})
+    _follow_lagrum(case, ctx)
     notices = []
     if previous != cmd.unit:
         # the new unit's people hear of the case now; those who follow every unit already did
         already = set(org.subscribers_of(previous, ctx.subscriptions)) if previous else set(
             org.subscribers_of(None, ctx.subscriptions))
         info = [p for p in org.subscribers_of(cmd.unit, ctx.subscriptions) if p not in already]
-        act = org.managers_of(cmd.unit) if case.kind == INCOMING or case.status == "response_received" else []
+        act = org.managers_of(cmd.unit) if case.kind in (INCOMING, COMPLAINT) or case.status == "response_received" else []
+        if case.kind == FSN:
+            act = org.licensed_contact(cmd.unit)
         if act or info:
             notices.append(Notice("unit_assigned", case.number,
                                   recipients(act, info, acting_person(ctx))))
@@ -501,8 +598,36 @@ def _set_counterpart(case: Case, cmd: SetCounterpart, ctx: Context) -> Outcome:
     previous = case.counterpart
     case.counterpart = cmd.counterpart
     _event(case, ctx, "counterpart", **{"from": previous, "to": cmd.counterpart})
+    _follow_lagrum(case, ctx)
     return Outcome(case, message=t(org.language, "done_counterpart", number=case.number,
                                    counterpart=org.counterparts[cmd.counterpart].name))
+
+
+def _follow_lagrum(case: Case, ctx: Context) -> None:
+    """A derived law follows a new unit or counterpart (bot.domain.lagrum.rederive); a change
+    is written in the unit's or counterpart's event just recorded (one change, one event)."""
+    previous = case.lagrum
+    case.lagrum, case.lagrum_by = rederive(case, ctx.org)
+    if case.lagrum != previous:
+        case.events[-1].details.update(lagrum_from=previous, lagrum_to=case.lagrum)
+
+
+def _set_lagrum(case: Case, cmd: SetLagrum, ctx: Context) -> Outcome:
+    lang = ctx.org.language
+    if cmd.lagrum not in LAGRUM:
+        raise DomainError(t(lang, "refused_lagrum", laws=", ".join(LAGRUM)))
+    previous = case_lagrum(case, ctx.org)
+    before = investigators(case, ctx.org)
+    case.lagrum, case.lagrum_by = cmd.lagrum, BY_REGISTRATOR
+    _event(case, ctx, "lagrum", **{"from": previous, "to": cmd.lagrum, "by": BY_REGISTRATOR})
+    notices = []
+    if case.kind == INCOMING and case.status == "registered" and cmd.lagrum == HSL:
+        # the investigation under way moves to the licensed contact: told now
+        act = [p for p in investigators(case, ctx.org)
+               if p not in before and p != acting_person(ctx)]
+        if act:
+            notices.append(Notice("investigate", case.number, recipients(act, [])))
+    return Outcome(case, notices, t(lang, "done_lagrum", number=case.number, lagrum=cmd.lagrum))
 
 
 def _set_title(case: Case, cmd: SetTitle, ctx: Context) -> Outcome:
@@ -590,7 +715,7 @@ def _add_document(case: Case, cmd: AddDocument, ctx: Context) -> Outcome:
         case.severity = cmd.severity
         _event(case, ctx, "assessed", **{"from": None, "to": cmd.severity, "source": "mail"})
     lex_notices: list[Notice] = []
-    if not case.is_closed and (case.severity == "red" or cmd.serious or signals_serious_harm(
+    if not case.is_closed and case.kind != FSN and (case.severity == "red" or cmd.serious or signals_serious_harm(
             [doc.subject], org.patient_safety.serious_words)):
         lex_notices = _request_lex(case, ctx, "red" if case.severity == "red" else "words")
     subscribers = org.subscribers_of(case.unit, ctx.subscriptions)
@@ -687,6 +812,8 @@ def document_type(kind: str, sender_internal: bool, sender_is_counterpart: bool)
         return DOC_RESPONSE
     if kind == OUTGOING and sender_is_counterpart:
         return DOC_RESPONSE
+    if kind in (COMPLAINT, FSN) and sender_internal:
+        return DOC_RESPONSE          # our answer to the complainant or the supplier, drawn up here
     return DOC_SUPPLEMENT
 
 
@@ -694,7 +821,7 @@ _HANDLERS: dict[type, Callable[[Case, Any, Context], Outcome]] = {
     Register: _register, Assess: _assess, MarkSent: _mark_sent, RecordSent: _record_sent,
     RecordReminder: _record_reminder,
     Close: _close, AddAction: _add_action, CompleteAction: _complete_action, SetUnit: _set_unit,
-    SetCounterpart: _set_counterpart, SetTitle: _set_title, SnoozeStep: _snooze,
+    SetCounterpart: _set_counterpart, SetTitle: _set_title, SetLagrum: _set_lagrum, SnoozeStep: _snooze,
     AddDocument: _add_document, AddNote: _add_note, Link: _link, RecordLex: _record_lex,
     RecordIvo: _record_ivo, Acknowledge: _acknowledge,
     MarkSecrecy: _mark_secrecy, SetPublicTitle: _set_public_title, Hold: _hold,
@@ -703,6 +830,7 @@ _OPERATIONS = {
     Register: access.MANAGE, Assess: access.MANAGE, MarkSent: access.MARK_SENT,
     RecordSent: access.SEND, RecordReminder: access.SEND, Close: access.CLOSE, AddAction: access.MANAGE,
     CompleteAction: access.MANAGE, SetUnit: access.ROUTE, SetCounterpart: access.ROUTE,
+    SetLagrum: access.ROUTE,
     SetTitle: access.MANAGE, SnoozeStep: access.MANAGE, AddDocument: None,
     AddNote: access.MANAGE, Link: access.MANAGE, RecordLex: access.LEX, RecordIvo: access.LEX,
     Acknowledge: access.MANAGE,

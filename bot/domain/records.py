@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from bot.domain.case import DOC_NOTE, INCOMING, Case, Document, from_iso
+from bot.domain.case import COMPLAINT, DOC_NOTE, FSN, INCOMING, Case, Document, from_iso
 from bot.domain.org import CARE_HEALTH, CARE_SOCIAL, Organisation
 from bot.domain.redact import redact
 from bot.texts import t
@@ -99,8 +99,12 @@ def public_title(org: Organisation, case: Case) -> str:
     lang = org.language
     counterpart = org.counterparts.get(case.counterpart or "")
     unit = org.units.get(case.unit or "")
+    if case.kind == COMPLAINT:       # from the public: a private person, never named
+        other = t(lang, "party_private")
+    else:
+        other = counterpart.name if counterpart else t(lang, "unknown_counterpart")
     return t(lang, "public_title_default", kind=t(lang, f"kind_{case.kind}"),
-             counterpart=counterpart.name if counterpart else t(lang, "unknown_counterpart"),
+             counterpart=other,
              unit=unit.name if unit else t(lang, "unknown_unit"))
 
 
@@ -152,7 +156,9 @@ def is_received(case: Case, document: Document) -> bool:
     """Came in from outside (the counterpart's deviation or answer), or drawn up / sent here."""
     if document.type == DOC_NOTE or document.type in ("sent", "reminder"):
         return False
-    if case.kind == INCOMING:
+    if case.kind in (INCOMING, COMPLAINT, FSN):
+        # a complaint or a safety notice came in, as do the complainant's or supplier's later
+        # mails; our own answer (a response from our side) is drawn up here
         return document.type in ("deviation", "supplement")
     return document.type == "response"
 
@@ -161,6 +167,8 @@ def party_of(org: Organisation, case: Case, document: Document, received: bool) 
     """The other party by organisation, never a person's address: the counterpart for what
     came in or went out to it, our unit for what was drawn up inside."""
     counterpart = org.counterparts.get(case.counterpart or "")
+    if case.kind == COMPLAINT and (received or document.type in ("sent", "reminder")):
+        return t(org.language, "party_private")
     if received or document.type in ("sent", "reminder"):
         return counterpart.name if counterpart else t(org.language, "unknown_counterpart")
     unit = org.units.get(case.unit or "")

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bot.domain.address import LookAlikes, canonical_domain, same_address, shown
-from bot.domain.case import INCOMING, OUTGOING
+from bot.domain.case import COMPLAINT, FSN, INCOMING, OUTGOING
 from bot.domain.diary import DiaryNumber, find_diary_numbers, strip_diary_numbers
-from bot.domain.org import Organisation
+from bot.domain.org import Organisation, parse_lagrum
 from bot.domain.process import document_type
 from bot.domain.redact import redact
 from bot.mail.authenticity import judge
@@ -54,6 +54,7 @@ class Overrides:
     case: DiaryNumber | None = None
     kind: str | None = None
     severity: str | None = None
+    lagrum: str | None = None        # HSL | SoL | LSS (issue 26)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Decision:
     person: str | None = None
     linked: str | None = None        # outcome NEW_CASE: the closed case this one is linked to
     reference: str | None = None     # the counterpart's own case number, found by its pattern
+    lagrum: str | None = None        # the registrator's `Lagrum:` line (a new case, or the case named)
 
 
 # --------------------------------------------------------------------------- rule 2
@@ -132,6 +134,7 @@ _OVERRIDE_KEYS = {
     "diarienr": "case",
     "typ": "kind", "type": "kind",
     "allvarlighetsgrad": "severity", "severity": "severity",
+    "lagrum": "lagrum", "lag": "lagrum",
 }
 # "Enhet: X", "**Enhet:** X", "*Enhet*: X" on a line of its own. Possessive quantifiers and a
 # value to the end of the line (its blanks cut in parse_overrides): linear on long blank runs
@@ -139,7 +142,10 @@ _OVERRIDE = re.compile(
     rf"^[ \t]*+\**+(?P<key>{'|'.join(_OVERRIDE_KEYS)})\**+[ \t]*+:[ \t]*+\**+[ \t]*+"
     r"(?P<value>.+)$", re.IGNORECASE | re.MULTILINE)
 _KIND_WORDS = {"utgående": OUTGOING, "utgaende": OUTGOING, "outgoing": OUTGOING,
-               "inkommande": INCOMING, "incoming": INCOMING}
+               "inkommande": INCOMING, "incoming": INCOMING,
+               "klagomål": COMPLAINT, "klagomal": COMPLAINT, "synpunkt": COMPLAINT,
+               "synpunkter": COMPLAINT, "complaint": COMPLAINT,
+               "fsn": FSN, "säkerhetsmeddelande": FSN, "sakerhetsmeddelande": FSN}
 _SEVERITY_WORDS = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
                    "grön": "green", "gron": "green", "green": "green"}
 _TRAILING = " \t.,;:!"
@@ -166,6 +172,8 @@ def parse_overrides(text: str, series: str) -> Overrides:
             values.setdefault("kind", _KIND_WORDS[_first_word(value)])
         elif what == "severity" and _first_word(value) in _SEVERITY_WORDS:
             values.setdefault("severity", _SEVERITY_WORDS[_first_word(value)])
+        elif what == "lagrum" and parse_lagrum(value):
+            values.setdefault("lagrum", parse_lagrum(value))
     return Overrides(**values)
 
 
@@ -270,6 +278,22 @@ def make_title(subject: str, series: str, fallback: str) -> str:
 
 def mentions_deviation(text: str) -> bool:
     return bool(_DEVIATION.search(text or ""))
+
+
+# issue 26: "synpunkter och klagomål" (any inflection: klagomålet, synpunkten, synpunkter)
+_COMPLAINT = re.compile(r"\b(?:klagomål\w*|synpunkt\w*)", re.IGNORECASE)
+# a medical-device safety notice: "Säkerhetsmeddelande", "Brådskande säkerhetsmeddelande",
+# "Field Safety Notice", "FSN" as a word (not inside "FSN123" or a longer token)
+_FSN = re.compile(r"säkerhetsmeddelande\w*|\bfield\s+safety\s+notice\w*|(?<![\w-])FSN\b",
+                  re.IGNORECASE)
+
+
+def mentions_complaint(text: str) -> bool:
+    return bool(_COMPLAINT.search(text or ""))
+
+
+def mentions_fsn(text: str) -> bool:
+    return bool(_FSN.search(text or ""))
 
 
 # --------------------------------------------------------------------------- classify
@@ -534,11 +558,19 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
         return Decision(TRIAGE, t(lang, "reason_override_unit", unit=overrides.unit),
                         title=make_title(original.subject, org.series, ""), **common)
     deviation = mentions_deviation(searchable)
+    # the kinds of issue 26 are decided by what the sender wrote, never by a text they quote
+    # (a region answering "Sv: Klagomål …" with our letter below stays the region's deviation)
+    own = f"{original.subject}\n{own_text(original.text)}"
     kind = None
     reason = ""
     if overrides.kind:
-        kind, reason = overrides.kind, t(lang, "reason_new_outgoing" if overrides.kind == OUTGOING
-                                         else "reason_new_incoming", sender=sender)
+        kind, reason = overrides.kind, t(lang, _KIND_REASON[overrides.kind], sender=sender,
+                                         counterpart=counterpart.name if counterpart else sender)
+    elif counterpart is not None and counterpart.supplier and mentions_fsn(own):
+        kind, reason = FSN, t(lang, "reason_new_fsn", counterpart=counterpart.name, sender=sender)
+    elif sender and not internal and counterpart is None and mentions_complaint(own):
+        # "synpunkter och klagomål" from the public: a private address, no counterpart's
+        kind, reason = COMPLAINT, t(lang, "reason_new_complaint", sender=sender)
     elif counterpart is not None:
         kind, reason = INCOMING, t(lang, "reason_new_counterpart", counterpart=counterpart.name)
     elif deviation and sender and not internal:
@@ -552,18 +584,26 @@ def _classify_original(mail: InboundMail, original: _Original, overrides: Overri
 
     units = detector.units_in(searchable)
     unit = unit_override or (units[0] if len(units) == 1 else None)
-    if kind == INCOMING:
+    if kind in (INCOMING, FSN):
         cp_id = counterpart.id if counterpart else None
+    elif kind == COMPLAINT:
+        cp_id = None               # a member of the public is no counterpart
     else:
         mentioned = detector.counterparts_in(searchable)
         cp_id = mentioned[0] if len(mentioned) == 1 else None
     cp_name = org.counterparts[cp_id].name if cp_id else t(lang, "unknown_counterpart")
+    fallback = {INCOMING: f"Avvikelse från {cp_name}", OUTGOING: f"Avvikelse till {cp_name}",
+                COMPLAINT: t(lang, "title_complaint"),
+                FSN: t(lang, "title_fsn", counterpart=cp_name)}[kind]
     return Decision(
         NEW_CASE, reason, kind=kind, unit=unit, unit_candidates=tuple(units), counterpart=cp_id,
         severity=overrides.severity or detect_severity(searchable),
-        title=make_title(original.subject, org.series, f"Avvikelse från {cp_name}"
-                         if kind == INCOMING else f"Avvikelse till {cp_name}"),
-        document="deviation", **common)
+        title=make_title(original.subject, org.series, fallback),
+        document="deviation", lagrum=overrides.lagrum, **common)
+
+
+_KIND_REASON = {INCOMING: "reason_new_incoming", OUTGOING: "reason_new_outgoing",
+                COMPLAINT: "reason_new_complaint", FSN: "reason_new_fsn"}
 
 
 def _to_closed_case(ref: CaseRef, org: Organisation, common: dict[str, Any]) -> Decision:
@@ -654,5 +694,6 @@ def _to_case(ref: CaseRef, reason: str, overrides: Overrides, org: Organisation,
     if ref.closed and from_counterpart and org.closed_case != "supplement":
         return _to_closed_case(ref, org, common)
     doc = document_type(ref.kind, sender_internal, from_counterpart)
-    return Decision(ADDED, reason, document=doc, severity=overrides.severity, **common)
+    return Decision(ADDED, reason, document=doc, severity=overrides.severity,
+                    lagrum=overrides.lagrum, **common)
 

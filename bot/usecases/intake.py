@@ -324,7 +324,7 @@ class Intake:
             number=number.format(org.digits), key=number.key, kind=decision.kind or INCOMING,
             title=decision.title, document=document, unit=decision.unit,
             counterpart=decision.counterpart, severity=decision.severity,
-            conversation_id=conversation_id, ctx=ctx, serious=serious)
+            conversation_id=conversation_id, ctx=ctx, serious=serious, lagrum=decision.lagrum)
         if self.quiet:
             outcome.case.imported = iso(ctx.now)
         outcome.case.reference = decision.reference
@@ -348,6 +348,11 @@ class Intake:
                                                     serious), ctx)
         if decision.reference and not outcome.case.reference:
             outcome.case.reference = decision.reference
+        if (decision.lagrum and not outcome.case.is_closed
+                and outcome.case.lagrum != decision.lagrum):
+            # the registrator's `Lagrum:` line on a mail to the case: as the `lagrum` command
+            changed = proc.apply(outcome.case, proc.SetLagrum(decision.lagrum), ctx)
+            outcome = proc.Outcome(changed.case, outcome.notices + changed.notices)
         self.notices.save(outcome, ctx.now)
         return case.number
 

@@ -9,6 +9,7 @@ from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.diary import parse_diary_number
 from bot.domain.case import DOC_NOTE, INCOMING, Case, iso
+from bot.domain.lagrum import case_lagrum
 from bot.domain.process import current_step, step_deadline
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
@@ -129,6 +130,11 @@ class Queries:
                  f"{t(lang, 'label_unit')}: {labels['unit']} · "
                  f"{t(lang, 'label_counterpart')}: {labels['counterpart']} · "
                  f"{t(lang, 'label_severity')}: {labels['severity']}"]
+        lines.append(f"{t(lang, 'label_lagrum')}: {labels['lagrum']}")
+        if case.fsn_closing:
+            lines.append(f"{t(lang, 'label_fsn')}: " + t(
+                lang, "fsn_status", lmv=t(lang, "fsn_lmv_yes" if case.fsn_closing["lmv_reported"]
+                                          else "fsn_lmv_no")))
         lines.append(f"{t(lang, 'label_public_title')}: {public_title(self.deps.org, case)}")
         if case.reference:
             lines.append(f"{t(lang, 'label_reference')}: {case.reference}")
@@ -188,6 +194,7 @@ class Queries:
             "diary_number": case.number, "kind": case.kind, "title": redact(case.title),
             "status": case.status, "unit": case.unit, "counterpart": case.counterpart,
             "severity": case.severity, "managers": org.managers_of(case.unit),
+            "lagrum": case_lagrum(case, org), "fsn_closing": case.fsn_closing,
             "created": case.created,
             "deadline": {"step": step.name, "owners": list(step.owners), "due": iso(deadline),
                          "overdue": self.is_overdue(case)} if step and deadline else None,
@@ -213,13 +220,14 @@ class Queries:
     def report(self, year: int | None = None) -> dict[str, Any]:
         cases = list(self.deps.store.all_cases(year))
         counts: dict[str, dict[str, int]] = {"kind": {}, "unit": {}, "counterpart": {},
-                                             "severity": {}, "status": {}}
+                                             "severity": {}, "status": {}, "lagrum": {}}
         durations: dict[str, list[float]] = {}
         for case in cases:
             for field, value in (("kind", case.kind), ("unit", case.unit or "okänd"),
                                  ("counterpart", case.counterpart or "okänd"),
                                  ("severity", case.severity or "unassessed"),
-                                 ("status", case.status)):
+                                 ("status", case.status),
+                                 ("lagrum", case_lagrum(case, self.deps.org) or "okänt")):
                 counts[field][value] = counts[field].get(value, 0) + 1
             for step, days in _step_durations(case):
                 durations.setdefault(step, []).append(days)
@@ -246,6 +254,9 @@ _STEP_SPANS = {  # (kind, from status, to status) -> step name, for the report
     ("outgoing", "diarised", "sent"): "send",
     ("outgoing", "sent", "response_received"): "external_response",
     ("outgoing", "response_received", "closed"): "close",
+    ("klagomål", "diarised", "answered"): "answer",
+    ("klagomål", "answered", "closed"): "close",
+    ("fsn", "diarised", "closed"): "fsn",
 }
 
 

@@ -31,6 +31,7 @@ from markupsafe import Markup
 from bot.domain.access import Actor, can_read_mail, can_view
 from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
+from bot.domain.lagrum import case_lagrum
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
 from bot.errors import DatabaseUnavailable
@@ -286,6 +287,9 @@ class WebApp:
             unit_id=case.unit, counterpart=self.counterpart_name(case.counterpart),
             status=t(self.lang, f"status_{case.status}"),
             severity=t(self.lang, f"severity_{case.severity}" if case.severity else "severity_none"),
+            lagrum=case_lagrum(case, self.org) or t(self.lang, "lagrum_none"),
+            fsn=t(self.lang, "fsn_status", lmv=t(self.lang, "fsn_lmv_yes" if case.fsn_closing[
+                "lmv_reported"] else "fsn_lmv_no")) if case.fsn_closing else None,
             step=step_name(self.lang, step.name) if step else None,
             owners=", ".join(self.person_label(p) for p in step.owners) if step else "",
             deadline=deadline, overdue=bool(deadline and now > deadline), events=events,
@@ -314,6 +318,8 @@ class WebApp:
                 return self.unit_name(v)
             if what == "counterpart" or key == "counterpart":
                 return self.counterpart_name(v)
+            if what == "lagrum" and key in ("from", "to"):
+                return v or t(self.lang, "lagrum_none")
             if key == "kind":
                 return t(self.lang, f"kind_{v}")
             if key == "type":
@@ -474,7 +480,7 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
                                          "title", "snoozed", "linked",
                                          "lex_requested", "lex_decided", "ivo_reference",
                                          "acknowledged", "secrecy", "public_title", "hold",
-                                         "hold_lifted")}
+                                         "hold_lifted", "lagrum")}
 
 
 # ---------------------------------------------------------------------- the middleware

@@ -211,3 +211,23 @@ def test_the_90th_percentile_is_a_real_cases_time():
     assert _p90([10] * 9 + [30]) == 10.0          # 9 of 10 took at most 10 days
     assert _p90([10] * 8 + [30, 40]) == 30.0
     assert _p90([7]) == 7.0 and _p90([]) is None
+
+
+def test_the_report_splits_by_lagrum_and_counts_the_new_kinds_apart(org):
+    """Issue 26. The fixed diary: Kommunal hemsjukvård's 2 cases are HSL by its care, the 5 of
+    Hemtjänst Norr and Söder SoL; Solgården's and Björkhagen's (both kinds of care) and the
+    case without a unit are undecided, until the region says its deviations are HSL."""
+    figures = {c.name: c.count for c in report_for(org).by_lagrum}
+    assert figures == {"HSL": 2, "SoL": 5, "LSS": 0, "Ej bestämt": 4}
+    region = dataclasses.replace(org.counterparts["region-exempel"], lagrum="HSL")
+    marked = dataclasses.replace(org, counterparts={**org.counterparts, "region-exempel": region})
+    assert {c.name: c.count for c in report_for(marked).by_lagrum} == {
+        "HSL": 3, "SoL": 5, "LSS": 0, "Ej bestämt": 3}
+    complaint = make_case(2026, 90, "klagomål", "2026-10-05T08:00:00+00:00",
+                          unit="hemtjanst-norr", counterpart=None,
+                          answered="2026-10-09T08:00:00+00:00")
+    kinds = {c.name: c.count for c in report_for(org, cases=[*fixed_cases(), complaint]).by_kind}
+    assert kinds["Klagomål"] == 1 and kinds["Säkerhetsmeddelande (FSN)"] == 0
+    steps = {s.step: s for s in report_for(org, cases=[*fixed_cases(), complaint]).steps}
+    assert (steps["answer"].count, steps["answer"].median_business_days,
+            steps["answer"].within_deadline) == (1, 4.0, 1)

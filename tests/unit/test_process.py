@@ -541,7 +541,12 @@ def test_a_severity_change_moves_the_respond_deadline(org, cal):
     ("hemsjukvard", ("anna", "david")), ("hemtjanst-soder", ("bengt",)), (None, ("rut",))])
 def test_manager_steps_without_a_manager_go_to_the_registrator(org, unit, owners):
     for status in ("diarised", "registered", "response_sent"):
-        assert current_step(reach(org, INCOMING, status, unit=unit), org).owners == owners
+        case = reach(org, INCOMING, status, unit=unit)
+        if unit == "hemsjukvard" and status == "registered":
+            # issue 26: a health-care unit's case is HSL; its investigation is the MA's
+            assert current_step(case, org).owners == ("maria",)
+            continue
+        assert current_step(case, org).owners == owners
     assert current_step(reach(org, OUTGOING, "response_received", unit=unit), org).owners == owners
 
 

@@ -24,7 +24,8 @@ from bot.domain.access import Actor
 from bot.domain.case import DOC_DEVIATION, DOC_RESPONSE, INCOMING, OUTGOING, Case, Document, iso
 from bot.domain.org import Subscription
 from bot.domain.process import (AddAction, AddDocument, Assess, Close, CompleteAction, Context,
-                                MarkSent, RecordLex, Register, SnoozeStep, apply, open_case)
+                                MarkSent, RecordLex, Register, SetLagrum, SnoozeStep, apply,
+                                open_case)
 from reminders import rules
 from reminders.calendar import BusinessCalendar
 from reminders.rules import Due, digest_key, due_reminders, weekly_digest_due
@@ -119,8 +120,13 @@ STEPS = [
      date(2026, 12, 14), date(2026, 12, 15)),
     ("incoming-respond-unassessed", lambda org: registered(org), "respond", ["anna"],
      date(2026, 11, 30), date(2026, 12, 1)),
-    ("incoming-respond-two-managers", lambda org: registered(org, "red", unit="hemsjukvard"),
-     "respond", ["anna", "david"], date(2026, 11, 23), date(2026, 11, 24)),
+    # a health-care unit's case is HSL (issue 26): the registrator says SoL, so its two
+    # managers investigate; under HSL the MA does
+    ("incoming-respond-two-managers", lambda org: do(
+        org, registered(org, "red", unit="hemsjukvard"), SetLagrum("SoL"), "rut",
+        at(2026, 11, 17)), "respond", ["anna", "david"], date(2026, 11, 23), date(2026, 11, 24)),
+    ("incoming-respond-hsl", lambda org: registered(org, "red", unit="hemsjukvard"),
+     "respond", ["maria"], date(2026, 11, 23), date(2026, 11, 24)),
     ("incoming-send_response", response_received, "send_response", ["rut"],
      date(2026, 11, 19), date(2026, 11, 20)),
     ("incoming-close", response_sent, "close", ["anna"],

@@ -24,8 +24,11 @@ def test_the_example_is_a_realistic_organisation(org):
     assert org.subscriptions and org.deadlines.respond["red"] == 5
     assert org.counterpart_by_address("x@sjukhus.regionexempel.se").id == "sjukhuset"
     assert org.counterpart_by_address("x@mail.ftvexempel.se").id == "folktandvarden"
-    assert org.records.classification == {"incoming": "2.3.1 Hantera avvikelser",
-                                          "outgoing": "2.3.2 Rapportera avvikelser till andra"}
+    assert org.records.classification == {
+        "incoming": "2.3.1 Hantera avvikelser", "outgoing": "2.3.2 Rapportera avvikelser till andra",
+        # issue 26: complaints and safety notices are kinds of their own, with their own code
+        "klagomål": "2.3.3 Hantera synpunkter och klagomål",
+        "fsn": "2.3.4 Hantera säkerhetsmeddelanden för medicintekniska produkter"}
 
 
 @pytest.mark.parametrize("old, new, key, problem", [
