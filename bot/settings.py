@@ -53,7 +53,7 @@ _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
-    "records": {"secrecy", "culling", "classification"},
+    "records": {"secrecy", "culling", "classification", "request_reminders"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
@@ -400,8 +400,8 @@ class _OrganisationReader:
         secrecy = dict(Records().secrecy)
         for kind, value in rules.items():
             path = f"records.secrecy.{kind}"
-            if kind not in ("incoming", "outgoing"):
-                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if kind not in ("incoming", "outgoing", "request"):
+                raise self.fail(path, "okänd typ: ange incoming, outgoing eller request")
             if not isinstance(value, str):
                 raise self.fail(path, "ska vara en text")
             parsed = AUTO if value == AUTO else parse_paragraph(value)
@@ -414,8 +414,8 @@ class _OrganisationReader:
             raise self.fail("records.culling", "ska vara en tabell, t.ex. { incoming = \"Beslut …\" }")
         for kind, decision in culling.items():
             path = f"records.culling.{kind}"
-            if kind not in ("incoming", "outgoing"):
-                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if kind not in ("incoming", "outgoing", "request"):
+                raise self.fail(path, "okänd typ: ange incoming, outgoing eller request")
             if not isinstance(decision, str) or not decision.strip():
                 raise self.fail(path, "ange gallringsbeslutet som text (vem, när, paragraf)")
         classification = table.get("classification", {})
@@ -424,13 +424,21 @@ class _OrganisationReader:
                             "ska vara en tabell, t.ex. { incoming = \"2.3.1\" } (KLASSA)")
         for kind, code in classification.items():
             path = f"records.classification.{kind}"
-            if kind not in ("incoming", "outgoing"):
-                raise self.fail(path, "okänd typ: ange incoming eller outgoing")
+            if kind not in ("incoming", "outgoing", "request"):
+                raise self.fail(path, "okänd typ: ange incoming, outgoing eller request")
             if not isinstance(code, str) or not _KLASSA.match(" ".join(code.split())):
                 raise self.fail(path, f"{code!r}: ange en KLASSA-kod, t.ex. \"2.3.1\" eller "
                                       "\"2.3.1 Hantera avvikelser\"")
+        hours = table.get("request_reminders", list(Records().request_reminders))
+        if (not isinstance(hours, list) or not hours or len(hours) > 8
+                or any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 40
+                       for h in hours)
+                or any(b <= a for a, b in zip(hours, hours[1:]))):
+            raise self.fail("records.request_reminders",
+                            f"{hours!r}: ange kontorstimmar som växande heltal 1–40, t.ex. [2, 4]")
         return Records(secrecy=secrecy, culling={k: " ".join(v.split()) for k, v in culling.items()},
-                       classification={k: " ".join(v.split()) for k, v in classification.items()})
+                       classification={k: " ".join(v.split()) for k, v in classification.items()},
+                       request_reminders=tuple(hours))
 
     def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
         stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)

@@ -138,6 +138,7 @@ _STEP_COMMANDS = {
     "send": ("cmd_send", "cmd_mark_sent", "cmd_snooze"),
     "external_response": ("cmd_remind", "cmd_status", "cmd_snooze", "cmd_close"),
     "lex": ("cmd_lex", "cmd_status"),
+    "disclosure": ("cmd_disclosure_copy", "cmd_disclosure_decide", "cmd_status"),
 }
 
 
@@ -169,6 +170,8 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         todo = t(lang, "todo_external_response")
     elif step == "lex":
         todo = t(lang, "todo_lex", deadline=deadline_text, number=case.number)
+    elif step == "disclosure":
+        todo = t(lang, "todo_disclosure", number=case.number)
     else:
         todo = t(lang, "todo_reminder")
     if step.startswith("action:"):
@@ -178,6 +181,9 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
     if level == "escalation":
         commands.append(t(lang, "cmd_acknowledge", number=case.number))
     headline = t(lang, f"event_{level}", step=words, unit=labels["unit"])
+    if step == "disclosure":    # not late yet: "skyndsamt", reminded within the same day
+        line = t(lang, "disclosure_reminder_line", since=_local_time(calendar_local, case.created))
+        headline = t(lang, "event_disclosure_reminder")
     if step.startswith("action:"):
         actions = [action_done_button(lang, case, int(step.split(":")[1]))]
     elif level == "escalation":
@@ -187,6 +193,10 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
     return {**labels, "event": level, "role": "act", "headline": headline,
             "todo": f"{line} {todo}", "deadline": local.date().isoformat(), "step": step,
             "commands": commands, "actions": actions}
+
+
+def _local_time(calendar_local, moment: str) -> str:
+    return calendar_local(datetime.fromisoformat(moment)).strftime("%Y-%m-%d %H:%M")
 
 
 def digest_view(org: Organisation, lines: list[str], count: int, overdue: int) -> dict[str, Any]:
@@ -248,6 +258,7 @@ _STEP_BUTTONS = {
     "send": ("send", "mark_sent", "snooze"),
     "external_response": ("remind", "snooze", "close"),
     "lex": (),                 # a decision needs a reason: typed, not pressed
+    "disclosure": (),          # a decision on a request is typed (a refusal needs its reason)
 }
 _SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
 

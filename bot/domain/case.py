@@ -10,12 +10,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 INCOMING, OUTGOING = "incoming", "outgoing"
-KINDS = (INCOMING, OUTGOING)
+KINDS = (INCOMING, OUTGOING)          # the deviation kinds (reports, statistics)
+# a request for official documents (begäran om utlämnande av allmän handling): a case of its
+# own, beside the deviations, with a clock in office hours (bot.domain.disclosure)
+REQUEST = "request"
 
 # status names per kind, in process order (DESIGN §3)
 STATUSES = {
     INCOMING: ("diarised", "registered", "response_received", "response_sent", "closed"),
     OUTGOING: ("diarised", "sent", "response_received", "closed"),
+    REQUEST: ("diarised", "closed"),
 }
 CLOSED = "closed"
 
@@ -23,6 +27,7 @@ DOC_DEVIATION, DOC_RESPONSE, DOC_SUPPLEMENT, DOC_SENT = "deviation", "response",
 DOC_REMINDER = "reminder"          # `påminn`: the reminder the bot sent to the counterpart
 # a note written in chat (FL 27 §: what was said on the phone is documented); its text is `subject`
 DOC_NOTE = "note"
+DOC_REQUEST = "request"            # the request for documents that opened a request case
 
 # channels through which something can happen (audit trail)
 CH_MAIL, CH_CLI, CH_SLACK, CH_TEAMS, CH_SYSTEM = "mail", "cli", "slack", "teams", "system"
