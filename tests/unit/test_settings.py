@@ -25,7 +25,8 @@ def test_the_example_is_a_realistic_organisation(org):
     assert org.counterpart_by_address("x@sjukhus.regionexempel.se").id == "sjukhuset"
     assert org.counterpart_by_address("x@mail.ftvexempel.se").id == "folktandvarden"
     assert org.records.classification == {"incoming": "2.3.1 Hantera avvikelser",
-                                          "outgoing": "2.3.2 Rapportera avvikelser till andra"}
+                                          "outgoing": "2.3.2 Rapportera avvikelser till andra",
+                                          "request": "1.4.1 Hantera begäran om allmän handling"}
 
 
 @pytest.mark.parametrize("old, new, key, problem", [
