@@ -39,8 +39,9 @@ DECISIONS = (RELEASED, MASKED, REFUSED)
 STEP = "disclosure"                    # the reminder step of an undecided request
 
 # Lines whose value names or identifies a private person (a patient, a client, a relative):
-# the label stays, the rest of the line is masked. Case does not matter; "Patientens namn:"
-# and "- Brukare :" count too. Staff's contact lines (Telefon:, E-post:) are left alone: they
+# the label stays, the rest of the line is masked (the next line when the label ends its own,
+# as a form is often written). Case does not matter; "Patientens namn:" and "- Brukare :"
+# count too. Staff's contact lines (Telefon:, E-post:) are left alone: they
 # are the authority's own, and a directory name in them is masked anyway.
 NAME_LABELS = (
     "namn", "fullständigt namn", "patient", "patientens namn", "brukare", "brukarens namn",
@@ -51,7 +52,7 @@ NAME_LABELS = (
 _LABEL_LINE = re.compile(
     r"(?P<label>(?<![\w-])(?:" + "|".join(re.escape(label).replace(r"\ ", r"\s+")
                                           for label in sorted(NAME_LABELS, key=len, reverse=True))
-    + r")[ \t]*:)[ \t]*(?P<value>\S[^\n]*)", re.IGNORECASE)
+    + r")[ \t]*:)[ \t]*(?:\r?\n[ \t]*)?(?P<value>\S[^\n]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,11 @@ def test_name_lines_personnummer_and_directory_names_are_masked_with_the_paragra
         "Namnbyte: ingen", "Telefon: 08-123 45 67", "Händelse: fall i hallen"]
 
 
+def test_a_value_on_the_line_after_its_label_is_masked_too(org):
+    masked = dis.mask_text(org, "Namn:\n  Olle Olsson\nHändelse: fall\n\nAdress:\n\nSlut", None)
+    assert masked == "Namn: [maskerat]\nHändelse: fall\n\nAdress:\n\nSlut"
+
+
 def test_the_mask_names_the_documents_paragraph_in_short():
     assert dis.mask_label("OSL 25 kap. 1 §") == "[maskerat OSL 25:1]"
     assert dis.mask_label("OSL 25 kap. 1 §, OSL 26 kap. 1 §") == "[maskerat OSL 25:1, 26:1]"
