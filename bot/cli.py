@@ -806,7 +806,9 @@ def cmd_utlamna(settings: Settings, args) -> int:
         bot.store.close()
     asked = command.number.format(org.digits)
     if source.number == asked:          # an ordinary case: the request is diarised first
-        code = _chat_command(settings, person, f"utlämna {words}", args.wait)
+        import contextlib      # with --json, stdout is the JSON alone: the answer goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            code = _chat_command(settings, person, f"utlämna {words}", args.wait)
         if code != EXIT_OK:
             return code
     folder = Path(args.target)

@@ -48,9 +48,11 @@ def test_the_cli_diarises_the_request_and_writes_the_masked_copy(bot, settings, 
     assert [c.number for c in store.all_cases()] == [number], "a refusal diarises nothing"
     store.close()
 
-    code, out, _ = utlamna(settings, capsys, number, "1", "--till", str(target), "--as", "rut")
+    code, out, err = utlamna(settings, capsys, number, "1", "--till", str(target), "--as", "rut",
+                             "--json")
     assert code == 0, out
-    assert "VOK 2026/0002" in out                 # the request's own number
+    assert "VOK 2026/0002" in err                 # the request's own number
+    assert json.loads(out)["case"] == number      # stdout is the JSON alone
     files = sorted(p.name for p in target.iterdir())
     assert files == ["VOK-2026-0001-handling-1.pdf", "VOK-2026-0001-handling-1.txt"]
     for path in target.iterdir():
@@ -68,10 +70,9 @@ def test_the_cli_diarises_the_request_and_writes_the_masked_copy(bot, settings, 
 
     # the request case itself: the same copy again, nothing new diarised
     again = tmp_path / "igen"
-    code, out, _ = utlamna(settings, capsys, "VOK 2026/0002", "--till", str(again), "--as", "rut",
-                           "--json")
+    code, out, _ = utlamna(settings, capsys, "VOK 2026/0002", "--till", str(again), "--as", "rut")
     assert code == 0
-    assert json.loads(out)["case"] == number and len(list(again.iterdir())) == 2
+    assert f"Maskerad kopia av {number}" in out and len(list(again.iterdir())) == 2
     store = TinyDbCaseStore(settings.data_dir, readonly=True)
     assert len(list(store.all_cases())) == 2
     store.close()
