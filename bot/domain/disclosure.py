@@ -80,12 +80,29 @@ def mask_label(paragraph: str | None) -> str:
     return f"[maskerat {short}]" if short else "[maskerat]"
 
 
-def mask_text(org: Organisation, text: str, paragraph: str | None) -> str:
-    """A copy of `text` for release: the values of name lines, every personnummer and every
-    name of the directory replaced by the mask label."""
+_NAME_WORD = re.compile(r"(?<![\w-])[A-ZÅÄÖÉÜ][\w'-]{2,}")
+
+
+def named_in(text: str) -> set[str]:
+    """The names a document gives on its name lines ("Patient: Greta Gustavsson, dotter" ->
+    {"Greta", "Gustavsson"}): capitalised words of three letters or more, so that the same
+    person is masked where the running text or the subject names them again."""
+    found: set[str] = set()
+    for line in _LABEL_LINE.finditer(text):
+        found |= set(_NAME_WORD.findall(line["value"]))
+    return found
+
+
+def mask_text(org: Organisation, text: str, paragraph: str | None,
+              names: set[str] | frozenset[str] = frozenset()) -> str:
+    """A copy of `text` for release: the values of name lines, every personnummer, every
+    name of the directory and every one of `names` (named_in of the whole document) replaced
+    by the mask label."""
     label = mask_label(paragraph)
     text = _LABEL_LINE.sub(lambda m: f"{m['label']} {label}", text)
     text = redact(text).replace(PLACEHOLDER, label)
+    for name in sorted(names, key=lambda n: (-len(n), n)):
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}s?(?![\w-])", lambda _: label, text)
     return replace_names(org, text, label)
 
 

@@ -117,15 +117,17 @@ class Disclosure:
         paragraph = secrecy_of(org, case, document)
         body, subject, attachments = self._text_of(document)
         label = dis.mask_label(paragraph)
+        # a name given on a name line is masked wherever the document names that person again
+        names = dis.named_in(f"{subject}\n{body}")
         lines = [t(lang, "copy_heading", number=case.number, no=document.no),
                  t(lang, "copy_type", type=t(lang, f"doc_{document.type}")),
                  t(lang, "copy_received", at=document.received[:10]),
                  t(lang, "copy_secrecy", paragraph=paragraph or t(lang, "secrecy_public")),
-                 t(lang, "copy_subject", subject=dis.mask_text(org, subject, paragraph)), ""]
-        lines.append(dis.mask_text(org, body, paragraph).strip() or "–")
+                 t(lang, "copy_subject", subject=dis.mask_text(org, subject, paragraph, names)), ""]
+        lines.append(dis.mask_text(org, body, paragraph, names).strip() or "–")
         if attachments:
             lines += ["", t(lang, "copy_attachments", names="; ".join(
-                dis.mask_text(org, a, paragraph) for a in attachments))]
+                dis.mask_text(org, a, paragraph, names) for a in attachments))]
         lines += ["", t(lang, "copy_footer", label=label)]
         text = "\n".join(lines) + "\n"
         # the file name carries the diary number only: never a subject that may name someone

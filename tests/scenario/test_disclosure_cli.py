@@ -32,8 +32,8 @@ def test_the_cli_diarises_the_request_and_writes_the_masked_copy(bot, settings, 
     when = datetime(2026, 11, 16, 8, tzinfo=timezone.utc)
     result = bot.services.ingest_mail(make_mail(
         sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
-        subject="Avvikelse fel dos, Solgårdens särskilda boende",
-        body=(f"Patient: Greta Gustavsson, {PNR}\nBrukare: Greta G.\n"
+        subject="Avvikelse fel dos Gustavsson, Solgårdens särskilda boende",
+        body=(f"Patient: Greta Gustavsson, {PNR}\nBrukare: Greta G.\nGreta mår bra nu.\n"
               "Sjuksköterskan Cecilia Carlsson upptäckte felet vid kvällsmedicineringen.\n"
               "Dosen gavs två gånger; läkare kontaktades direkt.\n"),
         message_id="<utl-cli@regionexempel.se>", date=when), arrived=when)

@@ -86,6 +86,17 @@ def test_a_value_on_the_line_after_its_label_is_masked_too(org):
     assert masked == "Namn: [maskerat]\nHändelse: fall\n\nAdress:\n\nSlut"
 
 
+def test_a_name_given_on_a_name_line_is_masked_wherever_it_comes_again(org):
+    text = "Brukare: Olle Olsson, sonen Per\nOlle föll; Olles son Per ringde. Ollebo och olle står kvar."
+    names = dis.named_in("Avvikelse Olle Olsson\n" + text)
+    assert names == {"Olle", "Olsson", "Per"}
+    assert dis.mask_text(org, "Avvikelse Olle Olsson", None, names) == \
+        "Avvikelse [maskerat] [maskerat]"
+    assert dis.mask_text(org, text, None, names).splitlines() == [
+        "Brukare: [maskerat]",
+        "[maskerat] föll; [maskerat] son [maskerat] ringde. Ollebo och olle står kvar."]
+
+
 def test_the_mask_names_the_documents_paragraph_in_short():
     assert dis.mask_label("OSL 25 kap. 1 §") == "[maskerat OSL 25:1]"
     assert dis.mask_label("OSL 25 kap. 1 §, OSL 26 kap. 1 §") == "[maskerat OSL 25:1, 26:1]"
