@@ -249,6 +249,16 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
                          help=h("arkivera_target"))
     archive.add_argument("--skapad", "--created", dest="created", metavar=m("time"),
                          help=h("arkivera_created"))
+    disclose = sub.add_parser("utlämna", aliases=["utlamna"], help=h("utlamna"),
+                              description=h("utlamna"))
+    disclose.add_argument("number", nargs="+", metavar=m("number"), help=h("utlamna_number"))
+    disclose.add_argument("--till", "--to", dest="target", required=True, metavar=m("dir"),
+                          help=h("utlamna_target"))
+    disclose.add_argument("--as", dest="person", required=True, metavar=m("person"),
+                          help=h("command_as"))
+    disclose.add_argument("--wait", type=float, default=30.0, metavar=m("seconds"),
+                          help=h("command_wait"))
+    disclose.add_argument("--json", action="store_true", help=h("json"))
     command("backup", "backup", json_flag=False).add_argument(
         "target", metavar=m("dir"), help=h("backup_target"))
     command("restore", "restore", json_flag=False).add_argument(
@@ -806,6 +816,60 @@ def cmd_arkivera(settings: Settings, args) -> int:
     return EXIT_OK
 
 
+def cmd_utlamna(settings: Settings, args) -> int:
+    """`utlämna <dnr> [<nr>] --till MAPP --as PERSON`: the masked copies (text and PDF, 0600)
+    of what a request asks for. Given an ordinary case, the request is diarised first (as the
+    chat command `utlämna`, through a running `run` when there is one); given a request case,
+    its copies are made again. The registrator only (checked before anything is written)."""
+    from bot.commands import parse
+    from bot.domain.access import Actor
+    from bot.files import private_dir
+    org = settings.org
+    lang = org.language
+    person = _person_id(settings, args.person)
+    words = " ".join(args.number)
+    command = parse(f"utlämna {words}", org)
+    if command.name != "disclose" or command.number is None:
+        raise UsageError(command.error or t(lang, "refused_disclosure_syntax"))
+    actor = Actor.person(person)
+    if person not in org.people:
+        raise UsageError(t(lang, "denied_unknown"))
+    bot = _reader(settings, command="utlämna")
+    try:        # the copies first: a refusal (not the registrator, no such document) diarises nothing
+        source, copies = bot.disclosure.copies(actor, command.number, command.args["document"])
+    except DomainError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        bot.store.close()
+    asked = command.number.format(org.digits)
+    if source.number == asked:          # an ordinary case: the request is diarised first
+        import contextlib      # with --json, stdout is the JSON alone: the answer goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            code = _chat_command(settings, person, f"utlämna {words}", args.wait)
+        if code != EXIT_OK:
+            return code
+    folder = Path(args.target)
+    written = []
+    try:
+        private_dir(folder)
+        for copy in copies:
+            for suffix, data in ((".txt", copy.text.encode("utf-8")), (".pdf", copy.pdf)):
+                written.append(str(write_private(folder / (copy.name + suffix), data)))
+    except OSError as exc:
+        raise UsageError(t(lang, "cli_output_refused", path=args.target,
+                           reason=exc.strerror or type(exc).__name__)) from None
+    if args.json:
+        print(json.dumps({"case": source.number, "files": written}, ensure_ascii=False,
+                         indent=2))
+        return EXIT_OK
+    print(t(lang, "cli_utlamna_written", count=len(copies), number=source.number, path=folder))
+    for path in written:
+        print(f"  {path}")
+    print(t(lang, "cli_utlamna_check", number=asked if source.number != asked else "<dnr>"),
+          file=sys.stderr)
+    return EXIT_OK
+
+
 def _period(lang: str, start: str, end: str) -> tuple[date, date]:
     """--from/--to (or --från/--till) as days; a bad one is bad input."""
     days = []
@@ -1043,19 +1107,26 @@ def _online_checks(settings: Settings) -> list[tuple[bool, str]]:
 
 
 def cmd_command(settings: Settings, args) -> int:
-    person = args.person
+    return _chat_command(settings, _person_id(settings, args.person), " ".join(args.text),
+                         args.wait)
+
+
+def _person_id(settings: Settings, person: str) -> str:
     if person not in settings.org.people:
         found = settings.org.person_by_email(person)
         person = found.id if found else person
+    return person
+
+
+def _chat_command(settings: Settings, person: str, text: str, wait: float) -> int:
     from bot.commands import parse
-    text = " ".join(args.text)
     # queries work beside a running bot; changes need the writer lock, or a running `run`
     try:
         bot = _bot(settings, readonly=parse(text, settings.org).read_only, command="command")
     except StoreLockedError as locked:
         if "run" not in (locked.command or "").split():
             raise
-        return _command_through_run(settings, person, text, args.wait)
+        return _command_through_run(settings, person, text, wait)
     try:
         reply = bot.services.handle_command(Actor.person(person), text, CH_CLI)
         if reply.ok and not bot.store.readonly:
@@ -1093,6 +1164,7 @@ COMMANDS = {
     "outbox": cmd_outbox, "report": cmd_report, "reminders": cmd_reminders, "check-config": cmd_check_config,
     "command": cmd_command, "web": cmd_web, "web-link": cmd_web_link, "logg": cmd_logg,
     "diarium": cmd_diarium, "gallra": cmd_gallra, "arkivera": cmd_arkivera,
+    "utlämna": cmd_utlamna, "utlamna": cmd_utlamna,
     "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate,
 }
 

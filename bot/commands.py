@@ -54,6 +54,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "hold": ("spärra", "sparra", "hold"),
     "notify": ("avisering", "aviseringar", "notifications", "notify"),
     "lagrum": ("lagrum", "law"),
+    "disclose": ("utlämna", "utlamna", "disclose"),
     "help": ("hjälp", "hjalp", "help", "?"),
 }
 _WORD_TO_VERB = {word: verb for verb, words in VERBS.items() for word in words}
@@ -61,7 +62,7 @@ USAGE = {"status", "register", "assess", "send", "remind", "mark_sent", "close",
          "counterpart", "title", "snooze", "subscribe", "unsubscribe", "open",
          "triage_new", "triage_attach", "triage_dismiss",
          "note", "link", "search", "lex", "ivo", "acknowledge", "absence",
-         "secrecy", "public_title", "hold", "notify", "lagrum"}  # usage_<verb> texts
+         "secrecy", "public_title", "hold", "notify", "lagrum", "disclose"}  # usage_<verb> texts
 _SEVERITY = {"röd": "red", "rod": "red", "red": "red", "gul": "yellow", "yellow": "yellow",
              "grön": "green", "gron": "green", "green": "green"}
 _ALL = ("alla", "all", "*")
@@ -278,6 +279,49 @@ def _lagrum(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb, number, {"lagrum": law}, action=proc.SetLagrum(law))
 
 
+# `utlämna <dnr> beslut …`: the decision words, Swedish and English (longest first)
+_DISCLOSURE_DECISIONS = (
+    (("lämnas ut med maskering", "lamnas ut med maskering", "maskerad", "maskerat",
+      "med maskering", "released masked", "masked", "release masked"), "masked"),
+    (("lämnas ut", "lamnas ut", "utlämnas", "utlamnas", "released", "release"), "released"),
+    (("avslag", "avslås", "avslas", "refused", "refuse"), "refused"),
+)
+_DECISION_WORD = ("beslut", "decision")
+_PARAGRAPH_FIRST = re.compile(r"^(?:osl\s*)?(\d{1,2}\s*:\s*\d{1,2}(?:\s*[a-z](?![\w]))?)(?:\s+|$)",
+                              re.IGNORECASE)
+
+
+def _disclose(verb: str, rest: str, org: Organisation) -> Command:
+    """`utlämna <dnr> [<nr>]`: a request for the case's documents (or one of them) becomes a
+    request case; `utlämna <dnr> beslut lämnas ut | lämnas ut med maskering [paragraf] |
+    avslag [paragraf] <skäl>` records the decision on a request case."""
+    lang = org.language
+    number, rest = _take_number(rest, org)
+    first, _, after = rest.partition(" ")
+    if first.casefold() in _DECISION_WORD:
+        text = " ".join(after.split())
+        folded = text.casefold()
+        for words, decision in _DISCLOSURE_DECISIONS:
+            word = next((w for w in words if folded == w or folded.startswith(w + " ")), None)
+            if word is not None:
+                break
+        else:
+            raise _Refusal(t(lang, "refused_disclosure_decision"))
+        remainder = text[len(word):].strip()
+        paragraph = None
+        found = _PARAGRAPH_FIRST.match(remainder)
+        if found and decision != "released":
+            paragraph = parse_paragraph(found[1])
+            remainder = remainder[found.end():].strip()
+        if decision == "refused" and not remainder:
+            raise _Refusal(t(lang, "refused_disclosure_reason", number=number.format(org.digits)))
+        return Command("disclose_decision", number, {"decision": decision, "paragraph": paragraph,
+                                                     "reason": remainder or None})
+    if rest and not re.fullmatch(r"[0-9]{1,4}", rest):
+        raise _Refusal(t(lang, "refused_disclosure_syntax"))
+    return Command(verb, number, {"document": int(rest) if rest else None})
+
+
 def _snooze(verb: str, rest: str, org: Organisation) -> Command:
     number, rest = _take_number(rest, org)
     when, _, reason = rest.partition(" ")
@@ -430,4 +474,5 @@ _PARSERS = {
     "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
     "secrecy": _secrecy, "public_title": _public_title, "hold": _hold, "lagrum": _lagrum,
     "notify": _notify,
+    "disclose": _disclose,
 }

@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("absence", "all"), ("notify", "all"),
     ("send", "registrator"), ("remind", "registrator"), ("mark_sent", "oversight"),
     ("secrecy", "registrator"), ("public_title", "registrator"), ("hold", "registrator"),
+    ("disclose", "registrator"),
     ("lex", "lex"), ("ivo", "lex"),
     ("unit", "oversight"), ("counterpart", "oversight"), ("lagrum", "oversight"),
     ("triage_new", "oversight"), ("triage_attach", "oversight"), ("triage_dismiss", "oversight"),

@@ -14,6 +14,7 @@ from bot.store.holiday_copy import StoredHolidays
 from bot.store.opening import open_store
 from bot.usecases.archive import Archive
 from bot.usecases.base import Deps
+from bot.usecases.disclosure import Disclosure
 from bot.usecases.queries import Queries
 from bot.usecases.uow import UnitOfWork
 from reminders.calendar import BusinessCalendar
@@ -27,6 +28,7 @@ class Reader:
     queries: Queries
     clock: SystemClock
     archive: Archive
+    disclosure: Disclosure
 
 
 def open_reader(settings: Settings, *, command: str) -> Reader:
@@ -37,4 +39,4 @@ def open_reader(settings: Settings, *, command: str) -> Reader:
     store = open_store(settings, readonly=True, command=command)
     clock = SystemClock()
     deps = Deps(org, store, UnitOfWork(store), calendar, clock)
-    return Reader(settings, store, calendar, Queries(deps), clock, Archive(deps))
+    return Reader(settings, store, calendar, Queries(deps), clock, Archive(deps), Disclosure(deps))

@@ -16,6 +16,7 @@ from bot.domain.redact import redact
 from bot.ports import CaseStore, Clock, MailSender, Notifier
 from bot.usecases.uow import UnitOfWork
 from bot.usecases.archive import Archive
+from bot.usecases.disclosure import Disclosure
 from bot.usecases.base import Deps, Notices, Reply
 from bot.usecases.commands import Commands
 from bot.usecases.intake import Intake
@@ -51,6 +52,7 @@ class Services:
         self.reminders = Reminders(self.deps, self.notices, self.queries)
         self.records = Records(self.deps)
         self.archive = Archive(self.deps)
+        self.disclosure = Disclosure(self.deps)
         self._housekept: datetime | None = None
         # Outlook working hours (issue 24): set by the composition root when Graph is the
         # mail source (bot.usecases.workhours.WorkingHoursRefresh)

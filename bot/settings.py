@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 from bot.domain.address import canonical
-from bot.domain.case import KINDS
+from bot.domain.case import KINDS, REQUEST
 from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, LAGRUM, ROLES, SERIOUS_WORDS,
                             Counterpart, parse_lagrum,
                             Deadlines, OfficeHours, Organisation, PatientSafety, Person, Records,
@@ -53,7 +53,7 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 # a KLASSA code ("2.3.1"), with the class's name after it if wanted ("2.3.1 Hantera avvikelser")
-_UNKNOWN_KIND = "okänd typ: ange incoming, outgoing, \"klagomål\" eller fsn"
+_UNKNOWN_KIND = "okänd typ: ange incoming, outgoing, \"klagomål\", fsn eller request"
 _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
 _ALLOWED = {
@@ -62,7 +62,7 @@ _ALLOWED = {
          "notification_preferences", "teams"},
     "notification_preferences": {"default", "working_hours_refresh_hours"},
     "teams": {"graph_chat_read"},
-    "records": {"secrecy", "culling", "classification"},
+    "records": {"secrecy", "culling", "classification", "request_reminders"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case", "outlook_absence"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
@@ -438,7 +438,7 @@ class _OrganisationReader:
         secrecy = dict(Records().secrecy)
         for kind, value in rules.items():
             path = f"records.secrecy.{kind}"
-            if kind not in KINDS:
+            if kind not in KINDS + (REQUEST,):
                 raise self.fail(path, _UNKNOWN_KIND)
             if not isinstance(value, str):
                 raise self.fail(path, "ska vara en text")
@@ -452,7 +452,7 @@ class _OrganisationReader:
             raise self.fail("records.culling", "ska vara en tabell, t.ex. { incoming = \"Beslut …\" }")
         for kind, decision in culling.items():
             path = f"records.culling.{kind}"
-            if kind not in KINDS:
+            if kind not in KINDS + (REQUEST,):
                 raise self.fail(path, _UNKNOWN_KIND)
             if not isinstance(decision, str) or not decision.strip():
                 raise self.fail(path, "ange gallringsbeslutet som text (vem, när, paragraf)")
@@ -462,13 +462,21 @@ class _OrganisationReader:
                             "ska vara en tabell, t.ex. { incoming = \"2.3.1\" } (KLASSA)")
         for kind, code in classification.items():
             path = f"records.classification.{kind}"
-            if kind not in KINDS:
+            if kind not in KINDS + (REQUEST,):
                 raise self.fail(path, _UNKNOWN_KIND)
             if not isinstance(code, str) or not _KLASSA.match(" ".join(code.split())):
                 raise self.fail(path, f"{code!r}: ange en KLASSA-kod, t.ex. \"2.3.1\" eller "
                                       "\"2.3.1 Hantera avvikelser\"")
+        hours = table.get("request_reminders", list(Records().request_reminders))
+        if (not isinstance(hours, list) or not hours or len(hours) > 8
+                or any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 40
+                       for h in hours)
+                or any(b <= a for a, b in zip(hours, hours[1:]))):
+            raise self.fail("records.request_reminders",
+                            f"{hours!r}: ange kontorstimmar som växande heltal 1–40, t.ex. [2, 4]")
         return Records(secrecy=secrecy, culling={k: " ".join(v.split()) for k, v in culling.items()},
-                       classification={k: " ".join(v.split()) for k, v in classification.items()})
+                       classification={k: " ".join(v.split()) for k, v in classification.items()},
+                       request_reminders=tuple(hours))
 
     def _stand_in(self, item: dict, path: str, people: dict) -> str | None:
         stand_in = self._str(item, "stand_in", f"{path}.stand_in", required=False)

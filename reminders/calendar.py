@@ -234,6 +234,22 @@ class BusinessCalendar:
             return False
         return self.office_start(loc.date()) <= loc < self.office_end(loc.date())
 
+    def add_office_hours(self, start: datetime, hours: float) -> datetime:
+        """The moment *hours* of office time after *start*: only office hours of business
+        days count (a request that came in at 15:00 with office until 16:30 is two office
+        hours old at 08:30 the next business day)."""
+        left = timedelta(hours=hours)
+        moment = self.local(start)
+        if not self.in_office_hours(moment):
+            moment = self.next_office_start(moment)
+        for _ in range(10 * 366):          # office hours that never open: not forever
+            end = self.office_end(moment.date())
+            if moment + left <= end:
+                return moment + left
+            left -= max(end - moment, timedelta(0))
+            moment = self.office_start(self.next_business_day(moment.date()))
+        raise ValueError("office hours have no time in them")
+
     def next_office_start(self, dt: datetime) -> datetime:
         """The first office start of a business day at or after *dt*."""
         loc = self.local(dt)

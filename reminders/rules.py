@@ -31,6 +31,13 @@ An asked-for Lex Maria / Lex Sarah assessment (``lex_step``) is a second step be
 case's own, with the same schedule; it escalates to whoever answers for that kind of care
 (Organisation.lex_escalation), never to the other function.
 
+A request for documents (kind REQUEST, bot.domain.disclosure) has a clock in office hours,
+not days: the registrators are reminded [records] request_reminders office hours after it
+came in (2 and 4 by default: the same day), then every last-of-those hours until the
+decision closes it. Only the latest moment that has passed is returned, its marker the local
+minute of that moment, so each moment reminds once and a bot that was down catches up with
+one reminder.
+
 Nothing is due outside office hours, for a closed case, or for a step that is done (the case
 moved on: only ``current_step`` is looked at).
 """
@@ -42,7 +49,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from bot.domain.case import Case
+from bot.domain import disclosure
+from bot.domain.case import REQUEST, Case
 from bot.domain.org import Organisation, Subscription
 from bot.domain.lagrum import case_lagrum
 from bot.domain.process import current_step, deadline_of, lex_step
@@ -65,6 +73,9 @@ class Due:
     due: datetime          # the office-start moment (aware) it became due
     deadline: datetime     # the step's deadline (aware, end of day local)
     key: str               # sent-at-most-once marker
+    # the marker's "day" when a step is reminded several times a day (a request's office
+    # hours): the local minute of the moment; None = the local date of `due`
+    marker: str | None = None
 
     @staticmethod
     def make_key(number: str, step: str, level: str, due_day: date, recipient: str) -> str:
@@ -103,6 +114,8 @@ def due_reminders(case: Case, now: datetime, calendar: "BusinessCalendar", org: 
             others = tuple(org.lex_escalation(case.unit, lex.owners, case_lagrum(case, org)))
             _step_items(result, case, lex.name, lex.owners, deadline, today, memo, org,
                         tuple(subscriptions), escalate_to=others)
+    if case.kind == REQUEST:
+        _request_items(result, case, now, calendar, org)
     for action in case.actions:
         if action.done is not None or not action.due:
             continue
@@ -153,6 +166,41 @@ def _step_items(result: list[Due], case: Case, name: str, owners: tuple[str, ...
             org.escalation_targets(case.unit, subscriptions)) or tuple(
             p.id for p in org.people.values() if p.roles & {"ma", "sas"})
         _emit(result, case.number, name, ESCALATION, targets, escalation_day, deadline, memo)
+
+
+_REQUEST_MOMENTS = 500                # a request left undecided for months stops counting here
+
+
+def request_moments(case: Case, now: datetime, calendar: "BusinessCalendar",
+                    org: Organisation) -> list[datetime]:
+    """The reminder moments of a request case up to *now* (oldest first)."""
+    started = datetime.fromisoformat(case.created)
+    marks = list(org.records.request_reminders)
+    repeat = marks[-1]
+    moments: list[datetime] = []
+    hours = marks[0]
+    for index in range(_REQUEST_MOMENTS):
+        hours = marks[index] if index < len(marks) else hours + repeat
+        moment = calendar.add_office_hours(started, hours)
+        if moment > now:
+            break
+        moments.append(moment)
+    return moments
+
+
+def _request_items(result: list[Due], case: Case, now: datetime, calendar: "BusinessCalendar",
+                   org: Organisation) -> None:
+    moments = request_moments(case, now, calendar, org)
+    if not moments:
+        return
+    moment = calendar.local(moments[-1])
+    first_day = calendar.add_office_hours(datetime.fromisoformat(case.created), 0).date()
+    deadline = calendar.office_end(first_day)
+    marker = moment.isoformat(timespec="minutes")
+    for person in dict.fromkeys(org.registrators()):
+        result.append(Due(case.number, person, disclosure.STEP, REMINDER, moment, deadline,
+                          f"{case.number}:{disclosure.STEP}:{REMINDER}:{marker}:{person}",
+                          marker))
 
 
 def _acknowledged_day(case: Case, step: str, memo: "_Memo") -> date | None:

@@ -150,6 +150,7 @@ _STEP_COMMANDS = {
     "lex": ("cmd_lex", "cmd_status"),
     "answer": ("cmd_mark_sent", "cmd_status", "cmd_snooze"),
     "fsn": ("cmd_close_fsn", "cmd_status", "cmd_snooze"),
+    "disclosure": ("cmd_disclosure_copy", "cmd_disclosure_decide", "cmd_status"),
 }
 
 
@@ -181,6 +182,8 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         todo = t(lang, "todo_external_response")
     elif step == "lex":
         todo = t(lang, "todo_lex", deadline=deadline_text, number=case.number)
+    elif step == "disclosure":
+        todo = t(lang, "todo_disclosure", number=case.number)
     else:
         todo = t(lang, "todo_reminder")
     if step.startswith("action:"):
@@ -190,6 +193,9 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
     if level == "escalation":
         commands.append(t(lang, "cmd_acknowledge", number=case.number))
     headline = t(lang, f"event_{level}", step=words, unit=labels["unit"])
+    if step == "disclosure":    # not late yet: "skyndsamt", reminded within the same day
+        line = t(lang, "disclosure_reminder_line", since=_local_time(calendar_local, case.created))
+        headline = t(lang, "event_disclosure_reminder")
     if step.startswith("action:"):
         actions = [action_done_button(lang, case, int(step.split(":")[1]))]
     elif level == "escalation":
@@ -199,6 +205,10 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
     return {**labels, "event": level, "role": "act", "headline": headline,
             "todo": f"{line} {todo}", "deadline": local.date().isoformat(), "step": step,
             "commands": commands, "actions": actions}
+
+
+def _local_time(calendar_local, moment: str) -> str:
+    return calendar_local(datetime.fromisoformat(moment)).strftime("%Y-%m-%d %H:%M")
 
 
 def digest_view(org: Organisation, lines: list[str], count: int, overdue: int) -> dict[str, Any]:
@@ -265,6 +275,7 @@ _STEP_BUTTONS = {
     "lex": (),                 # a decision needs a reason: typed, not pressed
     "answer": ("mark_sent", "snooze"),
     "fsn": ("snooze",),        # closing needs the supplier's answer and a yes/no: typed
+    "disclosure": (),          # a decision on a request is typed (a refusal needs its reason)
 }
 _SEVERITY_WORDS = (("green", "grön"), ("yellow", "gul"), ("red", "röd"))
 

@@ -16,6 +16,7 @@ MARK_SENT = "mark_sent"    # skickad: registrator, MA, SAS; a complaint's answer
 ROUTE = "route"            # enhet, motpart: registrator, MA, SAS
 CLOSE = "close"            # avsluta: manager at the closing step; oversight at any time
 LEX = "lex"                # lex, ivo: the MA (Lex Maria) or the SAS (Lex Sarah)
+DISCLOSE = "disclose"      # utlämna: the registrator handles requests for documents
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def require(org: Organisation, actor: Actor, operation: str, case: Case) -> None
         ROUTE: person.has_oversight,
         LEX: bool(person.roles & {"ma", "sas"}),
         RECORDS: "registrator" in person.roles,
+        DISCLOSE: "registrator" in person.roles,
     }[operation]
     if not allowed:
         raise PermissionDenied(t(lang, f"denied_{operation}", number=case.number))

@@ -13,7 +13,10 @@ INCOMING, OUTGOING = "incoming", "outgoing"
 # issue 26: "synpunkter och klagomål" from the public, and a supplier's medical-device safety
 # notice (säkerhetsmeddelande, Field Safety Notice)
 COMPLAINT, FSN = "klagomål", "fsn"
-KINDS = (INCOMING, OUTGOING, COMPLAINT, FSN)
+KINDS = (INCOMING, OUTGOING, COMPLAINT, FSN)   # the deviation kinds (reports, statistics)
+# a request for official documents (begäran om utlämnande av allmän handling): a case of its
+# own, beside the deviations, with a clock in office hours (bot.domain.disclosure)
+REQUEST = "request"
 
 # status names per kind, in process order (DESIGN §3)
 STATUSES = {
@@ -21,6 +24,7 @@ STATUSES = {
     OUTGOING: ("diarised", "sent", "response_received", "closed"),
     COMPLAINT: ("diarised", "answered", "closed"),
     FSN: ("diarised", "closed"),
+    REQUEST: ("diarised", "closed"),
 }
 CLOSED = "closed"
 
@@ -28,6 +32,7 @@ DOC_DEVIATION, DOC_RESPONSE, DOC_SUPPLEMENT, DOC_SENT = "deviation", "response",
 DOC_REMINDER = "reminder"          # `påminn`: the reminder the bot sent to the counterpart
 # a note written in chat (FL 27 §: what was said on the phone is documented); its text is `subject`
 DOC_NOTE = "note"
+DOC_REQUEST = "request"            # the request for documents that opened a request case
 
 # channels through which something can happen (audit trail)
 CH_MAIL, CH_CLI, CH_SLACK, CH_TEAMS, CH_SYSTEM = "mail", "cli", "slack", "teams", "system"

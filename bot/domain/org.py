@@ -73,13 +73,18 @@ class Records:
     """[records]: the secrecy marking a document gets by its case's kind: "auto" (OSL 25:1 or
     26:1 by the unit's care), "offentlig", or a paragraph ("OSL 25 kap. 1 §")."""
     secrecy: Mapping[str, str] = field(default_factory=lambda: {"incoming": "auto",
-                                                                "outgoing": "auto"})
+                                                                "outgoing": "auto",
+                                                                "request": "offentlig"})
     # the gallring decision per kind (e.g. "Gallringsbeslut SN 2025-03-12 § 41: avvikelser
     # gallras 2 år efter avslut"): a kind without one is never culled
     culling: Mapping[str, str] = field(default_factory=dict)
     # the KLASSA code per kind for the archive export ("2.3.1" or "2.3.1 Hantera avvikelser");
     # `arkivera` refuses a year with a kind that has none
     classification: Mapping[str, str] = field(default_factory=dict)
+    # a request for documents (utlämna): the registrators are reminded this many office hours
+    # after it came in, then again every last-of-these hours until a decision is recorded
+    # ("skyndsamt", JO 4209-09: normally the same day)
+    request_reminders: tuple[int, ...] = (2, 4)
 
 
 @dataclass(frozen=True)

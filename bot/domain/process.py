@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.domain import access
 from bot.domain.access import Actor
 from bot.domain.case import (CLOSED, COMPLAINT, DOC_NOTE, DOC_RESPONSE, DOC_SENT,
-                             DOC_SUPPLEMENT, FSN, INCOMING, OUTGOING, Action, Case, Document,
+                             DOC_SUPPLEMENT, FSN, INCOMING, OUTGOING, REQUEST, Action, Case, Document,
                              Event, Snooze, from_iso, iso)
 from bot.domain.lagrum import BY_REGISTRATOR, case_lagrum, decide_lagrum, rederive
 from bot.domain.org import HSL, LAGRUM, SEVERITIES, Organisation, Subscription
@@ -51,8 +51,8 @@ def deadline_of(step: Step, calendar: Calendar) -> datetime:
 
 
 def current_step(case: Case, org: Organisation) -> Step | None:
-    if case.is_closed:
-        return None
+    if case.is_closed or case.kind == REQUEST:
+        return None          # a request's clock runs in office hours (reminders.rules)
     d = org.deadlines
     managers = tuple(org.managers_of(case.unit)) or tuple(org.registrators())
     registrators = tuple(org.registrators())
@@ -363,6 +363,9 @@ def apply(case: Case, command: object, ctx: Context) -> Outcome:
     if case.is_closed and type(command) not in (AddDocument, AddNote, Link, RecordLex, RecordIvo,
                                                 MarkSecrecy, SetPublicTitle, Hold):
         raise DomainError(t(ctx.org.language, "refused_closed", number=case.number))
+    if case.kind == REQUEST and type(command) is Close:
+        # a request is closed by its decision (`utlämna <dnr> beslut …`), never without one
+        raise DomainError(t(ctx.org.language, "refused_request_close", number=case.number))
     new = copy.deepcopy(case)
     return handler(new, command, ctx)
 

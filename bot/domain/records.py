@@ -21,7 +21,8 @@ from datetime import date, datetime
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from bot.domain.case import COMPLAINT, DOC_NOTE, FSN, INCOMING, Case, Document, from_iso
+from bot.domain.case import (COMPLAINT, DOC_NOTE, DOC_REQUEST, FSN, INCOMING, REQUEST, Case,
+                             Document, from_iso)
 from bot.domain.org import CARE_HEALTH, CARE_SOCIAL, Organisation
 from bot.domain.redact import redact
 from bot.texts import t
@@ -80,14 +81,19 @@ def marking(paragraph: str | None, by: str, at: datetime) -> dict[str, Any]:
 
 def mask_names(org: Organisation, text: str) -> str:
     """A public text without personnummer and without the names of the directory's people."""
-    text = redact(" ".join(text.split()))
+    return replace_names(org, redact(" ".join(text.split())), "[namn]")
+
+
+def replace_names(org: Organisation, text: str, placeholder: str) -> str:
+    """`text` with every name of the directory's people (whole names first, then each part of
+    three letters or more, a genitive s too) replaced by `placeholder`."""
     for person in org.people.values():
         # the whole name before its parts (a set's order changes from run to run: "Anna
         # Andersson" came out "[namn]" or "[namn] [namn]")
         for name in sorted({person.name, *person.name.split()}, key=lambda n: (-len(n), n)):
             if len(name) >= 3:
-                text = re.sub(rf"(?<!\w){re.escape(name)}s?(?!\w)", "[namn]", text,
-                              flags=re.IGNORECASE)
+                text = re.sub(rf"(?<!\w){re.escape(name)}s?(?!\w)", lambda _: placeholder,
+                              text, flags=re.IGNORECASE)
     return text
 
 
@@ -160,12 +166,17 @@ def is_received(case: Case, document: Document) -> bool:
         # a complaint or a safety notice came in, as do the complainant's or supplier's later
         # mails; our own answer (a response from our side) is drawn up here
         return document.type in ("deviation", "supplement")
+    if case.kind == REQUEST:
+        return document.type == DOC_REQUEST
     return document.type == "response"
 
 
 def party_of(org: Organisation, case: Case, document: Document, received: bool) -> str:
     """The other party by organisation, never a person's address: the counterpart for what
     came in or went out to it, our unit for what was drawn up inside."""
+    if case.kind == REQUEST and received:
+        # a requester need not say who they are (TF 2 kap. 18 §): never a person's name here
+        return t(org.language, "request_party")
     counterpart = org.counterparts.get(case.counterpart or "")
     if case.kind == COMPLAINT and (received or document.type in ("sent", "reminder")):
         return t(org.language, "party_private")

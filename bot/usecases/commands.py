@@ -87,6 +87,8 @@ class Commands:
         access.require_view(self.deps.org, actor, case)
         if command.name == "status":
             return Reply(self.queries.status_text(case))
+        if command.name in ("disclose", "disclose_decision"):
+            return self._disclose(actor, case, command, channel)
         ctx = self.intake.context(actor, channel, now)
         if command.name == "send":
             return self._send(case, ctx)
@@ -284,6 +286,17 @@ class Commands:
         self.notices.save(first, ctx.now)
         self.notices.save(second, ctx.now)
         return Reply(first.message)
+
+    # ------------------------------------------------------------------ utlämna
+    def _disclose(self, actor: Actor, case: Case, command: Command, channel: str) -> Reply:
+        """A request for documents (a case of its own) or the decision on one."""
+        from bot.usecases.disclosure import Disclosure
+        disclosure = Disclosure(self.deps)
+        args = command.args
+        if command.name == "disclose":
+            return Reply(disclosure.open(actor, case, args["document"], channel))
+        return Reply(disclosure.decide(actor, case, args["decision"], args["reason"],
+                                       args["paragraph"], channel))
 
     # ------------------------------------------------------------------ skicka
     def _send(self, case: Case, ctx: Context) -> Reply:

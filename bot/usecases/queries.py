@@ -156,6 +156,7 @@ class Queries:
         lex = self.lex_text(case)
         if lex:
             lines.append(f"{t(lang, 'label_lex')}: {lex}")
+        lines += self.disclosure_lines(case)
         if case.actions:
             lines.append(f"{t(lang, 'label_actions')}:")
             for action in case.actions:
@@ -164,6 +165,15 @@ class Queries:
                          t(lang, "action_state_open"))
                 lines.append(f"  {action.no}. {action.text} ({state})")
         return redact("\n".join(lines))
+
+    def disclosure_lines(self, case: Case) -> list[str]:
+        """Utlämnande in status (bot.domain.disclosure.summary)."""
+        from bot.domain.disclosure import summary
+        calendar = self.deps.calendar
+        return [f"{label}: {text}" for label, text in summary(
+            self.deps.org, case,
+            lambda at: _local_moment(calendar.local(datetime.fromisoformat(at))),
+            self._person_name)]
 
     def lex_text(self, case: Case) -> str | None:
         """The Lex Maria / Lex Sarah line of status: asked and waiting, or who decided what."""
@@ -211,6 +221,12 @@ class Queries:
             "reference": case.reference,
             "lex": {"requested": case.lex_requested, "decision": case.lex_decision},
         }
+        from bot.domain import disclosure as dis
+        request = dis.request_of(case)
+        if request is not None:
+            data["disclosure"] = {"case": request.number,
+                                  "documents": list(request.documents) if request.documents
+                                  else None, "decision": dis.decision_of(case)}
         if events:
             data["events"] = [{"at": e.at, "who": e.who, "channel": e.channel, "what": e.what,
                                "details": e.details} for e in case.events]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from bot.chat.render import digest_view, reminder_view
 from bot.domain.case import Case, iso
 from bot.domain.org import Person
+from bot.domain.disclosure import STEP as DISCLOSURE_STEP
 from bot.domain.process import LEX_STEP, current_step, lex_step
 from bot.texts import t
 from bot.usecases.base import Deps, Notices
@@ -43,7 +44,7 @@ class Reminders:
         open_cases = store.open_cases()
         for case in open_cases:
             for due in due_reminders(case, now, calendar, org, subscriptions):
-                day = calendar.local(due.due).date().isoformat()
+                day = due.marker or calendar.local(due.due).date().isoformat()
                 already = store.reminder_sent(reminder_slot(due), day)
                 addressee = self._addressee(due.recipient, now)
                 results.append({**addressee, "diary_number": due.number,
@@ -100,8 +101,11 @@ class Reminders:
 
     def _queue_reminder(self, case: Case, due: Due, day: str, now: datetime) -> None:
         org = self.deps.org
-        step = lex_step(case, org) if due.step == LEX_STEP else current_step(case, org)
-        owners = list(step.owners) if step else []
+        if due.step == DISCLOSURE_STEP:
+            owners = org.registrators()
+        else:
+            step = lex_step(case, org) if due.step == LEX_STEP else current_step(case, org)
+            owners = list(step.owners) if step else []
         view = reminder_view(org, case, step=due.step, level=due.level, deadline=due.deadline,
                              calendar_local=self.deps.calendar.local, owners=owners)
         self.notices.queue(due.recipient, due.level, view, due.key, now, urgent=_urgent(case, due))

@@ -32,6 +32,7 @@ from bot.domain.access import Actor, can_read_mail, can_view
 from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.lagrum import case_lagrum
+from bot.domain.disclosure import summary as disclosure_summary
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
 from bot.errors import DatabaseUnavailable
@@ -296,7 +297,12 @@ class WebApp:
             documents=case.documents, readable=readable, links=self._links(case),
             doc_type=lambda d: t(self.lang, f"doc_{d}"),
             person_label=self.person_label, public_title=public_title(self.org, case),
-            secrecy=lambda d: secrecy_of(self.org, case, d) or t(self.lang, "secrecy_public"))
+            secrecy=lambda d: secrecy_of(self.org, case, d) or t(self.lang, "secrecy_public"),
+            disclosure=disclosure_summary(self.org, case,
+                                          lambda at: self._local_text(at), self.person_label))
+
+    def _local_text(self, at: str) -> str:
+        return self.calendar.local(datetime.fromisoformat(at)).strftime("%Y-%m-%d %H:%M")
 
     def _links(self, case: Case) -> list[dict[str, str]]:
         """Linked cases as (number, address); a number that no longer parses is shown bare."""
@@ -328,6 +334,10 @@ class WebApp:
                 return t(self.lang, f"severity_{v}")
             if key == "document":
                 return f"{t(self.lang, 'web_mail').lower()} {v}"
+            if key == "decision" and what == "disclosure_decided":
+                return t(self.lang, f"disclosure_{v}")
+            if key == "documents" and isinstance(v, list):
+                return ", ".join(str(n) for n in v)
             return str(v)
         if "from" in details or "to" in details:
             return f"{label}: {value('from', details.get('from'))} → {value('to', details.get('to'))}"
@@ -480,7 +490,8 @@ _EVENT_KEYS = {f"web_event_{w}" for w in ("diarised", "status", "assessed", "doc
                                          "title", "snoozed", "linked",
                                          "lex_requested", "lex_decided", "ivo_reference",
                                          "acknowledged", "secrecy", "public_title", "hold",
-                                         "hold_lifted", "lagrum")}
+                                         "hold_lifted", "lagrum", "disclosure_requested",
+                                         "disclosure_decided")}
 
 
 # ---------------------------------------------------------------------- the middleware

@@ -28,7 +28,8 @@ def test_the_example_is_a_realistic_organisation(org):
         "incoming": "2.3.1 Hantera avvikelser", "outgoing": "2.3.2 Rapportera avvikelser till andra",
         # issue 26: complaints and safety notices are kinds of their own, with their own code
         "klagomål": "2.3.3 Hantera synpunkter och klagomål",
-        "fsn": "2.3.4 Hantera säkerhetsmeddelanden för medicintekniska produkter"}
+        "fsn": "2.3.4 Hantera säkerhetsmeddelanden för medicintekniska produkter",
+        "request": "1.4.1 Hantera begäran om allmän handling"}
 
 
 @pytest.mark.parametrize("old, new, key, problem", [
