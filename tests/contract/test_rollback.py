@@ -252,6 +252,8 @@ def test_release_0_3_0_refuses_a_directory_this_version_upgraded_to_format_4(
     kept = list(data.glob("format3-backup-*"))
     assert len(kept) == 1 and (kept[0] / "diary.json").is_file()
 
+    said = old.cli(data, "list")                      # in its own words, before anything
+    assert said.returncode == 2 and "har dataformat 4" in said.stderr, said.stderr
     _every_old_command(old, data, mails[3], tmp_path)
     for earlier in releases.values():                 # and the fences for 0.1.0 and 0.2.0 hold
         _refuses(earlier, data, "ingest", str(mails[3]))
@@ -328,6 +330,8 @@ def test_with_postgresql_release_0_3_0_refuses_this_version_s_database(
             pytest.fail(f"0.3.0 {' '.join(args)} did not stop: it accepted the database")
         assert done.returncode != 0, (args, done.stdout, done.stderr)
         assert _database(database_url) == before, f"0.3.0 {' '.join(args)} changed the database"
+        if args[0] in ("ingest", "run", "migrate") and args[1:2] != ("--to",):
+            assert "schemaversion 4" in done.stderr, (args, done.stderr)
 
     listed = current_cli(EXAMPLE_CONFIG, data, "list", "--json", home=tmp_path, env=db)
     assert sorted(_numbers(listed)) == ["VOK 2026/0001", "VOK 2026/0002"]
