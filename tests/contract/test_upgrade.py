@@ -263,6 +263,7 @@ def format3_data(tmp_path_factory) -> Path:
                                    message_id=f"<f3-{i}@regionexempel.se>"))
         assert old.cli(data, "ingest", str(path)).returncode == 0
     assert (data / "FORMAT").read_text().startswith("3\n")
+    assert old.cli(data, "backup", str(where / "saved-by-0.3.0")).returncode == 0
     return data
 
 
@@ -301,7 +302,7 @@ def test_a_format_3_upgrade_killed_at_any_step_is_finished_by_the_next_start(for
             break
         step += 1
         assert step < 40
-    assert step > 3          # every step of the upgrade was interrupted once
+    assert step > 10         # every step of the upgrade was interrupted once (13 here)
 
 
 def test_a_reader_reads_a_format_3_directory_without_writing(format3_data, tmp_path):
@@ -314,3 +315,18 @@ def test_a_reader_reads_a_format_3_directory_without_writing(format3_data, tmp_p
     reader = TinyDbCaseStore(data, readonly=True)
     assert {c.number for c in reader.all_cases()} == {"VOK 2026/0001", "VOK 2026/0002"}
     assert tree(data) == before
+
+
+def test_a_backup_0_3_0_made_is_restored_and_upgraded(format3_data, tmp_path):
+    """The backup the README tells an admin to take with 0.3.0 restores with this version,
+    which upgrades it to format 4 on the way."""
+    from bot.store.backup import restore
+    restore(format3_data.parent / "saved-by-0.3.0", tmp_path / "new")
+    assert (tmp_path / "new" / "FORMAT").read_text().startswith("4\n")
+    store = TinyDbCaseStore(tmp_path / "new")
+    try:
+        assert {c.number for c in store.all_cases()} == {"VOK 2026/0001", "VOK 2026/0002"}
+        assert store.next_number(2026).format(4) == "VOK 2026/0003"
+        store.rollback()
+    finally:
+        store.close()
