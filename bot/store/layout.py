@@ -7,7 +7,9 @@ kinds klagomål and fsn). 0.3.0 builds a case from every stored key, so it would
 TypeError on the first such case, perhaps in the middle of a run; it checks FORMAT first and
 refuses anything above 3 before it writes, so a format-3 directory this version opens as a
 writer gets FORMAT 4 (bot.store.migrate.upgrade_format3) before any case of this version is
-written. A release that adds fields to a stored record writes a higher FORMAT again.
+written. A release that adds fields to a stored record writes a higher FORMAT again (and a
+breaking PostgreSQL migration); tests/unit/test_stored_shape.py fails when it does not. The
+reader stays strict: dropping a key it does not know would lose it on the next write.
 
     FORMAT           the format number on its first line. Read first, before anything is
                      written, by this version and by every later one; a version that changes
