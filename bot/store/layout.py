@@ -1,7 +1,15 @@
 """The names in a data directory, its format number, and the fences that keep every older
 release out of a directory a newer one has written.
 
-Data format 3 (this version):
+Data format 4 (this version): the files of format 3, and cases that carry fields release 0.3.0
+(format 3) does not know (lagrum and where it came from, an fsn case's closing facts, the
+kinds klagomål and fsn). 0.3.0 builds a case from every stored key, so it would stop with a
+TypeError on the first such case, perhaps in the middle of a run; it checks FORMAT first and
+refuses anything above 3 before it writes, so a format-3 directory this version opens as a
+writer gets FORMAT 4 (bot.store.migrate.upgrade_format3) before any case of this version is
+written. A release that adds fields to a stored record writes a higher FORMAT again (and a
+breaking PostgreSQL migration); tests/unit/test_stored_shape.py fails when it does not. The
+reader stays strict: dropping a key it does not know would lose it on the next write.
 
     FORMAT           the format number on its first line. Read first, before anything is
                      written, by this version and by every later one; a version that changes
@@ -45,7 +53,7 @@ from bot.texts import t
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3
+FORMAT = 4
 FORMAT_FILE = "FORMAT"
 LIVE = "diary.json"
 JOURNAL = "diary.log"
@@ -66,7 +74,8 @@ Datakatalogen har dataformat {format} (se filen FORMAT bredvid) och skrivs av en
 avvikelsebot än 0.2.0: diariet ligger i diary.json, diary.log, archive/, index/, outbox/ och raw/.
 Äldre versioner (0.1.0, 0.2.0) öppnar live.json och writer.lock; att writer.lock är en
 katalog och live.json en länk till den gör att de avbryter med "Is a directory" innan de
-har skrivit något, så att de aldrig kan dela ut ett diarienummer en gång till.
+har skrivit något, så att de aldrig kan dela ut ett diarienummer en gång till. Senare
+versioner (0.3.0 och framåt) läser FORMAT först och vägrar ett högre format än sitt eget.
 
 Återgå till en äldre version: stoppa boten, byt tillbaka till den äldre versionens venv och
 återställ säkerhetskopian som togs före uppgraderingen till en NY katalog
@@ -135,6 +144,16 @@ def check_reader(data_dir: Path) -> None:
                          "`avvikelsebot run` en gång så uppgraderas den (en kopia sparas)")
 
 
+def read_format(data_dir: Path) -> int | None:
+    """The number in FORMAT (check_format has refused a newer or unreadable one); None
+    when there is no FORMAT file (a new directory, or formats 1 and 2)."""
+    try:
+        raw = (Path(data_dir) / FORMAT_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    return int(raw.split(b"\n", 1)[0].strip())
+
+
 def prepare_writer(data_dir: Path, command: str) -> None:
     """The writer, holding diary.lock, before it opens the diary: an older format is
     upgraded (bot.store.migrate), an interrupted upgrade finished, a new directory fenced."""
@@ -142,11 +161,16 @@ def prepare_writer(data_dir: Path, command: str) -> None:
     if holds_old_format(data_dir):
         from bot.store.migrate import upgrade
         upgrade(data_dir, old_format(data_dir), command)
+    else:
+        found = read_format(data_dir)
+        if found is not None and found < FORMAT and (data_dir / LIVE).exists():
+            from bot.store.migrate import upgrade_format3
+            upgrade_format3(data_dir, found, command)
     finish(data_dir, command)
 
 
 def finish(data_dir: Path, command: str = "avvikelsebot") -> None:
-    """Make `data_dir` a complete format-3 directory: both fences, FORMAT, and no leftovers
+    """Make `data_dir` a complete directory of this format: both fences, FORMAT, and no leftovers
     of an older format. Call it only once the old live set is gone (not a regular
     live.json). Writes nothing when all is in place."""
     data_dir = Path(data_dir)
@@ -189,8 +213,13 @@ def fence_writers(data_dir: Path, command: str = "avvikelsebot") -> None:
     older `run` or `ingest` holds it)."""
     path = Path(data_dir) / OLD_LOCK
     if path.is_dir() and not path.is_symlink():
-        if not (path / FENCE_README).is_file():
-            write_durably(path / FENCE_README, FENCE_TEXT.format(format=FORMAT).encode("utf-8"))
+        text = FENCE_TEXT.format(format=FORMAT).encode("utf-8")
+        try:
+            current = (path / FENCE_README).read_bytes()
+        except FileNotFoundError:
+            current = b""
+        if current != text:         # missing, or written by an earlier format
+            write_durably(path / FENCE_README, text)
         return
     old: WriterLock | None = None
     if path.is_symlink() or path.exists():

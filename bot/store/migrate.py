@@ -1,4 +1,15 @@
-"""Upgrading a data directory written by an older avvikelsebot (format 1 or 2) to format 3.
+"""Upgrading a data directory written by an older avvikelsebot (format 1, 2 or 3) to this
+version's format (bot.store.layout.FORMAT).
+
+Format 3 (release 0.3.0) to format 4 (upgrade_format3) changes no file but FORMAT: format 4
+is format 3 whose cases may carry fields 0.3.0 cannot read, and FORMAT 4 is what makes 0.3.0
+refuse the directory. So, holding diary.lock, before anything of this version is written: a
+copy of the format-3 live set (diary.json, diary.log, FORMAT) in `format3-backup-<time>/`,
+then FORMAT 4 in one rename (the step that decides). Killed before that rename, the
+directory is the untouched format-3 directory and the next start does it again; after it,
+the diary is the same and only this version (or a later one) opens it.
+
+Formats 1 and 2 to this format:
 
 Format 1 (release 0.1.0) kept everything the diary ever saw in whole-file TinyDB databases:
 live.json with the tables cases, mails, outbox, diary, markers, subscriptions and state, and
@@ -34,11 +45,11 @@ from typing import Any
 
 import orjson
 
-from bot.files import write_durably
+from bot.files import fsync_directory, write_durably
 from bot.store.archive import CaseArchive, KeyIndex, OutboxLog, key_hash
 from bot.store.atomic import AtomicOrjsonStorage
-from bot.store.layout import (FORMAT, JOURNAL, LIVE, OLD_JOURNAL, OLD_LIVE, fence_readers,
-                              fence_writers, finish, write_format)
+from bot.store.layout import (FORMAT, FORMAT_FILE, JOURNAL, LIVE, OLD_JOURNAL, OLD_LIVE,
+                              fence_readers, fence_writers, finish, write_format)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +81,26 @@ def upgrade(data_dir: Path, found: int, command: str = "avvikelsebot") -> Path:
     finish(data_dir, command)
     log.warning("datakatalogen uppgraderades från format %d till format %d; de gamla filerna "
                 "finns kvar i %s", found, FORMAT, backup)
+    return backup
+
+
+def upgrade_format3(data_dir: Path, found: int, command: str = "avvikelsebot") -> Path:
+    """FORMAT 3 → FORMAT (see above); the caller holds diary.lock. Returns the folder
+    holding the copy of the format-3 live set."""
+    data_dir = Path(data_dir)
+    fence_writers(data_dir, command)     # there since format 3; made whole if it is not
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    backup = data_dir / f"format{found}-backup-{stamp}"
+    backup.mkdir(mode=0o700, exist_ok=True)
+    for name in (LIVE, JOURNAL, FORMAT_FILE):
+        if (data_dir / name).exists():
+            write_durably(backup / name, (data_dir / name).read_bytes(),
+                          temp=backup / f".tmp-{name}")
+    fsync_directory(backup)
+    write_format(data_dir)              # the step that decides: FORMAT 3 → 4 in one rename
+    log.warning("datakatalogen uppgraderades från format %d till format %d; version 0.3.0 "
+                "vägrar den nu (README: Återgå till en äldre version); en kopia av diary.json "
+                "och diary.log finns kvar i %s", found, FORMAT, backup)
     return backup
 
 

@@ -139,13 +139,14 @@ def migrate_schema(conn: psycopg.Connection) -> list[int]:
     transaction with its ledger row; returns the versions applied.
 
     Two ledgers. `schema_version` holds the migrations that change what an older release
-    reads (002: cases in format 3): a release refuses a database whose schema_version is
-    newer than it knows, so it never writes what it does not understand. A migration whose
-    first line is ADDITIVE_MARK only adds tables an older release never touches (003: the
-    web's sessions, sign-in tokens and read log); it is recorded in `schema_additions`,
-    which older releases do not read, so going back to such a release keeps working on the
-    same database (0.3.0 refuses any schema_version above 2, tests/contract/test_rollback.py).
-    An additive migration of a newer release is compatible by definition: not refused."""
+    reads (002: cases in format 3; 004: cases in format 4, with lagrum, fsn facts and the
+    kinds klagomål and fsn, which 0.3.0 cannot read): a release refuses a database whose
+    schema_version is newer than it knows, so it never writes what it does not understand
+    (0.3.0 refuses any schema_version above 2, tests/contract/test_rollback.py). A migration
+    whose first line is ADDITIVE_MARK only adds tables an older release never touches (003:
+    the web's sessions, sign-in tokens and read log); it is recorded in `schema_additions`,
+    which older releases do not read, so on its own it would not stop them. An additive
+    migration of a newer release is compatible by definition: not refused."""
     applied: list[int] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))

@@ -84,4 +84,4 @@ def test_restore_never_overwrites_a_diary_and_backup_wants_a_new_folder(org, tmp
     assert (elsewhere / "live.json").exists()
     # restored with the fences of its format: older releases refuse it (test_rollback.py)
     assert (elsewhere / "writer.lock").is_dir() and (elsewhere / "live.json").is_symlink()
-    assert (elsewhere / "FORMAT").read_text().startswith("3\n")
+    assert (elsewhere / "FORMAT").read_text().startswith("4\n")

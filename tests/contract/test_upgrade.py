@@ -170,7 +170,7 @@ def _check_upgraded(data: Path, original: bytes, numbers: set[str], following: s
         store.rollback()
     finally:
         store.close()
-    assert (data / "FORMAT").read_text().startswith("3\n")
+    assert (data / "FORMAT").read_text().startswith("4\n")
     assert (data / "live.json").is_dir() and (data / "writer.lock").is_dir()
     assert (data / "live.json" / "README.txt").is_file()
     assert not (data / "journal.log").exists()
@@ -231,10 +231,102 @@ def test_a_newer_format_file_is_refused_before_anything_is_written(tmp_path):
     from bot.store.layout import NewerFormatError
     data = tmp_path / "data"
     data.mkdir()
-    (data / "FORMAT").write_text("4\n")
+    (data / "FORMAT").write_text("5\n")
     for readonly in (False, True):
         with pytest.raises(NewerFormatError) as refused:
             TinyDbCaseStore(data, readonly=readonly)
-        assert refused.value.found == 4 and refused.value.known == 3
+        assert refused.value.found == 5 and refused.value.known == 4
         assert str(data) in str(refused.value)
     assert sorted(p.name for p in data.iterdir()) == ["FORMAT"]     # not even a lock file
+
+
+# ---------------------------------------------------------------------------- format 4
+# Format 4 is format 3 whose cases may carry fields release 0.3.0 cannot read (lagrum,
+# lagrum_by, fsn_closing); FORMAT 4 is what makes 0.3.0 refuse the directory
+# (tests/contract/test_rollback.py). The upgrade writes FORMAT 4 in one rename before the
+# diary is opened for writing: killed at any step, the directory is still 0.3.0's own,
+# byte for byte (so 0.3.0 may go on with it), or it says 4; the next start finishes.
+
+@pytest.fixture(scope="module")
+def format3_data(tmp_path_factory) -> Path:
+    """A data directory of release 0.3.0, by its own code: two cases, the second one only in
+    diary.log."""
+    from tests.release_support import unpack
+    where = tmp_path_factory.mktemp("format3")
+    old = unpack("0.3.0", where)
+    data = where / "data"
+    for i in range(2):
+        path = where / f"m{i}.eml"
+        path.write_bytes(make_mail(sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+                                   subject=f"Avvikelse {i} Hemtjänst Norr",
+                                   body="Vi anmäler en avvikelse.",
+                                   message_id=f"<f3-{i}@regionexempel.se>"))
+        assert old.cli(data, "ingest", str(path)).returncode == 0
+    assert (data / "FORMAT").read_text().startswith("3\n")
+    assert old.cli(data, "backup", str(where / "saved-by-0.3.0")).returncode == 0
+    return data
+
+
+def test_a_format_3_upgrade_killed_at_any_step_is_finished_by_the_next_start(format3_data,
+                                                                            tmp_path):
+    original = {name: (format3_data / name).read_bytes() for name in ("diary.json", "diary.log")}
+    step = 1
+    while True:
+        data = tmp_path / f"data-{step}"
+        shutil.copytree(format3_data, data, symlinks=True)
+        finished = _start_crashing_at(data, step)
+        written = (data / "FORMAT").read_text().split("\n")[0]
+        if written == "3":
+            # 0.3.0 may still use it: nothing of this version is in the diary
+            assert {name: (data / name).read_bytes() for name in original} == original, step
+        else:
+            assert written == "4", step
+        store = TinyDbCaseStore(data)
+        try:
+            assert {c.number for c in store.all_cases()} == {"VOK 2026/0001", "VOK 2026/0002"}
+            assert store.next_number(2026).format(4) == "VOK 2026/0003"
+            store.rollback()
+        finally:
+            store.close()
+        assert (data / "FORMAT").read_text().startswith("4\n")
+        assert (data / "live.json").is_symlink() and (data / "writer.lock").is_dir()
+        assert "0.3.0" in (data / "writer.lock" / "README.txt").read_text()
+        kept = [folder for folder in data.glob("format3-backup-*")
+                if (folder / "diary.json").is_file()]
+        assert any((folder / "diary.json").read_bytes() == original["diary.json"]
+                   and (folder / "diary.log").read_bytes() == original["diary.log"]
+                   for folder in kept), step
+        meta = orjson.loads((data / "diary.json").read_bytes())["meta"]["1"]
+        assert meta["format"] == 4
+        if finished:
+            break
+        step += 1
+        assert step < 40
+    assert step > 10         # every step of the upgrade was interrupted once (13 here)
+
+
+def test_a_reader_reads_a_format_3_directory_without_writing(format3_data, tmp_path):
+    """A reader (status, list, the web) beside a 0.3.0 directory not yet upgraded: reads it,
+    changes nothing; the first writer upgrades it."""
+    from tests.release_support import tree
+    data = tmp_path / "data"
+    shutil.copytree(format3_data, data, symlinks=True)
+    before = tree(data)
+    reader = TinyDbCaseStore(data, readonly=True)
+    assert {c.number for c in reader.all_cases()} == {"VOK 2026/0001", "VOK 2026/0002"}
+    assert tree(data) == before
+
+
+def test_a_backup_0_3_0_made_is_restored_and_upgraded(format3_data, tmp_path):
+    """The backup the README tells an admin to take with 0.3.0 restores with this version,
+    which upgrades it to format 4 on the way."""
+    from bot.store.backup import restore
+    restore(format3_data.parent / "saved-by-0.3.0", tmp_path / "new")
+    assert (tmp_path / "new" / "FORMAT").read_text().startswith("4\n")
+    store = TinyDbCaseStore(tmp_path / "new")
+    try:
+        assert {c.number for c in store.all_cases()} == {"VOK 2026/0001", "VOK 2026/0002"}
+        assert store.next_number(2026).format(4) == "VOK 2026/0003"
+        store.rollback()
+    finally:
+        store.close()
