@@ -299,6 +299,7 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         links = LoginLinks(settings)
         services.commands.login_link = lambda person, now: (
             links.issue_login_link(person, now), links.options.link_minutes)
+        services.outbox.web_base = links.options.base_url   # a bundle links to its cases
     if from_settings:
         from bot.ops.health import health_server
         health = health_server(bot, mail_wait_seconds=MAIL_WAIT_SECONDS)

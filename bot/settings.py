@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.address import canonical
 from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, ROLES, SERIOUS_WORDS, Counterpart,
-                            Deadlines, OfficeHours, Organisation, PatientSafety, Person, Records,
+                            Deadlines, Notifications, OfficeHours, Organisation, PatientSafety, Person, Records,
                             Subscription, Unit)
 from bot.errors import ConfigError
 
@@ -52,7 +52,9 @@ _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
+         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records",
+         "notifications"},
+    "notifications": {"bundle_minutes", "info_at"},
     "records": {"secrecy", "culling", "classification"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
@@ -366,7 +368,23 @@ class _OrganisationReader:
             patient_safety=self._patient_safety(self._table("patient_safety", required=False),
                                                 people),
             records=self._records(self._table("records", required=False)),
+            notifications=self._notifications(self._table("notifications", required=False)),
         )
+
+    def _notifications(self, table: dict) -> Notifications:
+        """[notifications]: bundle_minutes (0 = every notification at once, alone) and
+        info_at, the local times kännedom copies are gathered to (bot.domain.bundling)."""
+        minutes = self._int(table, "bundle_minutes", "notifications.bundle_minutes",
+                            Notifications().bundle_minutes, 0, 24 * 60)
+        if "info_at" not in table:
+            return Notifications(bundle_minutes=minutes)
+        value = table["info_at"]
+        if not isinstance(value, list):
+            raise self.fail("notifications.info_at",
+                            "ska vara en lista av tider som [\"08:00\", \"13:00\"]")
+        times = tuple(sorted({self._time({"at": v}, "at", f"notifications.info_at[{i}]", time(0, 0))
+                              for i, v in enumerate(value)}))
+        return Notifications(bundle_minutes=minutes, info_at=times)
 
     def _closed_case(self, mail: dict) -> str:
         """[mail] closed_case: what a counterpart's mail to a closed case does."""

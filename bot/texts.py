@@ -228,7 +228,7 @@ SV: dict[str, str] = {
     "did_you_mean": "Menade du «{suggestion}»?",
     "usage_status": "status <dnr>", "usage_register": "registrerad <dnr>",
     "usage_assess": "bedöm <dnr> röd|gul|grön", "usage_send": "skicka <dnr>",
-    "usage_mark_sent": "skickad <dnr>", "usage_close": "avsluta <dnr> [orsak]",
+    "usage_mark_sent": "skickad <dnr>", "usage_close": "avsluta <dnr>[, <dnr> …] [orsak]",
     "usage_action": "åtgärd <dnr> <text> [senast ÅÅÅÅ-MM-DD] · åtgärd klar <dnr> <nr>",
     "usage_unit": "enhet <dnr> <enhet>", "usage_counterpart": "motpart <dnr> <motpart>",
     "usage_title": "rubrik <dnr> <text>", "usage_snooze": "snooza <dnr> <ÅÅÅÅ-MM-DD> <orsak>",
@@ -716,7 +716,7 @@ EN: dict[str, str] = {
     "did_you_mean": "Did you mean «{suggestion}»?",
     "usage_status": "status <number>", "usage_register": "registered <number>",
     "usage_assess": "assess <number> red|yellow|green", "usage_send": "send <number>",
-    "usage_mark_sent": "sent <number>", "usage_close": "close <number> [reason]",
+    "usage_mark_sent": "sent <number>", "usage_close": "close <number>[, <number> …] [reason]",
     "usage_action": "action <number> <text> [by YYYY-MM-DD] · action done <number> <no>",
     "usage_unit": "unit <number> <unit>", "usage_counterpart": "counterpart <number> <counterpart>",
     "usage_title": "title <number> <text>", "usage_snooze": "snooze <number> <YYYY-MM-DD> <reason>",
@@ -1539,6 +1539,40 @@ EN.update({
     "archive_readme_head": "{org}: deviations, diary year {year}\nPackage {objid} (E-ARK SIP 2.1, FGS Paketstruktur 2.0), made {created} by Avvikelsebot.\n{cases} cases, {open} of them not closed when the package was made.",
     "archive_readme_kind": "{kind}: KLASSA {code}; culling: {decision}",
     "archive_readme_layout": "METS.xml lists every file with its size and SHA-256. metadata/descriptive/ holds one ERMS file per case (CITS ERMS v3.0.2, FGS Ärendehantering 2.0; the schema is in schemas/). representations/rep1/data/<diary number>/ holds each document's mail as it came in or was sent (<no>.eml), its attachments (<no>-attachment-<n>) and the text of notes. The titles in ERMS are the public ones; each document's secrecy marking is a restriction naming the paragraph of OSL.",
+})
+
+# --- bundled notifications (issue 24, bot/domain/bundling.py) -----------------------------------
+SV.update({
+    "event_bundle_one": "1 ärende att se över",
+    "event_bundle_other": "{count} ärenden att se över",
+    "bundle_count_reminder_one": "1 påminnelse", "bundle_count_reminder_other": "{count} påminnelser",
+    "bundle_count_escalation_one": "1 eskalering", "bundle_count_escalation_other": "{count} eskaleringar",
+    "bundle_count_info_one": "1 för kännedom", "bundle_count_info_other": "{count} för kännedom",
+    "bundle_count_other_one": "1 annan avisering", "bundle_count_other_other": "{count} andra aviseringar",
+    "todo_bundle": "Samlat i ett meddelande; knapparna gäller ärendet på sin rad.",
+    "bundle_more": "… och {count} till",
+    "bundle_more_link": "… och {count} till: {url}",
+    "bundle_row_deadline": "senast {deadline}",
+    "event_closed": "Avvikelsen från {counterpart} för {unit} är avslutad",
+    "done_closed_many_one": "1 ärende avslutat: {numbers}.",
+    "done_closed_many_other": "{count} ärenden avslutade: {numbers}.",
+    "refused_closed_many": "Inte avslutade ({count}):",
+})
+EN.update({
+    "event_bundle_one": "1 case to look at",
+    "event_bundle_other": "{count} cases to look at",
+    "bundle_count_reminder_one": "1 reminder", "bundle_count_reminder_other": "{count} reminders",
+    "bundle_count_escalation_one": "1 escalation", "bundle_count_escalation_other": "{count} escalations",
+    "bundle_count_info_one": "1 for information", "bundle_count_info_other": "{count} for information",
+    "bundle_count_other_one": "1 other notification", "bundle_count_other_other": "{count} other notifications",
+    "todo_bundle": "Gathered in one message; the buttons act on the case of their row.",
+    "bundle_more": "… and {count} more",
+    "bundle_more_link": "… and {count} more: {url}",
+    "bundle_row_deadline": "by {deadline}",
+    "event_closed": "The deviation from {counterpart} for {unit} is closed",
+    "done_closed_many_one": "1 case closed: {numbers}.",
+    "done_closed_many_other": "{count} cases closed: {numbers}.",
+    "refused_closed_many": "Not closed ({count}):",
 })
 
 CATALOG = {"sv": SV, "en": EN}

@@ -35,6 +35,7 @@ from microsoft_agents.activity import Activity, ResourceResponse
 from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 from microsoft_agents.hosting.core.app.proactive import Conversation
 
+from bot.chat.render import BUNDLE, bundle_more_line, bundle_row_text
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.errors import DeliveryError, Unreachable
@@ -77,11 +78,38 @@ def _shown(value: Any) -> str:
 # ---------------------------------------------------------------------------- cards
 def adaptive_card(org: Organisation, view: dict[str, Any], notification_id: str) -> dict[str, Any]:
     """The card of one outbox notification, with its buttons."""
+    if view.get("event") == BUNDLE:
+        return bundle_card(org, view)
     card = _card(_card_body(org, view))
     actions = [_card_action(org.language, b, notification_id) for b in view.get("actions", [])]
     if actions:
         card["actions"] = actions
     return card
+
+
+def bundle_card(org: Organisation, view: dict[str, Any], done: dict[str, str] | None = None) -> dict[str, Any]:
+    """A bundle (bot.domain.bundling): a row per case with that case's buttons in an
+    ActionSet of its own, each button naming its row's outbox item (a press acts on that case
+    and answers that row). `done`: outbox item id -> who did what, shown instead of the row's
+    buttons."""
+    lang = org.language
+    body = [_text(_shown(view["headline"]), weight="Bolder", size="Medium")]
+    if view.get("text"):
+        body.append(_text(_shown(view["text"]), spacing="None"))
+    for row in view.get("rows") or []:
+        body.append(_text(_shown(bundle_row_text(lang, row)), separator=True))
+        if done and row.get("id") in done:
+            body.append(_text(escape_markdown(redact(done[row["id"]])), weight="Bolder",
+                              color="Good", spacing="Small"))
+            continue
+        actions = [_card_action(lang, b, row.get("id") or "") for b in row.get("actions") or []
+                   if b.get("input") != "unit"]
+        if actions:
+            body.append({"type": "ActionSet", "actions": actions})
+    more = bundle_more_line(lang, view)
+    if more:
+        body.append(_text(_shown(more), separator=True))
+    return _card(body)
 
 
 def done_card(org: Organisation, view: dict[str, Any] | None, done_line: str) -> dict[str, Any]:

@@ -445,7 +445,12 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
     _move(case, ctx, CLOSED)
     if reason:
         case.events[-1].details["reason"] = case.close_reason
-    return Outcome(case, message=t(lang, "done_closed", number=case.number))
+    # those who follow the unit see the case go, för kännedom (bundled: a bulk close is
+    # one message to each of them, bot.domain.bundling)
+    info = org.subscribers_of(case.unit, ctx.subscriptions)
+    notices = [Notice("closed", case.number, who)] if (
+        who := recipients([], info, acting_person(ctx))) else []
+    return Outcome(case, notices, message=t(lang, "done_closed", number=case.number))
 
 
 def _add_action(case: Case, cmd: AddAction, ctx: Context) -> Outcome:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from bot.chat.render import notification_view, plain_text
 from bot.domain.absence import STATE_PREFIX, Absence, stand_in_for
+from bot.domain.bundling import bundlable, held_until
 from bot.domain.case import Case, iso
 from bot.domain.org import Organisation, Person
 from bot.domain.process import Notice, Outcome, lex_step, step_deadline
@@ -82,6 +83,7 @@ class Notices:
         if channel is None:
             return
         view = notification_view(org, case, event, "info", deadline, self.deps.calendar.local)
+        # a team channel is not a person: its posts are not bundled (bot.domain.bundling)
         self.deps.store.add_notification(_item(
             f"{case.number}:{event}:{len(case.events)}:unit:{unit.id}", f"unit:{unit.id}",
             channel, case.number, event, plain_text(org, view), view, now))
@@ -97,9 +99,20 @@ class Notices:
                     "headline": t(org.language, "on_behalf_of", name=person.name)
                     + " " + view.get("headline", "")}
             person = org.people[deputy]
-        return self.deps.store.add_notification(_item(
+        return self.deps.store.add_notification(self._bundling(_item(
             key, person.id, self.channel_for(person), view.get("number"), event,
-            plain_text(org, view), view, now))
+            plain_text(org, view), view, now), now))
+
+    def _bundling(self, item: dict, now: datetime) -> dict:
+        """A reminder, escalation or kännedom copy may wait for the person's bundle
+        (bot.domain.bundling); a kännedom copy waits for the next info time."""
+        rules = self.deps.org.notifications
+        view = item["view"]
+        if bundlable(item["event"], view.get("role"), bool(view.get("red")), rules):
+            item["bundlable"] = True
+            item["next_attempt"] = iso(held_until(now, item["event"], view.get("role"), rules,
+                                                  self.deps.calendar))
+        return item
 
     def stand_in(self, person_id: str, now: datetime) -> str | None:
         absence = Absence.from_state(self.deps.store.get_state(STATE_PREFIX + person_id))
