@@ -82,6 +82,16 @@ def due_bundles(waiting: Iterable[dict[str, Any]], now: datetime,
     return due
 
 
+def waiting_since(item: dict[str, Any], window: timedelta) -> datetime:
+    """Since when an outbox item is late in going out: its creation, or for a bundlable
+    item not tried yet the moment its bundle may go (a kännedom copy held to 13:00 is not
+    a backlog at 11:00; /readyz and the outbox metrics ask this)."""
+    created = datetime.fromisoformat(item["created"])
+    if not item.get("bundlable") or item.get("attempts") or item.get("state") != "pending":
+        return created
+    return max(created, datetime.fromisoformat(item["next_attempt"])) + window
+
+
 def bundle_id(items: list[dict[str, Any]], claimed_at: str) -> str:
     """The one idempotency key of a bundle (its Slack metadata and e-mail Message-ID): fixed
     in the claim, kept on every member until the bundle is recorded."""
@@ -90,4 +100,4 @@ def bundle_id(items: list[dict[str, Any]], claimed_at: str) -> str:
 
 
 __all__ = ["AT_ONCE_EVENTS", "BUNDLED_EVENTS", "BUNDLE_ROWS", "bundlable", "bundle_id",
-           "due_bundles", "held_until"]
+           "due_bundles", "held_until", "waiting_since"]

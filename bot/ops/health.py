@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from bot.domain.bundling import waiting_since
 from bot.domain.health import HEALTH_KEY
 from bot.domain.redact import redact
 from bot.errors import StoreError
@@ -148,11 +149,15 @@ class BotProbe:
             return result
         pending = [n for n in items if n.get("state") in WAITING]
         failed = sum(1 for n in items if n.get("state") == "failed")
-        oldest = min((n["created"] for n in pending if n.get("created")), default=None)
-        age = (now - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        # an item held for its person's bundle (bot.domain.bundling) is late only from
+        # when the bundle may go
+        window = timedelta(minutes=self.bot.settings.org.notifications.bundle_minutes)
+        since = [waiting_since(n, window) for n in pending if n.get("created")]
+        oldest_at = min(since, default=None)
+        oldest = oldest_at.isoformat() if oldest_at is not None else None
+        age = max(0.0, (now - oldest_at).total_seconds()) if oldest_at is not None else 0.0
         overdue_before = now - timedelta(seconds=self.stale_after)
-        overdue = sum(1 for n in pending
-                      if n.get("created") and datetime.fromisoformat(n["created"]) < overdue_before)
+        overdue = sum(1 for moment in since if moment < overdue_before)
         self.bot.metrics.set_outbox(len(pending), failed, overdue, age)
         # not ready while anything failed, until it is delivered or re-queued (issue 22)
         result = {"ok": age <= self.stale_after and not failed, "pending": len(pending),

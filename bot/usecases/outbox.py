@@ -293,7 +293,10 @@ class Outbox:
                         "requeued_at": stamp, "unreachable": False})
                     counts["failed"] += 1
                 elif item["state"] == "pending" and item["next_attempt"] > stamp:
-                    store.update_notification(item["id"], {"next_attempt": stamp})
+                    # a held kännedom copy goes now too: its bundle's window counts from
+                    # when it was queued (bot.domain.bundling.due_bundles)
+                    due = min(item["created"], stamp) if item.get("bundlable") else stamp
+                    store.update_notification(item["id"], {"next_attempt": due})
                     counts["pending"] += 1
         self._probed.clear()
         log.info("utkorgen: %d misslyckade aviseringar köas igen, %d väntande försöks nu",
