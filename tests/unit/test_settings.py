@@ -47,6 +47,9 @@ def test_the_example_is_a_realistic_organisation(org):
      "records.classification.incoming", "KLASSA"),
     ('classification = { incoming', 'classification = { inkommande', "records.classification.inkommande",
      "okänd typ"),
+    ('bundle_minutes = 10', 'bundle_minutes = -1', "notifications.bundle_minutes", "heltal mellan 0"),
+    ('info_at = ["08:00", "13:00"]', 'info_at = ["08:00", "kl 13"]', "notifications.info_at[1]", "tid"),
+    ('info_at = ["08:00", "13:00"]', 'info_at = "13:00"', "notifications.info_at", "lista av tider"),
 ])
 def test_bad_values_name_the_file_the_key_and_the_problem(tmp_path, old, new, key, problem):
     assert old in GOOD, old
@@ -89,3 +92,15 @@ def test_a_port_that_is_no_port_is_refused_naming_the_variable(org, tmp_path, na
         settings.port(name, 1)
     assert error.value.key == name and "99999" in error.value.problem
     assert Settings(config_path=tmp_path, data_dir=tmp_path, org=org, env={}).port(name, 143) == 143
+
+
+def test_notifications_are_bundled_by_default_and_can_be_turned_off(tmp_path, org):
+    from datetime import time
+    assert org.notifications.bundle_minutes == 10
+    assert org.notifications.info_at == (time(8, 0), time(13, 0))
+    off, _ = _load(tmp_path, GOOD.replace("bundle_minutes = 10", "bundle_minutes = 0", 1))
+    assert off.notifications.bundle_minutes == 0
+    bare, _ = _load(tmp_path, GOOD.replace("[notifications]", "[notifications_gone]", 1)
+                    .replace("bundle_minutes = 10", "").replace('info_at = ["08:00", "13:00"]', "")
+                    .replace("[notifications_gone]", ""))
+    assert bare.notifications == org.notifications        # the defaults when the table is absent
