@@ -5,8 +5,9 @@
 A 30-business-day simulation through the product's own use cases (intake, chat commands, the
 reminder scan every 5 minutes as `run` does, outbox delivery), with an injected clock and a
 counting notifier at the edge (one call = one message: a bundle is one message). The
-organisation is a mid-sized care office: 12 units, 11 managers, an MA and an SAS following
-every unit, a registrator. 25 incoming deviation mails per business day arrive at random
+organisation is the care office of a large municipality, sized for 25 incoming deviations a
+business day (about 6,000 a year): 36 units, 30 managers, two MA and two SAS following every
+unit, two registrators. 25 incoming deviation mails per business day arrive at random
 office-hour minutes (a few red, a few with the unit unknown); answer times are realistic: most
 cases are registered within a few days, a tail late, 8 % never within the window; the unit's
 response arrives by mail days later, the registrator marks it sent within hours, the manager
@@ -42,25 +43,38 @@ from bot.settings import Settings, load_organisation  # noqa: E402
 from reminders.calendar import BusinessCalendar  # noqa: E402
 from tests.fakes.mail import FakeMailSender, make_mail  # noqa: E402
 
-UNITS = [  # id, name, manager, share of the deviations
-    ("ht-norr", "Hemtjänst Norr", "m1", 12), ("ht-soder", "Hemtjänst Söder", "m2", 12),
-    ("ht-ost", "Hemtjänst Öst", "m3", 10), ("ht-vast", "Hemtjänst Väst", "m4", 10),
-    ("ht-centrum", "Hemtjänst Centrum", "m5", 9), ("solgarden", "Solgården", "m6", 10),
-    ("bjorkhagen", "Björkhagen", "m7", 9), ("ekbacken", "Ekbacken", "m8", 8),
-    ("lindgarden", "Lindgården", "m8", 6), ("lss-tallen", "LSS-boendet Tallen", "m9", 6),
-    ("daglig-verksamhet", "Daglig verksamhet Granen", "m10", 7),
-    ("korttids-linden", "Korttidsboendet Linden", "olle", 1),
-]
-MANAGERS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "olle"]
+def _units() -> list[tuple[str, str, str, int]]:
+    """A large municipality's care office (25 incoming deviations a business day is about
+    6,000 a year): 14 home-care areas, 12 residential homes, 6 LSS homes, 3 day activities;
+    30 managers (five of them with two units), and Olle's small short-stay home."""
+    areas = ["Norr", "Söder", "Öster", "Väster", "Centrum", "Hamnen", "Berga", "Dalen", "Kullen",
+             "Skogen", "Ängen", "Viken", "Åsen", "Torget"]
+    homes = ["Solgården", "Björkhagen", "Ekbacken", "Lindgården", "Rosengården", "Tallbacken",
+             "Almgården", "Lärkan", "Ängsgården", "Sjöbo", "Granbacken", "Hagaberg"]
+    units = [(f"ht-{i}", f"Hemtjänst {a}", 14) for i, a in enumerate(areas)]
+    units += [(f"sabo-{i}", name, 10) for i, name in enumerate(homes)]
+    units += [(f"lss-{i}", f"LSS-boendet {name}", 5) for i, name in
+              enumerate(["Tallen", "Eken", "Björken", "Aspen", "Rönnen", "Hasseln"])]
+    units += [(f"dv-{i}", f"Daglig verksamhet {name}", 4) for i, name in
+              enumerate(["Granen", "Furan", "Lönnen"])]
+    result = []
+    for i, (uid, name, weight) in enumerate(units):
+        result.append((uid, name, f"m{i % 30 + 1}", weight))
+    result.append(("korttids-linden", "Korttidsboendet Linden", "olle", 2))
+    return result
+
+
+UNITS = _units()
+MANAGERS = [f"m{i}" for i in range(1, 31)] + ["olle"]
+OVERSIGHT = [("rut", "registrator"), ("rolf", "registrator"), ("maria", "ma"), ("mats", "ma"),
+             ("sven", "sas"), ("sara", "sas")]
 OVERLOADED = "olle"
 TICK = timedelta(minutes=5)
 
 
 def organisation_toml() -> str:
-    people = ['[[people]]\nid = "rut"\nname = "Rut Registrator"\nemail = "rut@exempelby.se"\n'
-              'roles = ["registrator"]\n',
-              '[[people]]\nid = "maria"\nname = "Maria MA"\nemail = "maria@exempelby.se"\nroles = ["ma"]\n',
-              '[[people]]\nid = "sven"\nname = "Sven SAS"\nemail = "sven@exempelby.se"\nroles = ["sas"]\n']
+    people = [f'[[people]]\nid = "{p}"\nname = "{p.title()} {role.upper()}"\n'
+              f'email = "{p}@exempelby.se"\nroles = ["{role}"]\n' for p, role in OVERSIGHT]
     people += [f'[[people]]\nid = "{m}"\nname = "Chef {m.upper()}"\nemail = "{m}@exempelby.se"\n'
                f'roles = ["manager"]\n' for m in MANAGERS]
     units = [f'[[units]]\nid = "{uid}"\nname = "{name}"\nmanagers = ["{manager}"]\n'
@@ -71,8 +85,8 @@ def organisation_toml() -> str:
         '[[counterparts]]\nid = "region"\nname = "Region Exempel"\ndomains = ["regionexempel.se"]\n'
         'address = "patientsakerhet@regionexempel.se"\n',
         *people, *units,
-        '[[subscriptions]]\nperson = "maria"\nunits = ["*"]\n',
-        '[[subscriptions]]\nperson = "sven"\nunits = ["*"]\n'])
+        *[f'[[subscriptions]]\nperson = "{p}"\nunits = ["*"]\n'
+          for p, role in OVERSIGHT if role != "registrator"]])
 
 
 class CountingNotifier:
@@ -230,14 +244,15 @@ def simulate(days_count: int, per_day: int, seed: int, bundling: bool) -> dict:
                         message_id=f"<svar-{number.replace(' ', '-').replace('/', '-')}@exempelby.se>"),
                         arrived=now)
                 elif what == "sent":
-                    say(Actor.person("rut"), f"skickad {number}", "slack")
+                    say(Actor.person(rng.choice(["rut", "rolf"])), f"skickad {number}", "slack")
                 elif what == "close":
                     say(Actor.person(who), f"avsluta {number}", "slack")
                 elif what == "unit":
-                    say(Actor.person("rut"), f"enhet {number} {who}", "slack")
+                    say(Actor.person(rng.choice(["rut", "rolf"])), f"enhet {number} {who}", "slack")
             bot.services.run_reminders()
             bot.services.deliver_outbox()
             clock.set(now + TICK)
+        bot.services.housekeep(force=True)       # as `run` does: delivered items leave the file
     if end is not None:      # what waited overnight goes the next morning: not counted
         clock.set(end)
     bot.close()

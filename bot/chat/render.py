@@ -241,8 +241,12 @@ def bundle_view(org: Organisation, members: list[dict[str, Any]], rows: int,
     lang = org.language
     counts: dict[str, int] = {}
     all_rows = []
+    digest: dict[str, str] | None = None
     for item in members:
         view = item.get("view") or {}
+        if item["event"] == "digest":      # Monday's overview leads the bundle, as it was
+            digest = {"headline": view.get("headline") or "", "text": view.get("text") or ""}
+            continue
         kind = (item["event"] if item["event"] in ("reminder", "escalation")
                 else "info" if view.get("role") == "info" else "other")
         counts[kind] = counts.get(kind, 0) + 1
@@ -263,7 +267,8 @@ def bundle_view(org: Organisation, members: list[dict[str, Any]], rows: int,
     return {"event": BUNDLE, "role": "act" if any(r["role"] == "act" for r in all_rows) else "info",
             "number": None, "title": "", "headline": tn(lang, "event_bundle", len(all_rows)),
             "text": summary, "todo": t(lang, "todo_bundle"), "rows": shown, "more": more,
-            "more_link": link, "numbers": numbers, "commands": [], "actions": []}
+            "more_link": link, "numbers": numbers, "digest": digest, "commands": [],
+            "actions": []}
 
 
 def bundle_row_text(lang: str, row: dict[str, Any]) -> str:
@@ -285,6 +290,8 @@ def bundle_text(org: Organisation, view: dict[str, Any], row_extra=None) -> str:
     answer for it: `row_extra`), then "… och 37 till"."""
     lang = org.language
     lines = [view["headline"], view["text"], ""]
+    if view.get("digest"):
+        lines += [view["digest"]["headline"], view["digest"]["text"], ""]
     for i, row in enumerate(view["rows"], 1):
         lines.append(f"{i}. {bundle_row_text(lang, row)}")
         if row_extra is not None:

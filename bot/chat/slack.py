@@ -117,6 +117,9 @@ def bundle_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     blocks = [_header(view.get("headline") or "Avvikelsebot")]
     if view.get("text"):
         blocks.append(_context(escape(view["text"])))
+    if view.get("digest"):
+        blocks.append(_section(f"*{escape(view['digest']['headline'])}*\n"
+                               + escape(view["digest"]["text"])))
     for i, row in enumerate(view.get("rows") or []):
         blocks.append(_section(f"*{escape(row['number'])}* «{escape(row['title'])}»\n"
                                + escape(bundle_row_text(lang, row).split("» – ", 1)[-1])))

@@ -96,6 +96,10 @@ def bundle_card(org: Organisation, view: dict[str, Any], done: dict[str, str] | 
     body = [_text(_shown(view["headline"]), weight="Bolder", size="Medium")]
     if view.get("text"):
         body.append(_text(_shown(view["text"]), spacing="None"))
+    if view.get("digest"):
+        body.append(_text(_shown(view["digest"]["headline"]), weight="Bolder", separator=True))
+        body += [_text(_shown(line), spacing="None")
+                 for line in view["digest"]["text"].splitlines() if line.strip()]
     for row in view.get("rows") or []:
         body.append(_text(_shown(bundle_row_text(lang, row)), separator=True))
         if done and row.get("id") in done:

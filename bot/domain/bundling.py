@@ -2,16 +2,19 @@
 
 A manager with 40 overdue cases gets one message listing them, not 40. The rule:
 
-* **bundled** (held up to ``[notifications] bundle_minutes``, default 10): reminders and
-  escalations (events ``reminder``/``escalation``) and every kännedom copy to a person (a
-  notification whose role is ``info``; a unit's team-channel post is not a person's and goes
-  as before). Kännedom copies are moreover
-  held to the next of ``[notifications] info_at`` (local times on business days, default
-  08:00 and 13:00), so an MA/SAS who follows every unit gets them two or three times a day;
+* **bundled** (held up to ``[notifications] bundle_minutes``, default 10): reminders,
+  escalations and the weekly digest (it joins Monday's reminders), and every kännedom copy to a
+  person (a notification whose role is ``info``; a unit's team-channel post is not a person's
+  and goes as before). Kännedom copies and routine follow-up work (``ROUTINE_EVENTS``: a unit's
+  response for the registrator to send on, a counterpart's response to enter and close, a
+  supplement: days to do it, not a new case) are moreover held to the next of
+  ``[notifications] info_at`` (local times on business days, default 08:00 and 13:00), so an
+  MA/SAS who follows every unit, or a registrator with 25 responses a day, gets them two or
+  three times a day;
 * **at once**, never held: anything about a red case, a Lex Maria / Lex Sarah assessment
-  request (``lex_requested``), and everything a person is asked to act on that is new (a new
-  case to register, a response to send on, a triage, a failed send, the weekly digest, which
-  is one message already).
+  request (``lex_requested``), and every new case to act on (a new deviation to register or
+  send, a unit to pick, a case moved to a unit), a triage, a failed send, notices to the
+  registrator.
 
 At claim time the outbox groups the waiting bundlable items per (recipient, channel): the
 group goes when its first item has been sendable (``next_attempt``: now, an info time, or a
@@ -26,7 +29,11 @@ from typing import Any, Protocol
 
 from bot.domain.org import Notifications
 
-BUNDLED_EVENTS = frozenset({"reminder", "escalation"})
+BUNDLED_EVENTS = frozenset({"reminder", "escalation", "digest"})
+# follow-up work with days to do it, not a new case: gathered like kännedom copies (to the
+# info times): a unit's response for the registrator to send on, a counterpart's response
+# for the manager to enter and close, a supplement to read
+ROUTINE_EVENTS = frozenset({"response_incoming", "response_outgoing", "supplement"})
 AT_ONCE_EVENTS = frozenset({"lex_requested"})
 BUNDLE_ROWS = 15          # rows shown in one message; the rest as "… och 37 till" and a link
 
@@ -43,14 +50,15 @@ def bundlable(event: str, role: str | None, red: bool, rules: Notifications) -> 
     """May this notification wait for a bundle?"""
     if rules.bundle_minutes <= 0 or red or event in AT_ONCE_EVENTS:
         return False
-    return event in BUNDLED_EVENTS or role == "info"
+    return event in BUNDLED_EVENTS or event in ROUTINE_EVENTS or role == "info"
 
 
 def held_until(now: datetime, event: str, role: str | None, rules: Notifications,
                calendar: Calendar) -> datetime:
     """When a bundlable item becomes sendable: now, or for a kännedom copy the next
     configured info time on a business day (at or after now)."""
-    if role != "info" or event in BUNDLED_EVENTS or not rules.info_at:
+    if not (role == "info" or event in ROUTINE_EVENTS) or event in BUNDLED_EVENTS \
+            or not rules.info_at:
         return now
     local = calendar.local(now)
     day = local.date()
@@ -99,5 +107,5 @@ def bundle_id(items: list[dict[str, Any]], claimed_at: str) -> str:
     return f"bundle:{first['recipient']}:{first['channel']}:{claimed_at}:{first['id']}"
 
 
-__all__ = ["AT_ONCE_EVENTS", "BUNDLED_EVENTS", "BUNDLE_ROWS", "bundlable", "bundle_id",
+__all__ = ["AT_ONCE_EVENTS", "BUNDLED_EVENTS", "ROUTINE_EVENTS", "BUNDLE_ROWS", "bundlable", "bundle_id",
            "due_bundles", "held_until", "waiting_since"]
