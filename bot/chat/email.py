@@ -72,6 +72,7 @@ class EmailNotifier:
             message["Subject"] = redact(headline)
             message["Auto-Submitted"] = "auto-generated"
             message.set_content(bundle_text(self.org, view, self.row_answers) + "\n\n"
+                                + t(lang, "bundle_answer_how") + "\n\n"
                                 + t(lang, "email_footer_auto"))
         else:
             subject = f"{number} {headline}" if number else headline

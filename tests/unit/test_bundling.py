@@ -21,14 +21,24 @@ def test_reminders_escalations_and_kannedom_copies_wait_for_the_bundle():
     assert bundlable("closed", "info", False, RULES)
 
 
+def test_routine_follow_up_and_the_digest_wait_too():
+    assert bundlable("response_incoming", "act", False, RULES)     # the registrator sends it on
+    assert bundlable("response_outgoing", "act", False, RULES)
+    assert bundlable("supplement", "act", False, RULES)
+    assert bundlable("digest", "act", False, RULES)                 # joins Monday's reminders
+
+
 def test_red_cases_lex_requests_and_new_work_go_at_once():
     assert not bundlable("reminder", "act", True, RULES)          # a red case: never held
     assert not bundlable("incoming_diarised", "info", True, RULES)
+    assert not bundlable("response_incoming", "act", True, RULES)
     assert not bundlable("lex_requested", "act", False, RULES)     # Lex Maria / Sarah
     assert not bundlable("incoming_diarised", "act", False, RULES)  # a new case to register
-    assert not bundlable("response_incoming", "act", False, RULES)
+    assert not bundlable("incoming_diarised_no_unit", "act", False, RULES)
+    assert not bundlable("outgoing_diarised", "act", False, RULES)
+    assert not bundlable("unit_assigned", "act", False, RULES)
     assert not bundlable("triage", "act", False, RULES)
-    assert not bundlable("digest", "act", False, RULES)
+    assert not bundlable("send_failed", "act", False, RULES)
 
 
 def test_zero_minutes_turns_bundling_off():
@@ -45,8 +55,11 @@ def test_a_kannedom_copy_waits_for_the_next_info_time_on_a_business_day():
     friday = datetime(2026, 12, 4, 13, 0, tzinfo=UTC)
     monday = held_until(friday, "incoming_diarised", "info", RULES, CAL)
     assert CAL.local(monday).date() == date(2026, 12, 7) and CAL.local(monday).hour == 8
-    # a reminder is sendable at once (then waits the window only)
+    # routine follow-up too; a reminder is sendable at once (then waits the window only)
+    assert held_until(tuesday, "response_incoming", "act", RULES, CAL) == \
+        datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert held_until(tuesday, "reminder", "act", RULES, CAL) == tuesday
+    assert held_until(tuesday, "digest", "act", RULES, CAL) == tuesday
     assert held_until(tuesday, "incoming_diarised", "info", Notifications(info_at=()), CAL) == tuesday
 
 
