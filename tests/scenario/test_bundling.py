@@ -286,3 +286,20 @@ def test_an_email_bundle_has_a_mailto_line_per_case(tmp_path, clock):
         assert mail["X-Avvikelsebot-Notification"].startswith("bundle:anna:email:")
     finally:
         bot.close()
+
+
+def test_a_teams_bundle_has_an_action_set_per_case_naming_its_item(bot, notifier, clock):
+    from bot.chat.render import bundle_view
+    from bot.chat.teams import adaptive_card
+    forty_cases(bot, notifier, clock)
+    clock.set(THURSDAY_8)
+    bot.services.run_reminders()
+    members = sorted((n for n in bot.store.outbox() if n["event"] == "reminder"),
+                     key=lambda n: n["created"])[:3]
+    card = adaptive_card(bot.settings.org, bundle_view(bot.settings.org, members, 15), "bundle:x")
+    sets = [b for b in card["body"] if b["type"] == "ActionSet"]
+    assert len(sets) == 3
+    for action_set, member in zip(sets, members):
+        data = [a.get("data") or a["card"]["actions"][0]["data"] for a in action_set["actions"]]
+        assert {d["notification"] for d in data} == {member["id"]}
+        assert all(member["diary_number"] in d["command"] for d in data)
