@@ -242,6 +242,8 @@ def bundle_view(org: Organisation, members: list[dict[str, Any]], rows: int,
     counts: dict[str, int] = {}
     all_rows = []
     digest: dict[str, str] | None = None
+    # handed to e-mail after the chat channel's retries: said once, at the top
+    intro = next((m["fallback_intro"] for m in members if m.get("fallback_intro")), None)
     for item in members:
         view = item.get("view") or {}
         if item["event"] == "digest":      # Monday's overview leads the bundle, as it was
@@ -267,7 +269,7 @@ def bundle_view(org: Organisation, members: list[dict[str, Any]], rows: int,
     return {"event": BUNDLE, "role": "act" if any(r["role"] == "act" for r in all_rows) else "info",
             "number": None, "title": "", "headline": tn(lang, "event_bundle", len(all_rows)),
             "text": summary, "todo": t(lang, "todo_bundle"), "rows": shown, "more": more,
-            "more_link": link, "numbers": numbers, "digest": digest, "commands": [],
+            "more_link": link, "numbers": numbers, "digest": digest, "intro": intro, "commands": [],
             "actions": []}
 
 
@@ -290,6 +292,8 @@ def bundle_text(org: Organisation, view: dict[str, Any], row_extra=None) -> str:
     answer for it: `row_extra`), then "… och 37 till"."""
     lang = org.language
     lines = [view["headline"], view["text"], ""]
+    if view.get("intro"):
+        lines[:0] = [view["intro"], ""]
     if view.get("digest"):
         lines += [view["digest"]["headline"], view["digest"]["text"], ""]
     for i, row in enumerate(view["rows"], 1):

@@ -403,6 +403,8 @@ class Outbox:
             fallback = _item(key, recipient, "email", item.get("diary_number"), item["event"],
                              intro + "\n\n" + item["text"], item.get("view") or {}, now)
             fallback.update(fallback_for=item["id"], fallback_from=item["channel"])
+            if item.get("bundlable"):   # a bundle that could not go by chat goes as one mail
+                fallback.update(bundlable=True, fallback_intro=intro)
             store.add_notification(fallback)
             ids.append(key)
         store.update_notification(item["id"], {

@@ -148,12 +148,15 @@ def test_bulk_avsluta_closes_what_it_may_and_says_what_it_may_not(bot, clock):
 
 
 # ---------------------------------------------------------------------------- Slack, crash
-def slack_bot(tmp_path, clock, api: FakeSlackApi):
+def slack_bot(tmp_path, clock, api: FakeSlackApi, sender: FakeMailSender | None = None):
     config = slack_config(tmp_path)
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_API_URL": api.url, "SLACK_PORT": "0"}
+    if sender is not None:
+        env["SMTP_HOST"] = "127.0.0.1"
     settings = Settings(config_path=config, data_dir=tmp_path / "data", org=load_organisation(config),
-                        env={"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
-                             "SLACK_API_URL": api.url, "SLACK_PORT": "0"})
-    bot = build(settings, clock=clock, sender=FakeMailSender())
+                        env=env)
+    bot = build(settings, clock=clock, sender=sender or FakeMailSender())
     bot.slack = next(f for f in bot.frontends if f.channel == "slack")
     return bot
 
@@ -303,3 +306,28 @@ def test_a_teams_bundle_has_an_action_set_per_case_naming_its_item(bot, notifier
         data = [a.get("data") or a["card"]["actions"][0]["data"] for a in action_set["actions"]]
         assert {d["notification"] for d in data} == {member["id"]}
         assert all(member["diary_number"] in d["command"] for d in data)
+
+
+def test_a_bundle_slack_never_took_goes_as_one_mail(tmp_path, clock):
+    """Out of its retries on Slack (issue 22's fallback), a bundle of five reminders is one
+    mail saying why it comes by mail, not five."""
+    sender = FakeMailSender()
+    with FakeSlackApi(USERS) as api:
+        bot = slack_bot(tmp_path, clock, api, sender)
+        try:
+            overdue_on_slack(bot, clock, 5)
+            api.go_down()
+            start = clock.now()
+            while not bot.store.outbox(state="fallback"):
+                assert clock.now() - start < timedelta(hours=4), "never handed to e-mail"
+                clock.set(clock.now() + timedelta(minutes=2))
+                bot.services.deliver_outbox()
+            clock.set(clock.now() + WINDOW)
+            bot.services.deliver_outbox()
+            mails = [m for m in sender.sent if m["To"] == bot.settings.org.people["anna"].email]
+            assert len(mails) == 1, [m["Subject"] for m in mails]
+            body = mails[0].get_content()
+            assert mails[0]["Subject"].startswith("5 ärenden") and "Slack" in body
+            assert "med e-post" in body
+        finally:
+            bot.close()
