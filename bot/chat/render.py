@@ -273,10 +273,15 @@ def bundle_view(org: Organisation, members: list[dict[str, Any]], rows: int,
             "actions": []}
 
 
-def bundle_row_text(lang: str, row: dict[str, Any]) -> str:
+def bundle_row_detail(lang: str, row: dict[str, Any]) -> str:
+    """What a bundle's row says after the case's number and title."""
     deadline = f" ({t(lang, 'bundle_row_deadline', deadline=row['deadline'])})" if row.get(
         "deadline") and row.get("role") == "act" else ""
-    return f"{row['number']} «{row['title']}» – {row['line']}{deadline}"
+    return f"{row['line']}{deadline}"
+
+
+def bundle_row_text(lang: str, row: dict[str, Any]) -> str:
+    return f"{row['number']} «{row['title']}» – {bundle_row_detail(lang, row)}"
 
 
 def bundle_more_line(lang: str, view: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.chat.render import BUNDLE, bundle_more_line, bundle_row_text
+from bot.chat.render import BUNDLE, bundle_more_line, bundle_row_detail
 from bot.domain.org import Organisation, Person
 from bot.domain.redact import redact
 from bot.errors import DeliveryError, Unreachable
@@ -122,7 +122,7 @@ def bundle_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                                + escape(view["digest"]["text"])))
     for i, row in enumerate(view.get("rows") or []):
         blocks.append(_section(f"*{escape(row['number'])}* «{escape(row['title'])}»\n"
-                               + escape(bundle_row_text(lang, row).split("» – ", 1)[-1])))
+                               + escape(bundle_row_detail(lang, row))))
         for k, block in enumerate(action_blocks(row.get("actions") or [])):
             if block.get("block_id", "").startswith(UNIT_TEMPLATE):
                 continue        # a unit picker carries its command in its block_id: not in a bundle

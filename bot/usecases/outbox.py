@@ -304,6 +304,8 @@ class Outbox:
         return counts
 
     def _send_one(self, item: dict) -> tuple[dict, str, Any]:
+        if item.get("members") and not item.get("diary_number"):   # a bundle, in the log
+            item = {**item, "diary_number": f"{len(item['members'])} ärenden"}
         notifier = (self.deps.notifiers.get(item["channel"])
                     or (None if item["channel"] == COUNTERPART else self.deps.notifiers.get("console")))
         try:
