@@ -310,6 +310,7 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         links = LoginLinks(settings, tokens=bot.web_state.tokens)
         services.commands.login_link = lambda person, now: (
             links.issue_login_link(person, now), links.options.link_minutes)
+        services.outbox.web_base = links.options.base_url   # a bundle links to its cases
     if from_settings and org.outlook_absence and settings.mail_source == "graph":
         from bot.mail.graph import GraphAutomaticReplies      # issue 26
         services.use_outlook(GraphAutomaticReplies.from_settings(settings))

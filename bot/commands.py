@@ -190,8 +190,16 @@ def _assess(verb: str, rest: str, org: Organisation) -> Command:
 
 
 def _close(verb: str, rest: str, org: Organisation) -> Command:
+    """`avsluta VOK 2026/1[, VOK 2026/2 …] [orsak]`: one case, or several with one reason."""
     number, reason = _take_number(rest, org)
-    return Command(verb, number, {"reason": reason or None}, action=proc.Close(reason or None))
+    numbers = [number]
+    while _NUMBER_AT_START.match(reason):
+        more, reason = _take_number(reason, org)
+        numbers.append(more)
+    args: dict = {"reason": reason or None}
+    if len(numbers) > 1:
+        args["numbers"] = list(dict.fromkeys(numbers))
+    return Command(verb, number, args, action=proc.Close(reason or None))
 
 
 _DUE = re.compile(r"(?:^|\s+)(?:senast|due|by)\s+(\S+)\s*$", re.IGNORECASE)

@@ -19,7 +19,7 @@ from bot.domain.address import canonical
 from bot.domain.case import KINDS, REQUEST
 from bot.domain.org import (ALL_UNITS, CARE_BOTH, CARE_KINDS, LAGRUM, ROLES, SERIOUS_WORDS,
                             Counterpart, parse_lagrum,
-                            Deadlines, OfficeHours, Organisation, PatientSafety, Person, Records,
+                            Deadlines, Notifications, OfficeHours, Organisation, PatientSafety, Person, Records,
                             Subscription, Unit)
 from bot.errors import ConfigError
 
@@ -59,7 +59,8 @@ _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety", "records",
-         "notification_preferences", "teams"},
+         "notification_preferences", "teams", "notifications"},
+    "notifications": {"bundle_minutes", "info_at"},
     "notification_preferences": {"default", "working_hours_refresh_hours"},
     "teams": {"graph_chat_read"},
     "records": {"secrecy", "culling", "classification", "request_reminders"},
@@ -380,6 +381,7 @@ class _OrganisationReader:
                                                 people),
             records=self._records(self._table("records", required=False)),
             **self._notification_preferences(office),
+            notifications=self._notifications(self._table("notifications", required=False)),
         )
 
     def _notification_preferences(self, office: OfficeHours) -> dict[str, Any]:
@@ -400,11 +402,27 @@ class _OrganisationReader:
                             "notification_preferences.working_hours_refresh_hours", 4, 1, 7 * 24)
         return {"notify_default": preference.word() if preference else "",
                 "working_hours_refresh_hours": refresh}
+
     def _flag(self, table: dict, key: str, path: str) -> bool:
         value = table.get(key, False)
         if not isinstance(value, bool):
             raise self.fail(path, "ska vara true eller false")
         return value
+
+    def _notifications(self, table: dict) -> Notifications:
+        """[notifications]: bundle_minutes (0 = every notification at once, alone) and
+        info_at, the local times kännedom copies are gathered to (bot.domain.bundling)."""
+        minutes = self._int(table, "bundle_minutes", "notifications.bundle_minutes",
+                            Notifications().bundle_minutes, 0, 24 * 60)
+        if "info_at" not in table:
+            return Notifications(bundle_minutes=minutes)
+        value = table["info_at"]
+        if not isinstance(value, list):
+            raise self.fail("notifications.info_at",
+                            "ska vara en lista av tider som [\"08:00\", \"13:00\"]")
+        times = tuple(sorted({self._time({"at": v}, "at", f"notifications.info_at[{i}]", time(0, 0))
+                              for i, v in enumerate(value)}))
+        return Notifications(bundle_minutes=minutes, info_at=times)
 
     def _closed_case(self, mail: dict) -> str:
         """[mail] closed_case: what a counterpart's mail to a closed case does."""

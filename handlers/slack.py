@@ -146,7 +146,8 @@ class SlackListeners:
         message = body.get("message") or {}
         channel, ts = _where(body)
         if reply.ok and person and channel and ts and message:
-            await self._mark_done(client, channel, ts, message, person, reply)
+            await self._mark_done(client, channel, ts, message, person, reply,
+                                  action.get("block_id"))
         else:
             await self._tell_privately(client, body, channel, user, reply.text)
 
@@ -156,7 +157,7 @@ class SlackListeners:
         channel, ts = _where(body)
         today = self.services.calendar.local(self.services.clock.now()).date()
         form = snooze_form(self.lang, action.get("value") or "", channel, ts,
-                           (today + timedelta(days=7)).isoformat())
+                           (today + timedelta(days=7)).isoformat(), action.get("block_id"))
         if body.get("trigger_id"):
             await client.views_open(trigger_id=body["trigger_id"], view=form)
             log.info("slack views.open snooze form for %s", _loggable(action.get("value")))
@@ -180,7 +181,8 @@ class SlackListeners:
         if person and meta.get("channel") and meta.get("ts"):
             message = await self._message(client, meta["channel"], meta["ts"])
             if message:
-                await self._mark_done(client, meta["channel"], meta["ts"], message, person, reply)
+                await self._mark_done(client, meta["channel"], meta["ts"], message, person, reply,
+                                      meta.get("block"))
 
     # ------------------------------------------------------------------ App Home
     async def home_opened(self, event, client) -> None:
@@ -239,14 +241,15 @@ class SlackListeners:
 
     # ------------------------------------------------------------------ answers
     async def _mark_done(self, client, channel: str, ts: str, message: dict, person: Person,
-                         reply: Reply) -> None:
+                         reply: Reply, pressed_block: str | None = None) -> None:
         """The message shows who did what when; its buttons go, so nobody presses twice."""
         local = self.services.calendar.local(self.services.clock.now())
         when = t(self.lang, "slack_when", date=long_date(self.lang, local.date()),
                  time=f"{local:%H:%M}")
         line = t(self.lang, "slack_done", name=person.name, reply=reply.text, time=when)
         await client.chat_update(channel=channel, ts=ts, text=message.get("text") or shown(reply.text),
-                                 blocks=answered_blocks(message.get("blocks") or [], line))
+                                 blocks=answered_blocks(message.get("blocks") or [], line,
+                                                        pressed_block))
         log.info("slack chat.update %s in %s after a press by %s", ts, channel, person.id)
 
     async def _message(self, client, channel: str, ts: str) -> dict | None:

@@ -324,7 +324,21 @@ class TeamsBot:
         now = self.services.calendar.local(self.services.clock.now())
         line = t(self.lang, "teams_done_line", name=person.name if person else "?",
                  reply=reply.text, time=f"{now:%Y-%m-%d %H:%M}")
+        if same_card and item and delivery.get("bundle"):
+            # a row of a bundle: the same bundle again, that row answered, the others as they were
+            return await self._blocking(self._bundle_after, item, delivery, line)
         return done_card(self.org, item["view"] if same_card else None, line)
+
+    def _bundle_after(self, item: dict[str, Any], delivery: dict[str, Any],
+                      line: str) -> dict[str, Any]:
+        from bot.chat.render import bundle_view
+        from bot.chat.teams import bundle_card
+        from bot.domain.bundling import BUNDLE_ROWS
+        store = self.services.store
+        members = [m for m in (store.notification(i) for i in delivery.get("members") or [])
+                   if m is not None]
+        view = bundle_view(self.org, members, BUNDLE_ROWS, self.services.outbox.web_base)
+        return bundle_card(self.org, view, {item["id"]: line})
 
     def _notification(self, notification_id: str) -> dict[str, Any] | None:
         return self.services.store.notification(notification_id)

@@ -14,6 +14,7 @@ from typing import Any
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from bot.chat.render import BUNDLE, bundle_text
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.errors import DeliveryError
@@ -67,6 +68,12 @@ class EmailNotifier:
         if view.get("event") == COMMAND_REPLY:
             self._as_answer(message, view)
             message.set_content(redact(notification["text"]) + "\n\n" + t(lang, "email_footer_auto"))
+        elif view.get("event") == BUNDLE:
+            message["Subject"] = redact(headline)
+            message["Auto-Submitted"] = "auto-generated"
+            message.set_content(bundle_text(self.org, view, self.row_answers) + "\n\n"
+                                + t(lang, "bundle_answer_how") + "\n\n"
+                                + t(lang, "email_footer_auto"))
         else:
             subject = f"{number} {headline}" if number else headline
             if view.get("triage_id"):       # so that "avfärda" alone can name the mail
@@ -99,6 +106,20 @@ class EmailNotifier:
             refs = [*view.get("references", []), view["in_reply_to"]]
             message["References"] = " ".join(f"<{r}>" for r in dict.fromkeys(refs))
         message["Auto-Submitted"] = "auto-replied"
+
+    def _mailto(self, command: str) -> str:
+        return (f"mailto:{self.org.mailbox}?subject="
+                f"{quote(COMMAND_TOKEN + ' ' + command, safe='')}&body={quote(command, safe='')}")
+
+    def row_answers(self, row: dict[str, Any]) -> list[str]:
+        """A bundle's row by e-mail: a mailto: line per button of that case, the whole
+        command with its diary number (one mail answers one case)."""
+        lines = []
+        for action in row.get("actions") or []:
+            full = " ".join(str(action.get("command") or "").split())
+            if full and "{" not in full:
+                lines.append(f"- {full}: {self._mailto(full)}")
+        return lines
 
     def how_to_answer(self, view: dict[str, Any], number: str | None) -> str:
         """The notification's buttons as answer words and mailto: links to the functional

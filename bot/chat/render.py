@@ -15,7 +15,7 @@ from bot.domain.lagrum import case_lagrum
 from bot.domain.org import Organisation
 from bot.domain.process import current_step
 from bot.domain.redact import redact
-from bot.texts import long_date, t
+from bot.texts import long_date, t, tn
 
 # which commands a recipient is offered, per event and role
 _COMMANDS = {
@@ -92,7 +92,7 @@ def notification_view(org: Organisation, case: Case, event: str, role: str,
     return {**labels, "event": event, "role": role, "headline": headline, "todo": todo,
             "deadline": local_deadline.date().isoformat() if local_deadline else None,
             "step": step.name if step else None, "commands": commands, "actions": actions,
-            "links": list(case.links)}
+            "links": list(case.links), "red": case.severity == "red"}
 
 
 def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
@@ -116,6 +116,8 @@ def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
 def plain_text(org: Organisation, view: dict[str, Any]) -> str:
     """The console and e-mail rendering: title first, then the facts, then what to do."""
     lang = org.language
+    if view["event"] == BUNDLE:
+        return bundle_text(org, view)
     if view["event"] in ("triage", "digest", "unreachable", "mailbox_down", "mailbox_up",
                          "send_failed"):
         lines = [view["headline"], view["text"], view["todo"]]
@@ -204,7 +206,7 @@ def reminder_view(org: Organisation, case: Case, *, step: str, level: str, deadl
         actions = case_actions(org, case, _STEP_BUTTONS[step])
     return {**labels, "event": level, "role": "act", "headline": headline,
             "todo": f"{line} {todo}", "deadline": local.date().isoformat(), "step": step,
-            "commands": commands, "actions": actions}
+            "commands": commands, "actions": actions, "red": case.severity == "red"}
 
 
 def _local_time(calendar_local, moment: str) -> str:
@@ -247,6 +249,90 @@ def mailbox_view(org: Organisation, event: str, *, mailbox: str, since: str,
             "headline": t(lang, f"event_{event}"),
             "text": redact(t(lang, f"{event}_text", mailbox=mailbox, since=since, error=error)),
             "todo": t(lang, f"todo_{event}"), "commands": [], "actions": []}
+
+
+# ---------------------------------------------------------------------------- bundles
+BUNDLE = "bundle"
+
+
+def bundle_view(org: Organisation, members: list[dict[str, Any]], rows: int,
+                web_base: str | None = None) -> dict[str, Any]:
+    """One message for a bundle of outbox items (bot.domain.bundling): a row per item, each
+    with the case's own buttons, in the order they were queued; past `rows` rows "… och 37
+    till" and, with the web overview, a link to the list of exactly those cases."""
+    lang = org.language
+    counts: dict[str, int] = {}
+    all_rows = []
+    digest: dict[str, str] | None = None
+    # handed to e-mail after the chat channel's retries: said once, at the top
+    intro = next((m["fallback_intro"] for m in members if m.get("fallback_intro")), None)
+    for item in members:
+        view = item.get("view") or {}
+        if item["event"] == "digest":      # Monday's overview leads the bundle, as it was
+            digest = {"headline": view.get("headline") or "", "text": view.get("text") or ""}
+            continue
+        kind = (item["event"] if item["event"] in ("reminder", "escalation")
+                else "info" if view.get("role") == "info" else "other")
+        counts[kind] = counts.get(kind, 0) + 1
+        all_rows.append({"id": item["id"],
+                         "number": view.get("number") or item.get("diary_number") or "",
+                         "title": redact(view.get("title") or ""),
+                         "line": redact(view.get("headline") or ""), "role": view.get("role"),
+                         "deadline": view.get("deadline"), "event": item["event"],
+                         "actions": view.get("actions") or [],
+                         "commands": view.get("commands") or []})
+    shown, more = all_rows[:rows], max(0, len(all_rows) - rows)
+    summary = " · ".join(tn(lang, f"bundle_count_{kind}", counts[kind])
+                         for kind in ("reminder", "escalation", "info", "other") if kind in counts)
+    numbers = list(dict.fromkeys(r["number"] for r in all_rows if r["number"]))
+    link = (f"{web_base.rstrip('/')}/arenden?nr=" + ",".join(n.replace(" ", "-").replace("/", "-")
+                                                              for n in numbers)
+            if web_base and more else None)
+    return {"event": BUNDLE, "role": "act" if any(r["role"] == "act" for r in all_rows) else "info",
+            "number": None, "title": "", "headline": tn(lang, "event_bundle", len(all_rows)),
+            "text": summary, "todo": t(lang, "todo_bundle"), "rows": shown, "more": more,
+            "more_link": link, "numbers": numbers, "digest": digest, "intro": intro, "commands": [],
+            "actions": []}
+
+
+def bundle_row_detail(lang: str, row: dict[str, Any]) -> str:
+    """What a bundle's row says after the case's number and title."""
+    deadline = f" ({t(lang, 'bundle_row_deadline', deadline=row['deadline'])})" if row.get(
+        "deadline") and row.get("role") == "act" else ""
+    return f"{row['line']}{deadline}"
+
+
+def bundle_row_text(lang: str, row: dict[str, Any]) -> str:
+    return f"{row['number']} «{row['title']}» – {bundle_row_detail(lang, row)}"
+
+
+def bundle_more_line(lang: str, view: dict[str, Any]) -> str | None:
+    if not view.get("more"):
+        return None
+    if view.get("more_link"):
+        return t(lang, "bundle_more_link", count=view["more"], url=view["more_link"])
+    return t(lang, "bundle_more", count=view["more"])
+
+
+def bundle_text(org: Organisation, view: dict[str, Any], row_extra=None) -> str:
+    """The console and e-mail rendering of a bundle: a line per case (and, by e-mail, what to
+    answer for it: `row_extra`), then "… och 37 till"."""
+    lang = org.language
+    lines = [view["headline"], view["text"], ""]
+    if view.get("intro"):
+        lines[:0] = [view["intro"], ""]
+    if view.get("digest"):
+        lines += [view["digest"]["headline"], view["digest"]["text"], ""]
+    for i, row in enumerate(view["rows"], 1):
+        lines.append(f"{i}. {bundle_row_text(lang, row)}")
+        if row_extra is not None:
+            lines += [f"   {extra}" for extra in row_extra(row)]
+        elif row["commands"]:
+            lines.append(f"   {t(lang, 'label_commands')}: " + " · ".join(row["commands"]))
+    more = bundle_more_line(lang, view)
+    if more:
+        lines += ["", more]
+    return redact("\n".join(lines))
 
 
 # ---------------------------------------------------------------------------- buttons

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.chat.render import BUNDLE, bundle_more_line, bundle_row_detail
 from bot.domain.org import Organisation, Person
 from bot.domain.redact import redact
 from bot.errors import DeliveryError, Unreachable
@@ -37,6 +38,7 @@ UNIT = "avv_unit:"          # static_select: the block_id after UNIT_TEMPLATE ho
 UNIT_TEMPLATE = "avv_tpl:"
 HOME = "avv_home:"          # App Home button: value is the command
 SNOOZE_FORM = "avv_snooze_form"   # callback_id of the snooze modal
+ROW = "avv_row:"            # block_id prefix of a bundle row's buttons: "avv_row:<row>:<block>"
 METADATA_TYPE = "avvikelsebot_notification"
 
 # Block Kit limits (api.slack.com/reference/block-kit)
@@ -86,6 +88,8 @@ def _field(label: str, value: Any) -> dict[str, Any]:
 def notification_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     """The Block Kit message for one outbox view: the case title first, then what happened,
     the facts, what to do by when, and the buttons for the next step."""
+    if view.get("event") == BUNDLE:
+        return bundle_blocks(view, lang)
     if view.get("event") in ("triage", "digest", "unreachable") or not view.get("number"):
         return _message_blocks(view, lang)
     role_label = t(lang, "label_todo" if view.get("role") == "act" else "label_info")
@@ -103,6 +107,34 @@ def notification_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]
         _section(f"*{escape(role_label)}:* {escape(view.get('todo'))}"),
     ]
     return blocks + _actions_or_commands(view, lang)
+
+
+def bundle_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """A bundle (bot.domain.bundling): the count, then a row per case with that case's own
+    buttons (each row's actions block named ROW + row number, so a press answers that row
+    only), then "… och 37 till" with the link to the list. At most 15 rows: 33 blocks of
+    Slack's 50."""
+    blocks = [_header(view.get("headline") or "Avvikelsebot")]
+    if view.get("text"):
+        blocks.append(_context(escape(view["text"])))
+    if view.get("digest"):
+        blocks.append(_section(f"*{escape(view['digest']['headline'])}*\n"
+                               + escape(view["digest"]["text"])))
+    for i, row in enumerate(view.get("rows") or []):
+        blocks.append(_section(f"*{escape(row['number'])}* «{escape(row['title'])}»\n"
+                               + escape(bundle_row_detail(lang, row))))
+        for k, block in enumerate(action_blocks(row.get("actions") or [])):
+            if block.get("block_id", "").startswith(UNIT_TEMPLATE):
+                continue        # a unit picker carries its command in its block_id: not in a bundle
+            blocks.append({**block, "block_id": f"{ROW}{i}:{k}"})
+    more = bundle_more_line(lang, view)
+    if more:
+        if view.get("more_link"):
+            label = t(lang, "bundle_more", count=view["more"])
+            blocks.append(_section(f"<{view['more_link']}|{escape(label)}>"))
+        else:
+            blocks.append(_section(escape(more)))
+    return blocks
 
 
 def _message_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -189,15 +221,29 @@ def _unit_buttons(i: int, action: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for b in buttons if b]
 
 
-def answered_blocks(blocks: list[dict[str, Any]], line: str) -> list[dict[str, Any]]:
+def answered_blocks(blocks: list[dict[str, Any]], line: str,
+                    pressed_block: str | None = None) -> list[dict[str, Any]]:
     """The message after a press: the same blocks without the buttons, and who did what
-    when (`line` is escaped here)."""
+    when (`line` is escaped here). A press on a bundle's row takes that row's buttons only,
+    the line in their place: the other cases' buttons stay."""
+    if pressed_block and pressed_block.startswith(ROW):
+        row = ROW + pressed_block[len(ROW):].split(":", 1)[0] + ":"
+        result: list[dict[str, Any]] = []
+        done = False
+        for block in blocks or []:
+            if block.get("type") == "actions" and str(block.get("block_id", "")).startswith(row):
+                if not done:
+                    result.append(_context(escape(line)))
+                    done = True
+                continue
+            result.append(block)
+        return result if done else result + [_context(escape(line))]
     kept = [b for b in blocks or [] if b.get("type") != "actions"]
     return kept + [_context(escape(line))]
 
 
 def snooze_form(lang: str, template: str, channel: str | None, ts: str | None,
-                initial_date: str) -> dict[str, Any]:
+                initial_date: str, block: str | None = None) -> dict[str, Any]:
     """The modal a Snooza press opens: until which date, and why (both required by the
     grammar); where the message is rides along to update it afterwards."""
     return {
@@ -205,7 +251,8 @@ def snooze_form(lang: str, template: str, channel: str | None, ts: str | None,
         "title": _plain(t(lang, "slack_snooze_title"), 24),
         "submit": _plain(t(lang, "slack_snooze_submit"), 24),
         "close": _plain(t(lang, "slack_snooze_cancel"), 24),
-        "private_metadata": json.dumps({"command": template, "channel": channel, "ts": ts}),
+        "private_metadata": json.dumps({"command": template, "channel": channel, "ts": ts,
+                                        **({"block": block} if block else {})}),
         "blocks": [
             {"type": "input", "block_id": "until", "label": _plain(t(lang, "slack_snooze_until")),
              "element": {"type": "datepicker", "action_id": "until", "initial_date": initial_date}},

@@ -36,6 +36,7 @@ from microsoft_agents.activity import Activity, ResourceResponse
 from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 from microsoft_agents.hosting.core.app.proactive import Conversation
 
+from bot.chat.render import BUNDLE, bundle_more_line, bundle_row_text
 from bot.domain.org import Organisation
 from bot.domain.redact import redact
 from bot.errors import BotError, DeliveryError, Unreachable
@@ -78,21 +79,59 @@ def _shown(value: Any) -> str:
 # ---------------------------------------------------------------------------- cards
 def adaptive_card(org: Organisation, view: dict[str, Any], notification_id: str,
                   marker: str | None = None, notes: list[str] | None = None) -> dict[str, Any]:
-    """The card of one outbox notification, with its buttons. `marker` (issue 26) is the
-    id of its first element, so the card can be found in the chat after an interrupted
-    post; `notes` are earlier texts whose cards may have been shown already."""
-    body = _card_body(org, view)
-    if marker and body:
-        body[0]["id"] = marker_id(marker)
-    if notes:
-        body = [_text(escape_markdown(t(org.language, "teams_in_doubt_header")), weight="Bolder",
-                      color="Attention")] + [_text(_shown(n), isSubtle=True, spacing="None")
-                                             for n in notes] + [{**body[0], "separator": True}, *body[1:]]
-    card = _card(body)
+    """The card of one outbox notification (or of a bundle of them), with its buttons.
+    `marker` (issue 26) is the id of its first element, so the card can be found in the chat
+    after an interrupted post; `notes` are earlier texts whose cards may have been shown
+    already."""
+    if view.get("event") == BUNDLE:
+        return _marked(org, bundle_card(org, view), marker, notes)
+    card = _marked(org, _card(_card_body(org, view)), marker, notes)
     actions = [_card_action(org.language, b, notification_id) for b in view.get("actions", [])]
     if actions:
         card["actions"] = actions
     return card
+
+
+def _marked(org: Organisation, card: dict[str, Any], marker: str | None,
+            notes: list[str] | None) -> dict[str, Any]:
+    body = card["body"]
+    if marker and body:
+        body[0]["id"] = marker_id(marker)
+    if notes:
+        card["body"] = [_text(escape_markdown(t(org.language, "teams_in_doubt_header")),
+                              weight="Bolder", color="Attention")] + [
+            _text(_shown(n), isSubtle=True, spacing="None") for n in notes] + (
+            [{**body[0], "separator": True}, *body[1:]] if body else [])
+    return card
+
+
+def bundle_card(org: Organisation, view: dict[str, Any], done: dict[str, str] | None = None) -> dict[str, Any]:
+    """A bundle (bot.domain.bundling): a row per case with that case's buttons in an
+    ActionSet of its own, each button naming its row's outbox item (a press acts on that case
+    and answers that row). `done`: outbox item id -> who did what, shown instead of the row's
+    buttons."""
+    lang = org.language
+    body = [_text(_shown(view["headline"]), weight="Bolder", size="Medium")]
+    if view.get("text"):
+        body.append(_text(_shown(view["text"]), spacing="None"))
+    if view.get("digest"):
+        body.append(_text(_shown(view["digest"]["headline"]), weight="Bolder", separator=True))
+        body += [_text(_shown(line), spacing="None")
+                 for line in view["digest"]["text"].splitlines() if line.strip()]
+    for row in view.get("rows") or []:
+        body.append(_text(_shown(bundle_row_text(lang, row)), separator=True))
+        if done and row.get("id") in done:
+            body.append(_text(escape_markdown(redact(done[row["id"]])), weight="Bolder",
+                              color="Good", spacing="Small"))
+            continue
+        actions = [_card_action(lang, b, row.get("id") or "") for b in row.get("actions") or []
+                   if b.get("input") != "unit"]
+        if actions:
+            body.append({"type": "ActionSet", "actions": actions})
+    more = bundle_more_line(lang, view)
+    if more:
+        body.append(_text(_shown(more), separator=True))
+    return _card(body)
 
 
 def done_card(org: Organisation, view: dict[str, Any] | None, done_line: str) -> dict[str, Any]:

@@ -69,6 +69,17 @@ class PatientSafety:
 
 
 @dataclass(frozen=True)
+class Notifications:
+    """[notifications]: bundling (bot.domain.bundling). Within `bundle_minutes` every
+    reminder, escalation and kännedom copy for one person on one channel is one message
+    (0 = off: every notification its own message, at once). Kännedom copies are held to the
+    next of `info_at` (local times on business days) so an MA/SAS following every unit gets
+    them a few times a day, not with every mail; empty = only the window."""
+    bundle_minutes: int = 10
+    info_at: tuple[time, ...] = (time(8, 0), time(13, 0))
+
+
+@dataclass(frozen=True)
 class Records:
     """[records]: the secrecy marking a document gets by its case's kind: "auto" (OSL 25:1 or
     26:1 by the unit's care), "offentlig", or a paragraph ("OSL 25 kap. 1 §")."""
@@ -217,6 +228,7 @@ class Organisation:
     # how often a person's Outlook working hours are read again when Graph is the mail source
     notify_default: str = ""
     working_hours_refresh_hours: int = 4
+    notifications: Notifications = Notifications()
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

@@ -505,12 +505,17 @@ def _close(case: Case, cmd: Close, ctx: Context) -> Outcome:
     _move(case, ctx, CLOSED)
     if reason:
         case.events[-1].details["reason"] = case.close_reason
+    # those who follow the unit see the case go, för kännedom (bundled: a bulk close is
+    # one message to each of them, bot.domain.bundling)
+    info = org.subscribers_of(case.unit, ctx.subscriptions)
+    notices = [Notice("closed", case.number, who)] if (
+        who := recipients([], info, acting_person(ctx))) else []
     if fsn is not None:
         case.events[-1].details.update(fsn)
-        return Outcome(case, message=t(lang, "done_closed_fsn", number=case.number,
-                                       lmv=t(lang, "fsn_lmv_yes" if fsn["lmv_reported"]
-                                             else "fsn_lmv_no")))
-    return Outcome(case, message=t(lang, "done_closed", number=case.number))
+        return Outcome(case, notices, message=t(lang, "done_closed_fsn", number=case.number,
+                                                lmv=t(lang, "fsn_lmv_yes" if fsn["lmv_reported"]
+                                                      else "fsn_lmv_no")))
+    return Outcome(case, notices, message=t(lang, "done_closed", number=case.number))
 
 
 # what registrator, MA or SAS write when a case should never have been one (DESIGN §3)

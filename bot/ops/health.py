@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from bot.domain.bundling import waiting_since
 from bot.domain.health import HEALTH_KEY
 from bot.domain.redact import redact
 from bot.errors import StoreError
@@ -149,8 +150,11 @@ class BotProbe:
         pending = [n for n in items if n.get("state") in WAITING]
         failed = sum(1 for n in items if n.get("state") == "failed")
         # an item held by its recipient's preference (`avisering samlat 15:00`) waits from
-        # the moment it became due, not from its creation: held is not late (issue 24)
-        waiting = [w for w in (_waiting_since(n) for n in pending) if w is not None and w <= now]
+        # the moment it became due, and one held for its person's bundle (bot.domain.bundling)
+        # from when the bundle may go: held is not late (issue 24)
+        window = timedelta(minutes=self.bot.settings.org.notifications.bundle_minutes)
+        waiting = [w for w in (_waiting_since(n, window) for n in pending)
+                   if w is not None and w <= now]
         oldest_at = min(waiting, default=None)
         oldest = oldest_at.isoformat() if oldest_at else None
         age = (now - oldest_at).total_seconds() if oldest_at else 0.0
@@ -288,7 +292,11 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _waiting_since(item: dict[str, Any]) -> datetime | None:
-    """Since when a notification has been due: its creation, or the end of its hold."""
-    since = item.get("held_until") or item.get("created")
-    return datetime.fromisoformat(since) if since else None
+def _waiting_since(item: dict[str, Any], window: timedelta) -> datetime | None:
+    """Since when a notification has been due: its creation, the end of its hold, or for a
+    bundlable item not tried yet the moment its bundle may go."""
+    if not item.get("created"):
+        return None
+    if item.get("bundlable"):
+        return waiting_since(item, window)
+    return datetime.fromisoformat(item.get("held_until") or item["created"])

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.chat.render import notification_view, plain_text
 from bot.domain.absence import OUTLOOK_PREFIX, STATE_PREFIX, effective_absence, stand_in_for
+from bot.domain.bundling import bundlable, held_until
 from bot.domain.case import Case, iso
 from bot.domain import notify
 from bot.domain.org import Organisation, Person
@@ -85,6 +86,7 @@ class Notices:
         if channel is None:
             return
         view = notification_view(org, case, event, "info", deadline, self.deps.calendar.local)
+        # a team channel is not a person: its posts are not bundled (bot.domain.bundling)
         self.deps.store.add_notification(_item(
             f"{case.number}:{event}:{len(case.events)}:unit:{unit.id}", f"unit:{unit.id}",
             channel, case.number, event, plain_text(org, view), view, now))
@@ -105,9 +107,13 @@ class Notices:
                     + " " + view.get("headline", "")}
             person = org.people[deputy]
         channel = self.channel_for(person)
-        item = _item(key, person.id, channel, view.get("number"), event,
-                     plain_text(org, view), view, now)
-        item.update(self.schedule(person.id, channel, event, urgent, now))
+        item = self._bundling(_item(key, person.id, channel, view.get("number"), event,
+                                    plain_text(org, view), view, now), now)
+        scheduled = self.schedule(person.id, channel, event, urgent, now)
+        if scheduled.get("next_attempt") and scheduled["next_attempt"] < item["next_attempt"]:
+            # a kännedom copy's info time (bundling) is later than the preference's: it stands
+            scheduled["next_attempt"] = scheduled["held_until"] = item["next_attempt"]
+        item.update(scheduled)
         return self.deps.store.add_notification(item)
 
     # ------------------------------------------------------------------ preferences
@@ -151,6 +157,17 @@ class Notices:
             return {"next_attempt": iso(when), "held_until": iso(when),
                     "preference": preference.word()}
         return {}
+
+    def _bundling(self, item: dict, now: datetime) -> dict:
+        """A reminder, escalation or kännedom copy may wait for the person's bundle
+        (bot.domain.bundling); a kännedom copy waits for the next info time."""
+        rules = self.deps.org.notifications
+        view = item["view"]
+        if bundlable(item["event"], view.get("role"), bool(view.get("red")), rules):
+            item["bundlable"] = True
+            item["next_attempt"] = iso(held_until(now, item["event"], view.get("role"), rules,
+                                                  self.deps.calendar))
+        return item
 
     def stand_in(self, person_id: str, now: datetime) -> str | None:
         """`frånvaro`, else Outlook's automatic replies (issue 26, when [mail] outlook_absence)."""

@@ -19,7 +19,7 @@ from bot.domain.redact import redact
 from bot.errors import BotError, DomainError, PermissionDenied
 from bot.help import help_text
 from bot.mail.classify import ADDED, NEW_CASE, Decision
-from bot.texts import t
+from bot.texts import t, tn
 from bot.usecases.base import Deps, Notices, Reply
 from bot.usecases.intake import Intake
 from bot.usecases.outbox import COUNTERPART
@@ -79,6 +79,8 @@ class Commands:
             return self._subscription(actor, command)
         if command.name.startswith("triage_"):
             return self._resolve_triage(actor, command, channel, now)
+        if command.name == "close" and command.args.get("numbers"):
+            return self._close_many(actor, command, channel, now)
         assert command.number is not None
         case = store.get_case(command.number)
         if case is None:
@@ -101,6 +103,31 @@ class Commands:
         outcome = proc.apply(case, command.action, ctx)
         self.notices.save(outcome, now)
         return Reply(outcome.message)
+
+    def _close_many(self, actor: Actor, command: Command, channel: str, now: datetime) -> Reply:
+        """`avsluta` of several cases: each checked and closed as if alone, in one unit of
+        work; what is refused is said per case and the rest is closed. The kännedom copies
+        queue per case and reach each follower as one bundled message."""
+        org, lang, store = self.deps.org, self.deps.lang, self.deps.store
+        ctx = self.intake.context(actor, channel, now)
+        closed: list[str] = []
+        refused: list[str] = []
+        for number in command.args["numbers"]:
+            case = store.get_case(number)
+            try:
+                if case is None:
+                    raise DomainError(t(lang, "refused_no_case", number=number.format(org.digits)))
+                access.require_view(org, actor, case)
+                outcome = proc.apply(case, command.action, ctx)
+            except DomainError as refusal:     # PermissionDenied too: this case only
+                refused.append(str(refusal))
+                continue
+            self.notices.save(outcome, now)
+            closed.append(case.number)
+        lines = [tn(lang, "done_closed_many", len(closed), numbers=", ".join(closed))] if closed else []
+        if refused:
+            lines += [t(lang, "refused_closed_many", count=len(refused)), *refused]
+        return Reply("\n".join(lines), ok=not refused)
 
     def _web_link(self, actor: Actor, private: bool) -> Reply:
         lang = self.deps.lang

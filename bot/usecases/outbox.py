@@ -25,6 +25,16 @@ answers: a later successful delivery there re-queues its failed items, and while
 goes to the channel the oldest failed item is tried again every PROBE_EVERY as a probe.
 `outbox --retry` (retry()) re-queues every failed item and makes every waiting one due now.
 
+Bundles (issue 24, bot.domain.bundling): a reminder, escalation or kännedom copy that may
+wait is queued `pending` as always, marked `bundlable`. The claim leaves it until the first
+sendable bundlable item of its (recipient, channel) has waited `bundle_minutes`; then every
+sendable bundlable item of the pair is claimed in the same transaction, each stamped with one
+`bundle` id. The worker sends them as ONE message (the bundle id is its idempotency key: the
+Slack metadata, the e-mail Message-ID) and records them together, in one transaction. A crash
+in between leaves them `sending` with their bundle id: the next claim takes them up as the same
+bundle and reconciles it by that id, so it is delivered once. The store keeps one item per case
+(the outbox, the delivered-notification log); a bundle's items share the delivery.
+
 `skicka` is an outbox job of the same kind (channel "counterpart"): the mail was composed,
 given its Message-ID and written to raw/ when the command ran; the case advances to `sent`
 in the transaction that records the send.
@@ -38,8 +48,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.chat.render import send_failed_view, unreachable_view
+from bot.chat.render import BUNDLE, bundle_view, plain_text, send_failed_view, unreachable_view
 from bot.domain import process as proc
+from bot.domain.bundling import BUNDLE_ROWS, bundle_id, due_bundles
 from bot.domain.access import Actor
 from bot.domain.case import CH_SYSTEM, DOC_REMINDER, DOC_SENT, Document, iso
 from bot.domain.process import Context
@@ -76,6 +87,8 @@ class Outbox:
         # only `outbox --retry` sends one again)
         self._troubled: set[str] = set(CHAT_CHANNELS) | {"email", "console"}
         self._probed: dict[str, datetime] = {}
+        # the web overview's address, for a bundle's link to the list of its cases
+        self.web_base: str | None = None
 
     # ------------------------------------------------------------------ the round
     def deliver(self, *, wait: bool = True, only: set[str] | None = None) -> dict[str, int]:
@@ -117,7 +130,9 @@ class Outbox:
     def _claim(self, only: set[str] | None) -> dict[str, list[dict]]:
         now = self.deps.clock.now()
         stamp = iso(now)
+        window = timedelta(minutes=self.deps.org.notifications.bundle_minutes)
         by_channel: dict[str, list[dict]] = {}
+        waiting: list[dict] = []       # bundlable, sendable, not in a bundle yet
         with self.deps.uow as store:
             # several instances on one database (PostgreSQL): claim only what no other
             # instance is claiming, and keep what another live instance has in flight
@@ -141,15 +156,29 @@ class Outbox:
                 due = item["state"] == "pending" and item["next_attempt"] <= stamp
                 if not (orphan or due):
                     continue
-                fields = {"state": "sending", "claim": self.token, "claimed_at": stamp,
-                          "attempts": item["attempts"] + (0 if orphan else 1),
-                          "in_doubt": orphan or item.get("in_doubt", False)}
-                if item["channel"] == doubt.CHANNEL and not fields["in_doubt"]:
-                    fields.update(doubt.attach(store, item, self.deps.lang))   # issue 26
-                store.update_notification(item["id"], fields)
-                by_channel.setdefault(item["channel"], []).append({**item, **fields})
+                if due and item.get("bundlable") and not item.get("bundle") and window:
+                    waiting.append(item)
+                    continue
+                self._claim_item(store, item, orphan, stamp, by_channel)
+            for group in due_bundles(waiting, now, window):
+                # one item alone goes as itself; several as one bundle, claimed together
+                bundle = bundle_id(group, stamp) if len(group) > 1 else None
+                for item in group:
+                    self._claim_item(store, item, False, stamp, by_channel, bundle)
             self._claim_probes(store, now, by_channel, only)
         return by_channel
+
+    def _claim_item(self, store, item: dict, orphan: bool, stamp: str,
+                    by_channel: dict[str, list[dict]], bundle: str | None = None) -> None:
+        fields = {"state": "sending", "claim": self.token, "claimed_at": stamp,
+                  "attempts": item["attempts"] + (0 if orphan else 1),
+                  "in_doubt": orphan or item.get("in_doubt", False)}
+        if bundle is not None:
+            fields["bundle"] = bundle
+        if item["channel"] == doubt.CHANNEL and not fields["in_doubt"]:
+            fields.update(doubt.attach(store, item, self.deps.lang))   # issue 26
+        store.update_notification(item["id"], fields)
+        by_channel.setdefault(item["channel"], []).append({**item, **fields})
 
     def _claim_probes(self, store, now: datetime, by_channel: dict[str, list[dict]],
                       only: set[str] | None) -> None:
@@ -180,17 +209,33 @@ class Outbox:
         """A channel's items: recipients in parallel (a fan-out to 200 people is not 200
         round trips in a row), each recipient's items in order; results recorded in batches."""
         counts = {"sent": 0, "retry": 0, "failed": 0, FALLBACK: 0}
-        by_recipient: dict[str, list[dict]] = {}
+        # what goes out: an item alone, or a bundle's items as one message
+        by_recipient: dict[str, list[list[dict]]] = {}
+        bundles: dict[str, list[dict]] = {}
         for item in items:
-            by_recipient.setdefault(item["recipient"], []).append(item)
+            if item.get("bundle"):
+                if item["bundle"] not in bundles:
+                    bundles[item["bundle"]] = []
+                    by_recipient.setdefault(item["recipient"], []).append(bundles[item["bundle"]])
+                bundles[item["bundle"]].append(item)
+            else:
+                by_recipient.setdefault(item["recipient"], []).append([item])
         results: list[tuple[dict, str, Any]] = []
         results_lock = threading.Lock()
 
-        def send_all(queue: list[dict]) -> None:
-            for item in queue:
-                outcome = self._send_one(item)
+        def send_all(queue: list[list[dict]]) -> None:
+            for members in queue:
+                if len(members) == 1 and not members[0].get("bundle"):
+                    outcomes = [self._send_one(members[0])]
+                else:       # one message; its result is every member's, recorded together
+                    message = self._bundle_message(members)
+                    _, result, detail = self._send_one(message)
+                    if result == "sent":   # where the message is, and who else is in it
+                        detail = {**(detail or {}), "bundle": message["id"],
+                                  "members": message["members"]}
+                    outcomes = [(member, result, detail) for member in members]
                 with results_lock:
-                    results.append(outcome)
+                    results.extend(outcomes)
                     batch = results[:] if len(results) >= RECORD_BATCH else None
                     if batch:
                         results.clear()
@@ -205,6 +250,21 @@ class Outbox:
         if counts["sent"] and channel in self._troubled:
             self._requeue_failed(channel)
         return counts
+
+    def _bundle_message(self, members: list[dict]) -> dict:
+        """The one notification a bundle is sent as: its id the bundle id (the idempotency
+        key of the message), a row per member with that case's buttons."""
+        members = sorted(members, key=lambda m: (m["created"], m["id"]))
+        first = members[0]
+        view = bundle_view(self.deps.org, members, BUNDLE_ROWS, self.web_base)
+        return {"id": first["bundle"], "recipient": first["recipient"],
+                "channel": first["channel"], "diary_number": None, "event": BUNDLE,
+                "text": plain_text(self.deps.org, view), "view": view,
+                "created": first["created"], "attempts": max(m["attempts"] for m in members),
+                "in_doubt": any(m.get("in_doubt") for m in members),
+                # Teams texts that may have been shown already ride on the bundle (issue 26)
+                "doubt_notes": [n for m in members for n in m.get("doubt_notes", [])],
+                "members": [m["id"] for m in members]}
 
     # ------------------------------------------------------------------ the channel is back
     def _requeue_failed(self, channel: str) -> int:
@@ -242,8 +302,11 @@ class Outbox:
                 elif (item["state"] == "pending" and item["next_attempt"] > stamp
                       and not (item.get("held_until") and item["attempts"] == 0)):
                     # (an item held by its recipient's preference, `avisering`, is not a
-                    # back-off: it stays for the time the person chose)
-                    store.update_notification(item["id"], {"next_attempt": stamp})
+                    # back-off: it stays for the time the person chose); a held kännedom copy
+                    # goes now: its bundle's window counts from when it was queued
+                    # (bot.domain.bundling.due_bundles)
+                    due = min(item["created"], stamp) if item.get("bundlable") else stamp
+                    store.update_notification(item["id"], {"next_attempt": due})
                     counts["pending"] += 1
         self._probed.clear()
         log.info("utkorgen: %d misslyckade aviseringar köas igen, %d väntande försöks nu",
@@ -251,6 +314,8 @@ class Outbox:
         return counts
 
     def _send_one(self, item: dict) -> tuple[dict, str, Any]:
+        if item.get("members") and not item.get("diary_number"):   # a bundle, in the log
+            item = {**item, "diary_number": f"{len(item['members'])} ärenden"}
         notifier = (self.deps.notifiers.get(item["channel"])
                     or (None if item["channel"] == COUNTERPART else self.deps.notifiers.get("console")))
         try:
@@ -307,6 +372,8 @@ class Outbox:
                   "next_attempt": iso(now + timedelta(seconds=delay)),
                   # only a refusal before sending (429 Retry-After) is certainly not delivered
                   "in_doubt": exc.retry_after is None, "probe": False}
+        if exc.retry_after is not None and item.get("bundle"):
+            fields["bundle"] = None      # certainly not delivered: free to join a new bundle
         if state == "failed":
             fields["failed_at"] = iso(now)
             if item.get("probe"):                  # the channel is still down: wait for the next probe
@@ -350,6 +417,8 @@ class Outbox:
             fallback = _item(key, recipient, "email", item.get("diary_number"), item["event"],
                              intro + "\n\n" + item["text"], item.get("view") or {}, now)
             fallback.update(fallback_for=item["id"], fallback_from=item["channel"])
+            if item.get("bundlable"):   # a bundle that could not go by chat goes as one mail
+                fallback.update(bundlable=True, fallback_intro=intro)
             store.add_notification(fallback)
             ids.append(key)
         store.update_notification(item["id"], {
@@ -399,7 +468,7 @@ class Outbox:
         recipient = item["recipient"]
         unit = org.units.get(recipient[5:]) if recipient.startswith("unit:") else None
         fields = {"channel": fallback, "fallback_from": item["channel"], "error": str(exc)[:200],
-                  "state": "pending", "next_attempt": iso(now), "in_doubt": False}
+                  "state": "pending", "next_attempt": iso(now), "in_doubt": False, "bundle": None}
         if unit is not None:   # a team channel has no e-mail: the post waits on its own channel
             # (failed, not retried by itself: `outbox --retry` once it is fixed), the registrator told
             fields = {"state": "failed", "failed_at": iso(now), "unreachable": True,

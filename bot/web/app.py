@@ -238,7 +238,18 @@ class WebApp:
         q = request.query
         return Filters(unit=q.get("enhet", ""), counterpart=q.get("motpart", ""),
                        status=q.get("status", ""), overdue=q.get("forsenade") == "1",
-                       year=small_number(q.get("ar")), query=q.get("sok", "")[:200])
+                       year=small_number(q.get("ar")), query=q.get("sok", "")[:200],
+                       numbers=self._numbers(q.get("nr", "")))
+
+    def _numbers(self, text: str) -> frozenset[int]:
+        """?nr=VOK-2026-0001,VOK-2026-0002: the cases a bundled notification listed (at most
+        1,000; what is not a diary number of the series is left out)."""
+        keys = set()
+        for part in text.split(",")[:1000]:
+            parsed = parse_diary_number(part.strip(), self.org.series)
+            if parsed is not None:
+                keys.add(parsed.key)
+        return frozenset(keys)
 
     async def case_list(self, request: web.Request) -> web.Response:
         viewer = self.viewer(request)

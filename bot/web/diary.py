@@ -64,6 +64,7 @@ class Filters:
     overdue: bool = False
     year: int | None = None
     query: str = ""
+    numbers: frozenset[int] = frozenset()   # ?nr=VOK-2026-0001,…: exactly these cases (a bundle's link)
 
 
 class DiaryIndex:
@@ -97,6 +98,8 @@ class DiaryIndex:
             words = filters.query.casefold().split()
         result = []
         for row in self.rows:
+            if filters.numbers and row.key not in filters.numbers:
+                continue
             if filters.year and row.year != filters.year:
                 continue
             if filters.unit and row.unit != filters.unit:

@@ -94,7 +94,11 @@ def test_email_notifications_killed_mid_send_keep_one_message_id_each(tmp_path, 
         finish = _run(data, server.port, "notify", [])
         _, err = finish.communicate(timeout=60)
         assert finish.returncode == 0, err[-2000:]
-        items = [n for n in TinyDbCaseStore(data, readonly=True).outbox() if n["channel"] == "email"]
+        # (kännedom copies wait for their bundle at 08:00/13:00 of a business day on this real
+        # clock, issue 24: not sent yet, not part of the crash; a bundle's crash is tested in
+        # tests/scenario/test_bundling.py)
+        items = [n for n in TinyDbCaseStore(data, readonly=True).outbox() if n["channel"] == "email"
+                 and not (n.get("bundlable") and n["state"] == "pending" and not n["attempts"])]
         assert items and all(n["state"] == "sent" for n in items)
         seen = _by_message_id(server)
         assert len(seen) == len(items), "one Message-ID per notification, whatever was resent"

@@ -103,10 +103,13 @@ def test_a_throttled_notification_mail_is_sent_when_retry_after_is_up_and_once(
             f"{[r.status for r in graph.graph_requests('POST', r'/sendMail$')]}")
         sent_at = min(r.at for r in graph.graph_requests("POST", r"/sendMail$") if r.status == 202)
         assert RETRY_AFTER - 0.5 <= sent_at - first.at <= RETRY_AFTER + 4
-        queued = [n for n in running.bot.store.outbox() if n["channel"] == "email"]
+        # (the MA's and SAS's kännedom copies wait for their bundle at 08:00/13:00 of a
+        # business day, issue 24: this is about the mails that go at once)
+        queued = [n for n in running.bot.store.outbox() if n["channel"] == "email"
+                  and not n.get("bundlable")]
         assert wait_for(lambda: len(graph.sent) == len(queued), 10)
         assert wait_for(lambda: all(n["state"] == "sent" for n in running.bot.store.outbox()
-                                    if n["channel"] == "email"), 10)
+                                    if n["channel"] == "email" and not n.get("bundlable")), 10)
     message_ids = [m.split(b"Message-ID:", 1)[1].split(b"\n", 1)[0].strip() for m in graph.sent]
     assert len(message_ids) == len(set(message_ids)) == len(queued)
     refused = [r for r in graph.graph_requests("POST", r"/sendMail$") if r.status == 429]

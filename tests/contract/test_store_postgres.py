@@ -4,7 +4,7 @@ delivery) wired by build() on DATABASE_URL."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 
@@ -87,6 +87,8 @@ def test_the_bot_on_database_url_diarises_answers_and_delivers(org, tmp_path, cl
     assert reply.ok and "VOK 2026/0001" in reply.text
     counts = bot.services.deliver_outbox()
     assert counts["sent"] >= 1 and notifier.sent
+    clock.set(clock.now() + timedelta(hours=4))    # 13:00: the kännedom copies (issue 24)
+    bot.services.deliver_outbox()
     assert all(n["state"] == "sent" for n in bot.store.outbox())
     bot.close()
     # another instance on the same database sees it all

@@ -23,3 +23,11 @@ class FakeNotifier:
 
     def to(self, person: str) -> list[dict[str, Any]]:
         return [n for n in self.sent if n["recipient"] == person]
+
+    def items(self) -> list[str]:
+        """The outbox items delivered, a bundle's members each (one message, several items)."""
+        return delivered_items(self.sent)
+
+
+def delivered_items(sent: list[dict[str, Any]]) -> list[str]:
+    return [member for n in sent for member in (n.get("members") or [n["id"]])]

@@ -58,8 +58,14 @@ def main() -> None:
     # MAIL_SOURCE=imap and IMAP_*: the mailbox on a real Dovecot (an argument, as
     # tests.conftest clears such variables from the environment)
     mailbox = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
-    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data_dir,
-                        org=load_organisation(EXAMPLE_CONFIG), env={"DATABASE_URL": url, **mailbox})
+    # each notification its own message at once (bundling off, issue 24): these instances run
+    # on the real clock, where kännedom copies would wait for 08:00/13:00 on a business day;
+    # a bundle's crash safety is tested on the injected clock (tests/scenario/test_bundling.py)
+    from dataclasses import replace
+    from bot.domain.org import Notifications
+    org = replace(load_organisation(EXAMPLE_CONFIG), notifications=Notifications(bundle_minutes=0))
+    settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data_dir, org=org,
+                        env={"DATABASE_URL": url, **mailbox})
     bot = build(settings, notifiers={"console": ScreenNotifier(seen)}, sender=FakeMailSender())
 
     async def run() -> None:

@@ -14,6 +14,7 @@ import email.policy
 from email.message import EmailMessage
 
 from bot.app import build
+from bot.domain.org import Notifications
 from bot.domain.diary import parse_diary_number
 from tests.fakes.mail import make_mail
 from tests.scenario.test_mail_imap import USER, deviation, imap_settings, run_bot, smtp  # noqa: F401
@@ -71,7 +72,11 @@ def status(bot) -> str:
 
 
 def trusted(org):
-    return dataclasses.replace(org, trusted_authserv_ids=(TRUSTED,))
+    # each notification its own mail at once (bundling off, issue 24): these run on the real
+    # clock and answer one case's mail, whose subject names the case; a bundle's mail is
+    # answered through its per-case mailto: lines (tests/scenario/test_bundling.py)
+    return dataclasses.replace(org, trusted_authserv_ids=(TRUSTED,),
+                               notifications=Notifications(bundle_minutes=0))
 
 
 def test_manager_with_only_email_takes_a_case_from_diarised_to_closed(org, tmp_path, dovecot, smtp):

@@ -2,7 +2,7 @@
 clock, recording notifier and mail sender): answers, permissions, what is sent and stored."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -242,7 +242,7 @@ def test_skicka_an_outgoing_deviation(bot, sender):
 
 
 # --------------------------------------------------------------------------- subscriptions
-def test_prenumerera_gives_info_copies(bot, notifier):
+def test_prenumerera_gives_info_copies(bot, notifier, clock):
     refused = say(bot, "bengt", "prenumerera Solgården")   # not his unit: he may not see it
     assert not refused.ok and "egna enheter" in refused.text
     reply = say(bot, "sven", "prenumerera Solgården")
@@ -250,6 +250,7 @@ def test_prenumerera_gives_info_copies(bot, notifier):
     result = ingest(bot, sender=LISA, subject="Avvikelse Solgården: fel kost serverad",
                     body="Avvikelse gällande Solgårdens särskilda boende.")
     assert result["unit"] == "solgarden", result
+    clock.set(clock.now() + timedelta(hours=4))   # kännedom copies go at 13:00 (issue 24)
     bot.services.deliver_outbox()
     copies = notifier.to("sven")
     assert [(n["event"], n["view"]["role"]) for n in copies] == [("incoming_diarised", "info")]

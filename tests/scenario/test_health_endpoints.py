@@ -8,6 +8,7 @@ import asyncio
 import socket
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import build
+from bot.domain.org import Notifications
 from bot.errors import ConfigError, DeliveryError, MailSourceError
 from bot.mail.maildir import MaildirMailSource
 from bot.ops.health import HealthServer
@@ -38,6 +40,10 @@ def with_console(bot, console: FakeNotifier) -> FakeNotifier:
 
 
 def health_settings(org, tmp_path, **env) -> Settings:
+    # every notification its own message at once (bundling off, issue 24): these tests
+    # count deliveries and failures per item; held bundles and /readyz are tested in
+    # tests/scenario/test_bundling.py
+    org = replace(org, notifications=Notifications(bundle_minutes=0))
     return Settings(config_path=EXAMPLE_CONFIG, data_dir=tmp_path / "data", org=org,
                     env={"HEALTH_PORT": "0", **env})
 

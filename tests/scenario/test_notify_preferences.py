@@ -88,7 +88,8 @@ def test_quiet_is_recorded_never_sent_and_the_digest_still_comes(bot, clock, not
     assert "Avvikelse 1" in say(bot, "anna", "mina").text
     # Monday's digest is the summary a quiet person gets
     bot.services.run_reminders(local(8, 5, day=23))
-    got = delivered_to(bot, notifier, "anna", local(8, 6, day=23))
+    # (it waits its bundle window, [notifications] bundle_minutes, for reminders to join it)
+    got = delivered_to(bot, notifier, "anna", local(8, 16, day=23))
     assert [n["event"] for n in notifier.to("anna")] == ["digest"] and len(got) == 1
 
 

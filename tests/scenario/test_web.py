@@ -218,3 +218,14 @@ def test_a_token_is_redeemed_once_across_two_stores(tmp_path):
     late = LoginTokens(tmp_path).issue("rut", now)
     assert LoginTokens(tmp_path).redeem(late, now + timedelta(minutes=10)) is None
     assert LoginTokens(tmp_path).redeem("nonsense", now) is None
+
+
+def test_a_bundles_link_lists_exactly_its_cases(site):
+    """The link at the end of a bundled notification ("… och 37 till", issue 24)."""
+    rut = signed_in(site, "rut")
+    listing = rut.get("/arenden?nr=VOK-2026-0001,VOK-2026-0003,inte-ett-nummer").body
+    assert "VOK 2026/0001" in listing and "VOK 2026/0003" in listing
+    assert "VOK 2026/0002" not in listing and "2 ärenden matchar" in listing
+    anna = signed_in(site, "anna")            # still only what the person may see
+    mine = anna.get("/arenden?nr=VOK-2026-0001,VOK-2026-0002").body
+    assert "VOK 2026/0001" in mine and "VOK 2026/0002" not in mine

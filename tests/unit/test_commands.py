@@ -121,7 +121,7 @@ def test_bad_diary_numbers(org, typed):
 
 @pytest.mark.parametrize("text,usage", [
     ("status", "status <dnr>"), ("registrerad", "registrerad <dnr>"), ("skicka", "skicka <dnr>"),
-    ("skickad", "skickad <dnr>"), ("avsluta", "avsluta <dnr> [orsak]"),
+    ("skickad", "skickad <dnr>"), ("avsluta", "avsluta <dnr>[, <dnr> …] [orsak]"),
     ("bedöm", "bedöm <dnr> röd|gul|grön"), ("enhet", "enhet <dnr> <enhet>"),
     ("motpart", "motpart <dnr> <motpart>"), ("rubrik", "rubrik <dnr> <text>"),
     ("snooza", "snooza <dnr> <ÅÅÅÅ-MM-DD> <orsak>"), ("åtgärd", "åtgärd <dnr> <text>"),
@@ -318,3 +318,12 @@ def test_garbage_never_raises(org):
             assert command.error is None or isinstance(command.error, str)
         else:
             assert command.error is None
+
+
+def test_avsluta_takes_several_numbers_and_one_reason(org):
+    command = parse("avsluta VOK 2026/1, 2026/2 vok-2026-0003 dubbletter av 2026/4", org)
+    assert command.name == "close" and command.number == DiaryNumber(2026, 1, "VOK")
+    assert command.args["numbers"] == [DiaryNumber(2026, n, "VOK") for n in (1, 2, 3)]
+    assert command.args["reason"] == "dubbletter av 2026/4"
+    single = parse("avsluta VOK 2026/1 klar", org)
+    assert "numbers" not in single.args and single.args["reason"] == "klar"

@@ -716,7 +716,17 @@ def test_set_unit_to_the_same_unit_tells_nobody(org):
 def test_commands_tell_nobody(org):
     case = reach(org, INCOMING, "diarised")
     # (red asks the MA/SAS for a Lex assessment: tests/unit/test_safety_rules.py)
-    for command, who in ((Register(), "anna"), (Assess("yellow"), "anna"), (MarkSent(), "rut"),
-                         (Close("dubblett"), "rut")):
+    for command, who in ((Register(), "anna"), (Assess("yellow"), "anna"), (MarkSent(), "rut")):
         outcome = apply(case, command, ctx(org, who))
         assert outcome.notices == []
+
+
+def test_a_close_tells_the_units_followers_for_information(org):
+    """Issue 24: the MA/SAS who follow the unit see a case go (kännedom, bundled: a bulk
+    `avsluta` is one message to each); the closer gets no copy, the managers nothing."""
+    case = reach(org, INCOMING, "diarised")
+    [notice] = apply(case, Close("dubblett"), ctx(org, "rut")).notices
+    assert notice.event == "closed" and {r.role for r in notice.recipients} == {"info"}
+    assert {r.person for r in notice.recipients} == set(org.subscribers_of(case.unit))
+    [by_maria] = apply(case, Close("dubblett"), ctx(org, "maria")).notices
+    assert "maria" not in {r.person for r in by_maria.recipients}

@@ -54,6 +54,9 @@ def test_the_example_is_a_realistic_organisation(org):
     # issue 26
     ('outlook_absence = false', 'outlook_absence = "ja"', "mail.outlook_absence", "true eller false"),
     ('graph_chat_read = false', 'graph_chat_read = 1', "teams.graph_chat_read", "true eller false"),
+    ('bundle_minutes = 10', 'bundle_minutes = -1', "notifications.bundle_minutes", "heltal mellan 0"),
+    ('info_at = ["08:00", "13:00"]', 'info_at = ["08:00", "kl 13"]', "notifications.info_at[1]", "tid"),
+    ('info_at = ["08:00", "13:00"]', 'info_at = "13:00"', "notifications.info_at", "lista av tider"),
 ])
 def test_bad_values_name_the_file_the_key_and_the_problem(tmp_path, old, new, key, problem):
     assert old in GOOD, old
@@ -119,3 +122,15 @@ def test_the_notification_default(tmp_path, org):
     anchor = '# default = "omedelbart"\n'
     chosen, _ = _load(tmp_path, GOOD.replace(anchor, 'default = "samlat 15.00"\n', 1))
     assert chosen.notify_default == "samlat 15:00"
+
+
+def test_notifications_are_bundled_by_default_and_can_be_turned_off(tmp_path, org):
+    from datetime import time
+    assert org.notifications.bundle_minutes == 10
+    assert org.notifications.info_at == (time(8, 0), time(13, 0))
+    off, _ = _load(tmp_path, GOOD.replace("bundle_minutes = 10", "bundle_minutes = 0", 1))
+    assert off.notifications.bundle_minutes == 0
+    bare, _ = _load(tmp_path, GOOD.replace("[notifications]", "[notifications_gone]", 1)
+                    .replace("bundle_minutes = 10", "").replace('info_at = ["08:00", "13:00"]', "")
+                    .replace("[notifications_gone]", ""))
+    assert bare.notifications == org.notifications        # the defaults when the table is absent
