@@ -297,8 +297,9 @@ def build(settings: Settings, *, mail: MailSource | None = None,
     if settings.env.get("WEB_PORT"):      # `webb` in chat gives a personal sign-in link
         from bot.web.auth import LoginLinks
         links = LoginLinks(settings)
-        services.commands.login_link = lambda person, now: (
-            links.issue_login_link(person, now), links.options.link_minutes)
+        services.commands.login_link = lambda person, now, target=None: (
+            links.issue_login_link(person, now, target), links.options.link_minutes)
+        services.deps.web_url = links.options.base_url   # notifications link to their case
     if from_settings:
         from bot.ops.health import health_server
         health = health_server(bot, mail_wait_seconds=MAIL_WAIT_SECONDS)

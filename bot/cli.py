@@ -220,8 +220,11 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     command("check-config", "check").add_argument("--online", action="store_true",
                                                   help=h("check_online"))
     command("web", "web", json_flag=False)
-    command("web-link", "web_link", json_flag=False).add_argument(
+    web_link = command("web-link", "web_link", json_flag=False)
+    web_link.add_argument(
         "--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
+    web_link.add_argument("--next", dest="next_page", metavar="/arenden/ÅÅÅÅ/N",
+                          help=h("web_link_next"))
     readlog = command("logg", "logg", json_flag=False)
     readlog.add_argument("--from", dest="start", required=True, metavar=m("date"), help=h("logg_from"))
     readlog.add_argument("--to", dest="end", required=True, metavar=m("date"), help=h("logg_to"))
@@ -418,6 +421,8 @@ def cmd_web(settings: Settings, args) -> int:
 
 
 def cmd_web_link(settings: Settings, args) -> int:
+    from bot.domain.diary import parse_diary_number
+    from bot.domain.weblink import case_path, local_target
     from bot.ports import SystemClock
     from bot.web.auth import LoginLinks
     org = settings.org
@@ -427,8 +432,14 @@ def cmd_web_link(settings: Settings, args) -> int:
         person = found.id if found else person
     if person not in org.people:
         raise UsageError(t(org.language, "web_not_in_directory", person=args.person))
+    target = args.next_page
+    if target is not None and not target.startswith("/"):      # a diary number is a case page
+        number = parse_diary_number(target, org.series)
+        target = case_path(number.key) if number else target
+    if target is not None and local_target(target) is None:
+        raise UsageError(t(org.language, "web_link_bad_target", text=target))
     links = LoginLinks(settings)
-    url = links.issue_login_link(person, SystemClock().now())
+    url = links.issue_login_link(person, SystemClock().now(), target)
     print(t(org.language, "web_link_line", minutes=links.options.link_minutes, url=url))
     return EXIT_OK
 

@@ -1541,6 +1541,24 @@ EN.update({
     "archive_readme_layout": "METS.xml lists every file with its size and SHA-256. metadata/descriptive/ holds one ERMS file per case (CITS ERMS v3.0.2, FGS Ärendehantering 2.0; the schema is in schemas/). representations/rep1/data/<diary number>/ holds each document's mail as it came in or was sent (<no>.eml), its attachments (<no>-attachment-<n>) and the text of notes. The titles in ERMS are the public ones; each document's secrecy marking is a restriction naming the paragraph of OSL.",
 })
 
+# --- web links, the phone, note authors, notification retention (issue 24) --------------------
+SV.update({
+    "web_open_case": "Öppna ärendet i webben",
+    "web_signin_bounce": "Öppnar sidan …",
+    "web_signin_returns": "När du har loggat in med länken kommer du tillbaka till den här sidan.",
+    "web_link_bad_target": "«{text}» är ingen sida i webböversikten: ange ett diarienummer eller en sökväg som börjar med /",
+    "cli_help_web_link_next": "sidan att landa på efter inloggningen: ett diarienummer eller en sökväg här (/arenden/2026/12)",
+    "help_web": "webb [nummer] – en personlig inloggningslänk till webböversikten, till ärendet om du anger ett (i ett privat samtal)",
+})
+EN.update({
+    "web_open_case": "Open the case on the web",
+    "web_signin_bounce": "Opening the page …",
+    "web_signin_returns": "Once you have signed in with the link you come back to this page.",
+    "web_link_bad_target": "«{text}» is not a page of the web overview: give a diary number or a path that starts with /",
+    "cli_help_web_link_next": "the page to land on after signing in: a diary number or a path here (/arenden/2026/12)",
+    "help_web": "web [number] – a personal sign-in link to the web overview, to the case if you name one (in a private conversation)",
+})
+
 CATALOG = {"sv": SV, "en": EN}
 
 WEEKDAYS = {"sv": ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.chat.render import notification_view, plain_text
+from bot.chat.render import notification_view, plain_text, with_web_link
 from bot.domain.absence import STATE_PREFIX, Absence, stand_in_for
 from bot.domain.case import Case, iso
 from bot.domain.org import Organisation, Person
@@ -39,6 +39,7 @@ class Deps:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     channels: dict[str, bool] = field(default_factory=lambda: {"console": True})
     sender: MailSender | None = None
+    web_url: str | None = None       # the web overview's address, when it is switched on
 
     @property
     def lang(self) -> str:
@@ -81,7 +82,8 @@ class Notices:
                    "teams" if unit.teams_channel and channels.get("teams") else None)
         if channel is None:
             return
-        view = notification_view(org, case, event, "info", deadline, self.deps.calendar.local)
+        view = with_web_link(org, notification_view(org, case, event, "info", deadline,
+                                                    self.deps.calendar.local), self.deps.web_url)
         self.deps.store.add_notification(_item(
             f"{case.number}:{event}:{len(case.events)}:unit:{unit.id}", f"unit:{unit.id}",
             channel, case.number, event, plain_text(org, view), view, now))
@@ -97,6 +99,7 @@ class Notices:
                     "headline": t(org.language, "on_behalf_of", name=person.name)
                     + " " + view.get("headline", "")}
             person = org.people[deputy]
+        view = with_web_link(org, view, self.deps.web_url)
         return self.deps.store.add_notification(_item(
             key, person.id, self.channel_for(person), view.get("number"), event,
             plain_text(org, view), view, now))

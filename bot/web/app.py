@@ -33,6 +33,7 @@ from bot.domain.case import STATUSES, Case, from_iso
 from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
+from bot.domain.weblink import case_path, local_target
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
 from bot.report import build_report, counted, month_name, signed, step_name, tables
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "avvikelsebot_session"
+NEXT_COOKIE = "avvikelsebot_next"       # the page a signed-out visit asked for
+NEXT_SECONDS = 3600
 PAGE_SIZE = 50
 _TEXT_TYPES = ("text/html", "text/plain", "text/csv")
 _SECURITY_HEADERS = {
@@ -126,12 +129,27 @@ class WebApp:
         person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
         person = self.org.people.get(person_id or "")
         if person is None:                    # also: someone removed from the directory
-            raise web.HTTPUnauthorized(
-                text=self.jinja.get_template("signin_needed.html").render(viewer=None, path=""),
-                content_type="text/html")
+            raise self._signin_needed(request)
         viewer = Viewer(person.id, person.name, person.has_oversight)
         request["viewer"] = viewer
         return viewer
+
+    def _signin_needed(self, request: web.Request) -> web.HTTPException:
+        """Not signed in. A link followed from Slack, Teams or a mail is a navigation from
+        another site, and the browser then leaves our SameSite=Strict cookie at home: the
+        page loads itself once more from here, which carries it. Still signed out, the page
+        is remembered (a short cookie) and the next sign-in lands there."""
+        target = local_target(request.path_qs) if request.method == "GET" else None
+        if target and request.headers.get("Sec-Fetch-Site") == "cross-site":
+            html = self.jinja.get_template("signin_bounce.html").render(viewer=None, path="")
+            return web.HTTPOk(text=html, content_type="text/html")
+        html = self.jinja.get_template("signin_needed.html").render(viewer=None, path="",
+                                                                  returning=bool(target))
+        refusal = web.HTTPUnauthorized(text=html, content_type="text/html")
+        if target:
+            refusal.set_cookie(NEXT_COOKIE, target, httponly=True, samesite="Strict", path="/",
+                               secure=self.options.secure_cookie, max_age=NEXT_SECONDS)
+        return refusal
 
     def not_found(self, request: web.Request) -> web.HTTPNotFound:
         """The same answer for a case that does not exist and one the person may not see."""
@@ -155,8 +173,7 @@ class WebApp:
         return t(self.lang, "web_who_system") if who.startswith("system") else who
 
     def row_view(self, row: Row, now: datetime) -> dict[str, Any]:
-        year, seq = divmod(row.key, 1_000_000)
-        return {"number": row.number, "url": f"/arenden/{year}/{seq}", "title": row.title,
+        return {"number": row.number, "url": case_path(row.key), "title": row.title,
                 "kind": t(self.lang, f"kind_{row.kind}"), "unit": self.unit_name(row.unit),
                 "unit_id": row.unit, "counterpart": self.counterpart_name(row.counterpart),
                 "status": t(self.lang, f"status_{row.status}"), "created": row.created,
@@ -190,14 +207,19 @@ class WebApp:
         return self.render("signin.html", request, token=request.match_info["token"])
 
     async def signin(self, request: web.Request) -> web.Response:
-        person = await asyncio.to_thread(self.tokens.redeem, request.match_info["token"],
-                                         self.clock.now())
+        found = await asyncio.to_thread(self.tokens.redeem_with_target,
+                                        request.match_info["token"], self.clock.now())
+        person, target = found or (None, None)
         if person is None or person not in self.org.people:
             log.info("webben: inloggningslänk avvisad (okänd, förbrukad eller för gammal)")
             return self.render("signin_refused.html", request, http_status=403)
         session_id = self.sessions.start(person, self.clock.now())
         log.info("webben: %s loggade in", person)
-        response = web.HTTPSeeOther("/arenden")
+        # the link's own page first, then the page that asked for a sign-in, then the list
+        target = target or local_target(request.cookies.get(NEXT_COOKIE)) or "/arenden"
+        response = web.HTTPSeeOther(target)
+        if NEXT_COOKIE in request.cookies:
+            response.del_cookie(NEXT_COOKIE, path="/")
         response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
                             secure=self.options.secure_cookie,
                             max_age=int(self.sessions.lifetime.total_seconds()))
@@ -256,13 +278,12 @@ class WebApp:
         await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
                                 what=VIEW_CASE, at=now)
         readable = can_read_mail(self.org, Actor.person(viewer.person), case)
-        year, seq = divmod(case.key, 1_000_000)
         events = [{"at": e.at, "who": self.person_label(e.who),
                    "channel": t(self.lang, f"web_channel_{e.channel}")
                    if e.channel in ("mail", "cli", "slack", "teams", "system", "webb") else e.channel,
                    "what": self._event_text(e.what, e.details)} for e in case.events]
         return self.render(
-            "case.html", request, case=case, base=f"/arenden/{year}/{seq}",
+            "case.html", request, case=case, base=case_path(case.key),
             kind=t(self.lang, f"kind_{case.kind}"), unit=self.unit_name(case.unit),
             unit_id=case.unit, counterpart=self.counterpart_name(case.counterpart),
             status=t(self.lang, f"status_{case.status}"),
@@ -320,9 +341,8 @@ class WebApp:
         mail = await asyncio.to_thread(self._parse_raw, document.raw)
         await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
                                 what=VIEW_MAIL, at=self.clock.now(), document=document.no)
-        year, seq = divmod(case.key, 1_000_000)
         return self.render("mail.html", request, case=case, document=document, mail=mail,
-                           base=f"/arenden/{year}/{seq}",
+                           base=case_path(case.key),
                            attachments=list(enumerate(mail["attachments"])) if mail else [])
 
     async def attachment(self, request: web.Request) -> web.StreamResponse:
