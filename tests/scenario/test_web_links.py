@@ -122,6 +122,9 @@ def site(tmp_path_factory, org):
     settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data, org=org, env={})
     bot, _ = a_bot(org, data, {})
     number = bot.services.ingest_many([(mail(), ARRIVED, None)])[0]["diary_number"]
+    noted = bot.services.handle_command(Actor.person("anna"), f"anteckning {number} Ringde anhörig",
+                                        "slack")
+    assert noted.ok, noted
     bot.close()
     server = WebProcess(data).start()
     yield settings, server, number
@@ -201,3 +204,28 @@ def test_web_link_on_the_command_line_takes_a_number_and_refuses_another_site(tm
                   env=WEB_ON)
     assert refused.returncode == 2 and "evil.example" in refused.stderr
     assert "inloggning" not in refused.stdout
+
+
+# ------------------------------------------------------------------ a note's author
+def test_a_note_shows_its_author_by_name_on_the_case_page(site):
+    settings, server, number = site
+    browser = Client(server.url)
+    browser.sign_in(server.link(settings, "sven"))
+    page = browser.get(case_page(number))
+    row = next(r for r in page.body.split("<tr>") if "Ringde anhörig" in r)
+    assert "Anna Andersson" in row and "<td>anna</td>" not in row, row
+
+
+def test_a_note_shows_its_author_by_name_in_status(org, tmp_path):
+    bot, _ = a_bot(org, tmp_path / "status", {})
+    try:
+        number = bot.services.ingest_many([(mail(), ARRIVED, None)])[0]["diary_number"]
+        anna = Actor.person("anna")
+        assert bot.services.handle_command(anna, f"anteckning {number} Ringde anhörig", "slack").ok
+        text = bot.services.handle_command(anna, f"status {number}", "slack").text
+        assert "från Anna Andersson: Ringde anhörig" in text
+        case = next(c for c in bot.store.all_cases() if c.number == number)
+        note = bot.services.status_json(case)["documents"][-1]
+        assert note["type"] == "note" and note["author"] == "Anna Andersson"
+    finally:
+        bot.close()
