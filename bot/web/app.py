@@ -248,20 +248,27 @@ class WebApp:
         _, index = await asyncio.to_thread(self.source.current)
         rows = await asyncio.to_thread(index.query, filters,
                                        index.visible(self.org, viewer.person), now)
+        paged = self._page(request, "/arenden", rows, now)
+        statuses = sorted({s for kind in STATUSES.values() for s in kind},
+                          key=lambda s: t(self.lang, f"status_{s}"))
+        return self.render("list.html", request, total=len(rows), **paged, filters=filters,
+                           units=self._visible_units(viewer), counterparts=self.org.counterparts.values(),
+                           statuses=[(s, t(self.lang, f"status_{s}")) for s in statuses],
+                           years=index.years)
+
+    def _page(self, request: web.Request, path: str, rows: list[Row],
+              now: datetime) -> dict[str, Any]:
+        """One page of rows (?sida=N, PAGE_SIZE a page) and the links to its neighbours,
+        the query's other parameters kept: only the page's rows are made into views."""
         page = max(1, small_number(request.query.get("sida")) or 1)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
         page = min(page, pages)
         shown = [self.row_view(r, now) for r in rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
         params = {k: v for k, v in request.query.items() if k != "sida" and v}
-        link = lambda p: "/arenden?" + urlencode({**params, "sida": p})   # noqa: E731
-        statuses = sorted({s for kind in STATUSES.values() for s in kind},
-                          key=lambda s: t(self.lang, f"status_{s}"))
-        return self.render("list.html", request, rows=shown, total=len(rows), page=page,
-                           pages=pages, prev_link=link(page - 1) if page > 1 else None,
-                           next_link=link(page + 1) if page < pages else None, filters=filters,
-                           units=self._visible_units(viewer), counterparts=self.org.counterparts.values(),
-                           statuses=[(s, t(self.lang, f"status_{s}")) for s in statuses],
-                           years=index.years)
+        link = lambda p: f"{path}?" + urlencode({**params, "sida": p})   # noqa: E731
+        return {"rows": shown, "page": page, "pages": pages,
+                "prev_link": link(page - 1) if page > 1 else None,
+                "next_link": link(page + 1) if page < pages else None}
 
     def _visible_units(self, viewer: Viewer) -> list:
         if viewer.oversight:
@@ -422,10 +429,12 @@ class WebApp:
         _, index = await asyncio.to_thread(self.source.current)
         rows = await asyncio.to_thread(index.query, Filters(unit=unit.id, status="open"),
                                        index.visible(self.org, viewer.person), now)
-        shown = sorted((self.row_view(r, now) for r in rows),
-                       key=lambda r: (not r["overdue"], r["deadline"] or now))
-        return self.render("unit.html", request, unit=unit, rows=shown,
-                           overdue=sum(1 for r in shown if r["overdue"]),
+        # overdue first, then by deadline; paged like the list (a unit of a large office has
+        # thousands of open cases, and a phone shows fifty rows well)
+        ordered = sorted(rows, key=lambda r: (not r.overdue(now), r.deadline or now, r.key))
+        return self.render("unit.html", request, unit=unit, total=len(rows),
+                           **self._page(request, f"/enheter/{unit.id}", ordered, now),
+                           overdue=sum(1 for r in rows if r.overdue(now)),
                            managers=", ".join(self.person_label(p) for p in unit.managers))
 
     async def report_page(self, request: web.Request) -> web.Response:
@@ -436,26 +445,34 @@ class WebApp:
         year = asked if asked and 1990 < asked <= this_year else this_year
         report = await asyncio.to_thread(self._report, viewer, year, now)
         lang = self.lang
-        inflow = charts.grouped_columns(
-            "chart-inflow", t(lang, "report_inflow_title"),
-            t(lang, "web_chart_inflow_desc", year=year, previous=year - 1),
-            [month_name(lang, m.month) for m in report.inflow],
-            [(str(year), charts.THIS_YEAR, [m.count for m in report.inflow]),
-             (str(year - 1), charts.LAST_YEAR, [m.previous for m in report.inflow])], lang)
         measured = [s for s in report.steps if s.count]
-        steps = charts.horizontal_bars(
-            "chart-steps", t(lang, "report_steps_title"), t(lang, "web_chart_steps_desc"),
-            [(step_name(lang, s.step), s.median_business_days or 0, s.p90_business_days)
-             for s in measured], t(lang, "web_chart_median"), lang,
-            second=t(lang, "web_chart_p90"))
-        overdue = charts.horizontal_bars(
-            "chart-overdue", t(lang, "web_overdue_by_unit"),
-            t(lang, "web_chart_overdue_desc"),
-            [(c.name, c.count, None) for c in report.overdue_by_unit],
-            t(lang, "report_col_cases"), lang, colour=charts.ACCENT)
+
+        def drawn(narrow: bool) -> dict[str, Markup]:
+            """The three charts, wide (a screen) or narrow (a phone: its own ids)."""
+            tail = "-smal" if narrow else ""
+            return {
+                "inflow": charts.grouped_columns(
+                    f"chart-inflow{tail}", t(lang, "report_inflow_title"),
+                    t(lang, "web_chart_inflow_desc", year=year, previous=year - 1),
+                    [month_name(lang, m.month) for m in report.inflow],
+                    [(str(year), charts.THIS_YEAR, [m.count for m in report.inflow]),
+                     (str(year - 1), charts.LAST_YEAR, [m.previous for m in report.inflow])],
+                    lang, narrow=narrow),
+                "steps": charts.horizontal_bars(
+                    f"chart-steps{tail}", t(lang, "report_steps_title"),
+                    t(lang, "web_chart_steps_desc"),
+                    [(step_name(lang, s.step), s.median_business_days or 0, s.p90_business_days)
+                     for s in measured], t(lang, "web_chart_median"), lang,
+                    second=t(lang, "web_chart_p90"), narrow=narrow),
+                "overdue": charts.horizontal_bars(
+                    f"chart-overdue{tail}", t(lang, "web_overdue_by_unit"),
+                    t(lang, "web_chart_overdue_desc"),
+                    [(c.name, c.count, None) for c in report.overdue_by_unit],
+                    t(lang, "report_col_cases"), lang, colour=charts.ACCENT, narrow=narrow),
+            }
         return self.render("report.html", request, report=report, year=year,
-                           years=list(range(this_year, this_year - 6, -1)), inflow_chart=inflow,
-                           steps_chart=steps, overdue_chart=overdue, tables=tables(report))
+                           years=list(range(this_year, this_year - 6, -1)),
+                           wide=drawn(False), narrow=drawn(True), tables=tables(report))
 
     def _report(self, viewer: Viewer, year: int, now: datetime):
         """The report over the cases this person may see; kept while the diary is unchanged."""
