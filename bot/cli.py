@@ -208,8 +208,11 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     listing.add_argument("--open", action="store_true", help=h("list_open"))
     listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
     listing.add_argument("--unit", metavar=m("unit"), help=h("list_unit"))
-    command("outbox", "outbox").add_argument("--retry", action="store_true",
-                                             help=h("outbox_retry"))
+    outbox = command("outbox", "outbox")
+    outbox_what = outbox.add_mutually_exclusive_group()
+    outbox_what.add_argument("--retry", action="store_true", help=h("outbox_retry"))
+    outbox_what.add_argument("--gallra", "--prune", dest="prune", action="store_true",
+                             help=h("outbox_prune"))
     report = command("report", "report")
     report.add_argument("--year", type=_year(lang), metavar=m("year"), help=h("report_year"))
     report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text",
@@ -631,6 +634,8 @@ def cmd_list(settings: Settings, args) -> int:
 def cmd_outbox(settings: Settings, args) -> int:
     if args.retry:
         return _outbox_retry(settings, args)
+    if args.prune:
+        return _outbox_prune(settings, args)
     bot = _reader(settings, command="outbox")
     live = {n["id"]: n for n in bot.store.outbox()}
     earlier = [n for n in bot.store.outbox_history() if n["id"] not in live]
@@ -827,6 +832,30 @@ def _outbox_retry(settings: Settings, args) -> int:
         _print_json(counts)
     else:
         print(t(lang, "cli_outbox_retried", **counts))
+    return EXIT_OK
+
+
+def _outbox_prune(settings: Settings, args) -> int:
+    """`outbox --gallra`: delivered notifications older than [retention] notifications_days
+    removed now (a running `run` does the same once a day)."""
+    lang = settings.org.language
+    try:
+        bot = _bot(settings, readonly=False, command="outbox --gallra")
+    except StoreLockedError as locked:
+        if "run" not in (locked.command or "").split():
+            raise
+        print(t(lang, "cli_outbox_pruned_by_run", days=settings.org.notification_retention_days))
+        return EXIT_OK
+    try:
+        gone, before = bot.services.forget_delivered()
+        local = _local(before.isoformat(), bot.calendar.tz)
+    finally:
+        bot.close()
+    if args.json:
+        _print_json({"removed": gone, "delivered_before": before.isoformat()})
+    else:
+        print(t(lang, "cli_outbox_pruned", count=gone, before=local,
+                days=settings.org.notification_retention_days))
     return EXIT_OK
 
 

@@ -50,15 +50,20 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 # a KLASSA code ("2.3.1"), with the class's name after it if wanted ("2.3.1 Hantera avvikelser")
 _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
+# how long delivered notifications are kept ([retention] notifications_days): two years
+DEFAULT_NOTIFICATION_RETENTION_DAYS = 730
+
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
-         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records"},
+         "counterparts", "subscriptions", "web", "mail", "patient_safety", "records",
+         "retention"},
     "records": {"secrecy", "culling", "classification"},
     "patient_safety": {"serious_words", "assess_days", "escalate_maria", "escalate_sarah"},
     "mail": {"trusted_authserv_ids", "closed_case"},
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
+    "retention": {"notifications_days"},
     "office_hours": {"start", "end", "closed_days"},
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
                   "escalate_after", "repeat_every", "acknowledged_for"},
@@ -366,6 +371,9 @@ class _OrganisationReader:
             patient_safety=self._patient_safety(self._table("patient_safety", required=False),
                                                 people),
             records=self._records(self._table("records", required=False)),
+            notification_retention_days=self._int(
+                self._table("retention", required=False), "notifications_days",
+                "retention.notifications_days", DEFAULT_NOTIFICATION_RETENTION_DAYS, 1, 36500),
         )
 
     def _closed_case(self, mail: dict) -> str:

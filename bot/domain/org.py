@@ -173,6 +173,9 @@ class Organisation:
     closed_case: str = "new_linked"
     patient_safety: PatientSafety = PatientSafety()
     records: Records = Records()
+    # days a delivered notification is kept in the outbox log ([retention]); the diary and
+    # the read log are never shortened by it
+    notification_retention_days: int = 730
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:
