@@ -132,8 +132,10 @@ def test_a_bad_retention_is_a_clear_swedish_error(tmp_path, value):
     from tests.conftest import EXAMPLE_CONFIG
     from tests.scenario.test_cli_admin import run
     config = tmp_path / "org.toml"
-    config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8")
-                      + f"\n[retention]\nnotifications_days = {value}\n", encoding="utf-8")
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert "notifications_days = 730" in text        # the example says the default
+    config.write_text(text.replace("notifications_days = 730", f"notifications_days = {value}"),
+                      encoding="utf-8")
     done = run(tmp_path, "check-config", config=config)
     assert done.returncode == 2, done.stdout
     assert "retention.notifications_days" in done.stderr and "heltal" in done.stderr
