@@ -152,3 +152,34 @@ def test_the_report_fits_a_phone_and_its_charts_are_readable(phone, phone_site):
         summary.click()
     assert phone.execute_script(
         f"return document.documentElement.scrollWidth <= {WIDTH} && window.innerWidth == {WIDTH}")
+
+
+def test_a_case_link_followed_from_another_site_opens_the_case_for_a_signed_in_person(
+        phone, phone_site):
+    """A notification's link clicked in Slack or Teams is a navigation from another site: the
+    browser leaves the SameSite=Strict session cookie at home on that first request. The page
+    then loads itself again from our own site, with the cookie, and shows the case."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    _, server, numbers = phone_site
+    year, seq = numbers[0].split()[1].split("/")
+    target = f"{server.url}/arenden/{year}/{int(seq)}"
+    phone.get(f"data:text/html,<a id='go' href='{target}'>{numbers[0]}</a>")
+    phone.find_element("id", "go").click()
+    WebDriverWait(phone, 15).until(
+        lambda d: d.current_url == target and numbers[0] in d.find_element("tag name", "h1").text)
+
+
+def test_a_case_link_for_someone_signed_out_leads_through_sign_in_back_to_the_case(
+        browser, phone_site):  # noqa: F811
+    from selenium.webdriver.support.ui import WebDriverWait
+    settings, server, numbers = phone_site
+    year, seq = numbers[0].split()[1].split("/")
+    target = f"{server.url}/arenden/{year}/{int(seq)}"
+    browser.get(f"data:text/html,<a id='go' href='{target}'>{numbers[0]}</a>")
+    browser.find_element("id", "go").click()
+    WebDriverWait(browser, 15).until(
+        lambda d: "Logga in för att se diariet" in d.find_element("tag name", "h1").text)
+    browser.get(server.link(settings, "rut"))          # the ordinary link from `webb`
+    click_and_wait(browser, ("id", "signin"))
+    assert browser.current_url == target
+    assert numbers[0] in browser.find_element("tag name", "h1").text
