@@ -127,6 +127,8 @@ def plain_text(org: Organisation, view: dict[str, Any]) -> str:
         lines = [view["headline"], view["text"], view["todo"]]
         if view["commands"]:
             lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
+        if view.get("url"):       # a send that failed is about one case
+            lines.append(f"{t(lang, 'web_open_case')}: {view['url']}")
         return redact("\n".join(lines))
     lines = [
         f"«{view['title']}»",

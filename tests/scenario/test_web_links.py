@@ -229,3 +229,12 @@ def test_a_note_shows_its_author_by_name_in_status(org, tmp_path):
         assert note["type"] == "note" and note["author"] == "Anna Andersson"
     finally:
         bot.close()
+
+
+def test_a_failed_send_to_the_registrator_links_to_its_case(org):
+    from bot.chat.render import send_failed_view, with_web_link
+    view = with_web_link(org, send_failed_view(org, "VOK 2026/0007", "x@region.se", "550"), BASE)
+    assert view["url"] == f"{BASE}/arenden/2026/7"
+    assert f"Öppna ärendet i webben: {BASE}/arenden/2026/7" in plain_text(org, view)
+    triage = with_web_link(org, {"event": "triage", "number": "VOK 2026/0007"}, BASE)
+    assert "url" not in triage                   # a triage prompt's number is a suggestion
