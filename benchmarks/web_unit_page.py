@@ -41,12 +41,16 @@ def timed(client: Client, path: str) -> tuple[float, str]:
     return elapsed, page.body
 
 
-def count_cases(data: Path) -> tuple[int, int]:
+def count_cases(data: Path) -> tuple[int, int, str]:
+    """All cases, the open ones, and the unit with the most open cases (the busiest page)."""
+    from collections import Counter
     from bot.store.repository import TinyDbCaseStore
     store = TinyDbCaseStore(data, readonly=True, command="bench")
     try:
         total = sum(1 for _ in store.all_cases())
-        return total, len(store.open_cases())
+        open_cases = store.open_cases()
+        busiest = Counter(c.unit for c in open_cases if c.unit).most_common(1)
+        return total, len(open_cases), busiest[0][0] if busiest else "hemtjanst-norr"
     finally:
         store.close()
 
@@ -57,43 +61,45 @@ def main() -> int:
     parser.add_argument("--mails-per-day", type=int, default=25)
     parser.add_argument("--cases", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--unit", default="hemtjanst-norr")
-    parser.add_argument("--person", default="anna", help="who signs in (the unit's manager)")
+    parser.add_argument("--unit", help="default: the unit with the most open cases")
     args = parser.parse_args()
     started = time.perf_counter()
     source, _ = aged.aged_store(args.years, args.mails_per_day)
-    total, open_now = count_cases(source)
+    total, open_now, busiest = count_cases(source)
     if total < args.cases:
         source = aged.grow(source, args.cases)
-        total, open_now = count_cases(source)
+        total, open_now, busiest = count_cases(source)
+    unit = args.unit or busiest
     print(f"store: {source} ({total:,} cases, {open_now:,} open), ready in "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     org = load_organisation(CONFIG)
+    person = org.units[unit].managers[0]               # the unit's manager signs in
     with tempfile.TemporaryDirectory(prefix="web-unit-") as state:
         settings = Settings(config_path=CONFIG, data_dir=source, org=org,
                             env={"WEB_STATE_DIR": state})
         server = WebProcess(source, env={"WEB_STATE_DIR": state}).start(timeout=300)
         try:
             client = Client(server.url)
-            link = server.link(settings, args.person, datetime.now(timezone.utc))
+            link = server.link(settings, person, datetime.now(timezone.utc))
             assert client.sign_in(link).status == 303
-            first, body = timed(client, f"/enheter/{args.unit}")   # reads the diary once
+            first, body = timed(client, f"/enheter/{unit}")   # reads the diary once
             pages = 1
             if 'rel="next"' in body:
                 pages = int(body.split("Sida 1 av ")[1].split("<")[0]) if "Sida 1 av " in body else 2
             rows = body.count("<tr") - 1
             paths = {
-                "unit page, page 1": lambda i: f"/enheter/{args.unit}",
-                "unit page, each page in turn": lambda i: f"/enheter/{args.unit}?sida={i % pages + 1}",
-                "list, same unit, open": lambda i: f"/arenden?enhet={args.unit}&status=open",
+                "unit page, page 1": lambda i: f"/enheter/{unit}",
+                "unit page, the last page": lambda i: f"/enheter/{unit}?sida={pages}",
+                "unit page, each page in turn": lambda i: f"/enheter/{unit}?sida={i % pages + 1}",
+                "list, same unit, open": lambda i: f"/arenden?enhet={unit}&status=open",
                 "floor: static file": lambda i: "/static/style.css",
             }
             results = {name: sorted(timed(client, path(i))[0] for i in range(args.requests))
                        for name, path in paths.items()}
         finally:
             server.stop()
-    print(f"\nweb unit page, aged {args.years} years at {args.mails_per_day} mails/day, "
-          f"{total:,} cases ({open_now:,} open); unit {args.unit}: {pages} pages, "
+    print(f"\nweb unit page (as {person}), aged {args.years} years at {args.mails_per_day} mails/day, "
+          f"{total:,} cases ({open_now:,} open); unit {unit}: {pages} pages, "
           f"{rows} rows on page 1; {args.requests} requests each, one client\n")
     header = ("figure", "target", "p50 ms", "p95 ms", "max ms")
     print(f"{header[0]:32} {header[1]:>10} {header[2]:>8} {header[3]:>8} {header[4]:>8}")
