@@ -217,11 +217,11 @@ class KeyIndex:
         removed = 0
         for shard, gone in by_shard.items():
             path = self._shard_path(shard)
-            kept = [doc for doc in _lines(path) if doc["l"] not in gone]
-            before = sum(1 for _ in _lines(path))
-            if len(kept) == before:
+            docs = list(_lines(path))
+            kept = [doc for doc in docs if doc["l"] not in gone]
+            if len(kept) == len(docs):
                 continue
-            removed += before - len(kept)
+            removed += len(docs) - len(kept)
             if kept:
                 write_durably(path, b"".join(orjson.dumps(doc) + b"\n" for doc in kept))
             else:
