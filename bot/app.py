@@ -308,9 +308,10 @@ def build(settings: Settings, *, mail: MailSource | None = None,
         from bot.web.auth import LoginLinks
         bot.web_state = web_state(settings, command=command)
         links = LoginLinks(settings, tokens=bot.web_state.tokens)
-        services.commands.login_link = lambda person, now: (
-            links.issue_login_link(person, now), links.options.link_minutes)
+        services.commands.login_link = lambda person, now, target=None: (
+            links.issue_login_link(person, now, target), links.options.link_minutes)
         services.outbox.web_base = links.options.base_url   # a bundle links to its cases
+        services.deps.web_url = links.options.base_url   # notifications link to their case
     if from_settings and org.outlook_absence and settings.mail_source == "graph":
         from bot.mail.graph import GraphAutomaticReplies      # issue 26
         services.use_outlook(GraphAutomaticReplies.from_settings(settings))

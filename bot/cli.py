@@ -208,8 +208,11 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     listing.add_argument("--open", action="store_true", help=h("list_open"))
     listing.add_argument("--overdue", action="store_true", help=h("list_overdue"))
     listing.add_argument("--unit", metavar=m("unit"), help=h("list_unit"))
-    command("outbox", "outbox").add_argument("--retry", action="store_true",
-                                             help=h("outbox_retry"))
+    outbox = command("outbox", "outbox")
+    outbox_what = outbox.add_mutually_exclusive_group()
+    outbox_what.add_argument("--retry", action="store_true", help=h("outbox_retry"))
+    outbox_what.add_argument("--gallra", "--prune", dest="prune", action="store_true",
+                             help=h("outbox_prune"))
     report = command("report", "report")
     report.add_argument("--year", type=_year(lang), metavar=m("year"), help=h("report_year"))
     report.add_argument("--format", choices=("text", "md", "csv", "xlsx"), default="text",
@@ -220,8 +223,11 @@ def _parser(lang: str = "sv") -> argparse.ArgumentParser:
     command("check-config", "check").add_argument("--online", action="store_true",
                                                   help=h("check_online"))
     command("web", "web", json_flag=False)
-    command("web-link", "web_link", json_flag=False).add_argument(
+    web_link = command("web-link", "web_link", json_flag=False)
+    web_link.add_argument(
         "--as", dest="person", required=True, metavar=m("person"), help=h("command_as"))
+    web_link.add_argument("--next", dest="next_page", metavar="/arenden/ÅÅÅÅ/N",
+                          help=h("web_link_next"))
     readlog = command("logg", "logg", json_flag=False)
     readlog.add_argument("--from", dest="start", required=True, metavar=m("date"), help=h("logg_from"))
     readlog.add_argument("--to", dest="end", required=True, metavar=m("date"), help=h("logg_to"))
@@ -433,6 +439,8 @@ def cmd_web(settings: Settings, args) -> int:
 
 
 def cmd_web_link(settings: Settings, args) -> int:
+    from bot.domain.diary import parse_diary_number
+    from bot.domain.weblink import case_path, local_target
     from bot.ports import SystemClock
     from bot.web.auth import LoginLinks
     org = settings.org
@@ -442,11 +450,17 @@ def cmd_web_link(settings: Settings, args) -> int:
         person = found.id if found else person
     if person not in org.people:
         raise UsageError(t(org.language, "web_not_in_directory", person=args.person))
+    target = args.next_page
+    if target is not None and not target.startswith("/"):      # a diary number is a case page
+        number = parse_diary_number(target, org.series)
+        target = case_path(number.key) if number else target
+    if target is not None and local_target(target) is None:
+        raise UsageError(t(org.language, "web_link_bad_target", text=target))
     from bot.app import web_state
     state = web_state(settings, command="web-link")
     try:
         links = LoginLinks(settings, tokens=state.tokens)
-        url = links.issue_login_link(person, SystemClock().now())
+        url = links.issue_login_link(person, SystemClock().now(), target)
     finally:
         state.close()
     print(t(org.language, "web_link_line", minutes=links.options.link_minutes, url=url))
@@ -667,6 +681,8 @@ def cmd_list(settings: Settings, args) -> int:
 def cmd_outbox(settings: Settings, args) -> int:
     if args.retry:
         return _outbox_retry(settings, args)
+    if args.prune:
+        return _outbox_prune(settings, args)
     bot = _reader(settings, command="outbox")
     live = {n["id"]: n for n in bot.store.outbox()}
     earlier = [n for n in bot.store.outbox_history() if n["id"] not in live]
@@ -917,6 +933,30 @@ def _outbox_retry(settings: Settings, args) -> int:
         _print_json(counts)
     else:
         print(t(lang, "cli_outbox_retried", **counts))
+    return EXIT_OK
+
+
+def _outbox_prune(settings: Settings, args) -> int:
+    """`outbox --gallra`: delivered notifications older than [retention] notifications_days
+    removed now (a running `run` does the same once a day)."""
+    lang = settings.org.language
+    try:
+        bot = _bot(settings, readonly=False, command="outbox --gallra")
+    except StoreLockedError as locked:
+        if "run" not in (locked.command or "").split():
+            raise
+        print(t(lang, "cli_outbox_pruned_by_run", days=settings.org.notification_retention_days))
+        return EXIT_OK
+    try:
+        gone, before = bot.services.forget_delivered()
+        local = _local(before.isoformat(), bot.calendar.tz)
+    finally:
+        bot.close()
+    if args.json:
+        _print_json({"removed": gone, "delivered_before": before.isoformat()})
+    else:
+        print(t(lang, "cli_outbox_pruned", count=gone, before=local,
+                days=settings.org.notification_retention_days))
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ from bot.domain.diary import DiaryNumber, parse_diary_number
 from bot.domain.org import ALL_UNITS, LAGRUM, Organisation, parse_lagrum
 from bot.domain.records import PUBLIC, parse_paragraph
 from bot.domain.redact import redact
+from bot.domain.weblink import case_path, local_target
 from bot.texts import t
 
 # canonical name -> words people type (Swedish first, English aliases)
@@ -168,6 +169,19 @@ def _unit_id(text: str, org: Organisation, allow_all: bool = False) -> str:
 
 def _no_args(verb: str, rest: str, org: Organisation) -> Command:
     return Command(verb)
+
+
+def _web(verb: str, rest: str, org: Organisation) -> Command:
+    """webb [nummer | /sida]: a sign-in link, landing on the case (or page) when given."""
+    if not rest:
+        return Command(verb)
+    if rest.startswith("/"):
+        target = local_target(rest.split(" ")[0])
+        if target is None:
+            raise _Refusal(t(org.language, "web_link_bad_target", text=_shown(rest.split(" ")[0])))
+        return Command(verb, args={"next": target})
+    number, _ = _take_number(rest, org)
+    return Command(verb, number, args={"next": case_path(number.key)})
 
 
 def _number_only(verb: str, rest: str, org: Organisation) -> Command:
@@ -478,7 +492,7 @@ _PARSERS = {
     "counterpart": _counterpart, "title": _title, "snooze": _snooze,
     "subscribe": _subscription, "unsubscribe": _subscription, "help": _no_args,
     "triage_new": _triage_new, "triage_attach": _triage_attach, "triage_dismiss": _triage_dismiss,
-    "web": _no_args,
+    "web": _web,
     "note": _note, "link": _link, "search": _search, "lex": _lex, "ivo": _ivo, "acknowledge": _number_only, "absence": _absence,
     "secrecy": _secrecy, "public_title": _public_title, "hold": _hold, "lagrum": _lagrum,
     "notify": _notify,

@@ -4,7 +4,7 @@ unit of work; this module only composes them."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
 from bot.chat.render import mailbox_view
@@ -58,6 +58,7 @@ class Services:
         # mail source (bot.usecases.workhours.WorkingHoursRefresh)
         self.working_hours: Any = None
         self.outlook: OutlookAbsences | None = None     # issue 26: use_outlook() turns it on
+        self._pruned: date | None = None           # the local day retention last ran
 
     @property
     def notifiers(self) -> dict[str, Notifier]:
@@ -116,6 +117,22 @@ class Services:
             return
         self._housekept = now
         self.store.housekeep(now)
+        today = self.calendar.local(now).date()
+        if force or self._pruned != today:          # retention: once a day is enough
+            self._pruned = today
+            self.forget_delivered(now)
+
+    def forget_delivered(self, now: datetime | None = None) -> tuple[int, datetime]:
+        """Retention: delivered notifications older than [retention] notifications_days
+        leave the outbox log (the diary and the read log are never shortened by it).
+        Returns how many went and the moment before which they were delivered."""
+        now = now or self.clock.now()
+        before = now - timedelta(days=self.org.notification_retention_days)
+        gone = self.store.forget_delivered(before)
+        if gone:
+            log.info("gallrade %d levererade aviseringar äldre än %d dagar", gone,
+                     self.org.notification_retention_days)
+        return gone, before
 
     # ------------------------------------------------------------------ reminders
     def run_reminders(self, now: datetime | None = None, *, dry_run: bool = False) -> list[dict]:

@@ -56,10 +56,13 @@ _SERIES = re.compile(r"^[A-ZÅÄÖ]{1,10}$")
 _UNKNOWN_KIND = "okänd typ: ange incoming, outgoing, \"klagomål\", fsn eller request"
 _KLASSA = re.compile(r"^\d{1,3}(\.\d{1,3}){0,5}( \S.*)?$")
 
+# how long delivered notifications are kept ([retention] notifications_days): two years
+DEFAULT_NOTIFICATION_RETENTION_DAYS = 730
+
 _ALLOWED = {
     "": {"organisation", "diary", "office_hours", "deadlines", "people", "units",
          "counterparts", "subscriptions", "web", "mail", "patient_safety", "records",
-         "notification_preferences", "teams", "notifications"},
+         "notification_preferences", "teams", "notifications", "retention"},
     "notifications": {"bundle_minutes", "info_at"},
     "notification_preferences": {"default", "working_hours_refresh_hours"},
     "teams": {"graph_chat_read"},
@@ -69,6 +72,7 @@ _ALLOWED = {
     "organisation": {"name", "language", "timezone", "internal_domains", "mailbox",
                      "mailbox_alert_minutes"},
     "diary": {"series", "digits"},
+    "retention": {"notifications_days"},
     "office_hours": {"start", "end", "closed_days"},
     "deadlines": {"register", "respond", "send_response", "close", "external_response",
                   "escalate_after", "repeat_every", "acknowledged_for", "complaint_answer", "fsn"},
@@ -382,6 +386,9 @@ class _OrganisationReader:
             records=self._records(self._table("records", required=False)),
             **self._notification_preferences(office),
             notifications=self._notifications(self._table("notifications", required=False)),
+            notification_retention_days=self._int(
+                self._table("retention", required=False), "notifications_days",
+                "retention.notifications_days", DEFAULT_NOTIFICATION_RETENTION_DAYS, 1, 36500),
         )
 
     def _notification_preferences(self, office: OfficeHours) -> dict[str, Any]:

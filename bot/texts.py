@@ -1851,6 +1851,29 @@ EN.update({
     "done_closed_many_other": "{count} cases closed: {numbers}.",
     "refused_closed_many": "Not closed ({count}):",
 })
+# --- web links, the phone, note authors, notification retention (issue 24) --------------------
+SV.update({
+    "web_open_case": "Öppna ärendet i webben",
+    "web_signin_bounce": "Öppnar sidan …",
+    "web_signin_returns": "När du har loggat in med länken kommer du tillbaka till den här sidan.",
+    "web_link_bad_target": "«{text}» är ingen sida i webböversikten: ange ett diarienummer eller en sökväg som börjar med /",
+    "cli_help_web_link_next": "sidan att landa på efter inloggningen: ett diarienummer eller en sökväg här (/arenden/2026/12)",
+    "help_web": "webb [nummer] – en personlig inloggningslänk till webböversikten, till ärendet om du anger ett (i ett privat samtal)",
+    "cli_help_outbox_prune": "ta bort levererade aviseringar äldre än [retention] notifications_days (standard 730 dagar); diariet och läsloggen rörs inte",
+    "cli_outbox_pruned": "{count} levererade aviseringar från före {before} borttagna (äldre än {days} dagar); väntande och misslyckade finns kvar",
+    "cli_outbox_pruned_by_run": "run håller datakatalogen och tar själv bort levererade aviseringar äldre än {days} dagar en gång om dagen",
+})
+EN.update({
+    "web_open_case": "Open the case on the web",
+    "web_signin_bounce": "Opening the page …",
+    "web_signin_returns": "Once you have signed in with the link you come back to this page.",
+    "web_link_bad_target": "«{text}» is not a page of the web overview: give a diary number or a path that starts with /",
+    "cli_help_web_link_next": "the page to land on after signing in: a diary number or a path here (/arenden/2026/12)",
+    "help_web": "web [number] – a personal sign-in link to the web overview, to the case if you name one (in a private conversation)",
+    "cli_help_outbox_prune": "remove delivered notifications older than [retention] notifications_days (default 730 days); the diary and the read log are not touched",
+    "cli_outbox_pruned": "{count} delivered notifications from before {before} removed (older than {days} days); pending and failed ones remain",
+    "cli_outbox_pruned_by_run": "run holds the data directory and itself removes delivered notifications older than {days} days once a day",
+})
 
 CATALOG = {"sv": SV, "en": EN}
 

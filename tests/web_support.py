@@ -53,6 +53,7 @@ class WebProcess:
     """`avvikelsebot web` in its own process; fails the test (never skips) if it cannot start."""
     data_dir: Path
     env: dict = field(default_factory=dict)
+    config: Path = EXAMPLE_CONFIG
     process: subprocess.Popen | None = None
     url: str = ""
 
@@ -60,7 +61,7 @@ class WebProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "AVVIKELSEBOT_"))}
         env.update({"WEB_PORT": "0", "PYTHONPATH": str(REPO), **self.env})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "--config", str(EXAMPLE_CONFIG), "--data",
+            [sys.executable, "-m", "bot.cli", "--config", str(self.config), "--data",
              str(self.data_dir), "web"], cwd=REPO, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + timeout
@@ -131,3 +132,51 @@ class Client:
 
     def sign_in(self, link: str) -> Page:
         return self.request("POST", urlsplit(link).path)
+
+
+# --------------------------------------------------------------------------- a busy office
+LONG_UNIT = ("Hemtjänst Norr – hemtjänstgruppen Västra Kyrkbacken, Östra Ängsbacka och "
+             "Norra Stenhammarsvägen med nattpatrull")
+LONG_SUBJECT = ("Avvikelse läkemedelshantering: ordinerad dos av Alvedon, Waran och Metformin "
+                "gavs inte enligt signeringslistan under helgen, anhöriga informerade, "
+                "Er referens RX-2026-000123456789")
+
+
+def busy_office(folder: Path) -> Path:
+    """The example organisation with long unit and counterpart names, as real offices have."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('name = "Hemtjänst Norr"', f'name = "{LONG_UNIT}"', 1)
+    text = text.replace('name = "Björkhagens korttidsboende"',
+                        'name = "Björkhagens korttidsboende och växelvårdsenhet för personer '
+                        'med demenssjukdom"', 1)
+    config = folder / "organisation.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def fill_busy_diary(bot, org, now: datetime, count: int = 140, first_seq: int = 1) -> list[str]:
+    """Many open cases of one unit (many overdue) with long subjects, made through the
+    process's own open_case; returns their numbers, oldest first."""
+    from datetime import timedelta
+    from bot.domain.access import Actor
+    from bot.domain.case import CH_MAIL, DOC_DEVIATION, INCOMING, Document, iso
+    from bot.domain.diary import DiaryNumber
+    from bot.domain.process import Context, open_case
+    numbers = []
+    for seq in range(first_seq, first_seq + count):
+        arrived = now - timedelta(days=(first_seq + count - seq) % 60 + 1, hours=seq % 7)
+        number = DiaryNumber(now.year, seq)
+        document = Document(no=1, type=DOC_DEVIATION, received=iso(arrived),
+                            sender="avvikelse@regionexempel.se",
+                            subject=f"{LONG_SUBJECT} ({seq})", message_id=f"<busy-{seq}@test>")
+        ctx = Context(org=org, actor=Actor.mail("avvikelse@regionexempel.se"), channel=CH_MAIL,
+                      now=arrived)
+        case = open_case(number=number.format(4), key=number.key, kind=INCOMING,
+                         title=f"{LONG_SUBJECT} ({seq})", document=document,
+                         unit="hemtjanst-norr", counterpart="region-exempel",
+                         severity=("red", "yellow", "green")[seq % 3], conversation_id=None,
+                         ctx=ctx).case
+        bot.store.put_case(case)
+        numbers.append(case.number)
+    bot.store.commit()
+    return numbers

@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.case import INCOMING, Case
+from bot.domain.diary import parse_diary_number
 from bot.domain.lagrum import case_lagrum
 from bot.domain.org import Organisation
 from bot.domain.process import current_step
 from bot.domain.redact import redact
+from bot.domain.weblink import case_path
 from bot.texts import long_date, t, tn
 
 # which commands a recipient is offered, per event and role
@@ -95,6 +97,20 @@ def notification_view(org: Organisation, case: Case, event: str, role: str,
             "links": list(case.links), "red": case.severity == "red"}
 
 
+def with_web_link(org: Organisation, view: dict[str, Any], base_url: str | None) -> dict[str, Any]:
+    """The view with "url": the case's page of the web overview, when the overview is on and
+    the view is about one case (a triage prompt's number is only a suggestion)."""
+    if not base_url or not view.get("number") or view.get("event") in _NOT_ONE_CASE:
+        return view
+    number = parse_diary_number(view["number"], org.series)
+    if number is None:
+        return view
+    return {**view, "url": base_url.rstrip("/") + case_path(number.key)}
+
+
+_NOT_ONE_CASE = frozenset({"triage", "digest", "unreachable", "mailbox_down", "mailbox_up"})
+
+
 def triage_view(org: Organisation, *, sender: str, subject: str, reason: str,
                 suggestion: str | None, key: str, units: list[str], triage_id: str) -> dict[str, Any]:
     lang = org.language
@@ -123,6 +139,8 @@ def plain_text(org: Organisation, view: dict[str, Any]) -> str:
         lines = [view["headline"], view["text"], view["todo"]]
         if view["commands"]:
             lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
+        if view.get("url"):       # a send that failed is about one case
+            lines.append(f"{t(lang, 'web_open_case')}: {view['url']}")
         return redact("\n".join(lines))
     lines = [
         f"«{view['title']}»",
@@ -138,6 +156,8 @@ def plain_text(org: Organisation, view: dict[str, Any]) -> str:
         lines.insert(2, f"{t(lang, 'label_links')}: {', '.join(view['links'])}")
     if view["commands"]:
         lines.append(f"{t(lang, 'label_commands')}: " + " · ".join(view["commands"]))
+    if view.get("url"):
+        lines.append(f"{t(lang, 'web_open_case')}: {view['url']}")
     return redact("\n".join(lines))
 
 

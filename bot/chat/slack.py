@@ -106,6 +106,8 @@ def notification_blocks(view: dict[str, Any], lang: str) -> list[dict[str, Any]]
         ]},
         _section(f"*{escape(role_label)}:* {escape(view.get('todo'))}"),
     ]
+    if view.get("url"):       # the case's page in the web overview (our own address)
+        blocks.append(_context(f"<{escape(view['url'])}|{escape(t(lang, 'web_open_case'))}>"))
     return blocks + _actions_or_commands(view, lang)
 
 

@@ -163,12 +163,15 @@ def _card_body(org: Organisation, view: dict[str, Any]) -> list[dict[str, Any]]:
              (t(lang, "label_unit"), view["unit"]), (t(lang, "label_severity"), view["severity"]),
              (t(lang, "label_status"), view["status"])]
     todo_label = t(lang, "label_todo" if view["role"] == "act" else "label_info")
-    return [
+    body = [
         _text(f"{_shown(view['headline'])}: {_shown(view['number'])}", weight="Bolder", size="Medium"),
         _text(f"«{_shown(view['title'])}»", spacing="Small"),
         {"type": "FactSet", "facts": [{"title": label, "value": _shown(value)} for label, value in facts]},
         _text(f"**{todo_label}:** {_shown(view['todo'])}"),
     ]
+    if view.get("url"):       # the case's page in the web overview (our own address)
+        body.append(_text(f"[{escape_markdown(t(lang, 'web_open_case'))}]({view['url']})"))
+    return body
 
 
 def _card_action(lang: str, button: dict[str, Any], notification_id: str) -> dict[str, Any]:

@@ -229,6 +229,9 @@ class Organisation:
     notify_default: str = ""
     working_hours_refresh_hours: int = 4
     notifications: Notifications = Notifications()
+    # days a delivered notification is kept in the outbox log ([retention]); the diary and
+    # the read log are never shortened by it
+    notification_retention_days: int = 730
 
     # --- people -------------------------------------------------------------
     def person_by_email(self, address: str | None) -> Person | None:

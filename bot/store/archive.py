@@ -207,6 +207,28 @@ class KeyIndex:
             return None
         return self._shard(digest % self.shards).get(lookup)
 
+    def forget_many(self, lookups: Iterable[str]) -> int:
+        """Remove these keys' records (each shard written anew, whole or not at all). The
+        key set, if kept, still names them: it only spares a look-up, and one that finds
+        nothing answers "unknown" all the same."""
+        by_shard: dict[int, set[str]] = {}
+        for lookup in lookups:
+            by_shard.setdefault(key_hash(lookup) % self.shards, set()).add(lookup)
+        removed = 0
+        for shard, gone in by_shard.items():
+            path = self._shard_path(shard)
+            docs = list(_lines(path))
+            kept = [doc for doc in docs if doc["l"] not in gone]
+            if len(kept) == len(docs):
+                continue
+            removed += len(docs) - len(kept)
+            if kept:
+                write_durably(path, b"".join(orjson.dumps(doc) + b"\n" for doc in kept))
+            else:
+                path.unlink(missing_ok=True)
+            self._shards.pop(shard, None)
+        return removed
+
     def put_many(self, records: Iterable[dict[str, Any]]) -> int:
         """Each record has "l", its lookup key. Durable when this returns."""
         by_shard: dict[int, list[bytes]] = {}
@@ -271,6 +293,38 @@ class OutboxLog:
         for item in _lines(self.root / f"log-{month}.jsonl"):
             latest[item["id"]] = item
         yield from latest.values()
+
+    def forget_delivered(self, before: str) -> int:
+        """Retention: notifications delivered (sent, or handed to e-mail) before `before`
+        (ISO time) leave the log and the look-up; a given-up one stays. Only months up to
+        `before`'s are read; a month file is written anew whole, or removed when empty."""
+        gone: set[str] = set()
+        for month in self.months():
+            if month > before[:7]:
+                break
+            path = self.root / f"log-{month}.jsonl"
+            lines = list(_lines(path))
+            latest = {item["id"]: item for item in lines}
+            old = {i for i, item in latest.items() if _delivered_before(item, before)}
+            if not old:
+                continue
+            kept = [item for item in lines if item["id"] not in old]
+            if kept:
+                write_durably(path, b"".join(orjson.dumps(item) + b"\n" for item in kept))
+            else:
+                path.unlink(missing_ok=True)
+            gone |= old
+        if gone:
+            self.by_id.forget_many(gone)
+        return len(gone)
+
+
+def _delivered_before(item: dict[str, Any], before: str) -> bool:
+    if item.get("state") == "sent":
+        return (item.get("sent_at") or item.get("created") or "") < before
+    if item.get("state") == "fallback":
+        return (item.get("fallback_at") or item.get("created") or "") < before
+    return False
 
 
 def ensure_private(path: Path) -> None:

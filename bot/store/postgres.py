@@ -751,6 +751,25 @@ class PostgresCaseStore:
         for path in paths:
             yield path, self.read_raw(path)
 
+    def forget_delivered(self, before: datetime) -> int:
+        """Retention ([retention] notifications_days): delivered notifications older than
+        `before` are deleted; pending and failed ones, the diary and the read log are not
+        touched."""
+        if self.readonly:
+            return 0
+        with self.lock:
+            self.commit()
+            cutoff = iso(before)
+            gone = self._write(
+                # history only (housekeep has made minutes-old deliveries history), and
+                # created first: outbox_history's index finds the candidates
+                "DELETE FROM outbox WHERE NOT live AND created < %s AND ("
+                "(state = 'sent' AND coalesce(doc->>'sent_at', created) < %s) OR "
+                "(state = 'fallback' AND coalesce(doc->>'fallback_at', created) < %s))",
+                (cutoff, cutoff, cutoff)).rowcount
+            self.commit()
+            return gone
+
     # ------------------------------------------------------------------ housekeeping
     def housekeep(self, now: datetime) -> dict[str, int]:
         """Light: long-delivered and long-failed notifications become history, old digest

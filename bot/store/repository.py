@@ -407,6 +407,15 @@ class TinyDbCaseStore:
         for month in self.outbox_log.months():
             yield from self.outbox_log.iter_month(month)
 
+    def forget_delivered(self, before: datetime) -> int:
+        """Retention ([retention] notifications_days): delivered notifications older than
+        `before` leave the outbox log; pending and failed ones, the diary and the read log
+        are not touched. (The live outbox holds delivered ones for minutes only.)"""
+        with self.lock:
+            if self.readonly:
+                return 0
+            return self.outbox_log.forget_delivered(iso(before))
+
     # ------------------------------------------------------------------ reminder markers
     def reminder_sent(self, slot: str, day: str) -> bool:
         """A reminder, escalation or digest for this slot was queued for `day` or later."""

@@ -29,6 +29,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bot.domain.redact import redact
+from bot.domain.weblink import local_target
 from bot.errors import DatabaseUnavailable
 from bot.store.leader import application_name, conninfo, first_line, instance_name
 from bot.store.postgres import migrate_schema
@@ -125,25 +126,34 @@ class DbLoginTokens:
     def __init__(self, db: _Connection, minutes: int):
         self.db, self.minutes = db, minutes
 
-    def issue(self, person_id: str, now: datetime) -> str:
+    def issue(self, person_id: str, now: datetime, next_path: str | None = None) -> str:
+        """A new token; `next_path` (checked by the caller) is where the browser lands."""
         token = secrets.token_urlsafe(32)
         self.db.rows("WITH gone AS (DELETE FROM web_tokens WHERE expires < %(horizon)s) "
-                     "INSERT INTO web_tokens (digest, person, issued, expires) "
-                     "VALUES (%(digest)s, %(person)s, %(now)s, %(expires)s)",
+                     "INSERT INTO web_tokens (digest, person, issued, expires, next) "
+                     "VALUES (%(digest)s, %(person)s, %(now)s, %(expires)s, %(next)s)",
                      {"horizon": now - TOKEN_KEEP, "digest": digest(token), "person": person_id,
-                      "now": now, "expires": now + timedelta(minutes=self.minutes)})
+                      "now": now, "expires": now + timedelta(minutes=self.minutes),
+                      "next": next_path or None})
         return token
 
     def redeem(self, token: str, now: datetime) -> str | None:
-        """The person the token was issued to, once; None when unknown, used or expired.
-        The one UPDATE that sets `used` wins; a concurrent one on another instance waits for
-        its row lock, then finds `used` set and returns nothing."""
+        """The person the token was issued to, once; None when unknown, used or expired."""
+        found = self.redeem_with_target(token, now)
+        return found[0] if found else None
+
+    def redeem_with_target(self, token: str, now: datetime) -> tuple[str, str | None] | None:
+        """(person, the page to land on or None), once. The one UPDATE that sets `used`
+        wins; a concurrent one on another instance waits for its row lock, then finds `used`
+        set and returns nothing. The target is checked again: the table is not trusted."""
         if not token or len(token) > MAX_TOKEN:
             return None
         found = self.db.rows("UPDATE web_tokens SET used = %s WHERE digest = %s "
-                             "AND used IS NULL AND expires > %s RETURNING person",
+                             "AND used IS NULL AND expires > %s RETURNING person, next",
                              (now, digest(token), now))
-        return found[0][0] if found else None
+        if not found:
+            return None
+        return found[0][0], local_target(found[0][1])
 
 
 class DbSessions:

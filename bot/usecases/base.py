@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.chat.render import notification_view, plain_text
+from bot.chat.render import notification_view, plain_text, with_web_link
 from bot.domain.absence import OUTLOOK_PREFIX, STATE_PREFIX, effective_absence, stand_in_for
 from bot.domain.bundling import bundlable, held_until
 from bot.domain.case import Case, iso
@@ -42,6 +42,7 @@ class Deps:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     channels: dict[str, bool] = field(default_factory=lambda: {"console": True})
     sender: MailSender | None = None
+    web_url: str | None = None       # the web overview's address, when it is switched on
 
     @property
     def lang(self) -> str:
@@ -85,7 +86,8 @@ class Notices:
                    "teams" if unit.teams_channel and channels.get("teams") else None)
         if channel is None:
             return
-        view = notification_view(org, case, event, "info", deadline, self.deps.calendar.local)
+        view = with_web_link(org, notification_view(org, case, event, "info", deadline,
+                                                    self.deps.calendar.local), self.deps.web_url)
         # a team channel is not a person: its posts are not bundled (bot.domain.bundling)
         self.deps.store.add_notification(_item(
             f"{case.number}:{event}:{len(case.events)}:unit:{unit.id}", f"unit:{unit.id}",
@@ -106,6 +108,7 @@ class Notices:
                     "headline": t(org.language, "on_behalf_of", name=person.name)
                     + " " + view.get("headline", "")}
             person = org.people[deputy]
+        view = with_web_link(org, view, self.deps.web_url)
         channel = self.channel_for(person)
         item = self._bundling(_item(key, person.id, channel, view.get("number"), event,
                                     plain_text(org, view), view, now), now)

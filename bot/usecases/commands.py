@@ -28,8 +28,9 @@ from bot.usecases.queries import Queries
 log = logging.getLogger(__name__)
 
 
-# issues a personal one-time sign-in link to the web overview: (person id, now) -> (url, minutes)
-LoginLink = Callable[[str, datetime], tuple[str, int]]
+# issues a personal one-time sign-in link to the web overview:
+# (person id, now, the page to land on or None) -> (url, minutes)
+LoginLink = Callable[[str, datetime, str | None], tuple[str, int]]
 
 
 class Commands:
@@ -55,7 +56,7 @@ class Commands:
                              setting)
             return Reply(f"{command.error}\n\n{body}" if command.error else body, ok=not command.error)
         if command.name == "web":
-            return self._web_link(actor, private)
+            return self._web_link(actor, private, command.args.get("next"))
         try:
             with self.deps.uow:
                 return self._run(actor, command, channel)
@@ -129,7 +130,7 @@ class Commands:
             lines += [t(lang, "refused_closed_many", count=len(refused)), *refused]
         return Reply("\n".join(lines), ok=not refused)
 
-    def _web_link(self, actor: Actor, private: bool) -> Reply:
+    def _web_link(self, actor: Actor, private: bool, target: str | None = None) -> Reply:
         lang = self.deps.lang
         if actor.kind != "person":
             return Reply(t(lang, "denied_unknown"), ok=False)
@@ -137,7 +138,7 @@ class Commands:
             return Reply(t(lang, "web_link_private_only"), ok=False)
         if self.login_link is None:
             return Reply(t(lang, "web_not_configured"), ok=False)
-        url, minutes = self.login_link(actor.id, self.deps.clock.now())
+        url, minutes = self.login_link(actor.id, self.deps.clock.now(), target)
         return Reply(t(lang, "web_link_line", minutes=minutes, url=url))
 
     # ------------------------------------------------------------------ subscriptions

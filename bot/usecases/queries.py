@@ -193,8 +193,11 @@ class Queries:
         return None
 
     def _person_name(self, who: str) -> str:
+        """A person of the directory by name; a note written by mail by its address."""
         person = self.deps.org.people.get(who)
-        return person.name if person else who
+        if person is not None:
+            return person.name
+        return who[5:] if who.startswith("mail:") else who
 
     def status_json(self, case: Case, *, events: bool = True) -> dict[str, Any]:
         org, calendar = self.deps.org, self.deps.calendar
@@ -212,7 +215,9 @@ class Queries:
             "documents": [{"no": d.no, "type": d.type, "received": d.received, "sender": d.sender,
                            "subject": redact(d.subject), "message_id": d.message_id,
                            "secrecy": secrecy_of(org, case, d),
-                           "secrecy_marked": d.secrecy}
+                           "secrecy_marked": d.secrecy,
+                           **({"author": self._person_name(d.sender)} if d.type == DOC_NOTE
+                              else {})}
                           for d in case.documents],
             "actions": [{"no": a.no, "text": a.text, "owner": a.owner, "due": a.due,
                          "done": a.done} for a in case.actions],

@@ -36,6 +36,7 @@ from bot.domain.disclosure import summary as disclosure_summary
 from bot.domain.records import public_title, secrecy_of
 from bot.domain.redact import redact
 from bot.errors import DatabaseUnavailable
+from bot.domain.weblink import case_path, local_target
 from bot.mail.parse import parse_mail
 from bot.ports import Clock, SystemClock
 from bot.report import build_report, counted, month_name, signed, step_name, tables
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "avvikelsebot_session"
+NEXT_COOKIE = "avvikelsebot_next"       # the page a signed-out visit asked for
+NEXT_SECONDS = 3600
 PAGE_SIZE = 50
 _TEXT_TYPES = ("text/html", "text/plain", "text/csv")
 _SECURITY_HEADERS = {
@@ -141,13 +144,27 @@ class WebApp:
             person_id = self.sessions.person(request.cookies.get(COOKIE), self.clock.now())
         person = self.org.people.get(person_id or "")
         if person is None:                    # also: someone removed from the directory
-            raise web.HTTPUnauthorized(
-                text=self.jinja.get_template("signin_needed.html").render(
-                    viewer=None, path="", entra_link=self.entra_link(request.path_qs)),
-                content_type="text/html")
+            raise self._signin_needed(request)
         viewer = Viewer(person.id, person.name, person.has_oversight)
         request["viewer"] = viewer
         return viewer
+
+    def _signin_needed(self, request: web.Request) -> web.HTTPException:
+        """Not signed in. A link followed from Slack, Teams or a mail is a navigation from
+        another site, and the browser then leaves our SameSite=Strict cookie at home: the
+        page loads itself once more from here, which carries it. Still signed out, the page
+        is remembered (a short cookie) and the next sign-in lands there."""
+        target = local_target(request.path_qs) if request.method == "GET" else None
+        if target and request.headers.get("Sec-Fetch-Site") == "cross-site":
+            html = self.jinja.get_template("signin_bounce.html").render(viewer=None, path="")
+            return web.HTTPOk(text=html, content_type="text/html")
+        html = self.jinja.get_template("signin_needed.html").render(viewer=None, path="",
+                                                                  returning=bool(target))
+        refusal = web.HTTPUnauthorized(text=html, content_type="text/html")
+        if target:
+            refusal.set_cookie(NEXT_COOKIE, target, httponly=True, samesite="Strict", path="/",
+                               secure=self.options.secure_cookie, max_age=NEXT_SECONDS)
+        return refusal
 
     def not_found(self, request: web.Request) -> web.HTTPNotFound:
         """The same answer for a case that does not exist and one the person may not see."""
@@ -171,8 +188,7 @@ class WebApp:
         return t(self.lang, "web_who_system") if who.startswith("system") else who
 
     def row_view(self, row: Row, now: datetime) -> dict[str, Any]:
-        year, seq = divmod(row.key, 1_000_000)
-        return {"number": row.number, "url": f"/arenden/{year}/{seq}", "title": row.title,
+        return {"number": row.number, "url": case_path(row.key), "title": row.title,
                 "kind": t(self.lang, f"kind_{row.kind}"), "unit": self.unit_name(row.unit),
                 "unit_id": row.unit, "counterpart": self.counterpart_name(row.counterpart),
                 "status": t(self.lang, f"status_{row.status}"), "created": row.created,
@@ -211,14 +227,19 @@ class WebApp:
         return self.render("signin.html", request, token=request.match_info["token"])
 
     async def signin(self, request: web.Request) -> web.Response:
-        person = await asyncio.to_thread(self.tokens.redeem, request.match_info["token"],
-                                         self.clock.now())
+        found = await asyncio.to_thread(self.tokens.redeem_with_target,
+                                        request.match_info["token"], self.clock.now())
+        person, target = found or (None, None)
         if person is None or person not in self.org.people:
             log.info("webben: inloggningslänk avvisad (okänd, förbrukad eller för gammal)")
             return self.render("signin_refused.html", request, http_status=403)
         session_id = await asyncio.to_thread(self.sessions.start, person, self.clock.now())
         log.info("webben: %s loggade in", person)
-        response = web.HTTPSeeOther("/arenden")
+        # the link's own page first, then the page that asked for a sign-in, then the list
+        target = target or local_target(request.cookies.get(NEXT_COOKIE)) or "/arenden"
+        response = web.HTTPSeeOther(target)
+        if NEXT_COOKIE in request.cookies:
+            response.del_cookie(NEXT_COOKIE, path="/")
         response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
                             secure=self.options.secure_cookie,
                             max_age=int(self.sessions.lifetime.total_seconds()))
@@ -258,20 +279,27 @@ class WebApp:
         _, index = await asyncio.to_thread(self.source.current)
         rows = await asyncio.to_thread(index.query, filters,
                                        index.visible(self.org, viewer.person), now)
+        paged = self._page(request, "/arenden", rows, now)
+        statuses = sorted({s for kind in STATUSES.values() for s in kind},
+                          key=lambda s: t(self.lang, f"status_{s}"))
+        return self.render("list.html", request, total=len(rows), **paged, filters=filters,
+                           units=self._visible_units(viewer), counterparts=self.org.counterparts.values(),
+                           statuses=[(s, t(self.lang, f"status_{s}")) for s in statuses],
+                           years=index.years)
+
+    def _page(self, request: web.Request, path: str, rows: list[Row],
+              now: datetime) -> dict[str, Any]:
+        """One page of rows (?sida=N, PAGE_SIZE a page) and the links to its neighbours,
+        the query's other parameters kept: only the page's rows are made into views."""
         page = max(1, small_number(request.query.get("sida")) or 1)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
         page = min(page, pages)
         shown = [self.row_view(r, now) for r in rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
         params = {k: v for k, v in request.query.items() if k != "sida" and v}
-        link = lambda p: "/arenden?" + urlencode({**params, "sida": p})   # noqa: E731
-        statuses = sorted({s for kind in STATUSES.values() for s in kind},
-                          key=lambda s: t(self.lang, f"status_{s}"))
-        return self.render("list.html", request, rows=shown, total=len(rows), page=page,
-                           pages=pages, prev_link=link(page - 1) if page > 1 else None,
-                           next_link=link(page + 1) if page < pages else None, filters=filters,
-                           units=self._visible_units(viewer), counterparts=self.org.counterparts.values(),
-                           statuses=[(s, t(self.lang, f"status_{s}")) for s in statuses],
-                           years=index.years)
+        link = lambda p: f"{path}?" + urlencode({**params, "sida": p})   # noqa: E731
+        return {"rows": shown, "page": page, "pages": pages,
+                "prev_link": link(page - 1) if page > 1 else None,
+                "next_link": link(page + 1) if page < pages else None}
 
     def _visible_units(self, viewer: Viewer) -> list:
         if viewer.oversight:
@@ -288,13 +316,12 @@ class WebApp:
         await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
                                 what=VIEW_CASE, at=now)
         readable = can_read_mail(self.org, Actor.person(viewer.person), case)
-        year, seq = divmod(case.key, 1_000_000)
         events = [{"at": e.at, "who": self.person_label(e.who),
                    "channel": t(self.lang, f"web_channel_{e.channel}")
                    if e.channel in ("mail", "cli", "slack", "teams", "system", "webb") else e.channel,
                    "what": self._event_text(e.what, e.details)} for e in case.events]
         return self.render(
-            "case.html", request, case=case, base=f"/arenden/{year}/{seq}",
+            "case.html", request, case=case, base=case_path(case.key),
             kind=t(self.lang, f"kind_{case.kind}"), unit=self.unit_name(case.unit),
             unit_id=case.unit, counterpart=self.counterpart_name(case.counterpart),
             status=t(self.lang, f"status_{case.status}"),
@@ -366,9 +393,8 @@ class WebApp:
         mail = await asyncio.to_thread(self._parse_raw, document.raw)
         await asyncio.to_thread(self.readlog.record, person=viewer.person, number=case.number,
                                 what=VIEW_MAIL, at=self.clock.now(), document=document.no)
-        year, seq = divmod(case.key, 1_000_000)
         return self.render("mail.html", request, case=case, document=document, mail=mail,
-                           base=f"/arenden/{year}/{seq}",
+                           base=case_path(case.key),
                            attachments=list(enumerate(mail["attachments"])) if mail else [])
 
     async def attachment(self, request: web.Request) -> web.StreamResponse:
@@ -448,10 +474,12 @@ class WebApp:
         _, index = await asyncio.to_thread(self.source.current)
         rows = await asyncio.to_thread(index.query, Filters(unit=unit.id, status="open"),
                                        index.visible(self.org, viewer.person), now)
-        shown = sorted((self.row_view(r, now) for r in rows),
-                       key=lambda r: (not r["overdue"], r["deadline"] or now))
-        return self.render("unit.html", request, unit=unit, rows=shown,
-                           overdue=sum(1 for r in shown if r["overdue"]),
+        # overdue first, then by deadline; paged like the list (a unit of a large office has
+        # thousands of open cases, and a phone shows fifty rows well)
+        ordered = sorted(rows, key=lambda r: (not r.overdue(now), r.deadline or now, r.key))
+        return self.render("unit.html", request, unit=unit, total=len(rows),
+                           **self._page(request, f"/enheter/{unit.id}", ordered, now),
+                           overdue=sum(1 for r in rows if r.overdue(now)),
                            managers=", ".join(self.person_label(p) for p in unit.managers))
 
     async def report_page(self, request: web.Request) -> web.Response:
@@ -462,26 +490,34 @@ class WebApp:
         year = asked if asked and 1990 < asked <= this_year else this_year
         report = await asyncio.to_thread(self._report, viewer, year, now)
         lang = self.lang
-        inflow = charts.grouped_columns(
-            "chart-inflow", t(lang, "report_inflow_title"),
-            t(lang, "web_chart_inflow_desc", year=year, previous=year - 1),
-            [month_name(lang, m.month) for m in report.inflow],
-            [(str(year), charts.THIS_YEAR, [m.count for m in report.inflow]),
-             (str(year - 1), charts.LAST_YEAR, [m.previous for m in report.inflow])], lang)
         measured = [s for s in report.steps if s.count]
-        steps = charts.horizontal_bars(
-            "chart-steps", t(lang, "report_steps_title"), t(lang, "web_chart_steps_desc"),
-            [(step_name(lang, s.step), s.median_business_days or 0, s.p90_business_days)
-             for s in measured], t(lang, "web_chart_median"), lang,
-            second=t(lang, "web_chart_p90"))
-        overdue = charts.horizontal_bars(
-            "chart-overdue", t(lang, "web_overdue_by_unit"),
-            t(lang, "web_chart_overdue_desc"),
-            [(c.name, c.count, None) for c in report.overdue_by_unit],
-            t(lang, "report_col_cases"), lang, colour=charts.ACCENT)
+
+        def drawn(narrow: bool) -> dict[str, Markup]:
+            """The three charts, wide (a screen) or narrow (a phone: its own ids)."""
+            tail = "-smal" if narrow else ""
+            return {
+                "inflow": charts.grouped_columns(
+                    f"chart-inflow{tail}", t(lang, "report_inflow_title"),
+                    t(lang, "web_chart_inflow_desc", year=year, previous=year - 1),
+                    [month_name(lang, m.month) for m in report.inflow],
+                    [(str(year), charts.THIS_YEAR, [m.count for m in report.inflow]),
+                     (str(year - 1), charts.LAST_YEAR, [m.previous for m in report.inflow])],
+                    lang, narrow=narrow),
+                "steps": charts.horizontal_bars(
+                    f"chart-steps{tail}", t(lang, "report_steps_title"),
+                    t(lang, "web_chart_steps_desc"),
+                    [(step_name(lang, s.step), s.median_business_days or 0, s.p90_business_days)
+                     for s in measured], t(lang, "web_chart_median"), lang,
+                    second=t(lang, "web_chart_p90"), narrow=narrow),
+                "overdue": charts.horizontal_bars(
+                    f"chart-overdue{tail}", t(lang, "web_overdue_by_unit"),
+                    t(lang, "web_chart_overdue_desc"),
+                    [(c.name, c.count, None) for c in report.overdue_by_unit],
+                    t(lang, "report_col_cases"), lang, colour=charts.ACCENT, narrow=narrow),
+            }
         return self.render("report.html", request, report=report, year=year,
-                           years=list(range(this_year, this_year - 6, -1)), inflow_chart=inflow,
-                           steps_chart=steps, overdue_chart=overdue, tables=tables(report))
+                           years=list(range(this_year, this_year - 6, -1)),
+                           wide=drawn(False), narrow=drawn(True), tables=tables(report))
 
     def _report(self, viewer: Viewer, year: int, now: datetime):
         """The report over the cases this person may see; kept while the diary is unchanged."""

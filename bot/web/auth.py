@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
+from bot.domain.weblink import local_target
 from bot.errors import ConfigError
 from bot.files import write_durably
 from bot.settings import Settings
@@ -108,17 +109,27 @@ class LoginTokens:
             finally:
                 os.close(fd)          # closing releases the flock
 
-    def issue(self, person_id: str, now: datetime) -> str:
+    def issue(self, person_id: str, now: datetime, next_path: str | None = None) -> str:
+        """A new token for the person; `next_path` (a path of this site, checked by the
+        caller with local_target) is where the browser lands after signing in."""
         token = secrets.token_urlsafe(32)
         with self._locked() as tokens:
             _forget_old(tokens, now)
-            tokens[_digest(token)] = {"person": person_id, "issued": _iso(now),
-                                      "expires": _iso(now + timedelta(minutes=self.minutes)),
-                                      "used": None}
+            entry = {"person": person_id, "issued": _iso(now),
+                     "expires": _iso(now + timedelta(minutes=self.minutes)), "used": None}
+            if next_path:
+                entry["next"] = next_path
+            tokens[_digest(token)] = entry
         return token
 
     def redeem(self, token: str, now: datetime) -> str | None:
         """The person the token was issued to, once; None when unknown, used or expired."""
+        found = self.redeem_with_target(token, now)
+        return found[0] if found else None
+
+    def redeem_with_target(self, token: str, now: datetime) -> tuple[str, str | None] | None:
+        """(person, the page to land on or None), once; None when unknown, used or expired.
+        The target is checked again here: the file is not trusted to hold only good ones."""
         if not token or len(token) > 200:
             return None
         with self._locked() as tokens:
@@ -128,7 +139,7 @@ class LoginTokens:
             if datetime.fromisoformat(entry["expires"]) <= now:
                 return None
             entry["used"] = _iso(now)
-            return entry["person"]
+            return entry["person"], local_target(entry.get("next"))
 
 
 def _forget_old(tokens: dict, now: datetime) -> None:
@@ -152,10 +163,16 @@ class LoginLinks:
         self.options = options or WebOptions.from_settings(settings)
         self.tokens = tokens or LoginTokens(self.options.state_dir, self.options.link_minutes)
 
-    def issue_login_link(self, person_id: str, now: datetime) -> str:
+    def issue_login_link(self, person_id: str, now: datetime, next_path: str | None = None) -> str:
+        """The link; with `next_path` the browser lands on that page after signing in. A
+        target that is not a path of this site (an absolute URL, "//host") is refused with
+        ValueError: a sign-in link is never a way to send someone elsewhere."""
         if person_id not in self.org.people:   # nobody outside the directory gets in
             raise PermissionError(person_id)
-        return f"{self.options.base_url}/inloggning/{self.tokens.issue(person_id, now)}"
+        if next_path is not None and local_target(next_path) is None:
+            raise ValueError(next_path)
+        token = self.tokens.issue(person_id, now, next_path)
+        return f"{self.options.base_url}/inloggning/{token}"
 
 
 @dataclass(frozen=True)
@@ -220,9 +237,11 @@ class Pending:
 
 # ---------------------------------------------------------------------- the ports
 class TokenStore(Protocol):
-    def issue(self, person_id: str, now: datetime) -> str: ...
+    def issue(self, person_id: str, now: datetime, next_path: str | None = None) -> str: ...
 
     def redeem(self, token: str, now: datetime) -> str | None: ...
+
+    def redeem_with_target(self, token: str, now: datetime) -> tuple[str, str | None] | None: ...
 
 
 class SessionStore(Protocol):

@@ -14,10 +14,19 @@ def _fmt(value: float, lang: str) -> str:
     return text.replace(".", ",") if lang == "sv" else text
 
 
+# A phone draws the narrow form at about its own width (340 units on ~360 px), so its text
+# of 12-13 units stays 12 px or more; the wide form would be halved to 6 px there.
+NARROW_WIDTH = 340
+
+
 def grouped_columns(chart_id: str, title: str, description: str, labels: list[str],
-                    series: list[tuple[str, str, list[int]]], lang: str) -> Markup:
+                    series: list[tuple[str, str, list[int]]], lang: str, *,
+                    narrow: bool = False) -> Markup:
     """Columns per label (months), one per series (this year, last year), with a legend."""
     width, height, left, bottom, top = 720, 260, 36, 40, 34
+    font, small = 12, 12
+    if narrow:
+        width, height, left, font = NARROW_WIDTH, 240, 30, 13
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([1] + [v for _, _, values in series for v in values])
     group = plot_w / max(1, len(labels))
@@ -27,7 +36,7 @@ def grouped_columns(chart_id: str, title: str, description: str, labels: list[st
         y = top + plot_h - plot_h * tick / peak
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="{GRID}"/><text x="{left - 6}" y="{y + 4:.1f}" '
-                     f'text-anchor="end" font-size="11" fill="{TEXT}">{tick}</text>')
+                     f'text-anchor="end" font-size="{small}" fill="{TEXT}">{tick}</text>')
     for i, label in enumerate(labels):
         x0 = left + i * group + group * 0.1
         for j, (_, colour, values) in enumerate(series):
@@ -37,20 +46,24 @@ def grouped_columns(chart_id: str, title: str, description: str, labels: list[st
                          f'width="{bar - 1:.1f}" height="{h:.1f}" fill="{colour}">'
                          f'<title>{escape(label)}: {value}</title></rect>')
         parts.append(f'<text x="{left + i * group + group / 2:.1f}" y="{height - bottom + 16}" '
-                     f'text-anchor="middle" font-size="11" fill="{TEXT}">{escape(label[:3])}</text>')
+                     f'text-anchor="middle" font-size="{small}" fill="{TEXT}">'
+                     f'{escape(label[:3])}</text>')
     for j, (name, colour, _) in enumerate(series):
-        x = left + j * 140
+        x = left + j * (100 if narrow else 140)
         parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{colour}"/>'
-                     f'<text x="{x + 18}" y="18" font-size="12" fill="{TEXT}">{escape(name)}</text>')
+                     f'<text x="{x + 18}" y="19" font-size="{font}" fill="{TEXT}">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def horizontal_bars(chart_id: str, title: str, description: str,
                     rows: list[tuple[str, float, float | None]], unit: str, lang: str,
-                    colour: str = THIS_YEAR, second: str | None = None) -> Markup:
+                    colour: str = THIS_YEAR, second: str | None = None, *,
+                    narrow: bool = False) -> Markup:
     """One bar per row (steps, units); an optional lighter second bar (the 90th percentile)
     drawn behind the first (the median)."""
+    if narrow:
+        return _narrow_bars(chart_id, title, description, rows, unit, lang, colour, second)
     label_w, width, row_h, top = 260, 720, 28, 34
     height = top + row_h * max(1, len(rows)) + 10
     peak = max([1.0] + [max(a, b or 0) for _, a, b in rows])
@@ -77,6 +90,40 @@ def horizontal_bars(chart_id: str, title: str, description: str,
         shown = max(value, behind or 0)
         parts.append(f'<text x="{label_w + plot_w * shown / peak + 6:.1f}" y="{y + 17}" '
                      f'font-size="12" fill="{TEXT}">{_fmt(value, lang)}'
+                     f'{" / " + _fmt(behind, lang) if behind is not None else ""}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _narrow_bars(chart_id: str, title: str, description: str,
+                 rows: list[tuple[str, float, float | None]], unit: str, lang: str,
+                 colour: str, second: str | None) -> Markup:
+    """The phone's form: each row's name on a line of its own above its bar (a name column
+    would leave the bars no room), a long name cut with "…" (the table has it whole)."""
+    width, row_h, top, font = NARROW_WIDTH, 44, 34 if second else 6, 13
+    height = top + row_h * max(1, len(rows)) + 6
+    peak = max([1.0] + [max(a, b or 0) for _, a, b in rows])
+    plot_w = width - 90                  # room after the longest bar for "12,5 / 30,5"
+    parts = [_open(chart_id, title, description, width, height)]
+    if second:
+        parts.append(f'<rect x="0" y="8" width="12" height="12" fill="{colour}"/>'
+                     f'<text x="18" y="19" font-size="{font}" fill="{TEXT}">{escape(unit)}</text>'
+                     f'<rect x="150" y="8" width="12" height="12" fill="{LAST_YEAR}"/>'
+                     f'<text x="168" y="19" font-size="{font}" fill="{TEXT}">{escape(second)}</text>')
+    for i, (label, value, behind) in enumerate(rows):
+        y = top + i * row_h
+        name = label if len(label) <= 44 else label[:43].rstrip() + "…"
+        parts.append(f'<text x="0" y="{y + 14}" font-size="{font}" fill="{TEXT}">'
+                     f'{escape(name)}</text>')
+        if behind is not None:
+            parts.append(f'<rect x="0" y="{y + 20}" width="{plot_w * behind / peak:.1f}" '
+                         f'height="18" fill="{LAST_YEAR}"><title>{escape(label)}: '
+                         f'{_fmt(behind, lang)}</title></rect>')
+        parts.append(f'<rect x="0" y="{y + 24}" width="{plot_w * value / peak:.1f}" height="10" '
+                     f'fill="{colour}"><title>{escape(label)}: {_fmt(value, lang)}</title></rect>')
+        shown = max(value, behind or 0)
+        parts.append(f'<text x="{plot_w * shown / peak + 6:.1f}" y="{y + 34}" font-size="{font}" '
+                     f'fill="{TEXT}">{_fmt(value, lang)}'
                      f'{" / " + _fmt(behind, lang) if behind is not None else ""}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

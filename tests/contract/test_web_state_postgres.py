@@ -119,6 +119,20 @@ def test_a_pending_sign_in_flow_is_taken_once_on_any_instance(instances):
     assert a.pending.take("oidc:state-2", NOW + timedelta(minutes=11)) is None   # expired
 
 
+def test_a_link_made_for_a_page_lands_there_on_the_other_instance(instances):
+    """`webb VOK 2026/0042` on A: the link, used on B, signs in once and lands on the case;
+    a target that is not a path of this site, put into the table by hand, is not followed."""
+    a, b = instances
+    token = a.tokens.issue("rut", NOW, "/arenden/2026/42")
+    assert b.tokens.redeem_with_target(token, NOW + timedelta(minutes=1)) == ("rut", "/arenden/2026/42")
+    assert a.tokens.redeem_with_target(token, NOW + timedelta(minutes=1)) is None
+    plain = b.tokens.issue("anna", NOW)
+    assert a.tokens.redeem_with_target(plain, NOW) == ("anna", None)
+    forged = a.tokens.issue("sven", NOW, "/arenden")
+    a.tokens.db.rows("UPDATE web_tokens SET next = 'https://evil.example/' WHERE person = 'sven'")
+    assert b.tokens.redeem_with_target(forged, NOW) == ("sven", None)
+
+
 def test_an_entra_sign_in_begun_on_one_instance_is_answered_on_the_other_once(instances):
     """Behind a load balancer the provider's answer may reach the other instance: the flow
     (msal's state, nonce and PKCE verifier) is in the database, and is taken once."""

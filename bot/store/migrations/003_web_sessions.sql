@@ -9,7 +9,8 @@ CREATE TABLE web_tokens (
     person   text NOT NULL,
     issued   timestamptz NOT NULL,
     expires  timestamptz NOT NULL,
-    used     timestamptz                       -- set once, by the one redeem that wins
+    used     timestamptz,                      -- set once, by the one redeem that wins
+    next     text                              -- the page to land on after signing in
 );
 CREATE INDEX web_tokens_expires ON web_tokens (expires);
 
