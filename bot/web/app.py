@@ -158,8 +158,9 @@ class WebApp:
         if target and request.headers.get("Sec-Fetch-Site") == "cross-site":
             html = self.jinja.get_template("signin_bounce.html").render(viewer=None, path="")
             return web.HTTPOk(text=html, content_type="text/html")
-        html = self.jinja.get_template("signin_needed.html").render(viewer=None, path="",
-                                                                  returning=bool(target))
+        html = self.jinja.get_template("signin_needed.html").render(
+            viewer=None, path="", returning=bool(target),
+            entra_link=self.entra_link(target or request.path_qs))
         refusal = web.HTTPUnauthorized(text=html, content_type="text/html")
         if target:
             refusal.set_cookie(NEXT_COOKIE, target, httponly=True, samesite="Strict", path="/",
