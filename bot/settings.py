@@ -399,7 +399,8 @@ class _OrganisationReader:
         preference = parse_preference(default) if default else None
         if default and preference is None:
             raise self.fail("notification_preferences.default",
-                            f"ska vara \"omedelbart\", \"samlat TT:MM\" eller \"tyst\", inte {default!r}")
+                            f"ska vara \"omedelbart\", \"samlat TT:MM\", \"tyst\" eller \"dygnet runt\", "
+                            f"inte {default!r}")
         if preference is not None and preference.mode == BATCHED and preference.at is not None and not (
                 office.start <= preference.at < office.end):
             raise self.fail("notification_preferences.default",

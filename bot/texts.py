@@ -1683,14 +1683,15 @@ EN.update({
 
 # --- notification preferences: `avisering` (issue 24; bot/domain/notify.py) ---------------------
 SV.update({
-    "help_notify": "avisering [kanal] omedelbart|samlat TT:MM|tyst – när du får aviseringar (röda ärenden och Lex Maria/Sarah alltid direkt)",
-    "usage_notify": "avisering [slack|teams|e-post] omedelbart | samlat TT:MM | tyst",
-    "refused_notify_syntax": "«{text}» är ingen aviseringsinställning: skriv omedelbart, samlat TT:MM eller tyst.",
+    "help_notify": "avisering [kanal] omedelbart|samlat TT:MM|tyst|dygnet runt – när du får aviseringar (röda ärenden och Lex Maria/Sarah alltid direkt)",
+    "usage_notify": "avisering [slack|teams|e-post] omedelbart | samlat TT:MM | tyst | dygnet runt",
+    "refused_notify_syntax": "«{text}» är ingen aviseringsinställning: skriv omedelbart, samlat TT:MM, tyst eller dygnet runt.",
     "refused_notify_time": "{time} ligger utanför kontorstiden {start}–{end}; välj en tid inom den.",
     "done_notify": "Aviseringar i {channel}: {new} (tidigare {old}).",
     "notify_means_immediate": "Du får dem direkt under din arbetstid, annars när den börjar nästa arbetsdag.",
     "notify_means_batched": "Du får allt samlat i ett meddelande kl. {time} varje arbetsdag.",
     "notify_means_quiet": "Du får inga aviseringar i chatten; de syns i webböversikten och i måndagens sammanställning.",
+    "notify_means_always": "Du får dem direkt, dygnet runt, även utanför arbetstid.",
     "notify_setting": "Din avisering i {channel}: {setting} (arbetstid {start}–{end}, {source}). Röda ärenden och Lex Maria/Sarah kommer alltid direkt.",
     "notify_channel_line": "{channel}: {setting}",
     "notify_history": "Ändringar:",
@@ -1706,14 +1707,15 @@ SV.update({
     "graph_op_working_hours": "läsa arbetstiden i Outlook",
 })
 EN.update({
-    "help_notify": "avisering [channel] omedelbart|samlat HH:MM|tyst – when you get notifications (red cases and Lex Maria/Sarah always at once)",
-    "usage_notify": "avisering [slack|teams|e-post] omedelbart | samlat HH:MM | tyst",
-    "refused_notify_syntax": "«{text}» is not a notification setting: write omedelbart (immediate), samlat HH:MM (batched) or tyst (quiet).",
+    "help_notify": "avisering [channel] omedelbart|samlat HH:MM|tyst|dygnet runt – when you get notifications (red cases and Lex Maria/Sarah always at once)",
+    "usage_notify": "avisering [slack|teams|e-post] omedelbart | samlat HH:MM | tyst | dygnet runt",
+    "refused_notify_syntax": "«{text}» is not a notification setting: write omedelbart (immediate), samlat HH:MM (batched), tyst (quiet) or dygnet runt (any hour).",
     "refused_notify_time": "{time} is outside office hours {start}–{end}; choose a time within them.",
     "done_notify": "Notifications on {channel}: {new} (was {old}).",
     "notify_means_immediate": "You get them at once in your working hours, else when they start on the next working day.",
     "notify_means_batched": "You get everything together in one message at {time} every working day.",
     "notify_means_quiet": "You get no notifications in chat; they show in the web overview and in Monday's digest.",
+    "notify_means_always": "You get them at once, at any hour, also outside working hours.",
     "notify_setting": "Your notifications on {channel}: {setting} (working hours {start}–{end}, {source}). Red cases and Lex Maria/Sarah always come at once.",
     "notify_channel_line": "{channel}: {setting}",
     "notify_history": "Changes:",

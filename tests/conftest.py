@@ -25,6 +25,27 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config" / "organisation.example.toml"
 CORPORA = REPO.parent / "shared" / "corpora"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The example with notices at once at any hour (`default = "dygnet runt"`): for tests whose
+# `run` works on the real clock, where the example's "omedelbart" would hold a notice until
+# the next business morning when the test runs in the evening or at a weekend.
+EXAMPLE_SHIPPED_DEFAULT = 'default = "omedelbart"\n'
+ROUND_THE_CLOCK_DEFAULT = 'default = "dygnet runt"   # tests on the real clock: any hour\n'
+
+
+def round_the_clock(text: str) -> str:
+    """A config's text (the example, or one made from it) with notices at any hour."""
+    assert EXAMPLE_SHIPPED_DEFAULT in text, "the example's [notification_preferences] default moved"
+    return text.replace(EXAMPLE_SHIPPED_DEFAULT, ROUND_THE_CLOCK_DEFAULT, 1)
+
+
+def round_the_clock_config(folder: Path) -> Path:
+    """The example config written to `folder`, notices at any hour (see round_the_clock)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "organisation.toml"
+    path.write_text(round_the_clock(EXAMPLE_CONFIG.read_text(encoding="utf-8")), encoding="utf-8")
+    return path
+
+
 # Monday 16 November 2026, 09:30 in Stockholm
 MONDAY = datetime(2026, 11, 16, 8, 30, tzinfo=timezone.utc)
 

@@ -6,6 +6,8 @@ when the notice should be delivered out.
                               of the next working period (a business day, the person's hours)
     avisering samlat 15:00    everything at the next 15:00 on a business day the person works
                               (the outbox then gives all of it as one message)
+    avisering dygnet runt     at once at any hour (offices with staff round the clock; also
+                              what no preference and no configured default means)
     avisering tyst            nothing by chat: the notice is still recorded (state `muted`,
                               visible in `outbox` and on the case) and the weekly digest still
                               comes (it is the summary a quiet person gets)
@@ -29,7 +31,8 @@ if TYPE_CHECKING:  # the calendar type only for hints: the rule never builds one
 PREFIX = "notify:"                 # store state: a person's preferences and their history
 HOURS_PREFIX = "workhours:"        # store state: a person's Outlook working hours (cached)
 
-IMMEDIATE, BATCHED, QUIET = "immediate", "batched", "quiet"
+IMMEDIATE, BATCHED, QUIET, ALWAYS = "immediate", "batched", "quiet", "always"
+MODES = (IMMEDIATE, BATCHED, QUIET, ALWAYS)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SEARCH_DAYS = 40                  # a working day is found within this (holidays, closures)
 
@@ -43,14 +46,15 @@ class Preference:
         """As typed in the command (the same in both languages)."""
         if self.mode == BATCHED and self.at is not None:
             return f"samlat {self.at:%H:%M}"
-        return {IMMEDIATE: "omedelbart", QUIET: "tyst"}.get(self.mode, "omedelbart")
+        return {IMMEDIATE: "omedelbart", QUIET: "tyst", ALWAYS: "dygnet runt"}.get(
+            self.mode, "omedelbart")
 
     def to_state(self) -> dict[str, Any]:
         return {"mode": self.mode, "at": f"{self.at:%H:%M}" if self.at else None}
 
     @classmethod
     def from_state(cls, data: dict[str, Any] | None) -> "Preference | None":
-        if not data or data.get("mode") not in (IMMEDIATE, BATCHED, QUIET):
+        if not data or data.get("mode") not in MODES:
             return None
         at = parse_clock(data["at"]) if data.get("at") else None
         if data["mode"] == BATCHED and at is None:
@@ -67,7 +71,9 @@ def parse_clock(text: str) -> time | None:
 
 
 def parse_preference(text: str) -> Preference | None:
-    """`omedelbart` | `samlat HH:MM` | `tyst` (English aliases), else None."""
+    """`omedelbart` | `samlat HH:MM` | `tyst` | `dygnet runt` (English aliases), else None."""
+    if " ".join(text.split()).casefold() in ("dygnet runt", "alltid", "any hour", "always"):
+        return Preference(ALWAYS)
     word, _, rest = text.strip().partition(" ")
     word = word.casefold()
     if word in ("omedelbart", "direkt", "immediate", "immediately", "now") and not rest.strip():
@@ -109,8 +115,8 @@ def _works(day: date, hours: WorkingHours, calendar: "BusinessCalendar") -> bool
 def delivery_time(preference: Preference | None, hours: WorkingHours, urgent: bool,
                   now: datetime, calendar: "BusinessCalendar") -> datetime | None:
     """When a notice should go out (`now` or later), or None: not by chat at all (tyst).
-    No preference is `omedelbart`."""
-    if urgent:
+    No preference is `omedelbart`; `dygnet runt` is at once at any hour."""
+    if urgent or (preference is not None and preference.mode == ALWAYS):
         return now
     preference = preference or Preference(IMMEDIATE)
     if preference.mode == QUIET:

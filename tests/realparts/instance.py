@@ -60,10 +60,13 @@ def main() -> None:
     mailbox = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     # each notification its own message at once (bundling off, issue 24): these instances run
     # on the real clock, where kännedom copies would wait for 08:00/13:00 on a business day;
-    # a bundle's crash safety is tested on the injected clock (tests/scenario/test_bundling.py)
+    # a bundle's crash safety is tested on the injected clock (tests/scenario/test_bundling.py);
+    # and "dygnet runt" (at any hour): the example's "omedelbart" would hold every notice
+    # until the next business morning when the test runs in the evening or at a weekend
     from dataclasses import replace
     from bot.domain.org import Notifications
-    org = replace(load_organisation(EXAMPLE_CONFIG), notifications=Notifications(bundle_minutes=0))
+    org = replace(load_organisation(EXAMPLE_CONFIG), notifications=Notifications(bundle_minutes=0),
+                  notify_default="dygnet runt")
     settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data_dir, org=org,
                         env={"DATABASE_URL": url, **mailbox})
     bot = build(settings, notifiers={"console": ScreenNotifier(seen)}, sender=FakeMailSender())

@@ -102,15 +102,15 @@ def test_a_named_channel_is_kept_apart(bot, clock, notifier):
 
 def test_hjalp_shows_the_setting_and_avisering_its_history(bot, clock):
     before = say(bot, "anna", "hjälp").text
-    assert "avisering [kanal] omedelbart|samlat TT:MM|tyst" in before
-    assert "Din avisering i konsolen: standard: direkt, alla tider" in before
+    assert "avisering [kanal] omedelbart|samlat TT:MM|tyst|dygnet runt" in before
+    assert "Din avisering i konsolen: standard: omedelbart" in before
     assert say(bot, "anna", "avisering samlat 15:00").ok
     clock.set(local(10))
     assert say(bot, "anna", "avisering tyst", channel="email").ok
     assert "Din avisering i konsolen: tyst (arbetstid 08:00–16:30, kontorets)" in \
         say(bot, "anna", "hjälp").text
     overview = say(bot, "anna", "avisering").text
-    assert "2026-11-16 09:30 anna (konsolen): standard: direkt, alla tider → samlat 15:00" in overview
+    assert "2026-11-16 09:30 anna (konsolen): standard: omedelbart → samlat 15:00" in overview
     assert "2026-11-16 10:00 anna (konsolen): samlat 15:00 → tyst" in overview
 
 
@@ -120,7 +120,7 @@ def test_hjalp_in_english(settings, clock, notifier):
     bot = build(english, notifiers={"console": notifier}, clock=clock)
     try:
         assert say(bot, "anna", "avisering samlat 15:00").text.startswith(
-            "Notifications on the console: samlat 15:00 (was default: at once, any hour).")
+            "Notifications on the console: samlat 15:00 (was default: omedelbart).")
         assert "Your notifications on the console: samlat 15:00" in say(bot, "anna", "help").text
     finally:
         bot.close()
@@ -207,3 +207,68 @@ def test_a_held_item_is_not_a_late_one_for_readyz(org, tmp_path, clock):
             assert status == 200
 
     asyncio.run(main())
+
+
+# ---------------------------------------------------------------- the shipped default (issue 24)
+SATURDAY_2200 = local(22, day=21)
+MONDAY_0800 = local(8, day=23)                   # the example's [office_hours] start
+
+
+def arrives(bot, n: int, *, red: bool = False) -> str:
+    """A deviation mail for Hemtjänst Norr (Anna manages it) arriving now."""
+    body = "Allvarlighetsgrad: röd\nBrukaren föll." if red else "Utebliven insats."
+    result = bot.services.ingest_mail(make_mail(
+        sender="Lisa Larsson <lisa.larsson@regionexempel.se>",
+        subject=f"Avvikelse {n} – Hemtjänst Norr", body=body,
+        message_id=f"<default-{n}@regionexempel.se>", date=bot.clock.now()))
+    assert result["outcome"] == "new_case"
+    return result["diary_number"]
+
+
+def test_the_shipped_default_is_quiet_outside_working_hours(bot, clock, notifier, org):
+    """The example config says `default = "omedelbart"`: Anna, who chose nothing, gets a
+    case that arrives Saturday 22:00 on Monday at 08:00, when the office opens; a red one,
+    and the bot's own alarm (the mailbox cannot be read), at once."""
+    assert org.notify_default == "omedelbart"
+    assert "Din avisering i konsolen: standard: omedelbart" in say(bot, "anna", "hjälp").text
+    clock.set(SATURDAY_2200)
+    quiet = arrives(bot, 1)
+    red = arrives(bot, 2, red=True)
+    assert delivered_to(bot, notifier, "anna", SATURDAY_2200 + timedelta(minutes=1)) == [red]
+    held = [n for n in bot.store.outbox() if n["recipient"] == "anna" and n["diary_number"] == quiet]
+    assert held and {n["held_until"] for n in held} == {MONDAY_0800.isoformat()}
+    assert {n["preference"] for n in held} == {"omedelbart"}
+    # the bot's own alarm to the registrator: at once, on a Saturday night
+    clock.set(SATURDAY_2200 + timedelta(minutes=2))
+    assert bot.services.record_mailbox_health(False, "connection refused") is None
+    clock.set(SATURDAY_2200 + timedelta(minutes=2 + org.mailbox_alert_minutes))
+    assert bot.services.record_mailbox_health(False, "connection refused") == "mailbox_down"
+    bot.services.deliver_outbox()
+    assert [n["event"] for n in notifier.to("rut") if n["event"] == "mailbox_down"] == ["mailbox_down"]
+    # nothing more for Anna on Sunday or before 08:00 on Monday; at 08:00 the case
+    assert delivered_to(bot, notifier, "anna", local(12, day=22)) == [red]
+    assert delivered_to(bot, notifier, "anna", MONDAY_0800 - timedelta(minutes=1)) == [red]
+    assert delivered_to(bot, notifier, "anna", MONDAY_0800) == [red, quiet]
+
+
+def test_round_the_clock_delivers_at_once_at_any_hour(settings, clock, notifier):
+    """`default = "dygnet runt"` (an office with staff round the clock): Saturday 22:00 at once."""
+    from dataclasses import replace
+    from bot.settings import load_organisation
+    from tests.conftest import round_the_clock_config
+    config = round_the_clock_config(settings.data_dir.parent / "config")
+    org = load_organisation(config)
+    assert org.notify_default == "dygnet runt"
+    clock.set(SATURDAY_2200)
+    bot = build(replace(settings, config_path=config, org=org), notifiers={"console": notifier},
+                clock=clock)
+    try:
+        number = arrives(bot, 1)
+        assert delivered_to(bot, notifier, "anna", SATURDAY_2200) == [number]
+        assert not any(n.get("held_until") for n in bot.store.outbox())
+        assert "Din avisering i konsolen: standard: dygnet runt" in say(bot, "anna", "hjälp").text
+        assert say(bot, "anna", "avisering omedelbart").ok     # her own choice still counts
+        arrives(bot, 2)
+        assert delivered_to(bot, notifier, "anna", SATURDAY_2200 + timedelta(minutes=1)) == [number]
+    finally:
+        bot.close()

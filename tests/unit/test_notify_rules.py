@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.commands import parse
-from bot.domain.notify import (BATCHED, IMMEDIATE, QUIET, Preference, WorkingHours,
+from bot.domain.notify import (ALWAYS, BATCHED, IMMEDIATE, QUIET, Preference, WorkingHours,
                                delivery_time, parse_preference, working_hours_from_graph,
                                with_change, preference_for)
 from reminders.calendar import BusinessCalendar
@@ -20,6 +20,7 @@ OFFICE = WorkingHours.office(CALENDAR)
 NOW_ = Preference(IMMEDIATE)
 AT_15 = Preference(BATCHED, time(15, 0))
 QUIET_ = Preference(QUIET)
+ANY_HOUR = Preference(ALWAYS)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
@@ -62,11 +63,19 @@ def test_batched_waits_for_the_time_on_a_business_day():
     assert when(AT_15, local(SAT, 9)) == local(date(2026, 11, 23), 15)
 
 
+def test_round_the_clock_is_at_once_at_any_hour():
+    """`dygnet runt`: an office with staff round the clock gets everything at once."""
+    for moment in (local(SAT, 22), local(MON, 3), local(date(2026, 12, 24), 12), local(MON, 10)):
+        assert when(ANY_HOUR, moment) == moment
+    assert ANY_HOUR.word() == "dygnet runt"
+    assert Preference.from_state(ANY_HOUR.to_state()) == ANY_HOUR
+
+
 def test_quiet_is_not_sent_by_chat():
     assert when(QUIET_, local(MON, 10)) is None
 
 
-@pytest.mark.parametrize("preference", [NOW_, AT_15, QUIET_, None])
+@pytest.mark.parametrize("preference", [NOW_, AT_15, QUIET_, ANY_HOUR, None])
 def test_red_and_lex_always_at_once(preference):
     for moment in (local(SAT, 3), local(MON, 22), local(MON, 10)):
         assert when(preference, moment, urgent=True) == moment
@@ -104,7 +113,9 @@ def test_the_words_people_type():
     assert parse_preference("omedelbart") == NOW_
     assert parse_preference("samlat 15:00") == AT_15 == parse_preference("samlat 15.00")
     assert parse_preference("tyst") == QUIET_
-    for wrong in ("samlat", "samlat 25:00", "ibland", "tyst nu", ""):
+    for any_hour in ("dygnet runt", "Dygnet  Runt", "alltid", "any hour", "always"):
+        assert parse_preference(any_hour) == ANY_HOUR
+    for wrong in ("samlat", "samlat 25:00", "ibland", "tyst nu", "dygnet", "runt", ""):
         assert parse_preference(wrong) is None
 
 
@@ -117,7 +128,8 @@ def test_the_grammar(org):
     late = parse("avisering samlat 20:00", org)
     assert late.name == "help" and "utanför kontorstiden 08:00–16:30" in (late.error or "")
     wrong = parse("avisering ibland", org)
-    assert wrong.name == "help" and "omedelbart, samlat TT:MM eller tyst" in (wrong.error or "")
+    assert wrong.name == "help" and "omedelbart, samlat TT:MM, tyst eller dygnet runt" in (wrong.error or "")
+    assert parse("avisering teams dygnet runt", org).args == {"channel": "teams", "preference": ANY_HOUR}
 
 
 def test_a_change_is_kept_with_its_history():

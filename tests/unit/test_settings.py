@@ -102,13 +102,13 @@ def test_a_port_that_is_no_port_is_refused_naming_the_variable(org, tmp_path, na
 
 
 @pytest.mark.parametrize("line, problem", [
-    ('default = "ibland"', 'ska vara "omedelbart", "samlat TT:MM" eller "tyst"'),
+    ('default = "ibland"', 'ska vara "omedelbart", "samlat TT:MM", "tyst" eller "dygnet runt"'),
     ('default = "samlat 18:00"', "utanför kontorstiden 08:00–16:30"),
     ('working_hours_refresh_hours = 0', "heltal mellan 1 och 168"),
 ])
 def test_a_bad_notification_preference_is_refused_in_swedish(tmp_path, line, problem):
     """Issue 24: [notification_preferences] default and working_hours_refresh_hours."""
-    anchor = '# default = "omedelbart"\n'
+    anchor = 'default = "omedelbart"\n'
     assert anchor in GOOD
     text = GOOD.replace("working_hours_refresh_hours = 4", "", 1) if "refresh" in line else GOOD
     with pytest.raises(ConfigError) as caught:
@@ -118,10 +118,20 @@ def test_a_bad_notification_preference_is_refused_in_swedish(tmp_path, line, pro
 
 
 def test_the_notification_default(tmp_path, org):
-    assert org.notify_default == "" and org.working_hours_refresh_hours == 4
-    anchor = '# default = "omedelbart"\n'
+    """The shipped example: quiet outside working hours; "dygnet runt" (any hour) for an
+    office with staff round the clock; unset (no line, or no section): at any hour, as before."""
+    assert org.notify_default == "omedelbart" and org.working_hours_refresh_hours == 4
+    anchor = 'default = "omedelbart"\n'
     chosen, _ = _load(tmp_path, GOOD.replace(anchor, 'default = "samlat 15.00"\n', 1))
     assert chosen.notify_default == "samlat 15:00"
+    for word in ("dygnet runt", "Dygnet  runt", "any hour", "always"):
+        round_the_clock, _ = _load(tmp_path, GOOD.replace(anchor, f'default = "{word}"\n', 1))
+        assert round_the_clock.notify_default == "dygnet runt"
+    unset, _ = _load(tmp_path, GOOD.replace(anchor, "", 1))
+    assert unset.notify_default == ""
+    no_section, _ = _load(tmp_path, GOOD.replace(anchor, "", 1).replace(
+        "[notification_preferences]", "", 1).replace("working_hours_refresh_hours = 4", "", 1))
+    assert no_section.notify_default == ""
 
 
 def test_notifications_are_bundled_by_default_and_can_be_turned_off(tmp_path, org):
