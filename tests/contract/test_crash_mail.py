@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.store.repository import TinyDbCaseStore
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import round_the_clock_config
 from tests.fakes.mail import make_mail
 from tests.realparts.smtp import SmtpServer
 
@@ -48,7 +48,10 @@ SCRIPT = textwrap.dedent("""
 
 
 def _run(data: Path, port: int, step: str, mails: list[Path]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(EXAMPLE_CONFIG), str(data),
+    # on the real clock: notices at any hour ("dygnet runt"), else the example's "omedelbart"
+    # holds them in the evening and at weekends and nothing is sent to crash in
+    config = round_the_clock_config(data.parent / "etc")
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(config), str(data),
                              str(port), step, *map(str, mails)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

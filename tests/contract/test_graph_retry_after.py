@@ -30,7 +30,10 @@ def graph():
 
 @pytest.fixture
 def graph_settings(settings, graph):
-    return dataclasses.replace(settings, env=graph.env())     # GRAPH_POLL_SECONDS: 15
+    # these bots run on the real clock: notices at any hour ("dygnet runt"), else the example's
+    # "omedelbart" holds the notification mail in the evening and at weekends
+    return dataclasses.replace(settings, env=graph.env(),     # GRAPH_POLL_SECONDS: 15
+                               org=dataclasses.replace(settings.org, notify_default="dygnet runt"))
 
 
 def deviation(n: int) -> bytes:

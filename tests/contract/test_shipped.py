@@ -223,7 +223,9 @@ def until(what: str, check, deadline: float):
 
 def test_the_installed_run_diarises_a_mail_from_dovecot_posts_to_slack_and_stops(office, dovecot,
                                                                                  tmp_path):
-    config, data = slack_config(tmp_path), tmp_path / "data"
+    # the installed `run` works on the real clock: notices at any hour ("dygnet runt"), else
+    # the example's "omedelbart" holds Anna's post until the next business morning
+    config, data = slack_config(tmp_path, any_hour=True), tmp_path / "data"
     env = dict(MAIL_SOURCE="imap", IMAP_HOST="127.0.0.1", IMAP_PORT=str(dovecot.port),
                IMAP_SECURITY="none", IMAP_USER=MAILBOX, IMAP_PASSWORD=PASSWORD,
                SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_PORT="0",

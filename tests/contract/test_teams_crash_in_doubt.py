@@ -43,7 +43,8 @@ DELIVER = textwrap.dedent("""
     people["anna"] = dataclasses.replace(people["anna"], teams=ANNA["aadObjectId"])
     people["bengt"] = dataclasses.replace(people["bengt"], teams=BENGT["id"])
     units["hemtjanst-norr"] = dataclasses.replace(units["hemtjanst-norr"], teams_channel=NORR_CHANNEL)
-    org = dataclasses.replace(org, people=people, units=units)
+    # on the real clock: notices at any hour, else held in the evening and at weekends
+    org = dataclasses.replace(org, people=people, units=units, notify_default="dygnet runt")
     settings = Settings(config_path=EXAMPLE_CONFIG, data_dir=data, org=org,
                         env={"TEAMS_ANONYMOUS": "true", "TEAMS_PORT": "0"})
 

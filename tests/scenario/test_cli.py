@@ -13,7 +13,7 @@ import pytest
 
 from bot.mail.maildir import MaildirMailSource
 from bot.store.lock import WriterLock
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, round_the_clock_config
 from tests.fakes.mail import make_mail
 
 CLI = str(Path(sys.executable).with_name("avvikelsebot"))
@@ -160,9 +160,11 @@ def test_command_typo_gets_help_not_a_traceback(data, one_case):
     assert json.loads(cli(data, "status", "2026/1", "--json").stdout)["status"] == "registered"
 
 
-def test_run_watches_the_maildir_prints_notifications_and_stops_cleanly(data):
+def test_run_watches_the_maildir_prints_notifications_and_stops_cleanly(data, tmp_path):
     inbox = MaildirMailSource(data / "inbox")
-    runner = subprocess.Popen([CLI, "--config", str(EXAMPLE_CONFIG), "--data", str(data), "run"],
+    # `run` on the real clock: notices at any hour, else Anna's waits for the business morning
+    config = round_the_clock_config(tmp_path / "etc")
+    runner = subprocess.Popen([CLI, "--config", str(config), "--data", str(data), "run"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         inbox.deliver(make_mail(**DEVIATION, message_id="<run-1@regionexempel.se>"))

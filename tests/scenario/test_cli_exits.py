@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPORA, EXAMPLE_CONFIG
+from tests.conftest import CORPORA, EXAMPLE_CONFIG, round_the_clock_config
 from tests.fakes.mail import make_mail
 
 CLI = str(Path(sys.executable).with_name("avvikelsebot"))
@@ -200,7 +200,10 @@ def test_run_writes_no_personnummer_to_its_log_or_its_console(tmp_path, log_form
     for path in mails:
         inbox.deliver(path.read_bytes())
     clean = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    runner = subprocess.Popen([CLI, "--config", str(EXAMPLE_CONFIG), "--data", str(tmp_path / "data"),
+    # `run` on the real clock: notices at any hour, so their printed text is checked too at
+    # any time of day (the example's "omedelbart" would hold them in the evening)
+    config = round_the_clock_config(tmp_path / "etc")
+    runner = subprocess.Popen([CLI, "--config", str(config), "--data", str(tmp_path / "data"),
                                "--log-format", log_format, "-v", "run"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=clean, cwd=tmp_path)
     filed = tmp_path / "data" / "inbox" / ".Diarierat" / "cur"

@@ -18,7 +18,7 @@ from bot.errors import ConfigError, DeliveryError, Unreachable
 from bot.ops.metrics import unwrapped
 from bot.settings import Settings, load_organisation
 from handlers.slack import BOT_EVENTS, BOT_SCOPES, SLASH_COMMAND, SlackFrontend, create_slack
-from tests.conftest import EXAMPLE_CONFIG, REPO
+from tests.conftest import EXAMPLE_CONFIG, REPO, round_the_clock
 from tests.fakes.mail import FakeMailSender, make_mail
 from tests.fakes.slack_api import BOT_ID, BOT_USER, TEAM, FakeSlackApi, form, interaction, signed_headers
 
@@ -37,8 +37,12 @@ FORM = "application/x-www-form-urlencoded"
 
 
 # ---------------------------------------------------------------------------- set-up
-def slack_config(tmp_path):
+def slack_config(tmp_path, *, any_hour: bool = False):
+    """The example with Slack ids; `any_hour`: notices at once at any hour, for a `run` on the
+    real clock (tests.conftest.round_the_clock)."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    if any_hour:
+        text = round_the_clock(text)
     for person, user in (("anna", "U0ANNA"), ("bengt", "U0BENGT"), ("rut", "U0RUT")):
         text = text.replace(f'id = "{person}"', f'id = "{person}"\nslack = "{user}"', 1)
     text = text.replace('managers = ["anna"]', f'managers = ["anna"]\nslack_channel = "{NORR}"', 1)
