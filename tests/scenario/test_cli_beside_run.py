@@ -15,8 +15,8 @@ from tests.fakes.mail import make_mail
 from tests.scenario.test_cli import CLI, DEVIATION, EXAMPLE_CONFIG, cli
 
 
-def start_run(data: Path) -> subprocess.Popen:
-    return subprocess.Popen([CLI, "--config", str(EXAMPLE_CONFIG), "--data", str(data), "run"],
+def start_run(data: Path, config: Path = EXAMPLE_CONFIG) -> subprocess.Popen:
+    return subprocess.Popen([CLI, "--config", str(config), "--data", str(data), "run"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -13,7 +13,7 @@ from bot.app import build
 from bot.chat.slack import notification_ref
 from bot.ops.health import BotProbe
 from bot.settings import Settings, load_organisation
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, round_the_clock_config
 from tests.fakes.mail import make_mail
 from tests.fakes.slack_api import FakeSlackApi
 from tests.scenario.test_cli import DEVIATION, cli
@@ -103,7 +103,8 @@ def _state(data, item_id: str) -> str:
 def test_outbox_retry_reaches_a_running_run(tmp_path):
     data = tmp_path / "data"
     _failed_item(data, None)
-    runner = start_run(data)
+    # `run` on the real clock: notices at any hour, else the new case's wait for the morning
+    runner = start_run(data, round_the_clock_config(tmp_path / "etc"))
     try:
         from bot.mail.maildir import MaildirMailSource
         MaildirMailSource(data / "inbox").deliver(make_mail(**DEVIATION))
