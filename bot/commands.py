@@ -436,7 +436,7 @@ NOTIFY_CHANNELS = {"slack": "slack", "teams": "teams", "e-post": "email", "epost
 
 
 def _notify(verb: str, rest: str, org: Organisation) -> Command:
-    """avisering [kanal] omedelbart | samlat TT:MM | tyst; `avisering` alone shows the
+    """avisering [kanal] omedelbart | samlat TT:MM | tyst | dygnet runt; `avisering` alone shows the
     setting and its history."""
     from bot.domain.notify import BATCHED, parse_preference
     if not rest:

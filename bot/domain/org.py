@@ -224,7 +224,7 @@ class Organisation:
     patient_safety: PatientSafety = PatientSafety()
     records: Records = Records()
     # notification preferences (issue 24): the default of a person who set none
-    # (`omedelbart` | `samlat HH:MM` | `tyst`; "" = at once, at any hour, as before), and
+    # (`omedelbart` | `samlat HH:MM` | `tyst` | `dygnet runt`; "" = at once, at any hour, as before), and
     # how often a person's Outlook working hours are read again when Graph is the mail source
     notify_default: str = ""
     working_hours_refresh_hours: int = 4

@@ -197,7 +197,7 @@ class Commands:
 
     # ------------------------------------------------------------------ avisering
     def _notify(self, actor: Actor, command: Command, via: str, now: datetime) -> Reply:
-        """`avisering [kanal] omedelbart|samlat TT:MM|tyst`: the person's preference for a
+        """`avisering [kanal] omedelbart|samlat TT:MM|tyst|dygnet runt`: the person's preference for a
         channel (their own channel when none is named), kept in the store's state with the
         change in its history (who, when, old → new); `avisering` alone shows both."""
         from bot.domain import notify
