@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.domain.case import iso
 from bot.domain.org import Notifications
 
 BUNDLED_EVENTS = frozenset({"reminder", "escalation", "digest"})
@@ -77,7 +78,7 @@ def due_bundles(waiting: Iterable[dict[str, Any]], now: datetime,
     """The bundles to send at `now`, from the pending bundlable items not yet in a bundle:
     per (recipient, channel) every item whose `next_attempt` has come, once the first of them
     has been sendable for `window`. Items in order of creation; a pair not due yet is left."""
-    stamp = now.isoformat()
+    stamp = iso(now)            # as the outbox stores times: UTC, whole seconds
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in waiting:
         if item["next_attempt"] <= stamp:

@@ -89,3 +89,15 @@ def test_bundles_are_per_recipient_and_channel_and_never_take_what_is_not_sendab
     # the held copy opens its own window when it becomes sendable
     assert due_bundles([items[3]], later + timedelta(minutes=9), timedelta(minutes=10)) == []
     assert len(due_bundles([items[3]], later + timedelta(minutes=10), timedelta(minutes=10))) == 1
+
+
+def test_a_bundle_is_due_by_the_instant_whatever_the_clock_s_time_zone():
+    """The outbox stores UTC times; a clock that answers in local time must not make a
+    due item look late (string order of '15:00-05:00' and '19:40+00:00' is not time order)."""
+    from datetime import datetime, timedelta, timezone
+    from bot.domain.bundling import due_bundles
+    utc = datetime(2026, 12, 7, 20, 0, tzinfo=timezone.utc)
+    item = {"id": "a", "recipient": "anna", "channel": "slack",
+            "created": "2026-12-07T19:40:00+00:00", "next_attempt": "2026-12-07T19:40:00+00:00"}
+    local = utc.astimezone(timezone(timedelta(hours=-5)))         # 15:00-05:00
+    assert due_bundles([item], local, timedelta(minutes=10)) == [[item]]
