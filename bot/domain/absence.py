@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.domain.org import Organisation
+from bot.domain.zones import graph_zone
 
 STATE_PREFIX = "absence:"
 
@@ -82,13 +83,6 @@ def stand_in_for(org: Organisation, person: str, absence: Absence | None, day: d
 # the day wins; `frånvaro av` during an Outlook period sets that period aside (`dismissed`).
 OUTLOOK_PREFIX = "outlook:"
 OUTLOOK_EVERY = timedelta(minutes=15)
-# Exchange writes dateTimeTimeZone with Windows zone names; the ones of this region
-_WINDOWS_ZONES = {"W. Europe Standard Time": "Europe/Stockholm",
-                  "Central Europe Standard Time": "Europe/Budapest",
-                  "Central European Standard Time": "Europe/Warsaw",
-                  "Romance Standard Time": "Europe/Paris", "FLE Standard Time": "Europe/Helsinki",
-                  "GMT Standard Time": "Europe/London", "Greenwich Standard Time": "UTC",
-                  "Coordinated Universal Time": "UTC", "UTC": "UTC"}
 
 
 def graph_moment(value: dict[str, Any] | None, default_zone: str) -> datetime | None:
@@ -105,11 +99,7 @@ def graph_moment(value: dict[str, Any] | None, default_zone: str) -> datetime | 
         return None
     if moment.tzinfo is not None:
         return moment
-    name = str(value.get("timeZone") or "UTC")
-    try:
-        zone = ZoneInfo(_WINDOWS_ZONES.get(name, name))
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(default_zone)
+    zone = graph_zone(str(value.get("timeZone") or "UTC"), ZoneInfo(default_zone))
     return moment.replace(tzinfo=zone).astimezone(timezone.utc)
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.zones import graph_zone
+
 if TYPE_CHECKING:  # the calendar type only for hints: the rule never builds one
     from reminders.calendar import BusinessCalendar
 
@@ -144,24 +146,11 @@ def delivery_time(preference: Preference | None, hours: WorkingHours, urgent: bo
 
 
 # ---------------------------------------------------------------------- Outlook working hours
-# Graph's timeZone.name is usually a Windows name; the ones of the Nordic offices and a few
-# neighbours, else an IANA name as Graph also gives; anything else: the office's time zone
-WINDOWS_ZONES = {
-    "W. Europe Standard Time": "Europe/Stockholm",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Romance Standard Time": "Europe/Paris",
-    "Central European Standard Time": "Europe/Warsaw",
-    "FLE Standard Time": "Europe/Helsinki",
-    "GMT Standard Time": "Europe/London",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "UTC": "UTC",
-}
 
 
 def working_hours_from_graph(data: dict[str, Any] | None, office: WorkingHours) -> WorkingHours:
     """Graph's `mailboxSettings/workingHours` (daysOfWeek, startTime "08:00:00.0000000",
     endTime, timeZone.name) as WorkingHours; what is missing or unreadable: the office's."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     if not data:
         return office
     days = frozenset(WEEKDAYS.index(d.casefold()) for d in data.get("daysOfWeek") or ()
@@ -169,13 +158,7 @@ def working_hours_from_graph(data: dict[str, Any] | None, office: WorkingHours) 
     start, end = _graph_time(data.get("startTime")), _graph_time(data.get("endTime"))
     if not days or start is None or end is None or not start < end:
         return office
-    name = ((data.get("timeZone") or {}).get("name") or "").strip()
-    tz: tzinfo = office.tz
-    if name:
-        try:
-            tz = ZoneInfo(WINDOWS_ZONES.get(name, name))
-        except (ZoneInfoNotFoundError, ValueError):
-            tz = office.tz
+    tz = graph_zone((data.get("timeZone") or {}).get("name"), office.tz)
     return WorkingHours(days, start, end, tz, "outlook")
 
 
