@@ -199,9 +199,10 @@ def test_a_held_item_is_not_a_late_one_for_readyz(org, tmp_path, clock):
             await until(lambda: any(n["recipient"] == "anna" for n in bot.store.outbox())
                         and all(n["state"] != "pending" for n in bot.store.outbox()
                                 if n["recipient"] != "anna"), "the others delivered")
-            # (the clock jumps hours ahead: what became due meanwhile, the MA's and SAS's
-            # kännedom copies held to 13:00, is late until the outbox's next round sends it,
-            # so each check waits for that round; anna's held item is the one in question)
+            # (the clock jumps hours ahead: the mailbox looks unread, and what became due
+            # meanwhile, the MA's and SAS's kännedom copies held to 13:00, looks late, until
+            # the next mailbox and outbox rounds; each check waits for both, so the only
+            # question left is anna's held item)
             clock.set(local(14, 30))                          # five hours later, still held
             await until(lambda: bot.metrics.mailbox.last_success == clock.now()
                         and others_sent(), "a mailbox round and the others delivered")
@@ -210,8 +211,9 @@ def test_a_held_item_is_not_a_late_one_for_readyz(org, tmp_path, clock):
             assert [n["state"] for n in bot.store.outbox() if n["recipient"] == "anna"] == ["pending"]
             clock.set(local(15, 20))                          # due at 15:00, and delivered
             await until(lambda: [n["state"] for n in bot.store.outbox()
-                                 if n["recipient"] == "anna"] == ["sent"] and others_sent(),
-                        "delivered at 15")
+                                 if n["recipient"] == "anna"] == ["sent"] and others_sent()
+                        and bot.metrics.mailbox.last_success == clock.now(),
+                        "delivered at 15, and a mailbox round")
             status, ready = await get_json(health, "/readyz")
             assert status == 200, ready
 
