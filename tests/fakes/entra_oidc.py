@@ -27,9 +27,6 @@ import hashlib
 import http.server
 import json
 import secrets
-import shutil
-import ssl
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,7 +36,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.realparts.tls import make_certificate
+from tests.realparts.tls import start_https, stop_https
 
 TENANT = "3c9a1f2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 CLIENT_ID = "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70"
@@ -97,26 +94,13 @@ class FakeEntra:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeEntra:
-        self._dir = Path(tempfile.mkdtemp(prefix="fake-entra-"))
-        cert, key = make_certificate(self._dir)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
         handler = type("Handler", (_Handler,), {"entra": self})
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.ca_path = str(cert)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-entra", daemon=True).start()
+        self._server, self._dir, self.ca_path = start_https(handler, "fake-entra-")
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
+        stop_https(self._server, self._dir)
+        self._server = self._dir = None
 
     def __enter__(self) -> FakeEntra:
         return self.start()

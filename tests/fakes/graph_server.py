@@ -26,9 +26,6 @@ import itertools
 import json
 import math
 import re
-import shutil
-import ssl
-import tempfile
 import threading
 import time
 import uuid
@@ -36,7 +33,7 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-from tests.realparts.tls import make_certificate
+from tests.realparts.tls import start_https, stop_https
 
 
 TENANT = "6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e"
@@ -133,26 +130,13 @@ class FakeGraphServer:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeGraphServer:
-        self._dir = Path(tempfile.mkdtemp(prefix="fake-graph-"))
-        cert, key = make_certificate(self._dir)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
         handler = type("Handler", (_Handler,), {"graph": self})
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.ca_path = str(cert)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-graph", daemon=True).start()
+        self._server, self._dir, self.ca_path = start_https(handler, "fake-graph-")
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
+        stop_https(self._server, self._dir)
+        self._server = self._dir = None
 
     def __enter__(self) -> FakeGraphServer:
         return self.start()

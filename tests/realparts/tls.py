@@ -3,7 +3,12 @@ Clients trust it through SSL_CERT_FILE, which ssl.create_default_context() honou
 from __future__ import annotations
 
 import datetime
+import http.server
 import ipaddress
+import shutil
+import ssl
+import tempfile
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -32,3 +37,26 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def start_https(handler: type, prefix: str) -> tuple["http.server.ThreadingHTTPServer", Path, str]:
+    """A threading HTTPS server on 127.0.0.1 (a free port) with a fresh self-signed
+    certificate, serving in a daemon thread: (server, its temporary folder, the CA file)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    cert, key = make_certificate(folder)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     name=prefix.strip("-"), daemon=True).start()
+    return server, folder, str(cert)
+
+
+def stop_https(server: "http.server.ThreadingHTTPServer | None", folder: Path | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
